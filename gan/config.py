@@ -1,0 +1,319 @@
+"""Typed training configuration, built from plain dicts in exactly one place (`Config.from_dict`).
+
+Every section is a frozen dataclass. Unknown keys, wrong types and out-of-range values raise
+`ConfigError` naming the dotted key, the value and what is allowed. Fields that default to `None`
+mean "the standard setting of the chosen loss/architecture"; `resolve()` fills them in so a run
+always records the values it actually used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from gan._registry import ARCHITECTURES, DATASETS, LOSSES
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DataConfig",
+    "LossConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "TrainConfig",
+    "flatten",
+]
+
+
+class ConfigError(ValueError):
+    """A user-supplied configuration value is wrong; the message names the key and what is allowed."""
+
+
+def _fail(key: str, value: Any, allowed: str) -> typing.NoReturn:
+    raise ConfigError(f"The value of `{key}` is {value!r}, but must be {allowed}.")
+
+
+def _check_range(key, value, lo=None, hi=None, lo_open=False, hi_open=False):
+    if value is None:
+        return
+    bad = (
+        (lo is not None and (value <= lo if lo_open else value < lo))
+        or (hi is not None and (value >= hi if hi_open else value > hi))
+        or (isinstance(value, float) and not math.isfinite(value))
+    )
+    if bad:
+        left = "(" if lo_open else "["
+        right = ")" if hi_open else "]"
+        _fail(key, value, f"in {left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{right}")
+
+
+def _check_choice(key, value, choices):
+    if value not in choices:
+        _fail(key, value, "one of " + ", ".join(repr(c) for c in choices))
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = "fashion_mnist"  # dataset registry name: mnist, fashion_mnist, emnist_balanced, celeba
+    root: str | None = None  # folder holding the raw files; None = $GANSWEEP_DATA_DIR/<name>, then system folders
+    split: str = "train"  # train, test, or all (train + test, e.g. the 70k MNIST images)
+    dataset_fraction: float = 1.0  # share of the split kept, class-stratified, in (0, 1]
+    num_images: int | None = None  # exact number of images kept (stratified); None = use dataset_fraction
+    image_size: int | None = None  # side in pixels after resizing; None = the dataset's native size
+    download: bool = False  # fetch through torchvision when the files are missing (needs network)
+
+    def __post_init__(self):
+        _check_choice("data.name", self.name, DATASETS.names())
+        _check_choice("data.split", self.split, ("train", "test", "all"))
+        _check_range("data.dataset_fraction", self.dataset_fraction, 0.0, 1.0, lo_open=True)
+        _check_range("data.num_images", self.num_images, 1)
+        if self.num_images is not None and self.dataset_fraction != 1.0:
+            raise ConfigError(
+                "`data.num_images` and `data.dataset_fraction` both set; give one of them "
+                f"(num_images={self.num_images}, dataset_fraction={self.dataset_fraction})."
+            )
+        _check_range("data.image_size", self.image_size, 8, 256)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str = "dcgan"  # architecture registry name: mlp or dcgan
+    conditional: bool = False  # feed class labels to G and D (a cGAN)
+    latent_dim: int = 100  # size of the noise vector z
+    g_width: int = 64  # generator width: channels of its last hidden conv block (dcgan) or units per hidden layer (mlp)
+    d_width: int = 64  # discriminator width, same meaning as g_width
+    depth: int | None = None  # dcgan: stride-2 stages per network; mlp: hidden layers; None = 2 (mlp) or the most the image size allows (dcgan)
+    batch_norm: bool = True  # batch norm in G and D (D uses critic_norm instead under wgan-gp)
+    critic_norm: str = "instance"  # normalisation in D under wgan-gp, where batch norm is invalid: instance, layer or none
+    label_encoding: str = "embedding"  # how labels enter the networks: embedding (learned, label_dim wide) or onehot
+    label_dim: int = 64  # width of the learned label embedding (ignored for onehot)
+    dropout: float = 0.0  # dropout probability in the mlp's hidden layers (the MLP study used 0.5)
+    output_activation: str = "tanh"  # generator output: tanh (pixels in [-1, 1]) or sigmoid (pixels in [0, 1])
+    sample_in_train_mode: bool = False  # keep dropout and batch-norm batch statistics on when generating samples
+
+    def __post_init__(self):
+        _check_choice("model.arch", self.arch, ARCHITECTURES.names())
+        for key in ("latent_dim", "g_width", "d_width", "label_dim"):
+            _check_range(f"model.{key}", getattr(self, key), 1, 8192)
+        _check_range("model.depth", self.depth, 1, 8)
+        _check_choice("model.critic_norm", self.critic_norm, ("instance", "layer", "none"))
+        _check_choice("model.label_encoding", self.label_encoding, ("embedding", "onehot"))
+        _check_range("model.dropout", self.dropout, 0.0, 1.0, hi_open=True)
+        _check_choice("model.output_activation", self.output_activation, ("tanh", "sigmoid"))
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    name: str = "bce"  # loss registry name: bce, wgan or wgan-gp
+    label_smoothing: float = 0.0  # one-sided: real targets become 1 - label_smoothing (bce only); 0 = off
+    label_smoothing_random: bool = False  # real targets drawn uniformly from [1 - label_smoothing, 1] per sample
+    clip_value: float = 0.01  # wgan: critic weights are clipped to [-clip_value, clip_value]
+    gp_lambda: float = 10.0  # wgan-gp: weight of the gradient penalty
+
+    def __post_init__(self):
+        _check_choice("loss.name", self.name, LOSSES.names())
+        _check_range("loss.label_smoothing", self.label_smoothing, 0.0, 0.5)
+        if self.label_smoothing_random and self.label_smoothing == 0.0:
+            raise ConfigError(
+                "`loss.label_smoothing_random` is true but `loss.label_smoothing` is 0; "
+                "set label_smoothing > 0 (the width of the random interval)."
+            )
+        if self.name != "bce" and self.label_smoothing:
+            raise ConfigError(
+                f"`loss.label_smoothing` is {self.label_smoothing}, but label smoothing only applies to "
+                f"`loss.name: bce`, not {self.name!r}."
+            )
+        _check_range("loss.clip_value", self.clip_value, 0.0, None, lo_open=True)
+        _check_range("loss.gp_lambda", self.gp_lambda, 0.0, None)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    name: str | None = None  # adam or rmsprop; None = the loss's standard (rmsprop for wgan, adam otherwise)
+    g_lr: float | None = None  # generator learning rate; None = loss standard (bce 2e-4, wgan 5e-5, wgan-gp 1e-4)
+    d_lr: float | None = None  # discriminator/critic learning rate; None = same default as g_lr
+    g_betas: tuple[float, float] | None = None  # Adam betas for G; None = loss standard (bce (0.5, 0.999), wgan-gp (0.0, 0.9))
+    d_betas: tuple[float, float] | None = None  # Adam betas for D; None = as g_betas
+    weight_decay: float = 0.0  # L2 penalty for both optimizers
+
+    def __post_init__(self):
+        if self.name is not None:
+            _check_choice("optim.name", self.name, ("adam", "rmsprop"))
+        for key in ("g_lr", "d_lr"):
+            _check_range(f"optim.{key}", getattr(self, key), 0.0, None, lo_open=True)
+        for key in ("g_betas", "d_betas"):
+            betas = getattr(self, key)
+            if betas is not None and not all(0.0 <= b < 1.0 for b in betas):
+                _fail(f"optim.{key}", list(betas), "two numbers in [0, 1)")
+        _check_range("optim.weight_decay", self.weight_decay, 0.0, None)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = 64  # images per batch, for D and G steps alike
+    iterations: int | None = None  # generator updates; exactly one of iterations and epochs must be set
+    epochs: float | None = None  # passes over the (subsetted) data; one iteration consumes one batch per epoch count
+    n_critic: int = 1  # discriminator/critic updates per generator update, each on a fresh real batch
+    noise: str = "normal"  # latent distribution: normal (N(0, 1)) or uniform (U(-1, 1))
+    seed: int = 0  # seeds weights, the data subset, batches and noise
+    eval_every: int = 500  # iterations between reports (losses, sample grid, and the caller's metrics)
+    device: str = "auto"  # cpu, cuda, cuda:N, or auto (cuda when available)
+    grid_columns: int = 8  # samples per row of the saved sample grid (one row per class when conditional)
+
+    def __post_init__(self):
+        _check_range("train.batch_size", self.batch_size, 1)
+        if (self.iterations is None) == (self.epochs is None):
+            raise ConfigError(
+                "Exactly one of `train.iterations` and `train.epochs` must be set "
+                f"(got iterations={self.iterations!r}, epochs={self.epochs!r})."
+            )
+        _check_range("train.iterations", self.iterations, 1)
+        _check_range("train.epochs", self.epochs, 0.0, None, lo_open=True)
+        _check_range("train.n_critic", self.n_critic, 1, 100)
+        _check_choice("train.noise", self.noise, ("normal", "uniform"))
+        _check_range("train.seed", self.seed, 0, 2**63 - 1)
+        _check_range("train.eval_every", self.eval_every, 1)
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            _fail("train.device", self.device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
+        _check_range("train.grid_columns", self.grid_columns, 1, 64)
+
+
+_LOSS_DEFAULTS = {
+    # loss: (optimizer, learning rate, Adam betas)
+    "bce": ("adam", 2e-4, (0.5, 0.999)),
+    "wgan": ("rmsprop", 5e-5, (0.5, 0.999)),
+    "wgan-gp": ("adam", 1e-4, (0.0, 0.9)),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self):
+        info = DATASETS.get(self.data.name)
+        if self.model.conditional and info.num_classes < 2:
+            raise ConfigError(
+                f"`model.conditional` is true, but dataset {self.data.name!r} has no class labels; "
+                "use an unconditional model or a labelled dataset "
+                f"({', '.join(n for n in DATASETS.names() if DATASETS.get(n).num_classes > 1)})."
+            )
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None) -> "Config":
+        """Build and validate a config from nested plain dicts (e.g. parsed YAML)."""
+        return _build(cls, raw or {}, "")
+
+    def to_dict(self) -> dict[str, Any]:
+        def convert(v):
+            return list(v) if isinstance(v, tuple) else v
+
+        return {
+            s.name: {k: convert(v) for k, v in dataclasses.asdict(getattr(self, s.name)).items()}
+            for s in dataclasses.fields(self)
+        }
+
+    def resolve(self) -> "Config":
+        """Replace `None` defaults that depend on the loss with the concrete values they stand for."""
+        opt_name, lr, betas = _LOSS_DEFAULTS[self.loss.name]
+        optim = self.optim
+        g_lr = optim.g_lr if optim.g_lr is not None else lr
+        g_betas = optim.g_betas if optim.g_betas is not None else betas
+        optim = dataclasses.replace(
+            optim,
+            name=optim.name or opt_name,
+            g_lr=g_lr,
+            d_lr=optim.d_lr if optim.d_lr is not None else g_lr,
+            g_betas=g_betas,
+            d_betas=optim.d_betas if optim.d_betas is not None else g_betas,
+        )
+        return dataclasses.replace(self, optim=optim)
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'model': {'latent_dim': 16}} -> {'model.latent_dim': 16}."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _type_ok(value: Any, tp: Any) -> tuple[bool, Any]:
+    """Check `value` against a type hint; returns (ok, value converted where lossless)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            ok, conv = _type_ok(value, arg)
+            if ok:
+                return True, conv
+        return False, value
+    if tp is type(None):
+        return value is None, value
+    if tp is bool:
+        return isinstance(value, bool), value
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return ok, float(value) if ok else value
+    if tp is str:
+        return isinstance(value, str), value
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            return False, value
+        converted = []
+        for item, arg in zip(value, args):
+            ok, conv = _type_ok(item, arg)
+            if not ok:
+                return False, value
+            converted.append(conv)
+        return True, tuple(converted)
+    raise AssertionError(f"unsupported config type {tp}")
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return "null"
+    if origin is tuple:
+        return f"a list of {len(typing.get_args(tp))} " + _type_name(typing.get_args(tp)[0])
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(tp, str(tp))
+
+
+def _build(cls: type, raw: Any, prefix: str):
+    where = prefix.rstrip(".") or "the config"
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"`{where}` must be a mapping of keys to values, got {type(raw).__name__} {raw!r}.")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in raw if k not in names]
+    if unknown:
+        raise ConfigError(
+            f"Unknown key `{prefix}{unknown[0]}`; allowed keys in `{where}`: {', '.join(names)}."
+        )
+    kwargs = {}
+    for key, value in raw.items():
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp):
+            kwargs[key] = _build(tp, value, f"{prefix}{key}.")
+            continue
+        ok, conv = _type_ok(value, tp)
+        if not ok:
+            raise ConfigError(f"The value of `{prefix}{key}` is {value!r}, but must be {_type_name(tp)}.")
+        kwargs[key] = conv
+    return cls(**kwargs)

@@ -1,0 +1,243 @@
+"""Generators and discriminators, chosen by `model.arch` through the ARCHITECTURES registry.
+
+Each registered builder is `fn(model_cfg, *, channels, image_size, num_classes, critic) -> (G, D)`:
+- `G(z, y) -> images (B, C, H, W)` in [-1, 1] (tanh) or [0, 1] (sigmoid); y is ignored unless conditional.
+- `D(x, y) -> logits (B,)`: never a sigmoid, so the same network serves BCE (with logits) and Wasserstein
+  critics. `critic=True` (wgan-gp) replaces batch norm in D by `model.critic_norm`, because the gradient
+  penalty is defined per sample and batch norm mixes samples.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gan._registry import ARCHITECTURES
+from gan.config import ModelConfig
+
+__all__ = ["build_models", "default_depth", "init_kaiming", "init_weights"]
+
+
+def build_models(cfg: ModelConfig, *, channels: int, image_size: int, num_classes: int, critic: bool):
+    builder = ARCHITECTURES.get(cfg.arch)
+    return builder(cfg, channels=channels, image_size=image_size, num_classes=num_classes, critic=critic)
+
+
+def init_kaiming(m: nn.Module) -> None:
+    """He initialisation of linear layers, as the MLP study used; biases 0."""
+    if isinstance(m, nn.Linear):
+        nn.init.kaiming_normal_(m.weight, a=0.2, nonlinearity="leaky_relu")
+        nn.init.zeros_(m.bias)
+
+
+def init_weights(m: nn.Module) -> None:
+    """DCGAN initialisation: conv/linear weights ~ N(0, 0.02), norm scales ~ N(1, 0.02), biases 0."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.InstanceNorm2d, nn.LayerNorm, nn.GroupNorm)):
+        if getattr(m, "weight", None) is not None:
+            nn.init.normal_(m.weight, 1.0, 0.02)
+        if getattr(m, "bias", None) is not None:
+            nn.init.zeros_(m.bias)
+
+
+class LabelEncoder(nn.Module):
+    """Class label -> vector: a learned embedding of `dim` units, or a fixed one-hot of num_classes units."""
+
+    def __init__(self, num_classes: int, encoding: str, dim: int):
+        super().__init__()
+        self.num_classes = num_classes
+        self.onehot = encoding == "onehot"
+        self.dim = num_classes if self.onehot else dim
+        self.embed = None if self.onehot else nn.Embedding(num_classes, dim)
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        if self.onehot:
+            return nn.functional.one_hot(y, self.num_classes).float()
+        return self.embed(y)
+
+
+def _output_activation(name: str) -> nn.Module:
+    return nn.Tanh() if name == "tanh" else nn.Sigmoid()
+
+
+# ---------------------------------------------------------------------------------------------
+# MLP (the MLP cGAN study: 100 -> 512 -> 512 -> 784, LeakyReLU 0.2, batch norm, dropout 0.5)
+
+
+class MLPGenerator(nn.Module):
+    def __init__(self, cfg: ModelConfig, channels: int, image_size: int, num_classes: int):
+        super().__init__()
+        self.shape = (channels, image_size, image_size)
+        self.labels = LabelEncoder(num_classes, cfg.label_encoding, cfg.label_dim) if cfg.conditional else None
+        width_in = cfg.latent_dim + (self.labels.dim if self.labels else 0)
+        layers: list[nn.Module] = []
+        for _ in range(cfg.depth or 2):
+            layers.append(nn.Linear(width_in, cfg.g_width))
+            if cfg.batch_norm:
+                layers.append(nn.BatchNorm1d(cfg.g_width))
+            layers.append(nn.LeakyReLU(0.2))
+            if cfg.dropout:
+                layers.append(nn.Dropout(cfg.dropout))
+            width_in = cfg.g_width
+        out = channels * image_size * image_size
+        layers.append(nn.Linear(width_in, out))
+        if cfg.batch_norm:
+            layers.append(nn.BatchNorm1d(out))  # the MLP study normalised the output layer too
+        layers.append(_output_activation(cfg.output_activation))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = torch.cat([z, self.labels(y)], dim=1) if self.labels is not None else z  # (B, latent [+ label])
+        return self.net(h).view(z.shape[0], *self.shape)
+
+
+class MLPDiscriminator(nn.Module):
+    def __init__(self, cfg: ModelConfig, channels: int, image_size: int, num_classes: int, critic: bool):
+        super().__init__()
+        self.labels = LabelEncoder(num_classes, cfg.label_encoding, cfg.label_dim) if cfg.conditional else None
+        width_in = channels * image_size * image_size + (self.labels.dim if self.labels else 0)
+        layers: list[nn.Module] = []
+        for _ in range(cfg.depth or 2):
+            layers.append(nn.Linear(width_in, cfg.d_width))
+            if critic and cfg.critic_norm == "layer":
+                layers.append(nn.LayerNorm(cfg.d_width))
+            layers.append(nn.LeakyReLU(0.2))
+            if cfg.dropout:
+                layers.append(nn.Dropout(cfg.dropout))
+            width_in = cfg.d_width
+        layers.append(nn.Linear(width_in, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = x.flatten(1)  # (B, C*H*W)
+        if self.labels is not None:
+            h = torch.cat([h, self.labels(y)], dim=1)
+        return self.net(h).view(-1)
+
+
+@ARCHITECTURES.register("mlp")
+def build_mlp(cfg: ModelConfig, *, channels: int, image_size: int, num_classes: int, critic: bool):
+    G = MLPGenerator(cfg, channels, image_size, num_classes)
+    D = MLPDiscriminator(cfg, channels, image_size, num_classes, critic)
+    return G.apply(init_kaiming), D.apply(init_kaiming)
+
+
+# ---------------------------------------------------------------------------------------------
+# DCGAN: transposed-conv G, strided-conv D; widths double towards the low-resolution end.
+
+
+def default_depth(image_size: int) -> int:
+    """Most stride-2 stages that leave an integer base resolution of at least 4 (28 -> 2, 64 -> 4)."""
+    depth = 0
+    while image_size % 2 == 0 and image_size // 2 >= 4:
+        image_size //= 2
+        depth += 1
+    return max(depth, 1)
+
+
+def _dcgan_geometry(cfg: ModelConfig, image_size: int) -> tuple[int, int]:
+    depth = cfg.depth or default_depth(image_size)
+    if image_size % (2**depth) or image_size // 2**depth < 2:
+        raise ValueError(
+            f"The value of `model.depth` is {depth}, but {image_size}x{image_size} images allow at most "
+            f"{default_depth(image_size)} stride-2 stages (the side must stay an integer >= 4)."
+        )
+    return depth, image_size // 2**depth
+
+
+def _norm2d(kind: str, channels: int, size: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "layer":
+        return nn.GroupNorm(1, channels)  # layer norm over (C, H, W), independent of the spatial size
+    return nn.Identity()
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(self, cfg: ModelConfig, channels: int, image_size: int, num_classes: int):
+        super().__init__()
+        depth, base = _dcgan_geometry(cfg, image_size)
+        self.labels = LabelEncoder(num_classes, cfg.label_encoding, cfg.label_dim) if cfg.conditional else None
+        width_in = cfg.latent_dim + (self.labels.dim if self.labels else 0)
+        width = cfg.g_width * 2 ** (depth - 1)
+        norm = "batch" if cfg.batch_norm else "none"
+        # (B, latent [+ label], 1, 1) -> (B, width, base, base)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(width_in, width, base, 1, 0, bias=not cfg.batch_norm),
+            _norm2d(norm, width, base),
+            nn.ReLU(True),
+        ]
+        size = base
+        for _ in range(depth - 1):  # each stage doubles the side and halves the width
+            layers += [
+                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=not cfg.batch_norm),
+                _norm2d(norm, width // 2, size * 2),
+                nn.ReLU(True),
+            ]
+            width //= 2
+            size *= 2
+        layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1), _output_activation(cfg.output_activation)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = torch.cat([z, self.labels(y)], dim=1) if self.labels is not None else z
+        return self.net(h[:, :, None, None])  # (B, C, H, W)
+
+
+class DCGANDiscriminator(nn.Module):
+    def __init__(self, cfg: ModelConfig, channels: int, image_size: int, num_classes: int, critic: bool):
+        super().__init__()
+        depth, base = _dcgan_geometry(cfg, image_size)
+        self.image_size = image_size
+        self.labels = None
+        extra = 0
+        if cfg.conditional:
+            # Labels enter D as extra image planes: a learned image-sized map per class (as the EMNIST
+            # study did) or num_classes constant one-hot planes.
+            self.onehot = cfg.label_encoding == "onehot"
+            self.num_classes = num_classes
+            self.labels = None if self.onehot else nn.Embedding(num_classes, image_size * image_size)
+            extra = num_classes if self.onehot else 1
+            self.conditional = True
+        else:
+            self.conditional = False
+        if not cfg.batch_norm:
+            norm = "none"
+        else:
+            norm = cfg.critic_norm if critic else "batch"
+        width = cfg.d_width
+        size = image_size // 2
+        layers: list[nn.Module] = [nn.Conv2d(channels + extra, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        for _ in range(depth - 1):
+            layers += [
+                nn.Conv2d(width, width * 2, 4, 2, 1, bias=norm == "none"),
+                _norm2d(norm, width * 2, size // 2),
+                nn.LeakyReLU(0.2, True),
+            ]
+            width *= 2
+            size //= 2
+        assert size == base
+        layers.append(nn.Conv2d(width, 1, base, 1, 0))  # (B, 1, 1, 1) logit
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.conditional:
+            B, S = x.shape[0], self.image_size
+            if self.onehot:
+                planes = nn.functional.one_hot(y, self.num_classes).float()[:, :, None, None].expand(B, -1, S, S)
+            else:
+                planes = self.labels(y).view(B, 1, S, S)
+            x = torch.cat([x, planes], dim=1)  # (B, C + extra, H, W)
+        return self.net(x).view(-1)
+
+
+@ARCHITECTURES.register("dcgan")
+def build_dcgan(cfg: ModelConfig, *, channels: int, image_size: int, num_classes: int, critic: bool):
+    G = DCGANGenerator(cfg, channels, image_size, num_classes)
+    D = DCGANDiscriminator(cfg, channels, image_size, num_classes, critic)
+    return G.apply(init_weights), D.apply(init_weights)

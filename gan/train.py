@@ -1,0 +1,292 @@
+"""The training loop.
+
+`Trainer(config)` builds data, models, optimizers and RNGs; `Trainer.run(report, should_stop)` trains
+and calls `report(Report)` every `train.eval_every` iterations (an iteration is one generator update,
+preceded by `train.n_critic` discriminator updates). `train_step()` is pure compute. Checkpoints
+(`save`/`load`) hold weights, optimizer states, every RNG state, the batch order and the step, so a
+run stopped and resumed produces the same weights as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torchvision.utils as vutils
+from torch import nn
+
+from gan.config import Config
+from gan.data import Batches, ImageData, load_dataset, scale_pixels, to_uint8
+from gan.losses import build_loss
+from gan.models import build_models
+
+__all__ = ["Report", "TrainResult", "Trainer", "resolve_device", "train"]
+
+COMPLETED, DIVERGED, STOPPED = "completed", "diverged", "stopped"
+
+
+@dataclass(frozen=True)
+class Report:
+    step: int  # generator iterations done
+    total_steps: int  # iterations the run is configured for
+    epoch: float  # passes over the training subset so far
+    metrics: dict[str, float]  # window means of loss_d, loss_g, d_real, d_fake[, wasserstein, gradient_penalty], plus iters_per_sec, wall_time_s
+    grid_path: Path | None  # PNG of the fixed-noise sample grid, when the trainer has an out_dir
+    diverged: bool = False  # a loss became NaN or inf; this is the run's last report
+
+
+@dataclass
+class TrainResult:
+    status: str  # completed, diverged or stopped
+    step: int
+    metrics: dict[str, float] = field(default_factory=dict)  # the last report's metrics
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class Trainer:
+    def __init__(self, config: Config, *, data: ImageData | None = None, out_dir: str | os.PathLike | None = None):
+        self.config = cfg = config.resolve()
+        self.device = resolve_device(cfg.train.device)
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        seed = cfg.train.seed
+        self.data = data if data is not None else load_dataset(cfg.data, seed=seed)
+        info = self.data.info
+        self.num_classes = info.num_classes
+        self.conditional = cfg.model.conditional
+        self.pixel_range = cfg.model.output_activation
+        channels, size = self.data.images.shape[1], self.data.images.shape[-1]
+
+        torch.manual_seed(seed)  # weights and dropout masks
+        self.loss = build_loss(cfg.loss)
+        self.G, self.D = build_models(
+            cfg.model, channels=channels, image_size=size, num_classes=info.num_classes, critic=self.loss.critic
+        )
+        self.G.to(self.device)
+        self.D.to(self.device)
+        self.opt_g = self._optimizer(self.G, cfg.optim.g_lr, cfg.optim.g_betas)
+        self.opt_d = self._optimizer(self.D, cfg.optim.d_lr, cfg.optim.d_betas)
+
+        self.batches = Batches(
+            self.data.images.to(self.device), self.data.labels.to(self.device),
+            batch_size=cfg.train.batch_size, seed=seed, pixel_range=self.pixel_range,
+        )
+        self.gen = torch.Generator(self.device).manual_seed(seed + 1)  # noise, smoothing targets, GP mixing
+        grid_gen = torch.Generator(self.device).manual_seed(seed + 2)
+        cols = cfg.train.grid_columns
+        rows = self.num_classes if self.conditional else cols
+        self.fixed_noise = self._noise(rows * cols, grid_gen)
+        self.fixed_labels = torch.arange(rows, device=self.device).repeat_interleave(cols) % self.num_classes
+        self.total_steps = self._total_steps()
+        self.step = 0
+        self.wall_time = 0.0  # seconds spent in run(), summed over resumes
+
+    # -- setup -----------------------------------------------------------------------------
+
+    def _optimizer(self, net: nn.Module, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+        o = self.config.optim
+        if o.name == "rmsprop":
+            return torch.optim.RMSprop(net.parameters(), lr=lr, weight_decay=o.weight_decay)
+        return torch.optim.Adam(net.parameters(), lr=lr, betas=betas, weight_decay=o.weight_decay)
+
+    def _total_steps(self) -> int:
+        t = self.config.train
+        if t.iterations is not None:
+            return t.iterations
+        # the studies count one generator update per batch: epochs * N / batch_size, rounded up
+        return max(1, math.ceil(t.epochs * len(self.data) / t.batch_size))
+
+    @property
+    def epoch(self) -> float:
+        return self.step * self.config.train.batch_size / len(self.data)
+
+    def _noise(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        shape = (n, self.config.model.latent_dim)
+        if self.config.train.noise == "uniform":
+            return torch.rand(shape, device=self.device, generator=gen).mul_(2).sub_(1)
+        return torch.randn(shape, device=self.device, generator=gen)
+
+    # -- compute ---------------------------------------------------------------------------
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One generator update after n_critic discriminator updates. Returns detached scalar tensors."""
+        G, D, loss = self.G, self.D, self.loss
+        n_critic = self.config.train.n_critic
+        stats_sum: dict[str, torch.Tensor] = {}
+        D.requires_grad_(True)
+        for _ in range(n_critic):
+            real, labels = self.batches.next()
+            y = labels if self.conditional else None
+            with torch.no_grad():
+                fake = G(self._noise(real.shape[0], self.gen), y)
+            d_loss, stats = loss.discriminator_loss(D, real, fake, y, self.gen)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+            loss.after_discriminator_step(D)
+            stats["loss_d"] = d_loss.detach()
+            for k, v in stats.items():
+                stats_sum[k] = stats_sum[k] + v if k in stats_sum else v
+        D.requires_grad_(False)  # the generator step needs gradients through D, not for D
+        fake = G(self._noise(real.shape[0], self.gen), y)
+        g_loss, _ = loss.generator_loss(D, fake, y)
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        out = {k: v / n_critic for k, v in stats_sum.items()}
+        out["loss_g"] = g_loss.detach()
+        return out
+
+    @contextlib.contextmanager
+    def _sampling_mode(self, seed: int = 0):
+        """Eval mode (or train mode, if configured) without touching training RNG or BN statistics."""
+        G = self.G
+        was_training = G.training
+        buffers = [b.clone() for b in G.buffers()]
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            torch.manual_seed(seed)  # dropout masks, when sampling in train mode
+            G.train(self.config.model.sample_in_train_mode)
+            try:
+                yield
+            finally:
+                G.train(was_training)
+                for b, saved in zip(G.buffers(), buffers):
+                    b.copy_(saved)
+
+    def generate(
+        self, n: int, *, labels: torch.Tensor | None = None, seed: int = 0, batch_size: int = 500
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """n samples as uint8 (n, C, H, W) on the CPU, and their labels (balanced over classes unless given)."""
+        gen = torch.Generator(self.device).manual_seed(seed)
+        if labels is None:
+            labels = torch.arange(n) % self.num_classes
+        images = []
+        with self._sampling_mode(seed):
+            for i in range(0, n, batch_size):
+                y = labels[i : i + batch_size].to(self.device)
+                z = self._noise(y.shape[0], gen)
+                images.append(to_uint8(self.G(z, y if self.conditional else None), self.pixel_range).cpu())
+        return torch.cat(images), labels.cpu()
+
+    def save_grid(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._sampling_mode():
+            images = self.G(self.fixed_noise, self.fixed_labels if self.conditional else None)
+        x = (images + 1) / 2 if self.pixel_range == "tanh" else images
+        vutils.save_image(x.clamp(0, 1).cpu(), path, nrow=self.config.train.grid_columns, padding=2)
+        return path
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run(
+        self,
+        report: Callable[[Report], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> TrainResult:
+        """Train until total_steps (resuming from self.step), reporting every eval_every iterations."""
+        eval_every = self.config.train.eval_every
+        check_every = min(eval_every, 25)  # how often a NaN is looked for (a host sync)
+        self.G.train()
+        self.D.train()
+        window: dict[str, torch.Tensor] = {}
+        window_steps, window_start = 0, time.perf_counter()
+        last: dict[str, float] = {}
+        while self.step < self.total_steps:
+            stats = self.train_step()
+            self.step += 1
+            window_steps += 1
+            for k, v in stats.items():
+                window[k] = window[k] + v if k in window else v
+            at_eval = self.step % eval_every == 0 or self.step == self.total_steps
+            diverged = False
+            if at_eval or self.step % check_every == 0:
+                diverged = not bool(torch.isfinite(window["loss_d"] + window["loss_g"]))
+            if not (at_eval or diverged):
+                continue
+            now = time.perf_counter()
+            self.wall_time += now - window_start
+            last = {k: float(v) / window_steps for k, v in window.items()}
+            last["iters_per_sec"] = window_steps / max(now - window_start, 1e-9)
+            last["wall_time_s"] = self.wall_time
+            grid = None
+            if self.out_dir is not None and not diverged:
+                grid = self.save_grid(self.out_dir / "samples" / f"step_{self.step:07d}.png")
+            if report is not None:
+                report(Report(self.step, self.total_steps, self.epoch, last, grid, diverged))
+            if diverged:
+                return TrainResult(DIVERGED, self.step, last)
+            if should_stop is not None and should_stop():
+                return TrainResult(STOPPED, self.step, last)
+            window, window_steps, window_start = {}, 0, time.perf_counter()
+        return TrainResult(COMPLETED, self.step, last)
+
+    # -- checkpoints -----------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        return {
+            "step": self.step,
+            "wall_time": self.wall_time,
+            "config": self.config.to_dict(),
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "batches": self.batches.state_dict(),
+            "gen": self.gen.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["config"] != self.config.to_dict():
+            raise ValueError("The checkpoint was written by a run with a different config; refusing to resume.")
+        self.step = int(state["step"])
+        self.wall_time = float(state["wall_time"])
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.batches.load_state_dict(state["batches"])
+        self.gen.set_state(state["gen"])
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write a checkpoint atomically (temporary file, then rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        torch.save(self.state_dict(), tmp)
+        os.replace(tmp, path)
+        return path
+
+    def load(self, path: str | os.PathLike) -> None:
+        self.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))
+
+    def real_batch(self, n: int) -> torch.Tensor:
+        """n real training images scaled like the generator's output (for quick checks and tests)."""
+        return scale_pixels(self.data.images[:n].to(self.device), self.pixel_range)
+
+
+def train(
+    config: Config,
+    *,
+    report: Callable[[Report], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    out_dir: str | os.PathLike | None = None,
+) -> TrainResult:
+    """Train a GAN as configured; see `Trainer` for checkpoints and sampling."""
+    return Trainer(config, out_dir=out_dir).run(report, should_stop)

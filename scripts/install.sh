@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs gansweep into ./.venv (idempotent) and makes sure real training data is on the machine.
+#   - Python packages: torch 2.14.1 + torchvision 0.29.1, then this project with its test extras
+#     (ray[tune], optuna, torch-fidelity, mlflow, pandas, matplotlib, pyyaml, scipy, pytest).
+#   - Fashion-MNIST: Debian's `dataset-fashion-mnist` (into /usr/share/datasets/fashion-mnist) when
+#     it is missing and apt-get is usable; elsewhere the data is downloaded by torchvision on first use.
+#   - with --test: Chromium (Debian's `chromium`), which the report tests use to render the HTML report.
+set -euo pipefail
+with_test_tools=0
+[ "${1:-}" = "--test" ] && with_test_tools=1
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.gansweep-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
+    .venv/bin/python -m pip install -q -e ".[test]"
+    touch "$stamp"
+fi
+
+can_apt() { command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; }
+apt_updated=0
+apt_install() {
+    if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && can_apt; then
+    echo "installing Fashion-MNIST (Debian package dataset-fashion-mnist)"
+    apt_install dataset-fashion-mnist
+fi
+if [ "$with_test_tools" = 1 ] && ! command -v chromium >/dev/null 2>&1 && can_apt; then
+    echo "installing Chromium (Debian package chromium) for the report rendering test"
+    apt_install chromium
+fi

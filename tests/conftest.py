@@ -1,0 +1,31 @@
+"""Shared fixtures: real data locations and an isolated cache per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Keep caches (decoded datasets, real-data statistics, classifiers) out of the user's home."""
+    cache = os.environ.get("GANSWEEP_TEST_CACHE") or str(tmp_path_factory.mktemp("gansweep-cache"))
+    old = os.environ.get("GANSWEEP_CACHE_DIR")
+    os.environ["GANSWEEP_CACHE_DIR"] = cache
+    yield Path(cache)
+    if old is None:
+        os.environ.pop("GANSWEEP_CACHE_DIR", None)
+    else:
+        os.environ["GANSWEEP_CACHE_DIR"] = old
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,139 @@
+import pytest
+import torch
+from PIL import Image
+
+from gan import Config, Trainer, train
+from tests.helpers import mnist_test_data
+
+
+def config(sections: dict | None = None, **more) -> Config:
+    raw = {
+        "data": mnist_test_data(num_images=640),
+        "model": {"arch": "dcgan", "latent_dim": 8, "g_width": 8, "d_width": 8},
+        "train": {"iterations": 10, "eval_every": 5, "batch_size": 32},
+    }
+    for extra in (sections or {}, more):
+        for k, v in extra.items():
+            raw.setdefault(k, {}).update(v)
+    return Config.from_dict(raw)
+
+
+def weights(trainer):
+    return {**{f"G.{k}": v for k, v in trainer.G.state_dict().items()}, **{f"D.{k}": v for k, v in trainer.D.state_dict().items()}}
+
+
+@pytest.mark.parametrize(
+    "sections",
+    [
+        {"loss": {"label_smoothing": 0.15, "label_smoothing_random": True}, "model": {"conditional": True}},
+        {"model": {"arch": "mlp", "dropout": 0.5, "conditional": True, "sample_in_train_mode": True}},
+        {"loss": {"name": "wgan-gp"}, "train": {"n_critic": 3}},
+    ],
+    ids=["dcgan-bce-smoothing", "mlp-dropout", "wgan-gp"],
+)
+def test_resume_equals_uninterrupted(tmp_path, sections):
+    full = Trainer(config(sections), out_dir=tmp_path / "full")
+    full.run()
+
+    first = Trainer(config(sections), out_dir=tmp_path / "a")
+    first.total_steps = 5  # stop half way, as a scheduler or a crash would
+    first.run()
+    ckpt = first.save(tmp_path / "ckpt.pt")
+    del first
+    torch.manual_seed(12345)  # a resumed process starts with whatever global RNG state it has
+    second = Trainer(config(sections), out_dir=tmp_path / "b")
+    second.load(ckpt)
+    assert second.step == 5
+    second.run()
+
+    a, b = weights(full), weights(second)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    # and the check is not vacuous: a different seed gives different weights
+    other = Trainer(config(sections, train={"seed": 1}))
+    other.run()
+    assert any(not torch.equal(a[k], v) for k, v in weights(other).items())
+
+
+def test_checkpoint_of_another_config_is_refused(tmp_path):
+    t = Trainer(config())
+    path = t.save(tmp_path / "c.pt")
+    with pytest.raises(ValueError, match="different config"):
+        Trainer(config(model={"latent_dim": 9})).load(path)
+
+
+def test_absurd_learning_rate_ends_as_diverged_not_exception():
+    reports = []
+    result = train(config(optim={"g_lr": 1e30}, train={"iterations": 500, "eval_every": 100}), report=reports.append)
+    assert result.status == "diverged"
+    assert result.step < 500
+    assert reports and reports[-1].diverged
+
+
+def test_should_stop_ends_at_a_report():
+    calls = []
+    result = train(config(train={"iterations": 50, "eval_every": 10}), should_stop=lambda: len(calls) >= 2 or calls.append(1) and False)
+    assert result.status == "stopped" and result.step == 30
+
+
+def test_epochs_convert_to_iterations_and_reports_carry_losses():
+    t = Trainer(config(train={"iterations": None, "epochs": 1.5, "eval_every": 10}))
+    assert t.total_steps == 30  # ceil(1.5 * 640 / 32)
+    reports = []
+    t.run(report=reports.append)
+    assert [r.step for r in reports] == [10, 20, 30]
+    assert reports[-1].epoch == pytest.approx(1.5)
+    assert {"loss_d", "loss_g", "d_real", "d_fake", "iters_per_sec", "wall_time_s"} <= set(reports[-1].metrics)
+    assert reports[-1].metrics["wall_time_s"] > reports[0].metrics["wall_time_s"]
+
+
+def test_sample_grid_png_one_row_per_class(tmp_path):
+    t = Trainer(config(model={"conditional": True}, train={"grid_columns": 4}), out_dir=tmp_path)
+    reports = []
+    t.run(report=reports.append)
+    assert [r.grid_path.name for r in reports] == ["step_0000005.png", "step_0000010.png"]
+    with Image.open(reports[-1].grid_path) as im:
+        # 10 classes x 4 columns of 28px images with 2px padding
+        assert im.size == (4 * 30 + 2, 10 * 30 + 2)
+
+
+def test_sampling_in_train_mode_leaves_batch_norm_statistics_alone():
+    t = Trainer(config(model={"arch": "mlp", "dropout": 0.5, "sample_in_train_mode": True}))
+    before = [b.clone() for b in t.G.buffers()]
+    rng = torch.get_rng_state()
+    a, _ = t.generate(64, seed=3)
+    b, _ = t.generate(64, seed=3)
+    assert all(torch.equal(x, y) for x, y in zip(before, t.G.buffers()))
+    assert torch.equal(rng, torch.get_rng_state())
+    assert torch.equal(a, b)  # seeded: dropout masks come from the sampling seed
+    assert a.float().std() > 0
+    frozen = Trainer(config(model={"arch": "mlp", "dropout": 0.5}))
+    assert not torch.equal(a, frozen.generate(64, seed=3)[0])  # eval mode: no dropout, running BN stats
+
+
+def _histogram_distance(fake_u8: torch.Tensor, real_u8: torch.Tensor) -> float:
+    """L1 distance between the pixel-intensity histograms of two image sets."""
+    hf = torch.histc(fake_u8.float(), bins=32, min=0, max=255) / fake_u8.numel()
+    hr = torch.histc(real_u8.float(), bins=32, min=0, max=255) / real_u8.numel()
+    return float((hf - hr).abs().sum())
+
+
+def test_short_real_run_moves_generator_toward_fashion_mnist():
+    cfg = Config.from_dict(
+        {
+            "data": {"name": "fashion_mnist", "num_images": 12000},
+            "model": {"arch": "dcgan", "conditional": True, "latent_dim": 32, "g_width": 16, "d_width": 16},
+            "train": {"iterations": 250, "eval_every": 250, "batch_size": 64},
+        }
+    )
+    t = Trainer(cfg)
+    real = t.data.images[:2000]
+    start_hist = _histogram_distance(t.generate(2000)[0], real)
+    start_mean = (t.generate(2000)[0].float().mean(0) - real.float().mean(0)).abs().mean()
+    assert t.run().status == "completed"
+    fake = t.generate(2000)[0]
+    end_hist = _histogram_distance(fake, real)
+    end_mean = (fake.float().mean(0) - real.float().mean(0)).abs().mean()
+    assert end_hist < 0.5 * start_hist, (start_hist, end_hist)
+    assert end_mean < 0.5 * start_mean, (start_mean, end_mean)
