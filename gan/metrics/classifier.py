@@ -1,0 +1,169 @@
+"""A small convolutional classifier of real images: the `domain` feature extractor and the judge of
+GAN-train, GAN-test and class histograms.
+
+Trained once per (dataset, splits, holdout, settings) and cached on disk under an md5 of all of them,
+written atomically, so concurrent trials share one copy and never read a half-written file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan.config import DataConfig
+from gan.data import cache_dir, load_dataset, scale_pixels, stratified_subset
+
+__all__ = ["ClassifierSpec", "DomainClassifier", "accuracy", "fit_classifier", "load_or_train_classifier"]
+
+FEATURE_DIM = 128  # width of the penultimate layer used as the feature space for FID/KID/PR
+_VERSION = 1  # bump when the network or its training changes, so old cache entries are not reused
+
+
+class DomainClassifier(nn.Module):
+    """conv5-pool-conv5-pool-fc128-fc(C), with batch norm; about 3M multiply-adds per 28x28 image."""
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.channels, self.num_classes = channels, num_classes
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, 16, 5, padding=2), nn.BatchNorm2d(16), nn.ReLU(True), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 5, padding=2), nn.BatchNorm2d(32), nn.ReLU(True), nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(7),  # other image sizes map to the same 7x7 grid
+            nn.Flatten(),
+            nn.Dropout(0.2),
+            nn.Linear(32 * 7 * 7, FEATURE_DIM), nn.ReLU(True),
+        )
+        self.head = nn.Linear(FEATURE_DIM, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: float images in [-1, 1], (B, C, H, W) -> (features (B, 128), logits (B, num_classes))."""
+        f = self.body(x)
+        return f, self.head(f)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_features(x)[1]
+
+
+@dataclass(frozen=True)
+class ClassifierSpec:
+    """What the classifier is trained on; every field enters the cache key."""
+
+    data: DataConfig  # the split it learns from
+    test_data: DataConfig | None = None  # the split its accuracy is measured on; None = a holdout of `data`
+    holdout: float = 0.2  # share of `data` held out for testing when test_data is None
+    epochs: int | None = None  # passes over the training images; None = enough for ~48k image presentations, at least 2
+    batch_size: int = 128
+    lr: float = 2e-3  # Adam learning rate, decayed by cosine to 0
+    seed: int = 0
+
+    def key(self) -> str:
+        payload = json.dumps({"v": _VERSION, **asdict(self)}, sort_keys=True, default=str)
+        return hashlib.md5(payload.encode()).hexdigest()
+
+
+def _split(spec: ClassifierSpec):
+    """(train images, train labels, test images, test labels) as uint8/int64 CPU tensors."""
+    data = load_dataset(spec.data, seed=spec.seed)
+    if data.info.num_classes < 2:
+        raise ValueError(
+            f"The domain classifier needs class labels, and {data.info.title} has none; "
+            "use the `inception` feature extractor for this dataset."
+        )
+    if spec.test_data is not None:
+        test = load_dataset(spec.test_data, seed=spec.seed)
+        return data.images, data.labels, test.images, test.labels, data.info
+    test_idx = stratified_subset(data.labels, fraction=spec.holdout, seed=spec.seed)
+    mask = torch.ones(len(data), dtype=torch.bool)
+    mask[test_idx] = False
+    return data.images[mask], data.labels[mask], data.images[test_idx], data.labels[test_idx], data.info
+
+
+def fit_classifier(
+    images: torch.Tensor, labels: torch.Tensor, num_classes: int, *, epochs: int = 4, batch_size: int = 128,
+    lr: float = 2e-3, seed: int = 0, device: str | torch.device = "cpu",
+) -> DomainClassifier:
+    """Train a DomainClassifier on uint8 images (N, C, H, W) with int labels; returns it in eval mode."""
+    device = torch.device(device)
+    torch.manual_seed(seed)
+    model = DomainClassifier(images.shape[1], num_classes).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    steps = epochs * max(1, images.shape[0] // batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
+    gen = torch.Generator().manual_seed(seed)
+    x_all, y_all = images.to(device), labels.to(device)
+    model.train()
+    step = 0
+    while step < steps:
+        perm = torch.randperm(images.shape[0], generator=gen).to(device)
+        for i in range(0, images.shape[0] - batch_size + 1, batch_size):
+            idx = perm[i : i + batch_size]
+            loss = F.cross_entropy(model(scale_pixels(x_all[idx], "tanh")), y_all[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            if step == steps:
+                break
+    return model.eval()
+
+
+@torch.no_grad()
+def accuracy(model: DomainClassifier, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
+    device = next(model.parameters()).device
+    correct = 0
+    for i in range(0, images.shape[0], batch_size):
+        logits = model(scale_pixels(images[i : i + batch_size].to(device), "tanh"))
+        correct += int((logits.argmax(1).cpu() == labels[i : i + batch_size]).sum())
+    return correct / max(1, images.shape[0])
+
+
+def _cache_path(spec: ClassifierSpec) -> Path:
+    return cache_dir() / "classifiers" / f"{spec.data.name}-{spec.key()}.pt"
+
+
+def load_or_train_classifier(spec: ClassifierSpec, device: str | torch.device = "cpu", verbose: bool = False):
+    """Return (classifier in eval mode, its test accuracy, metadata), training and caching it on first use."""
+    path = _cache_path(spec)
+    if path.is_file():
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+            model = DomainClassifier(blob["channels"], blob["num_classes"])
+            model.load_state_dict(blob["state"])
+            return model.to(device).eval(), float(blob["test_accuracy"]), blob["meta"]
+        except Exception as e:  # a corrupt or foreign file: rebuild it
+            if verbose:
+                print(f"classifier cache {path} unreadable ({e}); retraining")
+    x_train, y_train, x_test, y_test, info = _split(spec)
+    start = time.perf_counter()
+    epochs = spec.epochs or max(2, math.ceil(48_000 / x_train.shape[0]))
+    model = fit_classifier(
+        x_train, y_train, info.num_classes, epochs=epochs, batch_size=spec.batch_size, lr=spec.lr,
+        seed=spec.seed, device=device,
+    )
+    acc = accuracy(model, x_test, y_test)
+    meta = {
+        "dataset": info.name, "train_images": int(x_train.shape[0]), "test_images": int(x_test.shape[0]),
+        "epochs": epochs, "train_seconds": time.perf_counter() - start,
+    }
+    if verbose:
+        print(f"trained {info.title} classifier: test accuracy {acc:.4f} ({meta})")
+    blob = {
+        "channels": int(x_train.shape[1]), "num_classes": info.num_classes,
+        "state": {k: v.cpu() for k, v in model.state_dict().items()},
+        "test_accuracy": acc, "meta": meta,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(blob, tmp)
+    os.replace(tmp, path)
+    return model, acc, meta

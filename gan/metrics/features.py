@@ -1,0 +1,171 @@
+"""Feature extractors for FID/KID/IS/precision-recall, created through torch-fidelity's registry.
+
+- `domain`: the small classifier of `classifier.py` trained on the dataset's real images; its
+  128-d penultimate layer feeds FID/KID/PR and its logits the classifier Inception Score. Cheap
+  enough for every intermediate evaluation on a CPU. Numbers are comparable within one dataset and
+  classifier, not with published FIDs.
+- `inception`: torch-fidelity's `inception-v3-compat` (the standard FID network, 2048-d pool
+  features, 1008 logits), so FIDs are comparable with published ones. Weights come from
+  `inception_weights` / $GANSWEEP_INCEPTION_WEIGHTS, or torch-fidelity's own download and cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch_fidelity
+from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
+from torch_fidelity.utils import create_feature_extractor
+
+from gan._registry import Registry
+from gan.metrics.classifier import ClassifierSpec, DomainClassifier, _cache_path, load_or_train_classifier
+
+__all__ = ["EXTRACTORS", "Extractor", "InceptionWeightsMissing", "build_extractor", "inception_weights_path"]
+
+DOMAIN_TF_NAME = "gansweep-domain"  # name under which torch-fidelity knows the domain classifier
+INCEPTION_TF_NAME = "inception-v3-compat"
+INCEPTION_FILE = URL_INCEPTION_V3.rsplit("/", 1)[-1]
+
+
+class InceptionWeightsMissing(FileNotFoundError):
+    """No Inception weights on this machine and no way to download them."""
+
+
+class DomainFeatureExtractor(FeatureExtractorBase):
+    """torch-fidelity wrapper of a cached DomainClassifier; takes uint8 (B, C, H, W) like every extractor."""
+
+    def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
+        super().__init__(name, features_list)
+        if feature_extractor_weights_path is None:
+            raise ValueError("The domain feature extractor needs `feature_extractor_weights_path` (a trained classifier).")
+        blob = torch.load(feature_extractor_weights_path, map_location="cpu", weights_only=True)
+        self.net = DomainClassifier(blob["channels"], blob["num_classes"])
+        self.net.load_state_dict(blob["state"])
+        self.net.eval().requires_grad_(False)
+
+    @staticmethod
+    def get_provided_features_list():
+        return "features", "logits"
+
+    @staticmethod
+    def get_default_feature_layer_for_metric(metric):
+        return "logits" if metric == "isc" else "features"
+
+    @staticmethod
+    def can_be_compiled():
+        return False
+
+    @staticmethod
+    def get_dummy_input_for_compile():
+        return torch.zeros(1, 1, 28, 28, dtype=torch.uint8)
+
+    def forward(self, x):
+        assert x.dtype == torch.uint8 and x.dim() == 4, (x.dtype, x.shape)
+        features, logits = self.net.forward_features(x.float() / 127.5 - 1.0)
+        out = {"features": features, "logits": logits}
+        return tuple(out[name] for name in self.features_list)
+
+
+if DOMAIN_TF_NAME not in FEATURE_EXTRACTORS_REGISTRY:  # re-imports (e.g. importlib reload) must not fail
+    torch_fidelity.register_feature_extractor(DOMAIN_TF_NAME, DomainFeatureExtractor)
+
+
+@dataclass
+class Extractor:
+    """A torch-fidelity feature extractor plus what is needed to cache statistics computed with it."""
+
+    name: str  # `domain` or `inception`
+    module: FeatureExtractorBase
+    key: str  # identifies the exact weights, for caches of real-data features
+    feature_layer: str  # layer for FID, KID and precision/recall
+    logits_layer: str  # layer for the Inception Score
+    batch_size: int
+    channels: int  # input channels it wants (3 for Inception; grayscale is repeated)
+    device: torch.device
+    test_accuracy: float | None = None  # domain only: accuracy of the classifier on real test images
+
+    @torch.no_grad()
+    def __call__(self, images_u8: torch.Tensor) -> dict[str, torch.Tensor]:
+        """uint8 (N, C, H, W) -> {'features': (N, D), 'logits': (N, K)} as float32 CPU tensors."""
+        feats, logits = [], []
+        for i in range(0, images_u8.shape[0], self.batch_size):
+            x = images_u8[i : i + self.batch_size].to(self.device)
+            if x.shape[1] != self.channels:
+                x = x.expand(-1, self.channels, -1, -1)
+            out = self.module.convert_features_tuple_to_dict(self.module(x))
+            feats.append(out[self.feature_layer].float().cpu())
+            logits.append(out[self.logits_layer].float().cpu())
+        return {"features": torch.cat(feats), "logits": torch.cat(logits)}
+
+
+EXTRACTORS: Registry = Registry("feature extractor")
+
+
+@EXTRACTORS.register("domain")
+def _build_domain(*, classifier: ClassifierSpec, device: torch.device, **_) -> Extractor:
+    _, acc, _ = load_or_train_classifier(classifier, device="cpu")
+    path = _cache_path(classifier)
+    module = create_feature_extractor(
+        DOMAIN_TF_NAME, ["features", "logits"], cuda=False, feature_extractor_weights_path=str(path), verbose=False
+    ).to(device)
+    return Extractor(
+        name="domain", module=module, key=f"domain-{classifier.key()}", feature_layer="features",
+        logits_layer="logits", batch_size=1000, channels=module.net.channels, device=device, test_accuracy=acc,
+    )
+
+
+def inception_weights_path(configured: str | None) -> Path | None:
+    """The local Inception weights file to use, or None to let torch-fidelity download into torch's hub cache."""
+    for candidate in (configured, os.environ.get("GANSWEEP_INCEPTION_WEIGHTS")):
+        if candidate:
+            path = Path(candidate).expanduser()
+            if not path.is_file():
+                raise InceptionWeightsMissing(f"Inception weights file {path} (from `inception_weights` or "
+                                              "$GANSWEEP_INCEPTION_WEIGHTS) does not exist.")
+            return path
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+    return cached if cached.is_file() else None
+
+
+def _file_key(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@EXTRACTORS.register("inception")
+def _build_inception(*, inception_weights: str | None = None, device: torch.device, **_) -> Extractor:
+    path = inception_weights_path(inception_weights)
+    if path is not None:
+        # torch-fidelity unpickles the file with weights_only=False; refuse anything that is not plain tensors first
+        torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        module = create_feature_extractor(
+            INCEPTION_TF_NAME, ["2048", "logits_unbiased"], cuda=False,
+            feature_extractor_weights_path=str(path) if path else None, verbose=False,
+        )
+    except Exception as e:
+        if path is not None:
+            raise
+        raise InceptionWeightsMissing(
+            f"Could not get the FID Inception-v3 weights ({type(e).__name__}: {e}). Download {URL_INCEPTION_V3} "
+            f"on a machine with network access and point `evaluation.inception_weights` (or "
+            f"$GANSWEEP_INCEPTION_WEIGHTS) at it, or copy it to {Path(torch.hub.get_dir()) / 'checkpoints'}."
+        ) from e
+    key = f"inception-{_file_key(path)}" if path else f"inception-{INCEPTION_FILE}"
+    return Extractor(
+        name="inception", module=module.to(device), key=key, feature_layer="2048", logits_layer="logits_unbiased",
+        batch_size=64, channels=3, device=device,
+    )
+
+
+def build_extractor(name: str, **kwargs) -> Extractor:
+    return EXTRACTORS.get(name)(**kwargs)

@@ -1,0 +1,111 @@
+"""Real-data statistics are cached across processes and rebuilt when corrupt; the Inception path runs
+offline on randomly initialised weights (never reported as a real FID)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+from gan.config import DataConfig
+from gan.data import load_dataset
+from gan.metrics import FID, EvalConfig, Evaluator, InceptionWeightsMissing
+from tests.helpers import REPO, mnist_test_data
+
+SCRIPT = """
+import json, sys
+from gan.config import DataConfig
+from gan.metrics import EvalConfig, Evaluator
+ev = Evaluator(EvalConfig(real_samples=int(sys.argv[1])), DataConfig(**json.loads(sys.argv[2])))
+print(json.dumps({"from_cache": ev.real.from_cache, "path": str(ev.real.cache_path),
+                  "mu0": float(ev.real.mu[0])}))
+"""
+
+
+def run_evaluator(n: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", SCRIPT, str(n), json.dumps(mnist_test_data())],
+                            stdout=subprocess.PIPE, text=True, cwd=REPO)
+
+
+def result(proc: subprocess.Popen) -> dict:
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_statistics_written_by_one_process_are_reused_by_another_and_rebuilt_when_corrupt():
+    Evaluator(EvalConfig(real_samples=10), DataConfig(**mnist_test_data()))  # classifier trained and cached first
+    # two processes racing on the same empty cache entry both succeed
+    first, second = run_evaluator(1234), run_evaluator(1234)
+    a, b = result(first), result(second)
+    assert a["path"] == b["path"] and a["mu0"] == b["mu0"]
+    again = result(run_evaluator(1234))
+    assert again["from_cache"] is True and again["mu0"] == a["mu0"]
+
+    with open(a["path"], "r+b") as f:  # flip bytes in the middle of the file
+        f.seek(2000)
+        f.write(b"\x00garbage\xff" * 50)
+    rebuilt = result(run_evaluator(1234))
+    assert rebuilt["from_cache"] is False and rebuilt["mu0"] == pytest.approx(a["mu0"])
+    with open(a["path"], "wb") as f:  # truncated
+        f.write(b"PK")
+    assert result(run_evaluator(1234))["from_cache"] is False
+    assert result(run_evaluator(1234))["from_cache"] is True
+
+
+@pytest.fixture(scope="module")
+def random_inception_weights(tmp_path_factory):
+    """FID Inception-v3 with randomly initialised weights, saved as a plain state dict (no network)."""
+
+    class Unloaded(FeatureExtractorInceptionV3):
+        def load_state_dict(self, *args, **kwargs):
+            return None
+
+    tmp = tmp_path_factory.mktemp("inception")
+    torch.save({}, tmp / "empty.pt")
+    torch.manual_seed(0)
+    model = Unloaded("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(tmp / "empty.pt"))
+    path = tmp / "inception-random-init.pt"
+    torch.save(model.state_dict(), path)
+    return path
+
+
+def test_inception_extractor_runs_from_a_local_weights_file(random_inception_weights):
+    cfg = EvalConfig(extractor="inception", metrics=("fid", "is", "precision_recall"), real_samples=48,
+                     num_samples=48, inception_weights=str(random_inception_weights))
+    ev = Evaluator(cfg, DataConfig(**mnist_test_data()))
+    assert ev.real.features.shape == (48, 2048) and ev.real.logits.shape == (48, 1008)
+    digits = load_dataset(DataConfig(**mnist_test_data())).images
+    scores = ev.score_images(digits[-48:])
+    assert all(torch.isfinite(torch.tensor(v)) for v in scores.values())
+    assert scores[FID] >= 0
+    # batch size does not change the features
+    ev.extractor.batch_size = 5
+    small = ev.extractor(digits[:12])["features"]
+    ev.extractor.batch_size = 64
+    assert torch.allclose(small, ev.extractor(digits[:12])["features"], rtol=1e-4, atol=1e-4)
+
+
+def test_offline_without_inception_weights_says_what_is_needed(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv("GANSWEEP_INCEPTION_WEIGHTS", raising=False)
+    with pytest.raises(InceptionWeightsMissing) as err:
+        Evaluator(EvalConfig(extractor="inception", real_samples=10), DataConfig(**mnist_test_data()))
+    assert "inception_weights" in str(err.value) and "GANSWEEP_INCEPTION_WEIGHTS" in str(err.value)
+    with pytest.raises(InceptionWeightsMissing, match="does not exist"):
+        Evaluator(EvalConfig(extractor="inception", inception_weights=str(tmp_path / "nope.pt"), real_samples=10),
+                  DataConfig(**mnist_test_data()))
+
+
+class NotAWeight:
+    pass
+
+
+def test_inception_weights_that_are_not_plain_tensors_are_refused(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"Conv2d_1a_3x3.conv.weight": NotAWeight()}, path)
+    with pytest.raises(Exception, match="[Ww]eights only load failed|Unsupported"):
+        Evaluator(EvalConfig(extractor="inception", inception_weights=str(path), real_samples=10),
+                  DataConfig(**mnist_test_data()))
