@@ -30,6 +30,7 @@ __all__ = [
     "ImageData",
     "cache_dir",
     "load_dataset",
+    "planned_size",
     "read_idx",
     "stratified_subset",
 ]
@@ -53,9 +54,19 @@ class DatasetInfo:
     class_names: tuple[str, ...]
     reader: Callable[["DatasetInfo", Path, str], tuple[np.ndarray, np.ndarray]]  # (folder, split) -> (uint8 NHW(C), int64 labels)
     files: Callable[[str], list[str]]  # split -> the file names that must be in a folder
+    split_sizes: tuple[tuple[str, int], ...] = ()  # images per split, for planning before any file is read
     system_dirs: tuple[str, ...] = ()
     downloader: Callable[[Path, str], Path] | None = None  # (cache root, split) -> folder with the raw files
     how_to_get: str = ""
+
+
+def planned_size(cfg: DataConfig) -> int:
+    """Images a data config will yield, from the published split sizes (no file is read)."""
+    sizes = dict(DATASETS.get(cfg.name).split_sizes)
+    n = sizes.get(cfg.split) or sizes["train"] + sizes["test"]
+    if cfg.num_images is not None:
+        return min(cfg.num_images, n)
+    return max(1, round(cfg.dataset_fraction * n))
 
 
 @dataclass
@@ -143,7 +154,7 @@ DATASETS.add(
     "mnist",
     DatasetInfo(
         name="mnist", title="MNIST", channels=1, image_size=28, num_classes=10, class_names=_DIGITS,
-        reader=_read_idx_split, files=_idx_names(""),
+        reader=_read_idx_split, files=_idx_names(""), split_sizes=(("train", 60000), ("test", 10000)),
         downloader=_torchvision_downloader("MNIST", "MNIST"),
         how_to_get="set `data.download: true` on a machine with network access, or copy the four "
         "MNIST IDX files (train-*, t10k-*) into one of the folders above",
@@ -154,6 +165,7 @@ DATASETS.add(
     DatasetInfo(
         name="fashion_mnist", title="Fashion-MNIST", channels=1, image_size=28, num_classes=10,
         class_names=_FASHION, reader=_read_idx_split, files=_idx_names(""),
+        split_sizes=(("train", 60000), ("test", 10000)),
         system_dirs=("/usr/share/datasets/fashion-mnist",),
         downloader=_torchvision_downloader("FashionMNIST", "FashionMNIST"),
         how_to_get="on Debian/Ubuntu run `apt-get install dataset-fashion-mnist`, or set "
@@ -175,6 +187,7 @@ DATASETS.add(
     DatasetInfo(
         name="emnist_balanced", title="EMNIST balanced", channels=1, image_size=28, num_classes=47,
         class_names=_EMNIST_BALANCED, reader=_read_idx_split, files=_idx_names("emnist-balanced-"),
+        split_sizes=(("train", 112800), ("test", 18800)),
         downloader=_emnist_download,
         how_to_get="set `data.download: true` on a machine with network access, or copy "
         "emnist-balanced-{train,test}-{images-idx3,labels-idx1}-ubyte(.gz) from the EMNIST 'gzip' "
@@ -238,6 +251,7 @@ DATASETS.add(
     DatasetInfo(
         name="celeba", title="CelebA 64x64", channels=3, image_size=64, num_classes=1, class_names=("face",),
         reader=_read_celeba, files=_celeba_files, downloader=_celeba_download,
+        split_sizes=(("train", 162770), ("test", 19962), ("all", 202599)),
         how_to_get="set `data.download: true` on a machine with network access (torchvision fetches it from "
         "Google Drive), or unpack img_align_celeba.zip and list_eval_partition.txt into one of the folders above",
     ),

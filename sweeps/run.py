@@ -1,0 +1,382 @@
+"""Run a sweep: `python -m sweeps.run SPEC.yaml [--scale smoke] [--dry-run] [--resume] [--out DIR] ...`.
+
+Validates the spec, prepares the shared caches (domain classifier, real-data statistics) once,
+opens the MLflow parent run, then runs Ray Tune: Optuna (TPE) or Tune's variant generator for the
+search, ASHA on the spec's metric for early stopping, one child MLflow run per trial. `--resume`
+continues an interrupted sweep in the same output folder with the same MLflow runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import yaml
+
+from gan.config import flatten
+from sweeps.spec import SpecError, SweepSpec, load_spec
+
+__all__ = ["main", "plan", "run_sweep"]
+
+
+def plan(spec: SweepSpec) -> str:
+    """Human-readable resolved search space, trial count and estimated iterations."""
+    lines = [f"sweep {spec.name!r} from {spec.source}" + (f" (scale {spec.scale})" if spec.scale else "")]
+    if spec.description:
+        lines.append(f"  {spec.description}")
+    lines.append(f"method: {spec.method}; metric: {spec.metric} ({spec.mode}); "
+                 f"early stopping: {spec.early_stopping.type}"
+                 + (f" (grace {spec.early_stopping.grace_period}, reduction {spec.early_stopping.reduction_factor}, "
+                    f"max {spec.max_evaluations()} evaluations)" if spec.early_stopping.type == "asha" else ""))
+    lines.append("parameters:")
+    for p in spec.parameters:
+        dom = f"values {list(p.values)}" if p.values is not None else f"{p.distribution}[{p.low}, {p.high}]" + (
+            f" step {p.step}" if p.step else "")
+        lines.append(f"  {p.key}: {dom}")
+    if not spec.parameters:
+        lines.append("  (none: the base config only)")
+    lines.append(f"seeds: {list(spec.seeds)}; resources per trial: {spec.resources.cpus} CPU, {spec.resources.gpus} GPU; "
+                 f"max concurrent: {spec.max_concurrent or 'unlimited'}")
+    ev = spec.evaluation
+    lines.append(f"evaluation: {ev.extractor} extractor, metrics {list(ev.metrics)}, {ev.num_samples} samples "
+                 f"({spec.final_num_samples or ev.num_samples} at the end), {ev.real_samples} real")
+    configs = spec.trial_configs()
+    if configs:
+        iters = [spec.iterations(spec.config_for(c)) for c in configs]
+        evals = [spec.evaluations(spec.config_for(c)) for c in configs]
+        lines.append(f"trials: {len(configs)}; iterations per trial: {min(iters)}..{max(iters)} "
+                     f"({sum(iters)} in all without early stopping); evaluations per trial: {min(evals)}..{max(evals)}")
+        for i, c in enumerate(configs[:50]):
+            lines.append(f"  {i:3d}: " + ", ".join(f"{k}={v}" for k, v in c.items()))
+        if len(configs) > 50:
+            lines.append(f"  ... {len(configs) - 50} more")
+    else:
+        it = spec.iterations(spec.base)
+        lines.append(f"trials: {spec.num_trials()} proposed by Optuna (TPE, seed {spec.search_seed}); "
+                     f"about {it} iterations per trial at the base config ({it * spec.num_trials()} in all without "
+                     "early stopping)")
+    return "\n".join(lines)
+
+
+def _absolute_paths(raw: dict) -> dict:
+    """Trials run in their own folders: make file paths in the training config absolute."""
+    out = json.loads(json.dumps(raw))
+    data = out.get("data") or {}
+    if data.get("root"):
+        data["root"] = str(Path(data["root"]).expanduser().resolve())
+    return out
+
+
+def _trial_space(spec: SweepSpec) -> dict:
+    from ray import tune
+
+    eval_raw = dataclasses.asdict(spec.evaluation)
+    eval_raw["metrics"] = list(eval_raw["metrics"])
+    if eval_raw.get("inception_weights"):
+        eval_raw["inception_weights"] = str(Path(eval_raw["inception_weights"]).expanduser().resolve())
+    space = {
+        "base": _absolute_paths(spec.base_raw), "eval": eval_raw, "metric": spec.metric, "mode": spec.mode,
+        "final_num_samples": spec.final_num_samples, "threads": max(1, int(spec.resources.cpus)),
+    }
+    if spec.method == "optuna":
+        swept = {}
+        for p in spec.parameters:
+            if p.values is not None:
+                swept[p.key] = tune.choice(list(p.values))
+            elif p.distribution == "uniform":
+                swept[p.key] = tune.quniform(p.low, p.high, p.step) if p.step else tune.uniform(p.low, p.high)
+            elif p.distribution == "loguniform":
+                swept[p.key] = tune.loguniform(p.low, p.high)
+            else:
+                swept[p.key] = tune.qrandint(int(p.low), int(p.high), int(p.step or 1))
+        swept["train.seed"] = spec.seeds[0]
+        space["swept"] = swept
+    else:
+        space["swept"] = tune.grid_search(spec.trial_configs())  # Tune's variant generator expands the list
+    return space
+
+
+class _Progress:
+    """Running/stopped/done counts and the best metric so far, printed as trials report."""
+
+    def __init__(self, metric: str, mode: str, total: int):
+        self.metric, self.mode, self.total = metric, mode, total
+        self.best: tuple[float, str] | None = None
+        self.last: dict[str, dict] = {}
+        self.status: dict[str, str] = {}
+        self.printed_at = 0.0
+
+    def result(self, trial, result):
+        self.last[trial.trial_id] = result
+        self.status.setdefault(trial.trial_id, "running")
+        v = result.get(self.metric)
+        if v is not None and math.isfinite(v) and not result.get("diverged"):
+            better = self.best is None or (v < self.best[0] if self.mode == "min" else v > self.best[0])
+            if better:
+                self.best = (v, str(trial))
+        if time.time() - self.printed_at > 5:
+            self.print()
+
+    def done(self, trial, status):
+        self.status[trial.trial_id] = status
+        self.print()
+
+    def print(self):
+        self.printed_at = time.time()
+        counts = {s: sum(1 for v in self.status.values() if v == s)
+                  for s in ("running", "completed", "early_stopped", "diverged", "error")}
+        best = f"best {self.metric} {self.best[0]:.4g} ({self.best[1]})" if self.best else f"no {self.metric} yet"
+        print(f"[{time.strftime('%H:%M:%S')}] trials: {counts['running']} running, {counts['completed']} completed, "
+              f"{counts['early_stopped']} stopped early, {counts['diverged']} diverged, {counts['error']} errored "
+              f"of {self.total}; {best}", flush=True)
+
+
+def _progress_callback(progress: _Progress):
+    from ray.tune import Callback
+
+    class ProgressPrinter(Callback):
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            progress.result(trial, result)
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            last = progress.last.get(trial.trial_id, {})
+            status = "diverged" if last.get("diverged") else ("completed" if last.get("is_final") else "early_stopped")
+            progress.done(trial, status)
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            progress.done(trial, "error")
+
+    return ProgressPrinter()
+
+
+def _prepare_caches(spec: SweepSpec) -> None:
+    """Train the domain classifier and compute real statistics once, so trials only read them."""
+    from gan.metrics import Evaluator
+
+    seen = set()
+    configs = spec.trial_configs() or [{}]
+    for swept in configs:
+        cfg = spec.config_for(swept)
+        key = (cfg.data.name, cfg.data.root, cfg.data.split, cfg.data.image_size, cfg.model.conditional)
+        if key in seen:
+            continue
+        seen.add(key)
+        start = time.perf_counter()
+        ev = Evaluator(spec.evaluation, dataclasses.replace(cfg.data, root=_absolute_paths({"data": {"root": cfg.data.root}})
+                                                            ["data"]["root"]), conditional=cfg.model.conditional)
+        acc = f", classifier test accuracy {ev.extractor.test_accuracy:.4f}" if ev.extractor.test_accuracy else ""
+        print(f"evaluation ready for {cfg.data.name} ({spec.evaluation.extractor} features{acc}; "
+              f"{time.perf_counter() - start:.1f} s)", flush=True)
+
+
+def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str | None = None,
+              storage: str | None = None, tracking_uri: str | None = None, spec_path: str | None = None,
+              verbose: int = 0) -> dict:
+    import ray
+    from ray import tune
+
+    from sweeps.search import PruningAwareOptunaSearch
+    from sweeps.tracking import MLflowTracker, git_commit, open_parent_run
+
+    out = out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    state_file = out / "sweep.json"
+    state = json.loads(state_file.read_text()) if state_file.is_file() else {}
+    if resume and not state:
+        raise SpecError(f"--resume: no sweep to resume in {out} (no sweep.json); run without --resume first.")
+    if not resume and state:
+        raise SpecError(f"{out} already holds sweep {state.get('sweep_id')}; use --resume to continue it, or --out "
+                        "for a new folder.")
+    tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or state.get("tracking_uri") or \
+        f"sqlite:///{out / 'mlflow.db'}"
+    embedded = tracking_uri.startswith("sqlite:") or tracking_uri.startswith("file:")
+    storage = storage or state.get("storage") or str(out / "ray")
+    sweep_id = state.get("sweep_id") or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    run_name = spec.name
+
+    _prepare_caches(spec)
+    sha = git_commit()
+    params = {f"spec.{k}": v for k, v in {
+        "method": spec.method, "metric": spec.metric, "mode": spec.mode, "early_stopping": spec.early_stopping.type,
+        "num_samples": spec.num_samples, "seeds": list(spec.seeds), "scale": spec.scale or "full",
+        "parameters": ", ".join(p.key for p in spec.parameters), "evaluation.extractor": spec.evaluation.extractor,
+    }.items()}
+    params.update({f"base.{k}": v for k, v in flatten(spec.base.to_dict()).items()})
+    exp_id, parent = open_parent_run(
+        tracking_uri, spec.name, sweep_id, (out / "mlartifacts").as_uri() if embedded else None, params,
+        {"git_commit": sha, "spec_file": spec.source}, existing_run_id=state.get("parent_run_id"),
+    )
+    state = {"sweep_id": sweep_id, "tracking_uri": tracking_uri, "storage": storage, "experiment": spec.name,
+             "experiment_id": exp_id, "parent_run_id": parent, "spec": spec_path or spec.source, "scale": spec.scale,
+             "run_name": run_name}
+    state_file.write_text(json.dumps(state, indent=1))
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    resolved_spec = out / "spec.resolved.yaml"
+    resolved_spec.write_text(plan(spec).replace("\n", "\n# ").join(["# ", "\n"]) + yaml.safe_dump(
+        {"name": spec.name, "base": spec.base.to_dict(), "parameters": {p.key: {k: v for k, v in dataclasses.asdict(p).items()
+                                                                                   if v is not None and k != "key"}
+                                                                        for p in spec.parameters}},
+        sort_keys=False, default_flow_style=None))
+    client.log_artifact(parent, str(resolved_spec))
+    if spec_path and Path(spec_path).is_file():
+        client.log_artifact(parent, spec_path)
+    print(f"MLflow: experiment {spec.name!r}, parent run {parent} at {tracking_uri}", flush=True)
+
+    env_vars = {k: os.environ[k] for k in ("GANSWEEP_CACHE_DIR", "GANSWEEP_DATA_DIR", "GANSWEEP_INCEPTION_WEIGHTS",
+                                           "TORCH_HOME") if k in os.environ}
+    env_vars["RAY_CHDIR_TO_TRIAL_DIR"] = "0"
+    if not ray.is_initialized():
+        ray.init(address=address or os.environ.get("RAY_ADDRESS"), include_dashboard=False,
+                 runtime_env={"env_vars": env_vars}, log_to_driver=verbose > 0, logging_level="WARNING")
+    progress = _Progress(spec.metric, spec.mode, spec.num_trials())
+    tracker = MLflowTracker(tracking_uri, exp_id, parent, sweep_id, spec.metric, sha)
+    callbacks = [tracker, _progress_callback(progress)]
+    trainable = tune.with_resources(_trainable(), {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus})
+    experiment_path = Path(storage) / run_name if "://" not in storage else f"{storage.rstrip('/')}/{run_name}"
+    if resume and tune.Tuner.can_restore(str(experiment_path)):
+        print(f"resuming {experiment_path}", flush=True)
+        tuner = tune.Tuner.restore(str(experiment_path), trainable=trainable, resume_unfinished=True,
+                                   resume_errored=True, restart_errored=False)
+        _check_restored_searcher(tuner, spec)
+    else:
+        scheduler = None
+        if spec.early_stopping.type == "asha":
+            scheduler = tune.schedulers.ASHAScheduler(
+                time_attr="evaluation", max_t=spec.max_evaluations(), grace_period=spec.early_stopping.grace_period,
+                reduction_factor=spec.early_stopping.reduction_factor,
+            )
+        search_alg = None
+        if spec.method == "optuna":
+            import optuna
+
+            search_alg = PruningAwareOptunaSearch(
+                sampler=optuna.samplers.TPESampler(seed=spec.search_seed), study_name=spec.name,
+                study_file=str(out / "optuna_study.json"),
+            )
+        tuner = tune.Tuner(
+            trainable,
+            param_space=_trial_space(spec),
+            tune_config=tune.TuneConfig(
+                metric=spec.metric, mode=spec.mode, search_alg=search_alg, scheduler=scheduler,
+                num_samples=spec.num_samples if spec.method == "optuna" else 1,
+                max_concurrent_trials=spec.max_concurrent or None, reuse_actors=False,
+            ),
+            run_config=tune.RunConfig(
+                name=run_name, storage_path=storage, callbacks=callbacks, verbose=verbose,
+                failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            ),
+        )
+    status = "FAILED"
+    try:
+        grid = tuner.fit()
+        status = "FINISHED"
+    finally:
+        try:
+            client.set_terminated(parent, status=status if status == "FINISHED" else "KILLED")
+        except Exception:
+            pass
+    summary = _summary(grid, spec, progress)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    client.log_artifact(parent, str(out / "summary.json"))
+    progress.print()
+    print(_format_summary(summary, spec), flush=True)
+    return summary
+
+
+def _trainable():
+    from sweeps.trainable import run_trial
+
+    return run_trial
+
+
+def _check_restored_searcher(tuner, spec: SweepSpec) -> None:
+    """Tuner.restore has been known to fall back to the default searcher; refuse to continue if it did."""
+    if spec.method != "optuna":
+        return
+    from sweeps.search import PruningAwareOptunaSearch
+
+    local = getattr(tuner, "_local_tuner", None)
+    tune_config = getattr(local, "_tune_config", None)
+    searcher = getattr(getattr(tune_config, "search_alg", None), "searcher", getattr(tune_config, "search_alg", None))
+    if not isinstance(searcher, PruningAwareOptunaSearch):
+        raise RuntimeError(f"restored sweep lost its Optuna searcher (got {type(searcher).__name__}); not resuming "
+                           "with a different search algorithm.")
+
+
+def _summary(grid, spec: SweepSpec, progress: _Progress) -> dict:
+    rows = []
+    for r in grid:
+        m = r.metrics or {}
+        trial_id = m.get("trial_id")
+        status = progress.status.get(trial_id) or ("error" if r.error else
+                                                   "diverged" if m.get("diverged") else
+                                                   "completed" if m.get("is_final") else "early_stopped")
+        value = m.get(spec.metric)
+        rows.append({"trial_id": trial_id, "status": status, spec.metric: value, "evaluation": m.get("evaluation"),
+                     "step": m.get("step"), "swept": (r.config or {}).get("swept", {})})
+    def key(row):
+        v = row[spec.metric]
+        ok = v is not None and math.isfinite(v) and row["status"] not in ("diverged", "error")
+        return (not ok, row["status"] != "completed", (v if spec.mode == "min" else -v) if ok else 0)
+    rows.sort(key=key)
+    return {"metric": spec.metric, "mode": spec.mode, "trials": rows}
+
+
+def _format_summary(summary: dict, spec: SweepSpec) -> str:
+    metric = summary["metric"]
+    lines = [f"ranked by {metric} ({summary['mode']}):"]
+    for i, row in enumerate(summary["trials"], 1):
+        v = row[metric]
+        shown = f"{v:.4g}" if isinstance(v, (int, float)) and math.isfinite(v) else "-"
+        where = f"eval {row['evaluation']}" if row.get("evaluation") else ""
+        swept = ", ".join(f"{k}={v}" for k, v in row["swept"].items())
+        lines.append(f"{i:3d}. {metric} {shown:>8}  {row['status']:<13} {where:<8} {swept}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sweeps.run", description=__doc__.split("\n")[0])
+    parser.add_argument("spec", help="sweep spec (YAML), e.g. search_spaces/hidden_dims.yaml")
+    parser.add_argument("--scale", help="apply a named scale from the spec's `scales:` (e.g. smoke)")
+    parser.add_argument("--dry-run", action="store_true", help="print the resolved search space and trial plan, then exit")
+    parser.add_argument("--out", help="output folder (default: runs/<name>[-<scale>])")
+    parser.add_argument("--resume", action="store_true", help="continue the interrupted sweep in --out")
+    parser.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else start Ray locally)")
+    parser.add_argument("--storage", help="where Tune keeps results and checkpoints (default: OUT/ray; "
+                                          "shared or cloud storage on a cluster)")
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else "
+                                               "sqlite:///OUT/mlflow.db)")
+    parser.add_argument("--verbose", type=int, default=0, help="Tune's own console output level (0-3)")
+    args = parser.parse_args(argv)
+    try:
+        spec = load_spec(args.spec, args.scale)
+    except SpecError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print(plan(spec))
+        return 0
+    out = Path(args.out or f"runs/{spec.name}" + (f"-{spec.scale}" if spec.scale else ""))
+    print(plan(spec), flush=True)
+    try:
+        summary = run_sweep(spec, out=out, resume=args.resume, address=args.address, storage=args.storage,
+                            tracking_uri=args.tracking_uri, spec_path=args.spec, verbose=args.verbose)
+    except SpecError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"sweep output: {out.resolve()}")
+    return 0 if summary["trials"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,453 @@
+"""Sweep specs: YAML -> a validated `SweepSpec`, in one place, before Ray starts.
+
+Every error names the file, the key path and (where the YAML parser knows it) the line, says what
+was wrong and what is allowed. See docs/spec.md for the format.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import itertools
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from gan.config import Config, ConfigError, flatten
+from gan.data import planned_size
+from gan.metrics import METRICS, EvalConfig
+from gan.metrics.evaluate import (
+    CLASS_KL, FID, GAN_TEST, GAN_TEST_STD, GAN_TRAIN, IS, IS_STD, KID, KID_STD, NN_DISTANCE, PRECISION, RECALL,
+)
+
+__all__ = ["METRIC_DIRECTIONS", "Parameter", "SpecError", "SweepSpec", "load_spec", "parse_spec"]
+
+METHODS = ("grid", "random", "optuna")
+DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
+# metric -> the mode that makes it better; the metric registry's outputs, by name
+METRIC_DIRECTIONS = {
+    FID: "min", KID: "min", KID_STD: "min", IS: "max", IS_STD: "min", PRECISION: "max", RECALL: "max",
+    GAN_TEST: "max", GAN_TEST_STD: "min", GAN_TRAIN: "max", CLASS_KL: "min", NN_DISTANCE: "max",
+}
+# which evaluation metric (registry name) produces which reported metric
+_PRODUCER = {FID: "fid", KID: "kid", IS: "is", PRECISION: "precision_recall", RECALL: "precision_recall",
+             GAN_TEST: "gan_test", GAN_TRAIN: "gan_train", CLASS_KL: "class_histogram", NN_DISTANCE: "memorization"}
+
+
+class SpecError(ValueError):
+    """A sweep spec is invalid; the message names the file, key path, line and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    key: str  # dotted path into the training config, e.g. model.latent_dim
+    values: tuple | None = None  # explicit values (grid points, or choices)
+    distribution: str | None = None  # uniform, loguniform, int or choice; None = the values are grid points
+    low: float | None = None  # lower bound of uniform/loguniform/int
+    high: float | None = None  # upper bound (inclusive)
+    step: float | None = None  # quantisation step (int: default 1)
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    type: str = "none"  # asha or none
+    grace_period: int = 1  # evaluations every trial gets before it can be stopped
+    reduction_factor: float = 2.0  # ASHA keeps 1/reduction_factor of the trials at each rung
+    max_evaluations: int | None = None  # ASHA's max_t in evaluations; None = the most evaluations any trial runs
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpus: float = 1.0  # CPU cores per trial (also torch's thread count)
+    gpus: float = 0.0  # GPUs per trial; a fraction lets several small trials share one GPU
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    name: str  # MLflow experiment name and Tune run name
+    base: Config  # the training config every trial starts from
+    base_raw: dict  # base as written (before defaults), to merge swept values into
+    parameters: tuple[Parameter, ...]
+    method: str = "grid"  # grid, random or optuna (TPE, seeded)
+    metric: str = FID  # metric that ranks trials and drives early stopping
+    mode: str = "min"  # min or max (default: the metric's natural direction)
+    early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
+    num_samples: int = 1  # grid: repeats of the whole grid; random/optuna: configurations to try
+    seeds: tuple[int, ...] = (0,)  # replicates of each configuration (train.seed values)
+    resources: Resources = field(default_factory=Resources)
+    max_concurrent: int = 0  # trials running at once; 0 = as many as resources allow
+    max_failures: int = 2  # retries of a trial that crashed (from its last checkpoint)
+    search_seed: int = 0  # seeds Optuna's TPE sampler and random search
+    evaluation: EvalConfig = field(default_factory=EvalConfig)
+    final_num_samples: int | None = None  # samples for a trial's last evaluation; None = evaluation.num_samples
+    description: str = ""
+    source: str = "<string>"  # file the spec came from
+    scale: str | None = None  # the scale applied, if any
+
+    # -- derived -------------------------------------------------------------------------------
+
+    def trial_configs(self) -> list[dict]:
+        """For grid/random: every trial's swept values (with train.seed), in order. Optuna: []."""
+        if self.method == "optuna":
+            return []
+        if self.method == "grid":
+            combos = [dict(zip([p.key for p in self.parameters], vals))
+                      for vals in itertools.product(*[p.values for p in self.parameters])] or [{}]
+            combos = combos * self.num_samples
+        else:
+            import random
+
+            rng = random.Random(self.search_seed)
+            combos = [{p.key: _sample(p, rng) for p in self.parameters} for _ in range(self.num_samples)]
+        return [{**c, "train.seed": s} for c in combos for s in self.seeds]
+
+    def num_trials(self) -> int:
+        return len(self.trial_configs()) if self.method != "optuna" else self.num_samples * len(self.seeds)
+
+    def evaluations(self, cfg: Config) -> int:
+        """Evaluations (reports) a trial with this config makes."""
+        steps = cfg.train.iterations or max(1, math.ceil(cfg.train.epochs * planned_size(cfg.data) / cfg.train.batch_size))
+        return math.ceil(steps / cfg.train.eval_every)
+
+    def iterations(self, cfg: Config) -> int:
+        return cfg.train.iterations or max(1, math.ceil(cfg.train.epochs * planned_size(cfg.data) / cfg.train.batch_size))
+
+    def config_for(self, swept: Mapping[str, Any]) -> Config:
+        return Config.from_dict(merge_dotted(self.base_raw, swept))
+
+    def max_evaluations(self) -> int:
+        if self.early_stopping.max_evaluations:
+            return self.early_stopping.max_evaluations
+        configs = self.trial_configs() or [{p.key: v for p, v in zip(self.parameters, corner)}
+                                           for corner in itertools.product(*[_extremes(p) for p in self.parameters])]
+        return max(self.evaluations(self.config_for(c)) for c in configs)
+
+
+def _extremes(p: Parameter) -> list:
+    if p.values is not None:
+        return list(p.values)
+    return [int(p.low) if p.distribution == "int" else p.low, int(p.high) if p.distribution == "int" else p.high]
+
+
+def _sample(p: Parameter, rng) -> Any:
+    if p.values is not None:
+        return rng.choice(list(p.values))
+    if p.distribution == "uniform":
+        v = rng.uniform(p.low, p.high)
+    elif p.distribution == "loguniform":
+        v = math.exp(rng.uniform(math.log(p.low), math.log(p.high)))
+    else:
+        step = int(p.step or 1)
+        return rng.randrange(int(p.low), int(p.high) + 1, step)
+    return round(v / p.step) * p.step if p.step else v
+
+
+def merge_dotted(base: Mapping, swept: Mapping[str, Any]) -> dict:
+    out = copy.deepcopy(dict(base))
+    for key, value in swept.items():
+        *parents, leaf = key.split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def deep_merge(base: Mapping, override: Mapping) -> dict:
+    out = copy.deepcopy(dict(base))
+    for k, v in override.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) and k != "parameters":
+            out[k] = deep_merge(out[k], v)
+        elif k == "parameters" and isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = {**out[k], **v}  # a scale replaces whole parameter entries, keeps the others
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing with file/key/line in every error
+
+
+class _Locator:
+    """Maps key paths to line numbers of the YAML source."""
+
+    def __init__(self, text: str):
+        self.lines: dict[tuple, int] = {}
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError:
+            node = None
+        if node is not None:
+            self._walk(node, ())
+
+    def _walk(self, node, path):
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                p = path + (k.value,)
+                self.lines[p] = k.start_mark.line + 1
+                self._walk(v, p)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                self.lines[path + (i,)] = v.start_mark.line + 1
+                self._walk(v, path + (i,))
+
+    def line(self, path: tuple) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return None
+
+
+class _Ctx:
+    def __init__(self, source: str, locator: _Locator, prefix: tuple = ()):
+        self.source, self.locator, self.prefix = source, locator, prefix
+
+    def fail(self, path: tuple, message: str) -> SpecError:
+        full = self.prefix + tuple(path)
+        dotted = ".".join(str(p) for p in full) or "(top level)"
+        line = self.locator.line(full)
+        where = f"{self.source}" + (f", line {line}" if line else "")
+        return SpecError(f"{where}: `{dotted}`: {message}")
+
+
+_TOP_KEYS = {
+    "name", "description", "base", "parameters", "method", "metric", "mode", "early_stopping", "num_samples",
+    "seeds", "resources", "max_concurrent", "max_failures", "search_seed", "evaluation", "final_num_samples", "scales",
+}
+
+
+def load_spec(path: str | Path, scale: str | None = None) -> SweepSpec:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise SpecError(f"{path}: cannot read the spec ({e.strerror}).") from None
+    return parse_spec(text, source=str(path), scale=scale)
+
+
+def parse_spec(text: str, source: str = "<string>", scale: str | None = None) -> SweepSpec:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        raise SpecError(f"{source}{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    ctx = _Ctx(source, _Locator(text))
+    if not isinstance(raw, dict):
+        raise ctx.fail((), "a spec must be a mapping with at least `name`, `base` and `parameters`.")
+    unknown = sorted(set(raw) - _TOP_KEYS)
+    if unknown:
+        raise ctx.fail((unknown[0],), f"unknown key; allowed keys: {', '.join(sorted(_TOP_KEYS))}.")
+    scales = raw.pop("scales", None) or {}
+    if not isinstance(scales, dict):
+        raise ctx.fail(("scales",), "must map scale names (e.g. smoke) to overrides of this spec.")
+    if scale is not None:
+        if scale not in scales:
+            raise ctx.fail(("scales",), f"no scale {scale!r} in this spec; available: {', '.join(scales) or 'none'}.")
+        override = scales[scale]
+        if not isinstance(override, dict):
+            raise ctx.fail(("scales", scale), "must be a mapping of spec keys to override.")
+        bad = sorted(set(override) - (_TOP_KEYS - {"scales", "name"}))
+        if bad:
+            raise ctx.fail(("scales", scale, bad[0]), "cannot be overridden by a scale.")
+        raw = deep_merge(raw, override)
+    return _build_spec(raw, ctx, source, scale)
+
+
+def _req_type(ctx, path, value, types, what):
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        raise ctx.fail(path, f"is {value!r}, but must be {what}.")
+    if not isinstance(value, types):
+        raise ctx.fail(path, f"is {value!r}, but must be {what}.")
+    return value
+
+
+def _build_spec(raw: dict, ctx: _Ctx, source: str, scale: str | None) -> SweepSpec:
+    for key in ("name", "base", "parameters"):
+        if key not in raw:
+            raise ctx.fail((key,), "is required.")
+    name = _req_type(ctx, ("name",), raw["name"], str, "a string")
+    if not name.strip() or any(c in name for c in "/\\"):
+        raise ctx.fail(("name",), f"is {name!r}, but must be a non-empty name without slashes.")
+
+    base_raw = raw["base"]
+    if not isinstance(base_raw, dict):
+        raise ctx.fail(("base",), "must be a training config mapping (data, model, loss, optim, train).")
+    try:
+        base = Config.from_dict(base_raw)
+    except ConfigError as e:
+        raise _config_error(ctx, ("base",), e) from None
+    valid_keys = set(flatten(Config(train=base.train).to_dict()))
+
+    method = raw.get("method", "grid")
+    if method not in METHODS:
+        raise ctx.fail(("method",), f"is {method!r}, but must be one of {', '.join(METHODS)}.")
+
+    params_raw = raw["parameters"] or {}
+    if not isinstance(params_raw, dict):
+        raise ctx.fail(("parameters",), "must map dotted config keys (e.g. model.latent_dim) to a search domain.")
+    parameters = []
+    for key, dom in params_raw.items():
+        parameters.append(_parse_parameter(ctx, key, dom, method, valid_keys))
+
+    try:
+        evaluation = EvalConfig.from_dict(raw.get("evaluation") or {})
+    except ConfigError as e:
+        raise _config_error(ctx, (), e) from None
+
+    metric = raw.get("metric", FID)
+    if metric not in METRIC_DIRECTIONS:
+        raise ctx.fail(("metric",), f"is {metric!r}, but must be one of {', '.join(sorted(METRIC_DIRECTIONS))}.")
+    producer = _PRODUCER.get(metric)
+    if producer and producer not in evaluation.metrics:
+        raise ctx.fail(("metric",), f"{metric!r} is not computed: add `{producer}` to `evaluation.metrics` "
+                                    f"(now {list(evaluation.metrics)}).")
+    mode = raw.get("mode", METRIC_DIRECTIONS[metric])
+    if mode not in ("min", "max"):
+        raise ctx.fail(("mode",), f"is {mode!r}, but must be min or max.")
+
+    es_raw = raw.get("early_stopping") or {"type": "none"}
+    if isinstance(es_raw, str):
+        es_raw = {"type": es_raw}
+    early = _dataclass_from(ctx, ("early_stopping",), EarlyStopping, es_raw)
+    if early.type not in ("asha", "none"):
+        raise ctx.fail(("early_stopping", "type"), f"is {early.type!r}, but must be asha or none.")
+    if early.grace_period < 1:
+        raise ctx.fail(("early_stopping", "grace_period"), f"is {early.grace_period}, but must be >= 1 evaluation.")
+    if early.reduction_factor <= 1:
+        raise ctx.fail(("early_stopping", "reduction_factor"), f"is {early.reduction_factor}, but must be > 1.")
+
+    num_samples = _req_type(ctx, ("num_samples",), raw.get("num_samples", 1), int, "an integer >= 1")
+    if num_samples < 1:
+        raise ctx.fail(("num_samples",), f"is {num_samples}, but must be >= 1.")
+    seeds_raw = raw.get("seeds", [base.train.seed])
+    if isinstance(seeds_raw, int) and not isinstance(seeds_raw, bool):
+        seeds_raw = list(range(seeds_raw))  # `seeds: 3` means seeds 0, 1, 2
+    if not (isinstance(seeds_raw, list) and seeds_raw and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                                                              for s in seeds_raw)):
+        raise ctx.fail(("seeds",), f"is {seeds_raw!r}, but must be a non-empty list of integers >= 0 or a count.")
+    if len(set(seeds_raw)) != len(seeds_raw):
+        raise ctx.fail(("seeds",), f"has duplicates: {seeds_raw}.")
+    if method == "optuna" and len(seeds_raw) > 1:
+        raise ctx.fail(("seeds",), "replicates need `method: grid` or `random`; Optuna proposes every configuration "
+                                   "once (use one seed, or run the best configurations again as a grid).")
+    if "train.seed" in {p.key for p in parameters}:
+        raise ctx.fail(("parameters", "train.seed"), "is set by `seeds`; list the seeds there instead.")
+
+    resources = _dataclass_from(ctx, ("resources",), Resources, raw.get("resources") or {})
+    if resources.cpus <= 0 or resources.gpus < 0:
+        raise ctx.fail(("resources",), f"cpus must be > 0 and gpus >= 0 (got cpus={resources.cpus}, gpus={resources.gpus}).")
+    max_concurrent = _req_type(ctx, ("max_concurrent",), raw.get("max_concurrent", 0), int, "an integer >= 0")
+    max_failures = _req_type(ctx, ("max_failures",), raw.get("max_failures", 2), int, "an integer >= 0")
+    search_seed = _req_type(ctx, ("search_seed",), raw.get("search_seed", 0), int, "an integer")
+    final_n = raw.get("final_num_samples")
+    if final_n is not None and (not isinstance(final_n, int) or isinstance(final_n, bool) or final_n < 10):
+        raise ctx.fail(("final_num_samples",), f"is {final_n!r}, but must be an integer >= 10.")
+    description = _req_type(ctx, ("description",), raw.get("description", ""), str, "a string")
+
+    spec = SweepSpec(
+        name=name, base=base, base_raw=base_raw, parameters=tuple(parameters), method=method, metric=metric, mode=mode,
+        early_stopping=early, num_samples=num_samples, seeds=tuple(seeds_raw), resources=resources,
+        max_concurrent=max_concurrent, max_failures=max_failures, search_seed=search_seed, evaluation=evaluation,
+        final_num_samples=final_n, description=description.strip(), source=source, scale=scale,
+    )
+    _check_every_trial_config(spec, ctx)
+    return spec
+
+
+def _config_error(ctx: _Ctx, prefix: tuple, e: ConfigError) -> SpecError:
+    """Turn a ConfigError about `model.latent_dim` into one located at base.model.latent_dim."""
+    import re
+
+    m = re.search(r"`([A-Za-z0-9_.\-]+)`", str(e))
+    path = prefix + tuple(m.group(1).split(".")) if m else prefix
+    line = ctx.locator.line(path)
+    where = f"{ctx.source}" + (f", line {line}" if line else "")
+    shown = ".".join(prefix)
+    return SpecError(f"{where}: {('in `' + shown + '`: ') if shown else ''}{e}")
+
+
+def _dataclass_from(ctx, path, cls, raw):
+    if not isinstance(raw, dict):
+        raise ctx.fail(path, f"must be a mapping with keys {', '.join(f.name for f in dataclasses.fields(cls))}.")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    for k, v in raw.items():
+        if k not in names:
+            raise ctx.fail(path + (k,), f"unknown key; allowed: {', '.join(names)}.")
+        want = names[k].type
+        ok = (isinstance(v, (int, float)) and not isinstance(v, bool)) if "float" in str(want) else \
+             (isinstance(v, int) and not isinstance(v, bool)) if "int" in str(want) else isinstance(v, str)
+        if v is None and "None" in str(want):
+            ok = True
+        if not ok:
+            raise ctx.fail(path + (k,), f"is {v!r}, but must be {want}.")
+    return cls(**raw)
+
+
+def _parse_parameter(ctx, key, dom, method, valid_keys) -> Parameter:
+    path = ("parameters", key)
+    if not isinstance(key, str) or key not in valid_keys:
+        close = sorted(k for k in valid_keys if isinstance(key, str) and k.split(".")[-1] == key.split(".")[-1])
+        hint = f" Did you mean {', '.join(close)}?" if close else " Keys look like model.latent_dim or data.dataset_fraction."
+        raise ctx.fail(path, f"is not a key of the training config.{hint}")
+    if isinstance(dom, list):
+        dom = {"values": dom}
+    if not isinstance(dom, dict):
+        raise ctx.fail(path, "must be `{values: [...]}` or `{distribution: uniform|loguniform|int|choice, low, high}`.")
+    allowed = {"values", "distribution", "low", "high", "step"}
+    bad = sorted(set(dom) - allowed)
+    if bad:
+        raise ctx.fail(path + (bad[0],), f"unknown key; allowed: {', '.join(sorted(allowed))}.")
+    dist = dom.get("distribution")
+    values = dom.get("values")
+    if dist is not None and dist not in DISTRIBUTIONS:
+        raise ctx.fail(path + ("distribution",), f"is {dist!r}, but must be one of {', '.join(DISTRIBUTIONS)}.")
+    if dist in (None, "choice"):
+        if not isinstance(values, list) or not values:
+            raise ctx.fail(path + ("values",), "must be a non-empty list.")
+        if any(k in dom for k in ("low", "high", "step")):
+            raise ctx.fail(path, "give either `values` or a distribution with `low`/`high`, not both.")
+        try:
+            if len({yaml.safe_dump(v) for v in values}) != len(values):
+                raise ctx.fail(path + ("values",), f"has duplicates: {values}.")
+        except yaml.YAMLError:
+            pass
+        return Parameter(key, values=tuple(tuple(v) if isinstance(v, list) else v for v in values), distribution=dist)
+    if method == "grid":
+        raise ctx.fail(path + ("distribution",), f"`{dist}` cannot be enumerated by `method: grid`; "
+                                                 "use `values: [...]`, or `method: random` or `optuna`.")
+    for bound in ("low", "high"):
+        v = dom.get(bound)
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            raise ctx.fail(path + (bound,), f"is {v!r}, but must be a number.")
+    low, high, step = dom["low"], dom["high"], dom.get("step")
+    if low >= high:
+        raise ctx.fail(path, f"bounds are the wrong way round or empty: low={low} must be < high={high}.")
+    if dist == "loguniform" and low <= 0:
+        raise ctx.fail(path + ("low",), f"is {low}, but loguniform needs low > 0.")
+    if dist == "int" and (int(low) != low or int(high) != high):
+        raise ctx.fail(path, f"int bounds must be integers (low={low}, high={high}).")
+    if step is not None and (not isinstance(step, (int, float)) or step <= 0):
+        raise ctx.fail(path + ("step",), f"is {step!r}, but must be a number > 0.")
+    if dist == "loguniform" and step is not None:
+        raise ctx.fail(path + ("step",), "loguniform does not take a step.")
+    return Parameter(key, distribution=dist, low=low, high=high, step=step)
+
+
+def _check_every_trial_config(spec: SweepSpec, ctx: _Ctx) -> None:
+    """Build the training config of every grid point (or every distribution corner) so a bad value fails now."""
+    trial_values = spec.trial_configs() if spec.method != "optuna" else []
+    corners = [{p.key: v for p, v in zip(spec.parameters, corner)}
+               for corner in itertools.product(*[_extremes(p) for p in spec.parameters])]
+    for swept in (trial_values[:500] or []) + corners[:256]:
+        try:
+            spec.config_for(swept)
+        except ConfigError as e:
+            key = next((k for k in swept if f"`{k}`" in str(e)), None)
+            path = ("parameters", key) if key else ("base",)
+            raise ctx.fail(path, f"with {', '.join(f'{k}={v!r}' for k, v in swept.items() if k != 'train.seed')}: {e}") from None
