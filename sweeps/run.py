@@ -231,6 +231,10 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
         client.log_artifact(parent, spec_path)
     print(f"MLflow: experiment {spec.name!r}, parent run {parent} at {tracking_uri}", flush=True)
 
+    # Snapshot Tune's experiment state at every step (not every ~10 s), so a trial that has an MLflow run
+    # is also in the state that --resume restores.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     env_vars = {k: os.environ[k] for k in ("GANSWEEP_CACHE_DIR", "GANSWEEP_DATA_DIR", "GANSWEEP_INCEPTION_WEIGHTS",
                                            "TORCH_HOME") if k in os.environ}
     env_vars["RAY_CHDIR_TO_TRIAL_DIR"] = "0"
@@ -268,7 +272,7 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
             tune_config=tune.TuneConfig(
                 metric=spec.metric, mode=spec.mode, search_alg=search_alg, scheduler=scheduler,
                 num_samples=spec.num_samples if spec.method == "optuna" else 1,
-                max_concurrent_trials=spec.max_concurrent or None, reuse_actors=False,
+                max_concurrent_trials=spec.max_concurrent or None, reuse_actors=True,
             ),
             run_config=tune.RunConfig(
                 name=run_name, storage_path=storage, callbacks=callbacks, verbose=verbose,

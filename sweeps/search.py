@@ -28,11 +28,18 @@ class PruningAwareOptunaSearch(OptunaSearch):
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if trial_id in self._completed_trials or result.get("diverged") or self.metric not in result:
             return
-        self._ot_trials[trial_id].report(float(result[self.metric]), int(result.get("evaluation", 0)))
+        ot_trial = self._ot_trials[trial_id]
+        step = int(result.get("evaluation", 0))
+        if step not in ot_trial.storage.get_trial(ot_trial._trial_id).intermediate_values:
+            ot_trial.report(float(result[self.metric]), step)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:
             return
+        if result:
+            # Tune hands the result that made the scheduler stop a trial (ASHA at a rung or at max_t)
+            # to on_trial_complete only; it is an intermediate value like the others
+            self.on_trial_result(trial_id, result)
         finished = bool(result) and result.get("is_final") == 1 and not result.get("diverged")
         if error or finished:
             super().on_trial_complete(trial_id, result, error)

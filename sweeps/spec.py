@@ -49,6 +49,7 @@ class Parameter:
     low: float | None = None  # lower bound of uniform/loguniform/int
     high: float | None = None  # upper bound (inclusive)
     step: float | None = None  # quantisation step (int: default 1)
+    variant: bool = False  # values are mappings of several config keys set together (key is then just a label)
 
 
 @dataclass(frozen=True)
@@ -94,14 +95,15 @@ class SweepSpec:
         if self.method == "optuna":
             return []
         if self.method == "grid":
-            combos = [dict(zip([p.key for p in self.parameters], vals))
+            combos = [_assign(self.parameters, vals)
                       for vals in itertools.product(*[p.values for p in self.parameters])] or [{}]
             combos = combos * self.num_samples
         else:
             import random
 
             rng = random.Random(self.search_seed)
-            combos = [{p.key: _sample(p, rng) for p in self.parameters} for _ in range(self.num_samples)]
+            combos = [_assign(self.parameters, [_sample(p, rng) for p in self.parameters])
+                      for _ in range(self.num_samples)]
         return [{**c, "train.seed": s} for c in combos for s in self.seeds]
 
     def num_trials(self) -> int:
@@ -121,9 +123,20 @@ class SweepSpec:
     def max_evaluations(self) -> int:
         if self.early_stopping.max_evaluations:
             return self.early_stopping.max_evaluations
-        configs = self.trial_configs() or [{p.key: v for p, v in zip(self.parameters, corner)}
+        configs = self.trial_configs() or [_assign(self.parameters, corner)
                                            for corner in itertools.product(*[_extremes(p) for p in self.parameters])]
         return max(self.evaluations(self.config_for(c)) for c in configs)
+
+
+def _assign(parameters, values) -> dict:
+    """Swept values as {dotted key: value}; a variant's mapping sets several keys at once."""
+    out: dict = {}
+    for p, v in zip(parameters, values):
+        if p.variant:
+            out.update(dict(v))
+        else:
+            out[p.key] = v
+    return out
 
 
 def _extremes(p: Parameter) -> list:
@@ -391,6 +404,19 @@ def _dataclass_from(ctx, path, cls, raw):
 
 def _parse_parameter(ctx, key, dom, method, valid_keys) -> Parameter:
     path = ("parameters", key)
+    values = dom.get("values") if isinstance(dom, dict) else dom if isinstance(dom, list) else None
+    if isinstance(values, list) and values and all(isinstance(v, dict) for v in values):
+        # a variant: each value sets several config keys together, e.g. {loss.label_smoothing: 0.15,
+        # loss.label_smoothing_random: true}
+        if method == "optuna":
+            raise ctx.fail(path, "variants (values that are mappings) need `method: grid` or `random`.")
+        if isinstance(dom, dict) and set(dom) - {"values"}:
+            raise ctx.fail(path, "a variant takes only `values: [{key: value, ...}, ...]`.")
+        for i, v in enumerate(values):
+            for k in v:
+                if k not in valid_keys:
+                    raise ctx.fail(path + ("values", i, k), "is not a key of the training config.")
+        return Parameter(str(key), values=tuple(values), variant=True)
     if not isinstance(key, str) or key not in valid_keys:
         close = sorted(k for k in valid_keys if isinstance(key, str) and k.split(".")[-1] == key.split(".")[-1])
         hint = f" Did you mean {', '.join(close)}?" if close else " Keys look like model.latent_dim or data.dataset_fraction."
@@ -442,7 +468,7 @@ def _parse_parameter(ctx, key, dom, method, valid_keys) -> Parameter:
 def _check_every_trial_config(spec: SweepSpec, ctx: _Ctx) -> None:
     """Build the training config of every grid point (or every distribution corner) so a bad value fails now."""
     trial_values = spec.trial_configs() if spec.method != "optuna" else []
-    corners = [{p.key: v for p, v in zip(spec.parameters, corner)}
+    corners = [_assign(spec.parameters, corner)
                for corner in itertools.product(*[_extremes(p) for p in spec.parameters])]
     for swept in (trial_values[:500] or []) + corners[:256]:
         try:

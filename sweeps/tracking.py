@@ -27,8 +27,9 @@ from gan.config import Config, flatten
 
 __all__ = ["MLflowTracker", "STATUS_TAG", "git_commit", "open_parent_run"]
 
-STATUS_TAG = "status"  # completed, early_stopped, diverged, error, running
-COMPLETED, EARLY_STOPPED, DIVERGED, ERROR, RUNNING = "completed", "early_stopped", "diverged", "error", "running"
+STATUS_TAG = "status"  # completed, early_stopped, diverged, error, running, lost
+COMPLETED, EARLY_STOPPED, DIVERGED, ERROR, RUNNING, LOST = (
+    "completed", "early_stopped", "diverged", "error", "running", "lost")
 # Tune bookkeeping that is not worth an MLflow metric
 _SKIP = {"done", "training_iteration", "timestamp", "time_this_iter_s", "time_total_s", "pid", "iterations_since_restore",
          "time_since_restore", "timesteps_since_restore", "timesteps_total", "episodes_total", "trial_id",
@@ -207,5 +208,15 @@ class MLflowTracker(Callback):
         self.client.set_terminated(run_id, status=run_status)
 
     def on_experiment_end(self, trials, **info):
-        pass
+        """Runs of trials Tune no longer knows (started after its last state snapshot before a crash, then
+        proposed afresh on --resume) are kept, marked `lost`, and ended, so no run is left RUNNING."""
+        known = {t.trial_id for t in trials}
+        runs = self.client.search_runs(
+            [self.experiment_id], filter_string=f"tags.sweep_id = '{self.sweep_id}' and tags.role = 'trial'",
+            max_results=10000,
+        )
+        for r in runs:
+            if r.data.tags.get("trial_id") not in known and r.data.tags.get(STATUS_TAG) == RUNNING:
+                self.client.set_tag(r.info.run_id, STATUS_TAG, LOST)
+                self.client.set_terminated(r.info.run_id, status="KILLED")
 

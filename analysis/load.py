@@ -1,0 +1,149 @@
+"""Read a sweep back from MLflow into pandas.
+
+`load_sweep(target)` accepts a sweep output folder (with sweep.json), a spec file (its default output
+folder), or an experiment name with a tracking URI. It returns the latest sweep of that experiment
+(or the one whose parent run id is given) as:
+- `trials`: one row per trial: run ids, status, every param (typed), the last and best value of every
+  metric, the last evaluation and step reached, wall time;
+- `histories`: long form (run_id, trial_id, metric, step, value) for the metrics asked for.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["Sweep", "SweepNotFound", "load_sweep", "resolve_target"]
+
+HISTORY_METRICS = ("fid", "kid", "is", "precision", "recall", "gan_test_acc", "gan_train_acc", "class_kl",
+                   "loss_d", "loss_g", "d_real", "d_fake", "wasserstein", "gradient_penalty", "nn_distance")
+_MINIMISE = {"fid", "kid", "class_kl", "kid_std", "is_std", "gan_test_acc_std"}
+
+
+class SweepNotFound(LookupError):
+    """No such experiment or sweep, or it has no finished trials; the message says what was looked at."""
+
+
+@dataclass
+class Sweep:
+    experiment: str
+    tracking_uri: str
+    parent_run_id: str
+    metric: str  # the sweep's ranking metric
+    mode: str  # min or max
+    trials: pd.DataFrame
+    histories: pd.DataFrame
+    swept: list[str]  # params that vary across trials (train.seed excluded)
+    params: dict = field(default_factory=dict)  # the parent run's params
+    out_dir: Path | None = None  # sweep output folder, when known
+
+    def finished(self) -> pd.DataFrame:
+        return self.trials[self.trials["status"].isin(["completed", "early_stopped", "diverged"])]
+
+
+def _typed(value: str):
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except (TypeError, ValueError):
+            pass
+    if value in ("True", "False"):
+        return value == "True"
+    if value == "None":
+        return None
+    return value
+
+
+def resolve_target(target: str, tracking_uri: str | None = None, scale: str | None = None) -> tuple[str, str, str | None, Path | None]:
+    """(tracking_uri, experiment, parent_run_id or None, sweep folder or None) for a folder, spec file or name."""
+    path = Path(target)
+    folder = None
+    if path.is_file() and path.suffix in (".yaml", ".yml"):
+        from sweeps.spec import load_spec
+
+        spec = load_spec(path, scale)
+        folder = Path("runs") / (spec.name + (f"-{scale}" if scale else ""))
+        experiment = spec.name
+    elif path.is_dir():
+        folder = path
+        experiment = None
+    else:
+        experiment = target
+    if folder is not None and (folder / "sweep.json").is_file():
+        state = json.loads((folder / "sweep.json").read_text())
+        return tracking_uri or state["tracking_uri"], state["experiment"], state["parent_run_id"], folder
+    if experiment is None:
+        raise SweepNotFound(f"{folder} has no sweep.json: not a sweep output folder.")
+    if tracking_uri is None:
+        import mlflow
+
+        tracking_uri = mlflow.get_tracking_uri()
+    return tracking_uri, experiment, None, folder
+
+
+def load_sweep(target: str, *, tracking_uri: str | None = None, parent_run_id: str | None = None,
+               scale: str | None = None, history_metrics=HISTORY_METRICS) -> Sweep:
+    from mlflow.tracking import MlflowClient
+
+    tracking_uri, experiment, parent, folder = resolve_target(target, tracking_uri, scale)
+    parent = parent_run_id or parent
+    client = MlflowClient(tracking_uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        names = sorted(e.name for e in client.search_experiments())
+        raise SweepNotFound(f"No experiment {experiment!r} at {tracking_uri}; experiments there: "
+                            f"{', '.join(names) or 'none'}.")
+    if parent is None:
+        sweeps = client.search_runs([exp.experiment_id], filter_string="tags.role = 'sweep'",
+                                    order_by=["attributes.start_time DESC"], max_results=1)
+        if not sweeps:
+            raise SweepNotFound(f"Experiment {experiment!r} at {tracking_uri} holds no sweep (no parent run).")
+        parent = sweeps[0].info.run_id
+    parent_run = client.get_run(parent)
+    runs = client.search_runs([exp.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent}'",
+                              max_results=10000)
+    rows, history_rows = [], []
+    metric = parent_run.data.params.get("spec.metric", "fid")
+    mode = parent_run.data.params.get("spec.mode", "min" if metric in _MINIMISE else "max")
+    for r in runs:
+        tags, data = r.data.tags, r.data
+        row = {"run_id": r.info.run_id, "trial_id": tags.get("trial_id"), "status": tags.get("status", "running"),
+               "run_name": r.info.run_name, "node_hostname": tags.get("node_hostname"),
+               "last_evaluation": int(float(tags.get("last_evaluation", data.metrics.get("evaluation", 0)))),
+               "last_step": int(data.metrics.get("step", 0)), "wall_time_s": data.metrics.get("wall_time_s")}
+        for k, v in data.params.items():
+            row[k] = _typed(v)
+        for k, v in data.metrics.items():
+            row[k] = v
+        for name in history_metrics:
+            if name not in data.metrics:
+                continue
+            hist = client.get_metric_history(r.info.run_id, name)
+            for m in hist:
+                history_rows.append({"run_id": r.info.run_id, "trial_id": row["trial_id"], "metric": name,
+                                     "step": m.step, "value": m.value})
+            if hist and name == metric:
+                values = [m.value for m in hist]
+                row[f"best_{name}"] = min(values) if mode == "min" else max(values)
+        rows.append(row)
+    trials = pd.DataFrame(rows)
+    histories = pd.DataFrame(history_rows, columns=["run_id", "trial_id", "metric", "step", "value"])
+    if trials.empty or not trials["status"].isin(["completed", "early_stopped", "diverged"]).any():
+        raise SweepNotFound(f"Sweep {parent} of experiment {experiment!r} has no finished trials "
+                            f"({len(trials)} trial runs found).")
+    skip = {"train.seed"}
+    known = set(trials.columns) - {"run_id", "trial_id", "status", "run_name", "node_hostname", "last_evaluation",
+                                   "last_step", "wall_time_s"}
+    swept = []
+    for col in sorted(known):
+        if "." not in col or col in skip or col.startswith("eval."):
+            continue
+        if trials[col].astype(str).nunique() > 1:
+            swept.append(col)
+    order = [k.strip() for k in parent_run.data.params.get("spec.parameters", "").split(",") if k.strip()]
+    swept.sort(key=lambda k: order.index(k) if k in order else len(order))  # the spec's order first
+    return Sweep(experiment, tracking_uri, parent, metric, mode, trials, histories, swept,
+                 dict(parent_run.data.params), folder)

@@ -1,0 +1,148 @@
+"""Plots of a sweep (matplotlib, Agg backend), each written to a PNG and returned as its path."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+__all__ = ["class_histogram", "final_vs_param", "image_strip", "loss_curves", "metric_vs_step", "param_importance"]
+
+_STYLE = {"completed": ("-", 1.6), "early_stopped": ("--", 1.0), "diverged": (":", 1.0), "error": (":", 1.0)}
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _label(row: pd.Series, swept: list[str]) -> str:
+    parts = [f"{k.split('.')[-1]}={row[k]}" for k in swept if k in row]
+    if "train.seed" in row:
+        parts.append(f"seed={row['train.seed']}")
+    return ", ".join(parts) or str(row["trial_id"])
+
+
+def metric_vs_step(sweep, metric: str, path: Path) -> Path:
+    """Every trial's metric over training steps; early-stopped trials end in an x at their rung."""
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    hist = sweep.histories[sweep.histories["metric"] == metric]
+    for _, row in sweep.trials.iterrows():
+        h = hist[hist["run_id"] == row["run_id"]].sort_values("step")
+        if h.empty:
+            continue
+        style, width = _STYLE.get(row["status"], ("-", 1.0))
+        (line,) = ax.plot(h["step"], h["value"], style, lw=width, label=_label(row, sweep.swept))
+        if row["status"] == "early_stopped":
+            ax.plot(h["step"].iloc[-1], h["value"].iloc[-1], "x", color=line.get_color(), ms=8, mew=2)
+    ax.set_xlabel("generator iterations")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} during training (dashed, x: stopped early by ASHA)")
+    if len(sweep.trials) <= 16:
+        ax.legend(fontsize=7, loc="best")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def final_vs_param(trials: pd.DataFrame, metric: str, param: str, path: Path, others: list[str] = ()) -> Path:
+    """Final metric against a numeric param: one line per combination of the other swept params, each
+    point the mean over seed replicates with a std error bar."""
+    data = trials[(trials["status"] == "completed") & trials[metric].notna()]
+    fig, ax = plt.subplots(figsize=(6.5, 4.3))
+    others = list(others)
+    groups = data.groupby(others) if others else [((), data)]
+    for name, g in groups:
+        name = name if isinstance(name, tuple) else (name,)
+        agg = g.groupby(param)[metric].agg(["mean", "std"]).reset_index().sort_values(param)
+        label = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in zip(others, name)) or None
+        ax.errorbar(agg[param], agg["mean"], yerr=agg["std"].fillna(0), marker="o", capsize=4, label=label)
+    ax.set_xlabel(param)
+    ax.set_ylabel(metric)
+    ax.set_title(f"final {metric} vs {param.split('.')[-1]} (mean ± std over seeds)")
+    if others:
+        ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def loss_curves(sweep, run_ids: list[str], path: Path) -> Path:
+    """D and G losses (and the Wasserstein estimate where logged) for chosen trials."""
+    metrics = [m for m in ("loss_d", "loss_g", "wasserstein") if (sweep.histories["metric"] == m).any()]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
+    for ax, m in zip(axes[0], metrics):
+        for run_id in run_ids:
+            h = sweep.histories[(sweep.histories["metric"] == m) & (sweep.histories["run_id"] == run_id)]
+            row = sweep.trials[sweep.trials["run_id"] == run_id].iloc[0]
+            ax.plot(h["step"], h["value"], label=_label(row, sweep.swept))
+        ax.set_title(m)
+        ax.set_xlabel("generator iterations")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    return _save(fig, path)
+
+
+def param_importance(trials: pd.DataFrame, params: list[str], metric: str, mode: str, path: Path) -> tuple[Path, dict] | None:
+    """fANOVA importances (Optuna's evaluator) of the swept params for the final metric; None if too few trials."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    data = trials[(trials["status"] == "completed") & trials[metric].notna()]
+    params = [p for p in params if data[p].astype(str).nunique() > 1] if not data.empty else []
+    if len(data) < 4 or not params:
+        return None
+    dists = {}
+    for p in params:
+        values = data[p]
+        if pd.api.types.is_numeric_dtype(values) and values.nunique() > 2:
+            dists[p] = FloatDistribution(float(values.min()), float(values.max()))
+        else:
+            dists[p] = CategoricalDistribution(sorted(values.astype(str).unique()))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="minimize" if mode == "min" else "maximize")
+    for _, row in data.iterrows():
+        ps = {p: (float(row[p]) if isinstance(dists[p], FloatDistribution) else str(row[p])) for p in params}
+        study.add_trial(optuna.trial.create_trial(params=ps, distributions=dists, value=float(row[metric])))
+    importances = optuna.importance.get_param_importances(
+        study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
+    fig, ax = plt.subplots(figsize=(6, 0.5 + 0.45 * len(importances)))
+    names = list(importances)[::-1]
+    ax.barh(names, [importances[n] for n in names])
+    ax.set_xlabel(f"importance for {metric} (fANOVA)")
+    return _save(fig, path), importances
+
+
+def image_strip(images: np.ndarray, path: Path, rows: int, title: str = "") -> Path:
+    """uint8 images (N, C, H, W) laid out in `rows` rows."""
+    n, c, h, w = images.shape
+    cols = math.ceil(n / rows)
+    canvas = np.zeros((rows * (h + 2), cols * (w + 2), c), dtype=np.uint8)
+    for i in range(n):
+        r, k = divmod(i, cols)
+        canvas[r * (h + 2) : r * (h + 2) + h, k * (w + 2) : k * (w + 2) + w] = images[i].transpose(1, 2, 0)
+    fig, ax = plt.subplots(figsize=(min(12, cols * 0.6 + 1), rows * 0.6 + 0.6))
+    ax.imshow(canvas.squeeze(-1) if c == 1 else canvas, cmap="gray" if c == 1 else None)
+    ax.axis("off")
+    ax.set_title(title, fontsize=9)
+    return _save(fig, path)
+
+
+def class_histogram(counts: list[int], real: list[int], names: list[str], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(names)), 3.6))
+    x = np.arange(len(names))
+    total, total_real = max(1, sum(counts)), max(1, sum(real))
+    ax.bar(x - 0.2, [c / total for c in counts], 0.4, label="generated")
+    ax.bar(x + 0.2, [c / total_real for c in real], 0.4, label="real")
+    ax.set_xticks(x, names, rotation=60 if len(names) > 12 else 0, fontsize=7)
+    ax.set_ylabel("share of samples")
+    ax.set_title("predicted class of generated samples (domain classifier) vs real")
+    ax.legend(fontsize=8)
+    return _save(fig, path)

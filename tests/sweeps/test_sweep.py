@@ -1,0 +1,283 @@
+"""Sweeps end to end on a real local Ray, a real Optuna study and real MLflow stores."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import ray
+from mlflow.tracking import MlflowClient
+
+from sweeps.run import run_sweep
+from sweeps.spec import parse_spec
+from tests.helpers import MNIST_TEST_DIR, REPO
+
+BASE = f"""\
+base:
+  data: {{name: mnist, root: {MNIST_TEST_DIR}, split: test, num_images: 1000}}
+  model: {{arch: dcgan, latent_dim: 8, g_width: 8, d_width: 8}}
+  train: {{iterations: 30, eval_every: 10, batch_size: 32}}
+evaluation: {{metrics: [fid], num_samples: 200, real_samples: 500}}
+"""
+
+
+def make_spec(body: str, name: str):
+    return parse_spec(f"name: {name}\n" + BASE + textwrap.dedent(body), source=f"{name}.yaml")
+
+
+@pytest.fixture
+def local_ray():
+    yield
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+def trial_runs(tracking_uri: str, experiment: str):
+    client = MlflowClient(tracking_uri)
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id], filter_string="tags.role = 'trial'", max_results=1000)
+    return client, runs
+
+
+def tune_results(out: Path, name: str) -> dict[str, list[dict]]:
+    """Every result each trial reported to Tune, from Tune's own result.json files."""
+    results = {}
+    for f in (out / "ray" / name).glob("*/result.json"):
+        rows = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+        if rows:
+            results[rows[0]["trial_id"]] = rows
+    return results
+
+
+@pytest.fixture(scope="module")
+def grid_sweep(tmp_path_factory):
+    """A tiny ASHA grid with seed replicates and one absurd learning rate, on the embedded MLflow store."""
+    spec = make_spec("""\
+        parameters:
+          optim.g_lr: {values: [0.0002, 0.002, 1.0e+30]}
+        method: grid
+        seeds: [0, 1]
+        early_stopping: {type: asha, grace_period: 1, reduction_factor: 2}
+        resources: {cpus: 1}
+        """, "tiny_grid")
+    out = tmp_path_factory.mktemp("grid")
+    summary = run_sweep(spec, out=out)
+    ray.shutdown()
+    state = json.loads((out / "sweep.json").read_text())
+    return spec, out, summary, state
+
+
+def test_grid_sweep_logs_every_trial_with_params_histories_and_status(grid_sweep):
+    spec, out, summary, state = grid_sweep
+    assert state["tracking_uri"] == f"sqlite:///{out / 'mlflow.db'}"
+    client, runs = trial_runs(state["tracking_uri"], "tiny_grid")
+    assert len(runs) == spec.num_trials() == 6
+    assert len({r.data.tags["trial_id"] for r in runs}) == 6
+    statuses = {r.data.tags["status"] for r in runs}
+    assert statuses <= {"completed", "early_stopped", "diverged"}
+    assert "diverged" in statuses and "early_stopped" in statuses and "completed" in statuses
+    for r in runs:
+        assert r.data.tags["mlflow.parentRunId"] == state["parent_run_id"]
+        assert r.data.tags["node_hostname"] and r.data.tags["git_commit"]
+        assert r.data.params["model.latent_dim"] == "8" and r.data.params["optim.name"] == "adam"
+        fid = client.get_metric_history(r.info.run_id, "fid")
+        if r.data.tags["status"] == "diverged":
+            assert float(r.data.params["optim.g_lr"]) == 1e30
+            continue
+        assert [m.step for m in fid] == list(range(10, 10 * len(fid) + 1, 10))
+        assert all(math.isfinite(m.value) for m in fid)
+        if r.data.tags["status"] == "completed":
+            assert len(fid) == 3
+            names = {a.path for a in client.list_artifacts(r.info.run_id)}
+            assert "generator.pt" in names and "samples" in names
+        else:
+            assert len(fid) < 3
+    # seeds give replicates: every learning rate ran with seed 0 and seed 1
+    pairs = {(r.data.params["optim.g_lr"], r.data.params["train.seed"]) for r in runs}
+    assert len(pairs) == 6
+    # the ranked summary puts finished, finite trials first
+    assert summary["trials"][0]["status"] == "completed"
+
+
+def test_no_metric_point_is_lost_in_the_embedded_store(grid_sweep):
+    spec, out, summary, state = grid_sweep
+    client, runs = trial_runs(state["tracking_uri"], "tiny_grid")
+    reported = tune_results(out, "tiny_grid")
+    by_trial = {r.data.tags["trial_id"]: r for r in runs}
+    assert reported.keys() == by_trial.keys()
+    for trial_id, rows in reported.items():
+        # `evaluation` is in every result, diverged ones included (whose NaN losses are not logged)
+        history = client.get_metric_history(by_trial[trial_id].info.run_id, "evaluation")
+        assert sorted(m.step for m in history) == sorted(row["step"] for row in rows)
+        assert sorted(m.value for m in history) == sorted(row["evaluation"] for row in rows)
+
+
+def test_parent_run_holds_the_resolved_spec_and_summary(grid_sweep):
+    spec, out, summary, state = grid_sweep
+    client = MlflowClient(state["tracking_uri"])
+    parent = client.get_run(state["parent_run_id"])
+    assert parent.info.status == "FINISHED"
+    names = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"spec.resolved.yaml", "summary.json"} <= names
+
+
+def test_optuna_samples_in_bounds_and_stopped_trials_reach_the_study_as_pruned(tmp_path, local_ray):
+    spec = make_spec("""\
+        parameters:
+          optim.g_lr: {distribution: loguniform, low: 0.0001, high: 0.01}
+          model.g_width: {distribution: int, low: 4, high: 12, step: 4}
+        method: optuna
+        num_samples: 8
+        search_seed: 3
+        early_stopping: {type: asha, grace_period: 1, reduction_factor: 3}
+        max_concurrent: 2
+        resources: {cpus: 1}
+        """, "tiny_optuna")
+    run_sweep(spec, out=tmp_path)
+    state = json.loads((tmp_path / "sweep.json").read_text())
+    client, runs = trial_runs(state["tracking_uri"], "tiny_optuna")
+    assert len(runs) == 8
+    for r in runs:
+        assert 1e-4 <= float(r.data.params["optim.g_lr"]) <= 1e-2
+        assert int(r.data.params["model.g_width"]) in (4, 8, 12)
+    study = json.loads((tmp_path / "optuna_study.json").read_text())["trials"]
+    assert len(study) == 8
+    states = sorted(t["state"] for t in study)
+    mlflow_states = sorted({"completed": "COMPLETE", "early_stopped": "PRUNED", "diverged": "PRUNED"}
+                           [r.data.tags["status"]] for r in runs)
+    assert states == mlflow_states
+    assert "PRUNED" in states and "COMPLETE" in states
+    for t in study:
+        assert t["intermediate_values"], t  # every evaluation reached the study
+        if t["state"] == "COMPLETE":
+            assert len(t["intermediate_values"]) == 3 and t["value"] == t["intermediate_values"]["3"]
+        else:  # Optuna keeps a pruned trial's last intermediate value, at the evaluation it stopped
+            last = max(t["intermediate_values"], key=int)
+            assert int(last) < 3 and t["value"] == t["intermediate_values"][last]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}", "--default-artifact-root",
+         str(tmp_path / "artifacts"), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("mlflow server did not start")
+    yield uri
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def test_eight_concurrent_trials_lose_no_metric_point_on_a_real_mlflow_server(tmp_path, mlflow_server, local_ray):
+    spec = make_spec("""\
+        parameters:
+          model.latent_dim: {values: [4, 6, 8, 10, 12, 14, 16, 18]}
+        method: grid
+        max_concurrent: 8
+        resources: {cpus: 0.25}
+        """, "tiny_concurrent")
+    run_sweep(spec, out=tmp_path, tracking_uri=mlflow_server)
+    client, runs = trial_runs(mlflow_server, "tiny_concurrent")
+    assert len(runs) == 8
+    reported = tune_results(tmp_path, "tiny_concurrent")
+    by_trial = {r.data.tags["trial_id"]: r for r in runs}
+    assert reported.keys() == by_trial.keys()
+    points = 0
+    for trial_id, rows in reported.items():
+        for metric in ("fid", "loss_g", "d_real"):
+            history = client.get_metric_history(by_trial[trial_id].info.run_id, metric)
+            assert sorted(m.step for m in history) == sorted(row["step"] for row in rows)
+            points += len(history)
+    assert points == 8 * 3 * 3
+
+
+KILL_SPEC = f"""\
+name: resumable
+base:
+  data: {{name: mnist, root: {MNIST_TEST_DIR}, split: test, num_images: 1000}}
+  model: {{arch: dcgan, latent_dim: 8, g_width: 8, d_width: 8}}
+  train: {{iterations: 120, eval_every: 20, batch_size: 32}}
+evaluation: {{metrics: [fid], num_samples: 200, real_samples: 500}}
+parameters:
+  optim.g_lr: {{distribution: loguniform, low: 0.0001, high: 0.01}}
+method: optuna
+num_samples: 6
+max_concurrent: 2
+resources: {{cpus: 1}}
+"""
+
+
+def _finished_trials(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db) as con:
+            return con.execute("select count(*) from runs r join tags t on r.run_uuid = t.run_uuid "
+                               "where t.key = 'status' and t.value = 'completed'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_killed_driver_resumes_without_duplicates_and_keeps_the_optuna_study(tmp_path, local_ray):
+    spec_file = tmp_path / "resumable.yaml"
+    spec_file.write_text(KILL_SPEC)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "sweeps.run", str(spec_file), "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 300
+    while _finished_trials(out / "mlflow.db") < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(1)
+    assert proc.poll() is None, "the sweep ended before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started die together
+    proc.wait()
+    subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "stop", "--force"], capture_output=True, timeout=120)
+    before = json.loads((out / "optuna_study.json").read_text())["trials"]
+    done_before = {t["number"]: t for t in before if t["state"] != "RUNNING"}
+    assert 2 <= len(done_before) < 6
+
+    resumed = subprocess.run(cmd + ["--resume"], cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming" in resumed.stdout
+
+    state = json.loads((out / "sweep.json").read_text())
+    client, runs = trial_runs(state["tracking_uri"], "resumable")
+    trial_ids = [r.data.tags["trial_id"] for r in runs]
+    assert len(trial_ids) == len(set(trial_ids)) == 6  # no trial logged twice, none missing
+    for r in runs:
+        assert r.data.tags["status"] in ("completed", "early_stopped"), r.data.tags
+        steps = [m.step for m in client.get_metric_history(r.info.run_id, "fid")]
+        assert len(steps) == len(set(steps)), steps  # no evaluation logged twice
+    after = json.loads((out / "optuna_study.json").read_text())["trials"]
+    assert len(after) == 6 and all(t["state"] in ("COMPLETE", "PRUNED") for t in after)
+    for number, t in done_before.items():  # what the study learned before the crash is still there
+        assert after[number]["params"] == t["params"] and after[number]["value"] == t["value"]
