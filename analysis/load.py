@@ -57,38 +57,50 @@ def _typed(value: str):
     return value
 
 
-def resolve_target(target: str, tracking_uri: str | None = None, scale: str | None = None) -> tuple[str, str, str | None, Path | None]:
-    """(tracking_uri, experiment, parent_run_id or None, sweep folder or None) for a folder, spec file or name."""
+def resolve_target(target: str, tracking_uri: str | None = None, scale: str | None = None,
+                   root: str | Path = "runs") -> tuple[str, str, str | None, Path | None]:
+    """(tracking_uri, experiment, parent_run_id or None, sweep folder or None) for a target that is a sweep
+    folder (with sweep.json), an output root (its newest sweep), a spec file (its newest sweep under
+    `root`, at `scale`), or an experiment name (its newest sweep at the tracking URI)."""
+    from sweeps.run import latest_sweep_dir
+
     path = Path(target)
     folder = None
+    experiment = None
     if path.is_file() and path.suffix in (".yaml", ".yml"):
         from sweeps.spec import load_spec
 
         spec = load_spec(path, scale)
-        folder = Path("runs") / (spec.name + (f"-{scale}" if scale else ""))
         experiment = spec.name
+        folder = latest_sweep_dir(Path(root), spec.name + (f"-{scale}" if scale else ""))
+        if folder is None and tracking_uri is None:
+            raise SweepNotFound(f"No sweep of {path} (scale {scale or 'full'}) under {Path(root) / 'sweeps'}; "
+                                "run it first, or pass --tracking-uri to read it from an MLflow server.")
     elif path.is_dir():
-        folder = path
-        experiment = None
+        if (path / "sweep.json").is_file():
+            folder = path
+        else:
+            newest = sorted((path / "sweeps").glob("*/sweep.json"), key=lambda f: json.loads(f.read_text())["sweep_id"])
+            if not newest:
+                raise SweepNotFound(f"{path} is neither a sweep folder (no sweep.json) nor an output root with sweeps/.")
+            folder = newest[-1].parent
     else:
         experiment = target
-    if folder is not None and (folder / "sweep.json").is_file():
+    if folder is not None:
         state = json.loads((folder / "sweep.json").read_text())
         return tracking_uri or state["tracking_uri"], state["experiment"], state["parent_run_id"], folder
-    if experiment is None:
-        raise SweepNotFound(f"{folder} has no sweep.json: not a sweep output folder.")
     if tracking_uri is None:
         import mlflow
 
         tracking_uri = mlflow.get_tracking_uri()
-    return tracking_uri, experiment, None, folder
+    return tracking_uri, experiment, None, None
 
 
 def load_sweep(target: str, *, tracking_uri: str | None = None, parent_run_id: str | None = None,
-               scale: str | None = None, history_metrics=HISTORY_METRICS) -> Sweep:
+               scale: str | None = None, root: str | Path = "runs", history_metrics=HISTORY_METRICS) -> Sweep:
     from mlflow.tracking import MlflowClient
 
-    tracking_uri, experiment, parent, folder = resolve_target(target, tracking_uri, scale)
+    tracking_uri, experiment, parent, folder = resolve_target(target, tracking_uri, scale, root)
     parent = parent_run_id or parent
     client = MlflowClient(tracking_uri)
     exp = client.get_experiment_by_name(experiment)

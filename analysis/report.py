@@ -208,20 +208,24 @@ h1{{font-size:1.6em}} h2{{font-size:1.15em;margin-top:1.6em}} code{{background:#
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.split("\n")[0])
-    parser.add_argument("target", help="sweep output folder, spec file, or MLflow experiment name")
+    parser.add_argument("target", help="sweep folder, output root (its newest sweep), spec file (its newest sweep "
+                                       "under --root), or MLflow experiment name")
+    parser.add_argument("--root", default="runs", help="output root the sweeps were run with (default: runs)")
     parser.add_argument("--scale", help="with a spec file: the scale it was run at (e.g. smoke)")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: the sweep's, or $MLFLOW_TRACKING_URI)")
     parser.add_argument("--parent-run", help="report this sweep (parent run id) instead of the latest")
     parser.add_argument("--params", help="comma-separated params for the tables (default: the swept ones)")
-    parser.add_argument("--out", help="output folder (default: <sweep folder>/report or reports/<experiment>)")
+    parser.add_argument("--out", help="output folder (default: <sweep folder>/report)")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the report to the parent run")
     args = parser.parse_args(argv)
     try:
-        sweep = load_sweep(args.target, tracking_uri=args.tracking_uri, parent_run_id=args.parent_run, scale=args.scale)
+        sweep = load_sweep(args.target, tracking_uri=args.tracking_uri, parent_run_id=args.parent_run, scale=args.scale,
+                           root=args.root)
     except SweepNotFound as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    out = Path(args.out) if args.out else ((sweep.out_dir / "report") if sweep.out_dir else Path("reports") / sweep.experiment)
+    out = Path(args.out) if args.out else ((sweep.out_dir / "report") if sweep.out_dir else
+                                           Path("runs") / "reports" / f"{sweep.experiment}-{sweep.parent_run_id[:8]}")
     params = [p.strip() for p in args.params.split(",")] if args.params else None
     report = build_report(sweep, out, table_params=params, log_to_mlflow=not args.no_mlflow)
     print(io.StringIO((out / "ranking.md").read_text()).read())

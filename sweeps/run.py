@@ -23,7 +23,7 @@ import yaml
 from gan.config import flatten
 from sweeps.spec import SpecError, SweepSpec, load_spec
 
-__all__ = ["main", "plan", "run_sweep"]
+__all__ = ["latest_sweep_dir", "main", "plan", "run_sweep"]
 
 
 def plan(spec: SweepSpec) -> str:
@@ -185,21 +185,25 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
     from sweeps.search import PruningAwareOptunaSearch
     from sweeps.tracking import MLflowTracker, git_commit, open_parent_run
 
-    out = out.resolve()
+    root = out.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    label = spec.name + (f"-{spec.scale}" if spec.scale else "")
+    if resume:
+        sweep_dir = latest_sweep_dir(root, label, unfinished=True)
+        if sweep_dir is None:
+            raise SpecError(f"--resume: no unfinished sweep of {label!r} in {root / 'sweeps'}; run without --resume.")
+        state = json.loads((sweep_dir / "sweep.json").read_text())
+    else:
+        state = {}
+    tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or state.get("tracking_uri") or \
+        f"sqlite:///{root / 'mlflow.db'}"
+    embedded = tracking_uri.startswith("sqlite:") or tracking_uri.startswith("file:")
+    storage = storage or state.get("storage") or str(root / "ray")
+    sweep_id = state.get("sweep_id") or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    run_name = f"{label}-{sweep_id}"
+    out = root / "sweeps" / run_name
     out.mkdir(parents=True, exist_ok=True)
     state_file = out / "sweep.json"
-    state = json.loads(state_file.read_text()) if state_file.is_file() else {}
-    if resume and not state:
-        raise SpecError(f"--resume: no sweep to resume in {out} (no sweep.json); run without --resume first.")
-    if not resume and state:
-        raise SpecError(f"{out} already holds sweep {state.get('sweep_id')}; use --resume to continue it, or --out "
-                        "for a new folder.")
-    tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or state.get("tracking_uri") or \
-        f"sqlite:///{out / 'mlflow.db'}"
-    embedded = tracking_uri.startswith("sqlite:") or tracking_uri.startswith("file:")
-    storage = storage or state.get("storage") or str(out / "ray")
-    sweep_id = state.get("sweep_id") or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-    run_name = spec.name
 
     _prepare_caches(spec)
     sha = git_commit()
@@ -210,12 +214,12 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
     }.items()}
     params.update({f"base.{k}": v for k, v in flatten(spec.base.to_dict()).items()})
     exp_id, parent = open_parent_run(
-        tracking_uri, spec.name, sweep_id, (out / "mlartifacts").as_uri() if embedded else None, params,
+        tracking_uri, spec.name, sweep_id, (root / "mlartifacts").as_uri() if embedded else None, params,
         {"git_commit": sha, "spec_file": spec.source}, existing_run_id=state.get("parent_run_id"),
     )
     state = {"sweep_id": sweep_id, "tracking_uri": tracking_uri, "storage": storage, "experiment": spec.name,
              "experiment_id": exp_id, "parent_run_id": parent, "spec": spec_path or spec.source, "scale": spec.scale,
-             "run_name": run_name}
+             "label": label, "run_name": run_name, "finished": False}
     state_file.write_text(json.dumps(state, indent=1))
     from mlflow.tracking import MlflowClient
 
@@ -290,11 +294,24 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
         except Exception:
             pass
     summary = _summary(grid, spec, progress)
+    summary["sweep_dir"] = str(out)
+    state["finished"] = True
+    state_file.write_text(json.dumps(state, indent=1))
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     client.log_artifact(parent, str(out / "summary.json"))
     progress.print()
     print(_format_summary(summary, spec), flush=True)
     return summary
+
+
+def latest_sweep_dir(root: Path, label: str, unfinished: bool = False) -> Path | None:
+    """The newest sweep folder of a spec (name[-scale]) under ROOT/sweeps, optionally only unfinished ones."""
+    found = []
+    for f in (root / "sweeps").glob(f"{label}-*/sweep.json"):
+        state = json.loads(f.read_text())
+        if state.get("label") == label and not (unfinished and state.get("finished")):
+            found.append((state["sweep_id"], f.parent))
+    return max(found)[1] if found else None
 
 
 def _trainable():
@@ -353,8 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("spec", help="sweep spec (YAML), e.g. search_spaces/hidden_dims.yaml")
     parser.add_argument("--scale", help="apply a named scale from the spec's `scales:` (e.g. smoke)")
     parser.add_argument("--dry-run", action="store_true", help="print the resolved search space and trial plan, then exit")
-    parser.add_argument("--out", help="output folder (default: runs/<name>[-<scale>])")
-    parser.add_argument("--resume", action="store_true", help="continue the interrupted sweep in --out")
+    parser.add_argument("--out", default="runs", help="output root (default: runs): MLflow store, Tune storage, "
+                                                      "and one folder per sweep under sweeps/")
+    parser.add_argument("--resume", action="store_true", help="continue the latest unfinished sweep of this spec in --out")
     parser.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else start Ray locally)")
     parser.add_argument("--storage", help="where Tune keeps results and checkpoints (default: OUT/ray; "
                                           "shared or cloud storage on a cluster)")
@@ -370,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         print(plan(spec))
         return 0
-    out = Path(args.out or f"runs/{spec.name}" + (f"-{spec.scale}" if spec.scale else ""))
+    out = Path(args.out)
     print(plan(spec), flush=True)
     try:
         summary = run_sweep(spec, out=out, resume=args.resume, address=args.address, storage=args.storage,
@@ -378,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"sweep output: {out.resolve()}")
+    print(f"sweep output: {summary['sweep_dir']}")
     return 0 if summary["trials"] else 1
 
 

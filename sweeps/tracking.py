@@ -89,6 +89,7 @@ class MLflowTracker(Callback):
         self._runs: dict[str, str] = {}  # trial id -> MLflow run id
         self._last: dict[str, dict] = {}  # trial id -> last result
         self._checkpoints: dict[str, str] = {}  # trial id -> last checkpoint path
+        self._logged_step: dict[str, int] = {}  # trial id -> last step logged before a resume
         self._logged_grids: set[tuple[str, str]] = set()
         self._client = None
 
@@ -117,6 +118,9 @@ class MLflowTracker(Callback):
         if found:
             run_id = found[0].info.run_id
             self.client.update_run(run_id, status="RUNNING")
+            # after a driver crash a trial restarts from its last checkpoint, which can be older than what
+            # was already logged: do not log those evaluations twice
+            self._logged_step[tid] = int(found[0].data.metrics.get("step", -1))
         else:
             run = self.client.create_run(
                 self.experiment_id, run_name=str(trial),
@@ -155,6 +159,9 @@ class MLflowTracker(Callback):
 
         run_id = self._run_for(trial)
         step = int(result.get("step", result.get("training_iteration", 0)))
+        if step <= self._logged_step.get(trial.trial_id, -1):
+            self._last[trial.trial_id] = dict(result)
+            return
         now = int(time.time() * 1000)
         metrics = []
         for k, v in result.items():

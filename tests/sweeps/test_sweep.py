@@ -49,10 +49,11 @@ def trial_runs(tracking_uri: str, experiment: str):
     return client, runs
 
 
-def tune_results(out: Path, name: str) -> dict[str, list[dict]]:
+def tune_results(root: Path, summary: dict) -> dict[str, list[dict]]:
     """Every result each trial reported to Tune, from Tune's own result.json files."""
+    state = json.loads((Path(summary["sweep_dir"]) / "sweep.json").read_text())
     results = {}
-    for f in (out / "ray" / name).glob("*/result.json"):
+    for f in (root / "ray" / state["run_name"]).glob("*/result.json"):
         rows = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
         if rows:
             results[rows[0]["trial_id"]] = rows
@@ -73,7 +74,7 @@ def grid_sweep(tmp_path_factory):
     out = tmp_path_factory.mktemp("grid")
     summary = run_sweep(spec, out=out)
     ray.shutdown()
-    state = json.loads((out / "sweep.json").read_text())
+    state = json.loads((Path(summary["sweep_dir"]) / "sweep.json").read_text())
     return spec, out, summary, state
 
 
@@ -112,7 +113,7 @@ def test_grid_sweep_logs_every_trial_with_params_histories_and_status(grid_sweep
 def test_no_metric_point_is_lost_in_the_embedded_store(grid_sweep):
     spec, out, summary, state = grid_sweep
     client, runs = trial_runs(state["tracking_uri"], "tiny_grid")
-    reported = tune_results(out, "tiny_grid")
+    reported = tune_results(out, summary)
     by_trial = {r.data.tags["trial_id"]: r for r in runs}
     assert reported.keys() == by_trial.keys()
     for trial_id, rows in reported.items():
@@ -143,14 +144,16 @@ def test_optuna_samples_in_bounds_and_stopped_trials_reach_the_study_as_pruned(t
         max_concurrent: 2
         resources: {cpus: 1}
         """, "tiny_optuna")
-    run_sweep(spec, out=tmp_path)
-    state = json.loads((tmp_path / "sweep.json").read_text())
+    summary = run_sweep(spec, out=tmp_path)
+    sweep_dir = Path(summary["sweep_dir"])
+    state = json.loads((sweep_dir / "sweep.json").read_text())
+    assert state["finished"] is True and sweep_dir.parent == tmp_path / "sweeps"
     client, runs = trial_runs(state["tracking_uri"], "tiny_optuna")
     assert len(runs) == 8
     for r in runs:
         assert 1e-4 <= float(r.data.params["optim.g_lr"]) <= 1e-2
         assert int(r.data.params["model.g_width"]) in (4, 8, 12)
-    study = json.loads((tmp_path / "optuna_study.json").read_text())["trials"]
+    study = json.loads((sweep_dir / "optuna_study.json").read_text())["trials"]
     assert len(study) == 8
     states = sorted(t["state"] for t in study)
     mlflow_states = sorted({"completed": "COMPLETE", "early_stopped": "PRUNED", "diverged": "PRUNED"}
@@ -205,10 +208,11 @@ def test_eight_concurrent_trials_lose_no_metric_point_on_a_real_mlflow_server(tm
         max_concurrent: 8
         resources: {cpus: 0.25}
         """, "tiny_concurrent")
-    run_sweep(spec, out=tmp_path, tracking_uri=mlflow_server)
+    summary = run_sweep(spec, out=tmp_path, tracking_uri=mlflow_server)
+    assert not (tmp_path / "mlflow.db").exists()  # nothing went to the embedded store
     client, runs = trial_runs(mlflow_server, "tiny_concurrent")
     assert len(runs) == 8
-    reported = tune_results(tmp_path, "tiny_concurrent")
+    reported = tune_results(tmp_path, summary)
     by_trial = {r.data.tags["trial_id"]: r for r in runs}
     assert reported.keys() == by_trial.keys()
     points = 0
@@ -261,7 +265,8 @@ def test_killed_driver_resumes_without_duplicates_and_keeps_the_optuna_study(tmp
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started die together
     proc.wait()
     subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "stop", "--force"], capture_output=True, timeout=120)
-    before = json.loads((out / "optuna_study.json").read_text())["trials"]
+    (sweep_dir,) = (out / "sweeps").glob("resumable-*")
+    before = json.loads((sweep_dir / "optuna_study.json").read_text())["trials"]
     done_before = {t["number"]: t for t in before if t["state"] != "RUNNING"}
     assert 2 <= len(done_before) < 6
 
@@ -269,7 +274,9 @@ def test_killed_driver_resumes_without_duplicates_and_keeps_the_optuna_study(tmp
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming" in resumed.stdout
 
-    state = json.loads((out / "sweep.json").read_text())
+    assert [p.name for p in (out / "sweeps").iterdir()] == [sweep_dir.name]  # the same sweep went on
+    state = json.loads((sweep_dir / "sweep.json").read_text())
+    assert state["finished"] is True
     client, runs = trial_runs(state["tracking_uri"], "resumable")
     trial_ids = [r.data.tags["trial_id"] for r in runs]
     assert len(trial_ids) == len(set(trial_ids)) == 6  # no trial logged twice, none missing
@@ -277,7 +284,24 @@ def test_killed_driver_resumes_without_duplicates_and_keeps_the_optuna_study(tmp
         assert r.data.tags["status"] in ("completed", "early_stopped"), r.data.tags
         steps = [m.step for m in client.get_metric_history(r.info.run_id, "fid")]
         assert len(steps) == len(set(steps)), steps  # no evaluation logged twice
-    after = json.loads((out / "optuna_study.json").read_text())["trials"]
+    after = json.loads((sweep_dir / "optuna_study.json").read_text())["trials"]
     assert len(after) == 6 and all(t["state"] in ("COMPLETE", "PRUNED") for t in after)
     for number, t in done_before.items():  # what the study learned before the crash is still there
         assert after[number]["params"] == t["params"] and after[number]["value"] == t["value"]
+
+
+
+# last: it adds a sweep to the module's experiment
+def test_a_second_invocation_is_a_new_parent_run_in_the_same_experiment(grid_sweep, local_ray):
+    spec, out, summary, state = grid_sweep
+    again = run_sweep(make_spec("""\
+        parameters:
+          optim.g_lr: {values: [0.0002]}
+        method: grid
+        """, "tiny_grid"), out=out)
+    assert again["sweep_dir"] != summary["sweep_dir"]
+    client = MlflowClient(state["tracking_uri"])
+    exp = client.get_experiment_by_name("tiny_grid")
+    parents = client.search_runs([exp.experiment_id], filter_string="tags.role = 'sweep'")
+    assert len(parents) == 2
+
