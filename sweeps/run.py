@@ -243,8 +243,12 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
                                            "TORCH_HOME") if k in os.environ}
     env_vars["RAY_CHDIR_TO_TRIAL_DIR"] = "0"
     if not ray.is_initialized():
+        init_kwargs = {}
+        if os.environ.get("GANSWEEP_NODE_IP"):  # the driver's address when the machine has several
+            init_kwargs["_node_ip_address"] = os.environ["GANSWEEP_NODE_IP"]
         ray.init(address=address or os.environ.get("RAY_ADDRESS"), include_dashboard=False,
-                 runtime_env={"env_vars": env_vars}, log_to_driver=verbose > 0, logging_level="WARNING")
+                 runtime_env={"env_vars": env_vars}, log_to_driver=verbose > 0, logging_level="WARNING",
+                 **init_kwargs)
     progress = _Progress(spec.metric, spec.mode, spec.num_trials())
     tracker = MLflowTracker(tracking_uri, exp_id, parent, sweep_id, spec.metric, sha)
     callbacks = [tracker, _progress_callback(progress)]

@@ -90,6 +90,7 @@ class MLflowTracker(Callback):
         self._last: dict[str, dict] = {}  # trial id -> last result
         self._checkpoints: dict[str, str] = {}  # trial id -> last checkpoint path
         self._logged_step: dict[str, int] = {}  # trial id -> last step logged before a resume
+        self._nodes: dict[str, list[str]] = {}  # trial id -> node addresses it ran on
         self._logged_grids: set[tuple[str, str]] = set()
         self._client = None
 
@@ -170,9 +171,15 @@ class MLflowTracker(Callback):
             metrics.append(Metric(k, float(v), now, step))
         for i in range(0, len(metrics), 500):
             self.client.log_batch(run_id, metrics=metrics[i : i + 500])
+        node = str(result.get("node_ip", ""))
         if trial.trial_id not in self._last:
             self.client.set_tag(run_id, "node_hostname", str(result.get("hostname", socket.gethostname())))
-            self.client.set_tag(run_id, "node_ip", str(result.get("node_ip", "")))
+            self.client.set_tag(run_id, "node_ip", node)
+            self._nodes[trial.trial_id] = [node]
+        elif node and node not in self._nodes.setdefault(trial.trial_id, []):
+            # the trial moved (a retry after its node died): keep every node it ran on
+            self._nodes[trial.trial_id].append(node)
+            self.client.set_tag(run_id, "node_ips", ",".join(self._nodes[trial.trial_id]))
         self._last[trial.trial_id] = dict(result)
 
     def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# A real multi-node Ray cluster on one Linux machine, for trying gansweep on a cluster without one.
+#
+#   sudo cluster/local_cluster.sh start [N_WORKERS]   # head + N workers (default 2) + MLflow server
+#   sudo cluster/local_cluster.sh kill-worker I       # kill every process of worker I (a node failure)
+#   sudo cluster/local_cluster.sh stop                # tear everything down
+#
+# The head runs in the root network namespace on a bridge address, with 0 CPUs (it schedules; trials
+# run on workers). Each worker is its own network namespace with its own address on that bridge,
+# joined with `ray start --address=HEAD:PORT --node-ip-address=ITS_IP` and its own --temp-dir. An
+# MLflow tracking server listens on the bridge address, reachable from every node. All traffic stays
+# on this machine: the bridge and namespaces are created here and have no route outside.
+# Needs root, iproute2 and this project's .venv. After `start`, source $STATE/env for RAY_ADDRESS,
+# MLFLOW_TRACKING_URI and GANSWEEP_NODE_IP.
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+VENV=${GANSWEEP_VENV:-$REPO/.venv}
+SUBNET=${GSW_SUBNET:-10.231.77}       # /24 used only on the bridge created here
+BRIDGE=${GSW_BRIDGE:-gswbr0}
+PREFIX=${GSW_PREFIX:-gsw}
+STATE=${GSW_STATE:-/tmp/gansweep-cluster}
+HEAD_IP=$SUBNET.1
+RAY_PORT=${GSW_RAY_PORT:-6390}
+MLFLOW_PORT=${GSW_MLFLOW_PORT:-5050}
+CPUS_PER_WORKER=${GSW_CPUS_PER_WORKER:-1}
+export RAY_AUTH_MODE=${RAY_AUTH_MODE:-token}   # Ray 2.60: every `ray start` and client of a token cluster
+export PATH=$VENV/bin:$PATH
+
+die() { echo "local_cluster: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root (ip netns, veth, bridge)"
+command -v ip >/dev/null || die "needs iproute2 (ip)"
+[ -x "$VENV/bin/ray" ] || die "no ray in $VENV; run scripts/install.sh first"
+
+worker_ns() { echo "$PREFIX-w$1"; }
+
+start() {
+    local n=${1:-2}
+    [ -e "$STATE/env" ] && die "already running (state in $STATE); run stop first"
+    mkdir -p "$STATE"
+    ip link add "$BRIDGE" type bridge
+    ip addr add "$HEAD_IP/24" dev "$BRIDGE"
+    ip link set "$BRIDGE" up
+    for i in $(seq 1 "$n"); do
+        local ns; ns=$(worker_ns "$i")
+        ip netns add "$ns"
+        ip link add "$PREFIX-v$i" type veth peer name eth0 netns "$ns"
+        ip link set "$PREFIX-v$i" master "$BRIDGE" up
+        ip -n "$ns" addr add "$SUBNET.$((10 + i))/24" dev eth0
+        ip -n "$ns" link set lo up
+        ip -n "$ns" link set eth0 up
+    done
+    ray start --head --node-ip-address="$HEAD_IP" --port="$RAY_PORT" --num-cpus=0 \
+        --temp-dir="$STATE/head" --include-dashboard=false --disable-usage-stats >"$STATE/head.log" 2>&1 \
+        || { cat "$STATE/head.log"; die "head did not start"; }
+    for i in $(seq 1 "$n"); do
+        ip netns exec "$(worker_ns "$i")" env RAY_AUTH_MODE="$RAY_AUTH_MODE" PATH="$PATH" \
+            ray start --address="$HEAD_IP:$RAY_PORT" --node-ip-address="$SUBNET.$((10 + i))" \
+            --num-cpus="$CPUS_PER_WORKER" --temp-dir="$STATE/w$i" --disable-usage-stats >"$STATE/w$i.log" 2>&1 \
+            || { cat "$STATE/w$i.log"; die "worker $i did not start"; }
+    done
+    setsid "$VENV/bin/mlflow" server --host "$HEAD_IP" --port "$MLFLOW_PORT" --workers 1 \
+        --backend-store-uri "sqlite:///$STATE/mlflow.db" --default-artifact-root "$STATE/mlartifacts" \
+        >"$STATE/mlflow.log" 2>&1 < /dev/null &
+    echo $! > "$STATE/mlflow.pid"
+    for _ in $(seq 1 120); do
+        (echo > "/dev/tcp/$HEAD_IP/$MLFLOW_PORT") 2>/dev/null && break
+        sleep 0.5
+    done
+    cat > "$STATE/env" <<ENV
+export RAY_ADDRESS=$HEAD_IP:$RAY_PORT
+export RAY_AUTH_MODE=$RAY_AUTH_MODE
+export GANSWEEP_NODE_IP=$HEAD_IP
+export MLFLOW_TRACKING_URI=http://$HEAD_IP:$MLFLOW_PORT
+ENV
+    echo "cluster up: head $HEAD_IP:$RAY_PORT, $n workers ($SUBNET.11..$SUBNET.$((10 + n))), MLflow http://$HEAD_IP:$MLFLOW_PORT"
+    echo "use it: source $STATE/env && python -m sweeps.run SPEC.yaml --storage $STATE/storage"
+}
+
+kill_worker() {
+    local ns; ns=$(worker_ns "$1")
+    local pids; pids=$(ip netns pids "$ns" || true)
+    [ -n "$pids" ] && kill -9 $pids
+    echo "killed worker $1 ($(echo $pids | wc -w) processes)"
+}
+
+stop() {
+    [ -f "$STATE/mlflow.pid" ] && kill "$(cat "$STATE/mlflow.pid")" 2>/dev/null || true
+    for ns in $(ip netns list | awk '{print $1}' | grep "^$PREFIX-w" || true); do
+        local pids; pids=$(ip netns pids "$ns" || true)
+        [ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
+        ip netns del "$ns"
+    done
+    if [ -d "$STATE/head" ]; then
+        for pid in $(pgrep -f -- "$STATE/head" || true); do kill -9 "$pid" 2>/dev/null || true; done
+    fi
+    ip link del "$BRIDGE" 2>/dev/null || true
+    rm -f "$STATE/env" "$STATE/mlflow.pid"
+    echo "cluster down"
+}
+
+case "${1:-}" in
+    start) start "${2:-2}" ;;
+    stop) stop ;;
+    kill-worker) kill_worker "${2:?worker number}" ;;
+    *) die "usage: $0 start [N_WORKERS] | kill-worker I | stop" ;;
+esac

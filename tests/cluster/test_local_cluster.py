@@ -1,0 +1,123 @@
+"""A real 3-node Ray cluster on this machine: a head on a bridge address and two workers, each in its
+own network namespace, plus an MLflow server; a sweep through the head, and a worker killed mid-sweep.
+Traffic goes only to the bridge and namespaces these tests create."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.helpers import MNIST_TEST_DIR, REPO
+
+SCRIPT = REPO / "cluster" / "local_cluster.sh"
+SUBNET = "10.231.78"
+
+
+def _can_make_namespaces() -> bool:
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        return False
+    probe = subprocess.run(["ip", "netns", "add", "gswprobe"], capture_output=True)
+    subprocess.run(["ip", "netns", "del", "gswprobe"], capture_output=True)
+    return probe.returncode == 0
+
+
+pytestmark = pytest.mark.skipif(not _can_make_namespaces(), reason="needs root and `ip netns` (network namespaces)")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    state = tmp_path_factory.mktemp("cluster")
+    env = {**os.environ, "GSW_SUBNET": SUBNET, "GSW_BRIDGE": "gswtest0", "GSW_PREFIX": "gswt",
+           "GSW_STATE": str(state), "GSW_RAY_PORT": "6391", "GSW_MLFLOW_PORT": "5051"}
+    subprocess.run(["bash", str(SCRIPT), "stop"], env=env, capture_output=True)
+    up = subprocess.run(["bash", str(SCRIPT), "start", "2"], env=env, capture_output=True, text=True, timeout=300)
+    assert up.returncode == 0, up.stdout + up.stderr
+    exported = dict(line.removeprefix("export ").split("=", 1) for line in (state / "env").read_text().splitlines())
+    yield {"env": {**env, **exported}, "state": state, "tracking_uri": exported["MLFLOW_TRACKING_URI"]}
+    down = subprocess.run(["bash", str(SCRIPT), "stop"], env=env, capture_output=True, text=True, timeout=120)
+    assert down.returncode == 0, down.stderr
+    assert "gswtest0" not in subprocess.run(["ip", "link"], capture_output=True, text=True).stdout
+
+
+def spec(tmp: Path, name: str, iterations: int, values: list[int]) -> Path:
+    path = tmp / f"{name}.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        name: {name}
+        base:
+          data: {{name: mnist, root: {MNIST_TEST_DIR}, split: test, num_images: 1000}}
+          model: {{arch: dcgan, latent_dim: 8, g_width: 8, d_width: 8}}
+          train: {{iterations: {iterations}, eval_every: 10, batch_size: 32}}
+        evaluation: {{metrics: [fid], num_samples: 200, real_samples: 500}}
+        parameters:
+          model.latent_dim: {{values: {values}}}
+        method: grid
+        max_failures: 3
+        resources: {{cpus: 1}}
+        """))
+    return path
+
+
+def sweep_cmd(cluster, spec_file: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "sweeps.run", str(spec_file), "--out", str(out),
+            "--storage", str(cluster["state"] / "storage")]
+
+
+def trial_runs(uri: str, experiment: str):
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return client, []
+    return client, client.search_runs([exp.experiment_id], filter_string="tags.role = 'trial'", max_results=100)
+
+
+def test_sweep_through_the_head_runs_trials_on_several_nodes(cluster, tmp_path):
+    spec_file = spec(tmp_path, "spread", 30, [4, 8, 12, 16])
+    proc = subprocess.run(sweep_cmd(cluster, spec_file, tmp_path / "out"), env=cluster["env"], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    client, runs = trial_runs(cluster["tracking_uri"], "spread")
+    assert len(runs) == 4 and all(r.data.tags["status"] == "completed" for r in runs)
+    nodes = {r.data.tags["node_ip"] for r in runs}
+    assert len(nodes) >= 2 and nodes <= {f"{SUBNET}.11", f"{SUBNET}.12"}
+    assert not (tmp_path / "out" / "mlflow.db").exists()  # everything went to the cluster's MLflow server
+
+
+def test_killing_a_worker_node_mid_sweep_costs_a_retry_not_the_sweep(cluster, tmp_path):
+    spec_file = spec(tmp_path, "survive", 150, [4, 8, 12, 16])
+    proc = subprocess.Popen(sweep_cmd(cluster, spec_file, tmp_path / "out"), env=cluster["env"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    victim_ip, victim_run = f"{SUBNET}.12", None
+    deadline = time.time() + 300
+    while time.time() < deadline and victim_run is None and proc.poll() is None:
+        time.sleep(1)
+        client, runs = trial_runs(cluster["tracking_uri"], "survive")
+        for r in runs:
+            if r.data.tags.get("node_ip") == victim_ip and r.data.tags.get("status") == "running" \
+                    and r.data.metrics.get("evaluation", 0) >= 2:
+                victim_run = r.info.run_id
+    assert victim_run, "no trial reached its second evaluation on the second worker"
+    client = MlflowClient(cluster["tracking_uri"])
+    before = [(m.step, m.value) for m in client.get_metric_history(victim_run, "fid")]
+    subprocess.run(["bash", str(SCRIPT), "kill-worker", "2"], env=cluster["env"], check=True, capture_output=True)
+    out, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0, out[-4000:]
+
+    client, runs = trial_runs(cluster["tracking_uri"], "survive")
+    trial_ids = [r.data.tags["trial_id"] for r in runs]
+    assert len(trial_ids) == len(set(trial_ids)) == 4  # every trial exactly once
+    assert all(r.data.tags["status"] == "completed" for r in runs)
+    victim = client.get_run(victim_run)
+    assert f"{SUBNET}.11" in victim.data.tags.get("node_ips", "")  # it finished on the survivor
+    after = [(m.step, m.value) for m in client.get_metric_history(victim_run, "fid")]
+    assert after[: len(before)] == before  # what was logged before the failure is still there
+    steps = [s for s, _ in after]
+    assert steps == sorted(set(steps)) and steps[-1] == 150  # resumed from its checkpoint, nothing twice
