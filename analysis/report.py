@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import base64
 import html
-import io
 import math
 import sys
 import tempfile
@@ -228,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                                            Path("runs") / "reports" / f"{sweep.experiment}-{sweep.parent_run_id[:8]}")
     params = [p.strip() for p in args.params.split(",")] if args.params else None
     report = build_report(sweep, out, table_params=params, log_to_mlflow=not args.no_mlflow)
-    print(io.StringIO((out / "ranking.md").read_text()).read())
+    print((out / "ranking.md").read_text())
     print(f"report: {report.resolve()}")
     print(f"tables and plots: {out.resolve()}")
     return 0

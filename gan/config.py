@@ -181,6 +181,12 @@ class TrainConfig:
             _fail("train.device", self.device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
         _check_range("train.grid_columns", self.grid_columns, 1, 64)
 
+    def iterations_for(self, num_images: int) -> int:
+        """Generator updates of the run; epochs count one update per batch, as the studies did."""
+        if self.iterations is not None:
+            return self.iterations
+        return max(1, math.ceil(self.epochs * num_images / self.batch_size))
+
 
 _LOSS_DEFAULTS = {
     # loss: (optimizer, learning rate, Adam betas)

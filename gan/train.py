@@ -10,7 +10,6 @@ run stopped and resumed produces the same weights as one that never stopped.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -100,11 +99,7 @@ class Trainer:
         return torch.optim.Adam(net.parameters(), lr=lr, betas=betas, weight_decay=o.weight_decay)
 
     def _total_steps(self) -> int:
-        t = self.config.train
-        if t.iterations is not None:
-            return t.iterations
-        # the studies count one generator update per batch: epochs * N / batch_size, rounded up
-        return max(1, math.ceil(t.epochs * len(self.data) / t.batch_size))
+        return self.config.train.iterations_for(len(self.data))
 
     @property
     def epoch(self) -> float:

@@ -169,8 +169,8 @@ def _prepare_caches(spec: SweepSpec) -> None:
             continue
         seen.add(key)
         start = time.perf_counter()
-        ev = Evaluator(spec.evaluation, dataclasses.replace(cfg.data, root=_absolute_paths({"data": {"root": cfg.data.root}})
-                                                            ["data"]["root"]), conditional=cfg.model.conditional)
+        data = cfg.data if not cfg.data.root else dataclasses.replace(cfg.data, root=str(Path(cfg.data.root).expanduser().resolve()))
+        ev = Evaluator(spec.evaluation, data, conditional=cfg.model.conditional)
         acc = f", classifier test accuracy {ev.extractor.test_accuracy:.4f}" if ev.extractor.test_accuracy else ""
         print(f"evaluation ready for {cfg.data.name} ({spec.evaluation.extractor} features{acc}; "
               f"{time.perf_counter() - start:.1f} s)", flush=True)

@@ -111,11 +111,10 @@ class SweepSpec:
 
     def evaluations(self, cfg: Config) -> int:
         """Evaluations (reports) a trial with this config makes."""
-        steps = cfg.train.iterations or max(1, math.ceil(cfg.train.epochs * planned_size(cfg.data) / cfg.train.batch_size))
-        return math.ceil(steps / cfg.train.eval_every)
+        return math.ceil(self.iterations(cfg) / cfg.train.eval_every)
 
     def iterations(self, cfg: Config) -> int:
-        return cfg.train.iterations or max(1, math.ceil(cfg.train.epochs * planned_size(cfg.data) / cfg.train.batch_size))
+        return cfg.train.iterations_for(planned_size(cfg.data))
 
     def config_for(self, swept: Mapping[str, Any]) -> Config:
         return Config.from_dict(merge_dotted(self.base_raw, swept))

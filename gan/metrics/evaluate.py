@@ -29,7 +29,7 @@ from torch_fidelity.metric_prc import prc_features_to_metric
 
 from gan._registry import Registry
 from gan.config import ConfigError, DataConfig, _build, _check_choice, _check_range
-from gan.data import DATASETS, cache_dir, load_dataset
+from gan.data import DATASETS, _locate, cache_dir, load_dataset
 from gan.metrics.classifier import ClassifierSpec, accuracy, fit_classifier, load_or_train_classifier
 from gan.metrics.features import EXTRACTORS, Extractor, build_extractor
 
@@ -296,9 +296,9 @@ class Evaluator:
         (e.g. the MNIST test digits alone), hold out 20% of it instead."""
         base = dataclasses.replace(self.data_cfg, dataset_fraction=1.0, num_images=None, download=self.data_cfg.download)
         train, test = dataclasses.replace(base, split="train"), dataclasses.replace(base, split="test")
-        try:
-            load_dataset(train)
-            load_dataset(test)
+        try:  # only look for the files: every trial builds an Evaluator, decoding here would be wasted
+            _locate(train, self.info)
+            _locate(test, self.info)
             return ClassifierSpec(train, test, epochs=self.config.classifier_epochs)
         except FileNotFoundError:
             return ClassifierSpec(dataclasses.replace(base, split=self.data_cfg.split), None,
