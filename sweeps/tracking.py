@@ -222,15 +222,24 @@ class MLflowTracker(Callback):
         self.client.set_terminated(run_id, status=run_status)
 
     def on_experiment_end(self, trials, **info):
-        """Runs of trials Tune no longer knows (started after its last state snapshot before a crash, then
-        proposed afresh on --resume) are kept, marked `lost`, and ended, so no run is left RUNNING."""
+        """Settle the runs of trials Tune no longer knows.
+
+        A driver killed between starting a trial (which opens its MLflow run) and Tune's next durable
+        snapshot leaves a run whose trial a resumed sweep never sees; the searcher proposes a fresh trial
+        in its place. Such a run that never logged a metric holds nothing but a config that was not run,
+        so it is deleted (MLflow keeps it in the `deleted` stage until `mlflow gc`). One that logged
+        metrics is kept, tagged `lost` and ended, so no result is dropped and no run is left RUNNING.
+        """
         known = {t.trial_id for t in trials}
         runs = self.client.search_runs(
             [self.experiment_id], filter_string=f"tags.sweep_id = '{self.sweep_id}' and tags.role = 'trial'",
             max_results=10000,
         )
         for r in runs:
-            if r.data.tags.get("trial_id") not in known and r.data.tags.get(STATUS_TAG) == RUNNING:
+            if r.data.tags.get("trial_id") in known or r.data.tags.get(STATUS_TAG) != RUNNING:
+                continue
+            if r.data.metrics:
                 self.client.set_tag(r.info.run_id, STATUS_TAG, LOST)
                 self.client.set_terminated(r.info.run_id, status="KILLED")
-
+            else:
+                self.client.delete_run(r.info.run_id)

@@ -269,6 +269,18 @@ def test_killed_driver_resumes_without_duplicates_and_keeps_the_optuna_study(tmp
     before = json.loads((sweep_dir / "optuna_study.json").read_text())["trials"]
     done_before = {t["number"]: t for t in before if t["state"] != "RUNNING"}
     assert 2 <= len(done_before) < 6
+    # runs of trials that never reached Tune's last snapshot, as a kill can leave them: one that logged
+    # nothing (it must go) and one that logged an evaluation (it must be kept as `lost`)
+    state = json.loads((sweep_dir / "sweep.json").read_text())
+    client = MlflowClient(state["tracking_uri"])
+    orphans = {}
+    for name, fid in (("empty", None), ("evaluated", 321.0)):
+        run = client.create_run(state["experiment_id"], run_name=f"orphan-{name}", tags={
+            "mlflow.parentRunId": state["parent_run_id"], "trial_id": f"orphan-{name}",
+            "sweep_id": state["sweep_id"], "role": "trial", "status": "running"})
+        if fid is not None:
+            client.log_metric(run.info.run_id, "fid", fid, step=20)
+        orphans[name] = run.info.run_id
 
     resumed = subprocess.run(cmd + ["--resume"], cwd=REPO, capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -277,7 +289,13 @@ def test_killed_driver_resumes_without_duplicates_and_keeps_the_optuna_study(tmp
     assert [p.name for p in (out / "sweeps").iterdir()] == [sweep_dir.name]  # the same sweep went on
     state = json.loads((sweep_dir / "sweep.json").read_text())
     assert state["finished"] is True
-    client, runs = trial_runs(state["tracking_uri"], "resumable")
+    assert client.get_run(orphans["empty"]).info.lifecycle_stage == "deleted"
+    kept = client.get_run(orphans["evaluated"])
+    assert (kept.info.status, kept.data.tags["status"], kept.data.metrics["fid"]) == ("KILLED", "lost", 321.0)
+    _, runs = trial_runs(state["tracking_uri"], "resumable")
+    lost = [r for r in runs if r.data.tags["status"] == "lost"]
+    assert all(r.data.metrics and r.info.status == "KILLED" for r in lost)  # a real orphan, if the kill made one
+    runs = [r for r in runs if r.data.tags["status"] != "lost"]
     trial_ids = [r.data.tags["trial_id"] for r in runs]
     assert len(trial_ids) == len(set(trial_ids)) == 6  # no trial logged twice, none missing
     for r in runs:
