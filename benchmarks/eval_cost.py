@@ -19,6 +19,7 @@ import torch
 from gan import Config, Trainer
 from gan.config import DataConfig
 from gan.metrics import EvalConfig, Evaluator
+from gan.metrics.evaluate import METRICS, EvalContext
 from gan.metrics.features import inception_weights_path
 
 
@@ -59,6 +60,14 @@ def main() -> None:
     scores, t_eval = timed(lambda: ev.score_images(images, labels))
     print(f"domain   : generate {args.domain_samples} samples {t_gen:6.2f} s; FID+KID+PR {t_eval:6.2f} s "
           f"(fid {scores['fid']:.1f}, kid {scores['kid']:.2f}, precision {scores['precision']:.3f}, recall {scores['recall']:.3f})")
+    # the same evaluation again, one stage at a time
+    ctx = EvalContext(ev, trainer.generate, images, labels)
+    _, t_feat = timed(lambda: ctx.features)
+    parts = [f"features {t_feat:.2f} s"]
+    for name in metrics:
+        _, t_metric = timed(lambda: METRICS.get(name)(ctx))
+        parts.append(f"{name} {t_metric:.2f} s")
+    print("           of which: " + ", ".join(parts))
 
     with tempfile.TemporaryDirectory() as tmp:
         weights = args.inception_weights or inception_weights_path(None)
