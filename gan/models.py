@@ -9,6 +9,9 @@ Each registered builder is `fn(model_cfg, *, channels, image_size, num_classes, 
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -138,14 +141,47 @@ def default_depth(image_size: int) -> int:
     return max(depth, 1)
 
 
-def _dcgan_geometry(cfg: ModelConfig, image_size: int) -> tuple[int, int]:
+@dataclass(frozen=True)
+class _Geometry:
+    """Sides from the image down to the base, and the stride-2 convolution that links them.
+
+    Sides that halve exactly (64 -> 32 -> 16 -> 8 -> 4, 28 -> 14 -> 7) use the DCGAN paper's 4x4
+    kernels with padding 1. When a side rounds up (28 -> 14 -> 7 -> 4) every stage uses 5x5 kernels
+    with padding 2, the layout of the EMNIST study's WGAN-GP, and each generator stage gets the
+    output padding that lands on the next side exactly.
+    """
+
+    sides: tuple[int, ...]  # image_size, ..., base (depth + 1 entries)
+    kernel: int
+    padding: int
+
+    @property
+    def depth(self) -> int:
+        return len(self.sides) - 1
+
+    @property
+    def base(self) -> int:
+        return self.sides[-1]
+
+    def output_padding(self, stage: int) -> int:
+        """For the generator stage that grows sides[stage] into sides[stage - 1]."""
+        small, big = self.sides[stage], self.sides[stage - 1]
+        return big - ((small - 1) * 2 - 2 * self.padding + self.kernel)
+
+
+def _dcgan_geometry(cfg: ModelConfig, image_size: int) -> _Geometry:
     depth = cfg.depth or default_depth(image_size)
-    if image_size % (2**depth) or image_size // 2**depth < 2:
+    sides = [image_size]
+    for _ in range(depth):
+        sides.append(math.ceil(sides[-1] / 2))
+    if sides[-1] < 2:
+        limit = max((d for d in range(1, depth) if math.ceil(image_size / 2**d) >= 2), default=0)
         raise ValueError(
             f"The value of `model.depth` is {depth}, but {image_size}x{image_size} images allow at most "
-            f"{default_depth(image_size)} stride-2 stages (the side must stay an integer >= 4)."
+            f"{limit} stride-2 stages (the side must stay at least 2)."
         )
-    return depth, image_size // 2**depth
+    exact = image_size % 2**depth == 0
+    return _Geometry(tuple(sides), kernel=4 if exact else 5, padding=1 if exact else 2)
 
 
 def _norm2d(kind: str, channels: int, size: int) -> nn.Module:
@@ -161,27 +197,27 @@ def _norm2d(kind: str, channels: int, size: int) -> nn.Module:
 class DCGANGenerator(nn.Module):
     def __init__(self, cfg: ModelConfig, channels: int, image_size: int, num_classes: int):
         super().__init__()
-        depth, base = _dcgan_geometry(cfg, image_size)
+        geo = _dcgan_geometry(cfg, image_size)
         self.labels = LabelEncoder(num_classes, cfg.label_encoding, cfg.label_dim) if cfg.conditional else None
         width_in = cfg.latent_dim + (self.labels.dim if self.labels else 0)
-        width = cfg.g_width * 2 ** (depth - 1)
+        width = cfg.g_width * 2 ** (geo.depth - 1)
         norm = "batch" if cfg.batch_norm else "none"
         # (B, latent [+ label], 1, 1) -> (B, width, base, base)
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(width_in, width, base, 1, 0, bias=not cfg.batch_norm),
-            _norm2d(norm, width, base),
+            nn.ConvTranspose2d(width_in, width, geo.base, 1, 0, bias=not cfg.batch_norm),
+            _norm2d(norm, width, geo.base),
             nn.ReLU(True),
         ]
-        size = base
-        for _ in range(depth - 1):  # each stage doubles the side and halves the width
+        for stage in range(geo.depth, 1, -1):  # each stage grows the side to the next one and halves the width
             layers += [
-                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=not cfg.batch_norm),
-                _norm2d(norm, width // 2, size * 2),
+                nn.ConvTranspose2d(width, width // 2, geo.kernel, 2, geo.padding, geo.output_padding(stage),
+                                   bias=not cfg.batch_norm),
+                _norm2d(norm, width // 2, geo.sides[stage - 1]),
                 nn.ReLU(True),
             ]
             width //= 2
-            size *= 2
-        layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1), _output_activation(cfg.output_activation)]
+        layers += [nn.ConvTranspose2d(width, channels, geo.kernel, 2, geo.padding, geo.output_padding(1)),
+                   _output_activation(cfg.output_activation)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -192,7 +228,7 @@ class DCGANGenerator(nn.Module):
 class DCGANDiscriminator(nn.Module):
     def __init__(self, cfg: ModelConfig, channels: int, image_size: int, num_classes: int, critic: bool):
         super().__init__()
-        depth, base = _dcgan_geometry(cfg, image_size)
+        geo = _dcgan_geometry(cfg, image_size)
         self.image_size = image_size
         self.labels = None
         extra = 0
@@ -211,18 +247,15 @@ class DCGANDiscriminator(nn.Module):
         else:
             norm = cfg.critic_norm if critic else "batch"
         width = cfg.d_width
-        size = image_size // 2
-        layers: list[nn.Module] = [nn.Conv2d(channels + extra, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
-        for _ in range(depth - 1):
+        layers: list[nn.Module] = [nn.Conv2d(channels + extra, width, geo.kernel, 2, geo.padding), nn.LeakyReLU(0.2, True)]
+        for stage in range(2, geo.depth + 1):
             layers += [
-                nn.Conv2d(width, width * 2, 4, 2, 1, bias=norm == "none"),
-                _norm2d(norm, width * 2, size // 2),
+                nn.Conv2d(width, width * 2, geo.kernel, 2, geo.padding, bias=norm == "none"),
+                _norm2d(norm, width * 2, geo.sides[stage]),
                 nn.LeakyReLU(0.2, True),
             ]
             width *= 2
-            size //= 2
-        assert size == base
-        layers.append(nn.Conv2d(width, 1, base, 1, 0))  # (B, 1, 1, 1) logit
+        layers.append(nn.Conv2d(width, 1, geo.base, 1, 0))  # (B, 1, 1, 1) logit
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

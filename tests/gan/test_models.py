@@ -61,8 +61,37 @@ def test_dcgan_depth_and_widths():
     convs_d = [m for m in D.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [c.out_channels for c in convs_g] == [128, 64, 32, 16, 3]  # 4x4 -> 64x64
     assert [c.out_channels for c in convs_d] == [100, 200, 400, 800, 1]
-    with pytest.raises(ValueError, match="model.depth"):
-        build_models(ModelConfig(arch="dcgan", depth=3), channels=1, image_size=28, num_classes=10, critic=False)
+    with pytest.raises(ValueError, match=r"`model.depth` is 5, but 28x28 images allow at most 4"):
+        build_models(ModelConfig(arch="dcgan", depth=5), channels=1, image_size=28, num_classes=10, critic=False)
+
+
+def _layout(net, kind):
+    return [(m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0], m.padding[0],
+             m.output_padding[0] if kind is torch.nn.ConvTranspose2d else 0)
+            for m in net.modules() if type(m) is kind]
+
+
+def test_dcgan_depth_3_at_28_px_is_the_emnist_studys_wgan_gp():
+    # the study's generator: ConvT(z+100 -> 256, 4, 2, 0), ConvT(256 -> 128, 5, 2, 2),
+    # ConvT(128 -> 64, 5, 2, 2, output_padding 1), ConvT(64 -> 1, 5, 2, 2, output_padding 1);
+    # its critic: Conv(1+1 -> 64, 5, 2, 2), Conv(64 -> 128, 5, 2, 2), Conv(128 -> 256, 5, 2, 2), Conv(256 -> 1, 4, 1, 0)
+    cfg = ModelConfig(arch="dcgan", conditional=True, latent_dim=100, label_dim=100, g_width=64, d_width=64,
+                      depth=3, critic_norm="instance")
+    G, D = build_models(cfg, channels=1, image_size=28, num_classes=47, critic=True)
+    # from a 1x1 input a stride of 1 or 2 gives the same 4x4 output
+    assert _layout(G, torch.nn.ConvTranspose2d) == [
+        (200, 256, 4, 1, 0, 0), (256, 128, 5, 2, 2, 0), (128, 64, 5, 2, 2, 1), (64, 1, 5, 2, 2, 1)]
+    assert _layout(D, torch.nn.Conv2d) == [
+        (2, 64, 5, 2, 2, 0), (64, 128, 5, 2, 2, 0), (128, 256, 5, 2, 2, 0), (256, 1, 4, 1, 0, 0)]
+    assert sum(isinstance(m, torch.nn.InstanceNorm2d) for m in D.modules()) == 2
+    y = torch.arange(8) % 47
+    x = G(torch.randn(8, 100), y)
+    assert x.shape == (8, 1, 28, 28) and D(x, y).shape == (8,)
+    # sides that halve exactly keep the 4x4 kernels
+    G, _ = build_models(ModelConfig(arch="dcgan", depth=2), channels=1, image_size=28, num_classes=1, critic=False)
+    assert {k for _, _, k, s, _, _ in _layout(G, torch.nn.ConvTranspose2d) if s == 2} == {4}
+    G, D = build_models(ModelConfig(arch="dcgan", depth=4), channels=1, image_size=28, num_classes=1, critic=False)
+    assert G(torch.randn(2, 100)).shape == (2, 1, 28, 28) and D(torch.zeros(2, 1, 28, 28)).shape == (2,)
 
 
 def test_critic_under_gradient_penalty_has_no_batch_norm():
