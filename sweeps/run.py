@@ -184,6 +184,7 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
 
     from sweeps.search import PruningAwareOptunaSearch
     from sweeps.tracking import MLflowTracker, git_commit, open_parent_run
+    from sweeps.tunestate import TuneStateBackup, check_tune_state, restore_tune_state
 
     root = out.resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -204,6 +205,13 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
     out = root / "sweeps" / run_name
     out.mkdir(parents=True, exist_ok=True)
     state_file = out / "sweep.json"
+    experiment_path = Path(storage) / run_name if "://" not in storage else f"{storage.rstrip('/')}/{run_name}"
+    state_backup = out / "tune_state.zip"
+    if resume and isinstance(experiment_path, Path) and experiment_path.is_dir():
+        # Tune's own copy in storage may be cut short by the crash; the backup is complete and as new
+        if state_backup.is_file():
+            restore_tune_state(state_backup, experiment_path)
+        check_tune_state(experiment_path)
 
     _prepare_caches(spec)
     sha = git_commit()
@@ -251,9 +259,8 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
                  **init_kwargs)
     progress = _Progress(spec.metric, spec.mode, spec.num_trials())
     tracker = MLflowTracker(tracking_uri, exp_id, parent, sweep_id, spec.metric, sha)
-    callbacks = [tracker, _progress_callback(progress)]
+    callbacks = [tracker, _progress_callback(progress), TuneStateBackup(state_backup, str(experiment_path))]
     trainable = tune.with_resources(_trainable(), {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus})
-    experiment_path = Path(storage) / run_name if "://" not in storage else f"{storage.rstrip('/')}/{run_name}"
     if resume and tune.Tuner.can_restore(str(experiment_path)):
         print(f"resuming {experiment_path}", flush=True)
         tuner = tune.Tuner.restore(str(experiment_path), trainable=trainable, resume_unfinished=True,
@@ -394,10 +401,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     out = Path(args.out)
     print(plan(spec), flush=True)
+    from sweeps.tunestate import TuneStateDamaged  # imports Ray, which the sweep needs anyway
+
     try:
         summary = run_sweep(spec, out=out, resume=args.resume, address=args.address, storage=args.storage,
                             tracking_uri=args.tracking_uri, spec_path=args.spec, verbose=args.verbose)
-    except SpecError as e:
+    except (SpecError, TuneStateDamaged) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"sweep output: {summary['sweep_dir']}")

@@ -269,6 +269,18 @@ def test_killed_driver_resumes_without_duplicates_and_keeps_the_optuna_study(tmp
     before = json.loads((sweep_dir / "optuna_study.json").read_text())["trials"]
     done_before = {t["number"]: t for t in before if t["state"] != "RUNNING"}
     assert 2 <= len(done_before) < 6
+    # a kill during Tune's background copy of its state leaves a truncated file in storage (an empty
+    # searcher state was seen): without the backup the sweep refuses to resume, naming the file ...
+    (searcher_state,) = (out / "ray" / sweep_dir.name).glob("searcher-state-*.pkl")
+    searcher_state.write_bytes(b"")
+    backup = sweep_dir / "tune_state.zip"
+    backup.rename(backup.with_suffix(".away"))
+    refused = subprocess.run(cmd + ["--resume"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    assert f"{searcher_state.name} is empty" in refused.stderr and "cannot be resumed" in refused.stderr
+    assert "resuming" not in refused.stdout
+    # ... and with it, it resumes
+    backup.with_suffix(".away").rename(backup)
     # runs of trials that never reached Tune's last snapshot, as a kill can leave them: one that logged
     # nothing (it must go) and one that logged an evaluation (it must be kept as `lost`)
     state = json.loads((sweep_dir / "sweep.json").read_text())

@@ -1,0 +1,124 @@
+"""A crash-safe copy of Tune's experiment state, put back before `--resume`.
+
+Tune saves its experiment state (the trial table, the searcher, the search generator) into a
+staging folder on the driver at every step, then copies that folder to the storage folder in a
+background thread, file by file, truncating each file before writing it. A driver killed during the
+copy leaves a truncated file in storage; an empty `searcher-state-*.pkl` is enough for Tune's restore
+to log the error, carry on with an empty search algorithm and wait forever for a trial.
+
+So after every step in which a trial started, reported, checkpointed or ended, `TuneStateBackup`
+packs the staging files (complete at that point: Tune wrote them synchronously earlier in the step)
+and `tuner.pkl` into one zip in the sweep folder, written under a temporary name, synced and renamed
+into place. `restore_tune_state` writes those files back into the storage folder before Tune reads
+it, and `check_tune_state` refuses to resume from damaged files with an error that names them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zipfile
+from pathlib import Path
+
+from ray.tune import Callback
+
+__all__ = ["TuneStateBackup", "TuneStateDamaged", "check_tune_state", "restore_tune_state"]
+
+TUNER_PKL = "tuner.pkl"
+# Tune's state files carry the session's start time, e.g. experiment_state-2026-11-25_11-49-00.json
+_SESSION = re.compile(r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}")
+
+
+class TuneStateDamaged(RuntimeError):
+    pass
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class TuneStateBackup(Callback):
+    """Tune callback that keeps `backup` (a zip) equal to the experiment state of the last busy step."""
+
+    def __init__(self, backup: str | Path, experiment_path: str):
+        self.backup = str(backup)
+        self.experiment_path = experiment_path  # a local path or a URI; tuner.pkl is copied when local
+        self._dirty = True
+
+    def _changed(self, *args, **kwargs) -> None:
+        self._dirty = True
+
+    on_trial_start = on_trial_restore = on_trial_result = on_trial_complete = _changed
+    on_trial_error = on_trial_recover = on_checkpoint = _changed
+
+    def on_step_end(self, iteration, trials, **info):
+        if not self._dirty or not trials:
+            return
+        staging = Path(trials[0].storage.experiment_driver_staging_path)
+        files = sorted(f for f in staging.iterdir() if f.is_file()) if staging.is_dir() else []
+        if not any(f.name.startswith("experiment_state-") for f in files):
+            return  # Tune has not saved this step's state (it saves at every step in a sweep)
+        tuner = Path(self.experiment_path, TUNER_PKL)
+        if "://" not in self.experiment_path and tuner.is_file():
+            files.append(tuner)
+        backup = Path(self.backup)
+        tmp = backup.with_name(f".{backup.name}.{os.getpid()}.tmp")
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in files:
+                z.write(f, f.name)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, backup)
+        self._dirty = False
+
+
+def restore_tune_state(backup: Path, experiment_path: Path) -> list[str]:
+    """Write the backed-up files into Tune's (local) experiment folder; returns their names.
+
+    Files of the same kind from another session (other timestamps) are removed, since Tune restores
+    from the newest name it finds.
+    """
+    with zipfile.ZipFile(backup) as z:
+        bad = z.testzip()
+        if bad is not None:
+            raise TuneStateDamaged(f"The state backup {backup} is damaged (member {bad!r} fails its CRC check).")
+        names = z.namelist()
+        for name in names:
+            for other in experiment_path.glob(_SESSION.sub("*", name)):
+                if other.name != name:
+                    other.unlink()
+            _atomic_write(experiment_path / name, z.read(name))
+    return names
+
+
+def _state_files(experiment_path: Path) -> list[Path]:
+    pats = ("experiment_state-*.json", "searcher-state-*.pkl", "search_gen_state-*.json", TUNER_PKL)
+    return [f for p in pats for f in sorted(experiment_path.glob(p))]
+
+
+def check_tune_state(experiment_path: Path) -> None:
+    """Raise TuneStateDamaged naming every state file that is empty or cut short."""
+    problems = []
+    for f in _state_files(experiment_path):
+        data = f.read_bytes()
+        if not data:
+            problems.append(f"{f.name} is empty")
+        elif f.name.startswith("experiment_state-"):
+            try:
+                json.loads(data)
+            except ValueError as e:
+                problems.append(f"{f.name} is not complete JSON ({e})")
+        elif not (data[:1] == b"\x80" and data.endswith(b".")):  # a pickle starts with PROTO, ends with STOP
+            problems.append(f"{f.name} is not a complete pickle ({len(data)} bytes)")
+    if problems:
+        raise TuneStateDamaged(
+            f"Tune's saved state in {experiment_path} is damaged: {'; '.join(problems)}. A driver killed while "
+            "Tune was copying it leaves such files. There is no backup to repair it from, so this sweep cannot "
+            "be resumed; its MLflow runs are intact. Start a new sweep (run without --resume)."
+        )
