@@ -20,6 +20,7 @@ import torch
 import torchvision.utils as vutils
 from torch import nn
 
+from gan._io import atomic_path
 from gan.config import Config
 from gan.data import Batches, ImageData, load_dataset, scale_pixels, to_uint8
 from gan.losses import build_loss
@@ -262,10 +263,8 @@ class Trainer:
     def save(self, path: str | os.PathLike) -> Path:
         """Write a checkpoint atomically (temporary file, then rename)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        torch.save(self.state_dict(), tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            torch.save(self.state_dict(), tmp)
         return path
 
     def load(self, path: str | os.PathLike) -> None:

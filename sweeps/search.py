@@ -11,11 +11,11 @@ read what the searcher learned.
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
+
+from gan._io import atomic_path
 
 __all__ = ["PruningAwareOptunaSearch"]
 
@@ -56,7 +56,5 @@ class PruningAwareOptunaSearch(OptunaSearch):
              "intermediate_values": {str(k): v for k, v in t.intermediate_values.items()}}
             for t in self._ot_study.get_trials(deepcopy=False)
         ]
-        path = Path(self.study_file)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"study": self._ot_study.study_name, "trials": trials}, indent=1))
-        os.replace(tmp, path)
+        with atomic_path(self.study_file) as tmp:
+            tmp.write_text(json.dumps({"study": self._ot_study.study_name, "trials": trials}, indent=1))

@@ -18,7 +18,7 @@ import yaml
 
 from gan.config import Config, ConfigError, flatten
 from gan.data import planned_size
-from gan.metrics import METRICS, EvalConfig
+from gan.metrics import EvalConfig
 from gan.metrics.evaluate import (
     CLASS_KL, FID, GAN_TEST, GAN_TEST_STD, GAN_TRAIN, IS, IS_STD, KID, KID_STD, NN_DISTANCE, PRECISION, RECALL,
 )

@@ -16,12 +16,13 @@ it, and `check_tune_state` refuses to resume from damaged files with an error th
 from __future__ import annotations
 
 import json
-import os
 import re
 import zipfile
 from pathlib import Path
 
 from ray.tune import Callback
+
+from gan._io import atomic_path
 
 __all__ = ["TuneStateBackup", "TuneStateDamaged", "check_tune_state", "restore_tune_state"]
 
@@ -32,15 +33,6 @@ _SESSION = re.compile(r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}")
 
 class TuneStateDamaged(RuntimeError):
     pass
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 class TuneStateBackup(Callback):
@@ -67,14 +59,9 @@ class TuneStateBackup(Callback):
         tuner = Path(self.experiment_path, TUNER_PKL)
         if "://" not in self.experiment_path and tuner.is_file():
             files.append(tuner)
-        backup = Path(self.backup)
-        tmp = backup.with_name(f".{backup.name}.{os.getpid()}.tmp")
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        with atomic_path(self.backup, fsync=True) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
             for f in files:
                 z.write(f, f.name)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, backup)
         self._dirty = False
 
 
@@ -93,7 +80,8 @@ def restore_tune_state(backup: Path, experiment_path: Path) -> list[str]:
             for other in experiment_path.glob(_SESSION.sub("*", name)):
                 if other.name != name:
                     other.unlink()
-            _atomic_write(experiment_path / name, z.read(name))
+            with atomic_path(experiment_path / name, fsync=True) as tmp:
+                tmp.write_bytes(z.read(name))
     return names
 
 

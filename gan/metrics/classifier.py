@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan._io import atomic_path
 from gan.config import DataConfig
 from gan.data import cache_dir, load_dataset, scale_pixels, stratified_subset
 
@@ -162,8 +162,6 @@ def load_or_train_classifier(spec: ClassifierSpec, device: str | torch.device = 
         "state": {k: v.cpu() for k, v in model.state_dict().items()},
         "test_accuracy": acc, "meta": meta,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(blob, tmp)
     return model, acc, meta

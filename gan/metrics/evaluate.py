@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -27,6 +26,7 @@ from torch_fidelity.metric_isc import isc_features_to_metric
 from torch_fidelity.metric_kid import kid_features_to_metric
 from torch_fidelity.metric_prc import prc_features_to_metric
 
+from gan._io import atomic_path
 from gan._registry import Registry
 from gan.config import ConfigError, DataConfig, _build, _check_choice, _check_range
 from gan.data import DATASETS, _locate, cache_dir, load_dataset
@@ -101,10 +101,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
 
 
 def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def _digest(t: torch.Tensor) -> str:
