@@ -30,8 +30,9 @@ def plain_loop(trainer: Trainer, folder: Path, iterations: int, batch_size: int,
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "FashionMNIST" / "raw"
         raw.mkdir(parents=True)
-        for f in folder.glob("*.gz"):  # torchvision wants the decompressed IDX files
-            (raw / f.name[:-3]).write_bytes(gzip.decompress(f.read_bytes()))
+        for f in folder.glob("*-ubyte*"):  # torchvision wants the decompressed IDX files
+            data = f.read_bytes()
+            (raw / f.name.removesuffix(".gz")).write_bytes(gzip.decompress(data) if f.suffix == ".gz" else data)
         ds = torchvision.datasets.FashionMNIST(
             tmp, train=True, download=False, transform=T.Compose([T.ToTensor(), T.Normalize((0.5,), (0.5,))])
         )

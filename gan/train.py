@@ -268,7 +268,10 @@ class Trainer:
         return path
 
     def load(self, path: str | os.PathLike) -> None:
-        self.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))
+        # onto the CPU first: RNG states must stay CPU byte tensors (a cuda map_location breaks
+        # `set_state`), while weights and optimizer states are copied to the models' device by
+        # their own load_state_dict
+        self.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
 
     def real_batch(self, n: int) -> torch.Tensor:
         """n real training images scaled like the generator's output (for quick checks and tests)."""
