@@ -11,16 +11,20 @@ folder), or an experiment name with a tracking URI. It returns the latest sweep 
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from analysis.design import DESIGN_ARTIFACT, SweepDesign, level_label
+from gan.metrics import OUTPUTS, metric_direction
+from gan.train import TRAINING_CURVES
+
 __all__ = ["Sweep", "SweepNotFound", "load_sweep", "resolve_target"]
 
-HISTORY_METRICS = ("fid", "kid", "is", "precision", "recall", "gan_test_acc", "gan_train_acc", "class_kl",
-                   "loss_d", "loss_g", "d_real", "d_fake", "wasserstein", "gradient_penalty", "nn_distance")
-_MINIMISE = {"fid", "kid", "class_kl", "kid_std", "is_std", "gan_test_acc_std"}
+# every evaluation output of the metric registry, the `evaluation` counter and the training curves
+HISTORY_METRICS = (*OUTPUTS, "evaluation", *TRAINING_CURVES)
 
 
 class SweepNotFound(LookupError):
@@ -36,9 +40,11 @@ class Sweep:
     mode: str  # min or max
     trials: pd.DataFrame
     histories: pd.DataFrame
-    swept: list[str]  # params that vary across trials (train.seed excluded)
+    swept: list[str]  # the factors: params (or variant labels) that vary across trials, train.seed excluded
     params: dict = field(default_factory=dict)  # the parent run's params
     out_dir: Path | None = None  # sweep output folder, when known
+    design: SweepDesign | None = None  # what the sweep set out to measure (None for sweeps that did not log it)
+    baselines: dict = field(default_factory=dict)  # factor -> its baseline level, as it appears in `trials`
 
     def finished(self) -> pd.DataFrame:
         return self.trials[self.trials["status"].isin(["completed", "early_stopped", "diverged"])]
@@ -119,7 +125,7 @@ def load_sweep(target: str, *, tracking_uri: str | None = None, parent_run_id: s
                               max_results=10000)
     rows, history_rows = [], []
     metric = parent_run.data.params.get("spec.metric", "fid")
-    mode = parent_run.data.params.get("spec.mode", "min" if metric in _MINIMISE else "max")
+    mode = parent_run.data.params.get("spec.mode", metric_direction(metric) or "min")
     for r in runs:
         tags, data = r.data.tags, r.data
         row = {"run_id": r.info.run_id, "trial_id": tags.get("trial_id"), "status": tags.get("status", "running"),
@@ -136,13 +142,13 @@ def load_sweep(target: str, *, tracking_uri: str | None = None, parent_run_id: s
             hist = client.get_metric_history(r.info.run_id, name)
             for m in hist:
                 history_rows.append({"run_id": r.info.run_id, "trial_id": row["trial_id"], "metric": name,
-                                     "step": m.step, "value": m.value})
+                                     "step": m.step, "value": m.value, "timestamp": m.timestamp})
             if hist and name == metric:
                 values = [m.value for m in hist]
                 row[f"best_{name}"] = min(values) if mode == "min" else max(values)
         rows.append(row)
     trials = pd.DataFrame(rows)
-    histories = pd.DataFrame(history_rows, columns=["run_id", "trial_id", "metric", "step", "value"])
+    histories = pd.DataFrame(history_rows, columns=["run_id", "trial_id", "metric", "step", "value", "timestamp"])
     if trials.empty or not trials["status"].isin(["completed", "early_stopped", "diverged"]).any():
         raise SweepNotFound(f"Sweep {parent} of experiment {experiment!r} has no finished trials "
                             f"({len(trials)} trial runs found).")
@@ -157,5 +163,44 @@ def load_sweep(target: str, *, tracking_uri: str | None = None, parent_run_id: s
             swept.append(col)
     order = [k.strip() for k in parent_run.data.params.get("spec.parameters", "").split(",") if k.strip()]
     swept.sort(key=lambda k: order.index(k) if k in order else len(order))  # the spec's order first
+    design = _read_design(client, parent, folder)
+    baselines: dict = {}
+    if design is not None:
+        swept, baselines = _factor_columns(trials, design, swept)
     return Sweep(experiment, tracking_uri, parent, metric, mode, trials, histories, swept,
-                 dict(parent_run.data.params), folder)
+                 dict(parent_run.data.params), folder, design, baselines)
+
+
+def _read_design(client, parent_run_id: str, folder: Path | None) -> SweepDesign | None:
+    if folder is not None and (folder / DESIGN_ARTIFACT).is_file():
+        return SweepDesign.from_json((folder / DESIGN_ARTIFACT).read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(parent_run_id, DESIGN_ARTIFACT, tmp)
+        except Exception:  # a sweep from before designs were logged
+            return None
+        return SweepDesign.from_json(Path(path).read_text())
+
+
+def _factor_columns(trials: pd.DataFrame, design: SweepDesign, swept: list[str]) -> tuple[list[str], dict]:
+    """One column per factor of the design (a variant's level label in a column of its own name), the
+    factors that vary, and each factor's baseline as it appears in that column."""
+    factors, baselines = [], {}
+    for f in design.factors:
+        if f.variant:
+            def label(row, levels=f.levels):
+                for level in levels:
+                    if all(level_label(row.get(k)) == level_label(v) for k, v in level.items()):
+                        return level_label(level)
+                return None
+            trials[f.name] = trials.apply(label, axis=1)
+        if f.name not in trials or trials[f.name].astype(str).nunique() < 2:
+            continue
+        factors.append(f.name)
+        base = f.baseline if f.baseline is not None else (f.levels[0] if f.levels else None)
+        if base is not None:
+            match = [v for v in trials[f.name].dropna().unique() if level_label(v) == level_label(base)]
+            if match:
+                baselines[f.name] = match[0]
+    covered = {k for f in design.factors if f.name in factors for k in f.keys}
+    return factors + [p for p in swept if p not in covered and p not in factors], baselines

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-__all__ = ["class_histogram", "final_vs_param", "image_strip", "loss_curves", "metric_vs_step", "param_importance"]
+__all__ = ["class_histogram", "final_vs_param", "forest", "image_strip", "loss_curves", "metric_vs_step", "param_importance"]
 
 _STYLE = {"completed": ("-", 1.6), "early_stopped": ("--", 1.0), "diverged": (":", 1.0), "error": (":", 1.0)}
 
@@ -60,14 +60,16 @@ def final_vs_param(trials: pd.DataFrame, metric: str, param: str, path: Path, ot
     fig, ax = plt.subplots(figsize=(6.5, 4.3))
     others = list(others)
     groups = data.groupby(others) if others else [((), data)]
+    from analysis.stats import cell_table
+
     for name, g in groups:
         name = name if isinstance(name, tuple) else (name,)
-        agg = g.groupby(param)[metric].agg(["mean", "std"]).reset_index().sort_values(param)
+        agg = cell_table(g, metric, [param]).sort_values(param)
         label = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in zip(others, name)) or None
-        ax.errorbar(agg[param], agg["mean"], yerr=agg["std"].fillna(0), marker="o", capsize=4, label=label)
+        ax.errorbar(agg[param], agg["mean"], yerr=agg["half_width"].fillna(0), marker="o", capsize=4, label=label)
     ax.set_xlabel(param)
     ax.set_ylabel(metric)
-    ax.set_title(f"final {metric} vs {param.split('.')[-1]} (mean ± std over seeds)")
+    ax.set_title(f"final {metric} vs {param.split('.')[-1]} (mean, 95% CI over seeds)")
     if others:
         ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
@@ -90,15 +92,10 @@ def loss_curves(sweep, run_ids: list[str], path: Path) -> Path:
     return _save(fig, path)
 
 
-def param_importance(trials: pd.DataFrame, params: list[str], metric: str, mode: str, path: Path) -> tuple[Path, dict] | None:
-    """fANOVA importances (Optuna's evaluator) of the swept params for the final metric; None if too few trials."""
+def _fanova(data: pd.DataFrame, params: list[str], metric: str, mode: str, seed: int, n_trees: int) -> dict[str, float]:
     import optuna
     from optuna.distributions import CategoricalDistribution, FloatDistribution
 
-    data = trials[(trials["status"] == "completed") & trials[metric].notna()]
-    params = [p for p in params if data[p].astype(str).nunique() > 1] if not data.empty else []
-    if len(data) < 4 or not params:
-        return None
     dists = {}
     for p in params:
         values = data[p]
@@ -106,18 +103,70 @@ def param_importance(trials: pd.DataFrame, params: list[str], metric: str, mode:
             dists[p] = FloatDistribution(float(values.min()), float(values.max()))
         else:
             dists[p] = CategoricalDistribution(sorted(values.astype(str).unique()))
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="minimize" if mode == "min" else "maximize")
     for _, row in data.iterrows():
         ps = {p: (float(row[p]) if isinstance(dists[p], FloatDistribution) else str(row[p])) for p in params}
         study.add_trial(optuna.trial.create_trial(params=ps, distributions=dists, value=float(row[metric])))
-    importances = optuna.importance.get_param_importances(
-        study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
-    fig, ax = plt.subplots(figsize=(6, 0.5 + 0.45 * len(importances)))
-    names = list(importances)[::-1]
-    ax.barh(names, [importances[n] for n in names])
-    ax.set_xlabel(f"importance for {metric} (fANOVA)")
-    return _save(fig, path), importances
+    if len(dists) == 1:  # fANOVA over one parameter explains all the variance it can see
+        return {params[0]: 1.0}
+    return optuna.importance.get_param_importances(
+        study, evaluator=optuna.importance.FanovaImportanceEvaluator(n_trees=n_trees, seed=seed), normalize=True)
+
+
+def param_importance(trials: pd.DataFrame, params: list[str], metric: str, mode: str, path: Path,
+                     resamples: int = 30, n_trees: int = 32) -> tuple[Path, pd.DataFrame] | None:
+    """fANOVA importances (Optuna's evaluator) of the swept params for the final metric, with 95% percentile
+    intervals from `resamples` bootstrap resamples of the finished trials (each resample keeps every
+    parameter varying). None if too few trials."""
+    import optuna
+
+    data = trials[(trials["status"] == "completed") & trials[metric].map(
+        lambda v: isinstance(v, (int, float)) and math.isfinite(v))]
+    params = [p for p in params if data[p].astype(str).nunique() > 1] if not data.empty else []
+    if len(data) < 4 or not params:
+        return None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    point = _fanova(data, params, metric, mode, seed=0, n_trees=n_trees)
+    rng = np.random.default_rng(0)
+    draws = []
+    for b in range(resamples):
+        sample = data.iloc[rng.integers(0, len(data), len(data))]
+        if any(sample[p].astype(str).nunique() < 2 for p in params):
+            continue  # a resample that lost a parameter's variation says nothing about it
+        draws.append(_fanova(sample, params, metric, mode, seed=b + 1, n_trees=n_trees))
+    table = pd.DataFrame({"parameter": params, "importance": [point.get(p, 0.0) for p in params]})
+    if draws:
+        boot = pd.DataFrame(draws).reindex(columns=params).fillna(0.0)
+        table["low"] = [float(np.percentile(boot[p], 2.5)) for p in params]
+        table["high"] = [float(np.percentile(boot[p], 97.5)) for p in params]
+    else:
+        table["low"] = table["high"] = np.nan
+    table["resamples"] = len(draws)
+    table = table.sort_values("importance").reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(6.4, 0.7 + 0.5 * len(table)))
+    err = np.vstack([(table["importance"] - table["low"]).clip(lower=0), (table["high"] - table["importance"]).clip(lower=0)])
+    ax.barh([p.split(".")[-1] for p in table["parameter"]], table["importance"],
+            xerr=None if table["low"].isna().all() else err, capsize=4, color="#4c72b0")
+    ax.set_xlim(0, 1.05)
+    ax.set_xlabel(f"fANOVA importance for {metric} (95% bootstrap interval over {len(draws)} resamples of trials)")
+    return _save(fig, path), table
+
+
+def forest(effects: list, metric: str, path: Path, labels: list[str]) -> Path:
+    """Each comparison's difference against its baseline with its 95% interval; the zero line marks no effect."""
+    colors = {"better": "#2a9d5b", "worse": "#c0392b", "interaction": "#8e44ad"}
+    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.42 * len(effects)))
+    y = np.arange(len(effects))[::-1]
+    for yi, e in zip(y, effects):
+        color = colors.get(e.verdict, "#555555")
+        if math.isfinite(e.low) and math.isfinite(e.high):
+            ax.plot([e.low, e.high], [yi, yi], color=color, lw=2)
+        ax.plot([e.estimate], [yi], "o", color=color, ms=6)
+    ax.axvline(0, color="black", lw=1, ls="--")
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel(f"difference in {metric} against the baseline (95% CI); green better, red worse, grey within noise")
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
 
 
 def image_strip(images: np.ndarray, path: Path, rows: int, title: str = "") -> Path:

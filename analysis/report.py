@@ -21,13 +21,21 @@ import pandas as pd
 import torch
 
 from analysis import plots
+from analysis.asha import replay_asha, rung_correlations
+from analysis.conclusions import (
+    asha_sentences, best_set_sentence, effect_sentence, effect_table, interaction_sentence, scorecard, short,
+    significance_note, variance_sentence,
+)
+from analysis.design import level_label
 from analysis.load import Sweep, SweepNotFound, load_sweep
-from analysis.tables import metric_table, ranking, summary_table, to_markdown
+from analysis.stats import analyse_effects, best_set, usable_trials, variance_components
+from analysis.tables import ranking, summary_table, to_markdown
+from gan.metrics import OUTPUTS
 
 __all__ = ["build_report", "main"]
 
-SUMMARY_METRICS = ["fid", "kid", "is", "precision", "recall", "gan_test_acc", "gan_test_acc_std", "gan_train_acc",
-                   "class_kl", "nn_distance", "wall_time_s"]
+# every registry output that ranks runs, then the training time
+SUMMARY_METRICS = [name for name, out in OUTPUTS.items() if out.direction] + ["wall_time_s"]
 
 
 def _download(client, run_id: str, path: str, dst: Path) -> Path | None:
@@ -106,6 +114,45 @@ def _table_html(df: pd.DataFrame) -> str:
     return df.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0, classes="t")
 
 
+def _evaluation_results(sweep: Sweep, metric: str) -> pd.DataFrame:
+    """trial_id, evaluation, value and timestamp of every evaluation of the metric, in arrival order."""
+    h = sweep.histories
+    values = h[h["metric"] == metric][["run_id", "trial_id", "step", "value", "timestamp"]]
+    counter = h[h["metric"] == "evaluation"][["run_id", "step", "value"]].rename(columns={"value": "evaluation"})
+    if counter.empty:  # older sweeps: number the evaluations of each trial in step order
+        values = values.sort_values(["run_id", "step"])
+        values["evaluation"] = values.groupby("run_id").cumcount() + 1
+    else:
+        values = values.merge(counter, on=["run_id", "step"], how="left")
+    values["evaluation"] = values["evaluation"].astype(int)
+    return values.sort_values(["timestamp", "evaluation"]).reset_index(drop=True)
+
+
+def _early_stopping_check(sweep: Sweep, factors: list[str], best: pd.DataFrame):
+    """Rank correlations at every evaluation against the final metric, the replayed ASHA (for sweeps that
+    ran without early stopping), and their sentences."""
+    metric, trials = sweep.metric, sweep.trials
+    results = _evaluation_results(sweep, metric)
+    finished = usable_trials(trials, metric).set_index("trial_id")[metric]
+    correlations = rung_correlations(results, finished)
+    es = dict(sweep.design.early_stopping) if sweep.design else {"type": sweep.params.get("spec.early_stopping", "none")}
+    replay, best_label, best_stopped = None, None, None
+    if es.get("type") != "asha" and not results.empty and results["evaluation"].max() > 1:
+        es.setdefault("grace_period", 1)
+        es["grace_period"] = es.get("grace_period") or 1
+        es["reduction_factor"] = es.get("reduction_factor") or 2
+        replay = replay_asha(results, sweep.mode, int(es["grace_period"]), float(es["reduction_factor"]))
+        if not best.empty:
+            top = best.iloc[0]
+            runs = trials
+            for f in factors:
+                runs = runs[runs[f].map(level_label) == level_label(top[f])]
+            best_label = ", ".join(f"{short(f)}={level_label(top[f])}" for f in factors) or "the base config"
+            best_stopped = (sum(1 for t in runs["trial_id"] if t in replay.stopped), len(runs))
+    sentences = asha_sentences(correlations, es, replay, best_label, best_stopped)
+    return correlations, replay, sentences
+
+
 def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None = None,
                  log_to_mlflow: bool = True) -> Path:
     from mlflow.tracking import MlflowClient
@@ -113,60 +160,108 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
     out_dir.mkdir(parents=True, exist_ok=True)
     client = MlflowClient(sweep.tracking_uri)
     metric, mode, trials = sweep.metric, sweep.mode, sweep.trials
-    swept = table_params or [p for p in sweep.swept if p in trials][:3]
+    factors = table_params or [p for p in sweep.swept if p in trials]
+    uncertainty = next((o.name for o in OUTPUTS.values() if o.uncertainty_of == metric), None)
     sections: list[str] = []
-    files: dict[str, Path] = {}
 
-    def add_table(name: str, title: str, df: pd.DataFrame, md: str | None = None, note: str = "") -> None:
+    def add_table(name: str, title: str, df: pd.DataFrame, note: str = "", shown: pd.DataFrame | None = None) -> None:
         df.to_csv(out_dir / f"{name}.csv", index=False)
-        (out_dir / f"{name}.md").write_text(f"## {title}\n\n{md or to_markdown(df, None)}\n")
-        files[name] = out_dir / f"{name}.md"
-        sections.append(f"<h2>{html.escape(title)}</h2>{note}{_table_html(df)}")
+        shown = df if shown is None else shown
+        (out_dir / f"{name}.md").write_text(f"## {title}\n\n{to_markdown(shown)}\n")
+        sections.append(f"<h2>{html.escape(title)}</h2>{note}{_table_html(shown)}")
 
     counts = trials["status"].value_counts().to_dict()
+    extractor = sweep.design.extractor if sweep.design else str(trials.get("eval.extractor", pd.Series(["?"])).iloc[0])
     header = (f"<p>Experiment <b>{html.escape(sweep.experiment)}</b>, sweep run <code>{sweep.parent_run_id}</code> "
               f"at <code>{html.escape(sweep.tracking_uri)}</code>. {len(trials)} trials: "
               + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
               + f". Ranked by <b>{metric}</b> ({'lower' if mode == 'min' else 'higher'} is better); extractor "
-              f"<code>{html.escape(str(trials.get('eval.extractor', pd.Series(['?'])).iloc[0]))}</code>.</p>")
+              f"<code>{html.escape(extractor)}</code>.</p>")
 
-    rank = ranking(trials, metric, mode, swept)
-    add_table("ranking", f"Ranking by {metric}", rank,
-              note="<p>Early-stopped trials show the evaluation at which ASHA stopped them; their metric is the "
-                   "value at that point, not comparable with finished trials.</p>")
-    if swept and metric in trials:
-        table = metric_table(trials, metric, swept)
-        add_table(f"{metric}_by_params", f"{metric} by {' x '.join(swept)} (finished trials, mean ± std over seeds)",
-                  table, md=to_markdown(table))
+    # -- the statistics behind the conclusions ----------------------------------------------------
+    analysis = analyse_effects(trials, metric, mode, factors, sweep.baselines)
+    best = best_set(trials, metric, mode, factors)
+    vc = variance_components(trials, metric, factors, uncertainty)
+    correlations, replay, asha_text = _early_stopping_check(sweep, factors, best)
+    dataset = str(trials["data.name"].iloc[0]) if "data.name" in trials else None
+    card = scorecard(trials, sweep.design.published if sweep.design else [], extractor=extractor,
+                     final_samples=int(trials["eval_samples"].max()) if "eval_samples" in trials else 0,
+                     dataset=dataset)
+
+    conclusions = [effect_sentence(e, metric) for e in analysis.effects]
+    top_interaction = analysis.largest_interaction()
+    if top_interaction is not None:
+        conclusions.append(interaction_sentence(top_interaction, metric))
+    conclusions.append(best_set_sentence(best, factors, metric))
+    conclusions.append(variance_sentence(vc, metric, uncertainty))
+    conclusions += asha_text + card.sentences
+    note = significance_note(analysis.family_size) if analysis.family_size else ""
+    (out_dir / "conclusions.md").write_text("## Conclusions\n\n" + "\n".join(f"- {c}" for c in conclusions)
+                                            + (f"\n\n{note}\n" if note else "\n"))
+    sections.append('<h2 id="conclusions">Conclusions</h2><ul class="conclusions">'
+                    + "".join(f"<li>{html.escape(c)}</li>" for c in conclusions) + "</ul>"
+                    + (f'<p class="note">{html.escape(note)}</p>' if note else ""))
+
+    if factors and not best.empty:
+        shown = best[[*factors, "cell"]].rename(columns={"cell": f"{metric}: mean ± 95% CI (n)"})
+        shown["in best set"] = best["in_best_set"].map({True: "yes", False: "", None: "?"})
+        add_table(f"{metric}_by_params", f"{metric} by {' x '.join(short(f) for f in factors)} (finished trials)", best,
+                  note="<p>Mean over seeds with its 95% interval (t; BCa bootstrap from 20 runs on) and the number "
+                       "of runs. <i>In best set</i>: cannot be told apart from the best configuration at 95%.</p>",
+                  shown=shown)
+    figures: list[tuple[str, Path]] = []
+    if analysis.effects or analysis.interactions:
+        table = effect_table(analysis)
+        add_table("effects", "Effects against the baseline", analysis.to_frame(), shown=table,
+                  note=f"<p>{html.escape(note)} Baselines: "
+                       + html.escape(", ".join(f"{short(k)}={level_label(v)}" for k, v in analysis.baselines.items()))
+                       + ".</p>")
+        shown_effects = analysis.effects + analysis.interactions
+        figures.append((f"effects on {metric} against the baseline (forest plot)",
+                        plots.forest(shown_effects, metric, out_dir / "effects.png", list(table["comparison"]))))
+    if not card.table.empty:
+        add_table("scorecard", "Published figures beside ours", card.table,
+                  note="<p>Our mean and 95% interval over the runs of the published configuration. Figures measured "
+                       "with another feature extractor or on another dataset are not compared.</p>")
+    if not correlations.empty or replay is not None:
+        add_table("early_stopping", "Early stopping check: rank correlation with the final metric", correlations,
+                  note="<p>" + html.escape(" ".join(asha_text)) + "</p>")
+
+    rank = ranking(trials, metric, mode, factors)
+    add_table("ranking", f"Ranking of trials by {metric}", rank,
+              note="<p>Single runs: their order within a configuration's interval is noise. Early-stopped trials "
+                   "show the evaluation at which ASHA stopped them; their metric is the value at that point, not "
+                   "comparable with finished trials.</p>")
     present = [m for m in SUMMARY_METRICS if m in trials and trials[m].notna().any()]
     if present:
-        add_table("summary", "All metrics by configuration (finished trials, mean and std over seeds)",
-                  summary_table(trials, swept, present))
+        summary = summary_table(trials, factors, present)
+        add_table("summary", "All metrics by configuration (finished trials, mean ± 95% CI (n))", summary,
+                  shown=summary[[c for c in summary.columns if not c.endswith("_mean")]])
 
-    figures: list[tuple[str, Path]] = []
     if (sweep.histories["metric"] == metric).any():
         figures.append((f"{metric} against training iterations", plots.metric_vs_step(sweep, metric, out_dir / f"{metric}_vs_step.png")))
-    numeric = [p for p in swept if pd.api.types.is_numeric_dtype(trials[p]) and trials[p].nunique() > 1]
+    numeric = [p for p in factors if pd.api.types.is_numeric_dtype(trials[p]) and trials[p].nunique() > 1]
     done = trials[trials["status"] == "completed"]
     for p in numeric:
-        others = [q for q in swept if q != p]
+        others = [q for q in factors if q != p]
         if metric in done and done[metric].notna().any():
             figures.append((f"final {metric} vs {p}",
                             plots.final_vs_param(trials, metric, p, out_dir / f"{metric}_vs_{p.replace('.', '_')}.png", others)))
     finite = trials[trials[metric].map(lambda v: isinstance(v, float) and math.isfinite(v))] if metric in trials else trials.iloc[0:0]
     finished = finite[finite["status"] == "completed"]
     ordered = finished.sort_values(metric, ascending=mode == "min")
-    best = ordered.iloc[0] if len(ordered) else None
-    worst = ordered.iloc[-1] if len(ordered) > 1 else None
-    chosen = [r["run_id"] for r in (best, worst) if r is not None]
+    best_run = ordered.iloc[0] if len(ordered) else None
+    worst_run = ordered.iloc[-1] if len(ordered) > 1 else None
+    chosen = [r["run_id"] for r in (best_run, worst_run) if r is not None]
     if chosen:
         figures.append(("losses of the best and worst finished trials", plots.loss_curves(sweep, chosen, out_dir / "losses.png")))
-    importance = plots.param_importance(trials, sweep.swept, metric, mode, out_dir / "importance.png")
+    importance = plots.param_importance(trials, factors, metric, mode, out_dir / "importance.png")
     if importance:
-        figures.append(("parameter importance (fANOVA over finished trials)", importance[0]))
+        importance[1].to_csv(out_dir / "importance.csv", index=False)
+        figures.append(("parameter importance (fANOVA over finished trials, 95% bootstrap intervals)", importance[0]))
 
     with tempfile.TemporaryDirectory() as tmp:
-        for label, row in (("best", best), ("worst", worst)):
+        for label, row in (("best", best_run), ("worst", worst_run)):
             if row is None:
                 continue
             folder = _download(client, row["run_id"], "samples", Path(tmp) / label)
@@ -174,10 +269,10 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
             if grids:
                 dst = out_dir / f"samples_{label}.png"
                 dst.write_bytes(grids[-1].read_bytes())
-                figures.append((f"samples of the {label} trial ({plots._label(row, sweep.swept)}, "
+                figures.append((f"samples of the {label} single run ({plots._label(row, factors)}, "
                                 f"{metric} {row[metric]:.4g})", dst))
-        if best is not None:
-            weights = _download(client, best["run_id"], "generator.pt", Path(tmp) / "g")
+        if best_run is not None:
+            weights = _download(client, best_run["run_id"], "generator.pt", Path(tmp) / "g")
             if weights:
                 G, cfg, info = _load_generator(weights)
                 strip = _interpolation(G, cfg, info)
@@ -195,6 +290,7 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(sweep.experiment)} sweep report</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
 table.t{{border-collapse:collapse;font-size:13px;margin:.5em 0 1.5em}} table.t td,table.t th{{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}}
+ul.conclusions li{{margin:.35em 0;line-height:1.4}} p.note{{color:#555;font-size:13px}}
 h1{{font-size:1.6em}} h2{{font-size:1.15em;margin-top:1.6em}} code{{background:#f3f3f3;padding:0 3px}}</style></head>
 <body><h1>Sweep report: {html.escape(sweep.experiment)}</h1>{header}{''.join(sections)}
 <p style="color:#777;font-size:12px">Written {time.strftime('%Y-%m-%d %H:%M:%S')} by gansweep.</p></body></html>"""
@@ -227,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
                                            Path("runs") / "reports" / f"{sweep.experiment}-{sweep.parent_run_id[:8]}")
     params = [p.strip() for p in args.params.split(",")] if args.params else None
     report = build_report(sweep, out, table_params=params, log_to_mlflow=not args.no_mlflow)
-    print((out / "ranking.md").read_text())
+    print((out / "conclusions.md").read_text())
     print(f"report: {report.resolve()}")
     print(f"tables and plots: {out.resolve()}")
     return 0

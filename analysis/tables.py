@@ -1,5 +1,5 @@
-"""Tables of a sweep: pivots over swept params (mean ± std over seeds, with neighbour deltas),
-multi-metric summaries and the ranking, as DataFrames and as Markdown/CSV/HTML."""
+"""Tables of a sweep as DataFrames and Markdown: the metric per configuration with its 95% interval over
+seeds, every metric per configuration, and the ranking of individual trials."""
 
 from __future__ import annotations
 
@@ -7,56 +7,41 @@ import math
 
 import pandas as pd
 
+from analysis.stats import cell_table, format_interval, interval, usable_trials
+
 __all__ = ["metric_table", "ranking", "summary_table", "to_markdown"]
 
 
-def _usable(trials: pd.DataFrame, metric: str) -> pd.DataFrame:
-    ok = trials[trials["status"].isin(["completed"])]
-    if ok.empty:  # nothing finished: fall back to every trial's last value
-        ok = trials[trials["status"] != "diverged"]
-    return ok[ok[metric].notna()] if metric in ok else ok.iloc[0:0]
-
-
 def metric_table(trials: pd.DataFrame, metric: str, params: list[str]) -> pd.DataFrame:
-    """Mean, std and count of `metric` over seed replicates for each combination of 1-3 params, plus
-    `delta`: the change of the mean from the previous value of the last param (e.g. FID vs fraction)."""
-    if not 1 <= len(params) <= 3:
-        raise ValueError(f"metric_table takes one to three params, got {params}.")
-    data = _usable(trials, metric)
-    if data.empty:
-        return pd.DataFrame(columns=[*params, "mean", "std", "n", "delta"])
-    g = data.groupby(params, dropna=False)[metric]
-    table = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1), "n": g.count()}).reset_index()
-    table = table.sort_values(params).reset_index(drop=True)
-    outer = params[:-1]
-    if outer:
-        table["delta"] = table.groupby(outer, dropna=False)["mean"].diff()
-    else:
-        table["delta"] = table["mean"].diff()
-    return table
+    """One row per combination of the params: n, mean, the 95% interval over seeds (low, high, half_width,
+    the method) and the `cell` text `mean ± half-width (n)`."""
+    if not params:
+        raise ValueError("metric_table needs at least one param.")
+    return cell_table(trials, metric, params)
 
 
 def summary_table(trials: pd.DataFrame, params: list[str], metrics: list[str]) -> pd.DataFrame:
-    """One row per combination of params, with mean ± std of each metric (e.g. model x dataset x size:
-    time, FID, IS, precision, recall)."""
+    """One row per combination of params with every metric as `mean ± half-width (n)` over its finished runs
+    (e.g. model x dataset x size: time, FID, IS, precision, recall), plus `<metric>_mean` for sorting."""
     metrics = [m for m in metrics if m in trials.columns]
-    data = _usable(trials, metrics[0]) if metrics else trials
+    finished = trials[trials["status"] == "completed"]
     rows = []
-    for key, group in data.groupby(params, dropna=False) if params else [((), data)]:
+    for key, group in finished.groupby(params, dropna=False, sort=True) if params else [((), finished)]:
         key = key if isinstance(key, tuple) else (key,)
         row = dict(zip(params, key))
-        row["n"] = len(group)
         for m in metrics:
-            v = group[m].dropna()
-            row[m] = v.mean() if len(v) else math.nan
-            row[f"{m}_std"] = v.std(ddof=1) if len(v) > 1 else math.nan
+            iv = interval(usable_trials(group, m)[m])
+            row[m] = format_interval(iv) if iv.n else ""
+            row[f"{m}_mean"] = iv.mean
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def ranking(trials: pd.DataFrame, metric: str, mode: str, params: list[str]) -> pd.DataFrame:
     """Trials ranked by the metric's last value; early-stopped ones show the evaluation they stopped at."""
-    cols = ["trial_id", "status", "last_evaluation", "last_step", metric] + [f"best_{metric}"] * (f"best_{metric}" in trials) + params + ["train.seed"] * ("train.seed" in trials)
+    std = f"{metric}_std"
+    cols = (["trial_id", "status", "last_evaluation", "last_step", metric] + [std] * (std in trials)
+            + [f"best_{metric}"] * (f"best_{metric}" in trials) + params + ["train.seed"] * ("train.seed" in trials))
     table = trials[[c for c in dict.fromkeys(cols) if c in trials]].copy()
     finite = table[metric].map(lambda v: isinstance(v, (int, float)) and math.isfinite(v)) if metric in table else False
     table["_ok"] = finite & (table["status"] != "diverged")
@@ -76,15 +61,9 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def to_markdown(table: pd.DataFrame, mean_std: tuple[str, str] | None = ("mean", "std")) -> str:
-    """GitHub-flavoured Markdown; with mean_std, those two columns are shown as one 'mean ± std'."""
-    df = table.copy()
-    if mean_std and all(c in df for c in mean_std):
-        m, s = mean_std
-        df[m] = [f"{_fmt(a)} ± {_fmt(b)}" if isinstance(b, float) and not math.isnan(b) else _fmt(a)
-                 for a, b in zip(df[m], df[s])]
-        df = df.drop(columns=[s])
-    header = "| " + " | ".join(str(c) for c in df.columns) + " |"
-    sep = "|" + "|".join("---" for _ in df.columns) + "|"
-    body = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+def to_markdown(table: pd.DataFrame) -> str:
+    """GitHub-flavoured Markdown."""
+    header = "| " + " | ".join(str(c) for c in table.columns) + " |"
+    sep = "|" + "|".join("---" for _ in table.columns) + "|"
+    body = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join([header, sep, *body])

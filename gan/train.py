@@ -26,9 +26,11 @@ from gan.data import Batches, ImageData, load_dataset, scale_pixels, to_uint8
 from gan.losses import build_loss
 from gan.models import build_models
 
-__all__ = ["Report", "TrainResult", "Trainer", "resolve_device", "train"]
+__all__ = ["TRAINING_CURVES", "Report", "TrainResult", "Trainer", "resolve_device", "train"]
 
 COMPLETED, DIVERGED, STOPPED = "completed", "diverged", "stopped"
+# the window means a Report carries besides timing (which of them appear depends on the loss)
+TRAINING_CURVES = ("loss_d", "loss_g", "d_real", "d_fake", "wasserstein", "gradient_penalty")
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,28 @@ def plan(spec: SweepSpec) -> str:
     return "\n".join(lines)
 
 
+def sweep_design(spec: SweepSpec):
+    """The spec's factors, baselines, early-stopping rule and published figures, as the report reads them."""
+    from analysis.design import Factor, PublishedFigure, SweepDesign
+
+    factors = []
+    for p in spec.parameters:
+        keys = sorted({k for v in p.values for k in v}) if p.variant else [p.key]
+        levels = [list(v) if isinstance(v, tuple) else v for v in p.values] if p.values is not None else None
+        baseline = p.baseline if p.baseline is not None else (levels[0] if levels else None)
+        factors.append(Factor(p.key, keys, levels, list(baseline) if isinstance(baseline, tuple) else baseline,
+                              p.variant))
+    es = dataclasses.asdict(spec.early_stopping)
+    if spec.early_stopping.type == "asha":
+        es["max_evaluations"] = spec.max_evaluations()
+    return SweepDesign(
+        metric=spec.metric, mode=spec.mode, method=spec.method, seeds=list(spec.seeds), factors=factors,
+        early_stopping=es, extractor=spec.evaluation.extractor,
+        final_samples=spec.final_num_samples or spec.evaluation.num_samples,
+        published=[PublishedFigure(**dataclasses.asdict(f)) for f in spec.published],
+    )
+
+
 def _absolute_paths(raw: dict) -> dict:
     """Trials run in their own folders: make file paths in the training config absolute."""
     out = json.loads(json.dumps(raw))
@@ -239,6 +261,10 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
                                                                         for p in spec.parameters}},
         sort_keys=False, default_flow_style=None))
     client.log_artifact(parent, str(resolved_spec))
+    from analysis.design import DESIGN_ARTIFACT
+
+    (out / DESIGN_ARTIFACT).write_text(sweep_design(spec).to_json())
+    client.log_artifact(parent, str(out / DESIGN_ARTIFACT))
     if spec_path and Path(spec_path).is_file():
         client.log_artifact(parent, spec_path)
     print(f"MLflow: experiment {spec.name!r}, parent run {parent} at {tracking_uri}", flush=True)

@@ -18,23 +18,12 @@ import yaml
 
 from gan.config import Config, ConfigError, flatten
 from gan.data import planned_size
-from gan.metrics import EvalConfig
-from gan.metrics.evaluate import (
-    CLASS_KL, FID, GAN_TEST, GAN_TEST_STD, GAN_TRAIN, IS, IS_STD, KID, KID_STD, NN_DISTANCE, PRECISION, RECALL,
-)
+from gan.metrics import FID, OUTPUTS, EvalConfig
 
-__all__ = ["METRIC_DIRECTIONS", "Parameter", "SpecError", "SweepSpec", "load_spec", "parse_spec"]
+__all__ = ["Parameter", "SpecError", "SweepSpec", "load_spec", "parse_spec"]
 
 METHODS = ("grid", "random", "optuna")
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
-# metric -> the mode that makes it better; the metric registry's outputs, by name
-METRIC_DIRECTIONS = {
-    FID: "min", KID: "min", KID_STD: "min", IS: "max", IS_STD: "min", PRECISION: "max", RECALL: "max",
-    GAN_TEST: "max", GAN_TEST_STD: "min", GAN_TRAIN: "max", CLASS_KL: "min", NN_DISTANCE: "max",
-}
-# which evaluation metric (registry name) produces which reported metric
-_PRODUCER = {FID: "fid", KID: "kid", IS: "is", PRECISION: "precision_recall", RECALL: "precision_recall",
-             GAN_TEST: "gan_test", GAN_TRAIN: "gan_train", CLASS_KL: "class_histogram", NN_DISTANCE: "memorization"}
 
 
 class SpecError(ValueError):
@@ -50,6 +39,7 @@ class Parameter:
     high: float | None = None  # upper bound (inclusive)
     step: float | None = None  # quantisation step (int: default 1)
     variant: bool = False  # values are mappings of several config keys set together (key is then just a label)
+    baseline: Any = None  # the level other levels are compared against in the report; None = the first value
 
 
 @dataclass(frozen=True)
@@ -64,6 +54,21 @@ class EarlyStopping:
 class Resources:
     cpus: float = 1.0  # CPU cores per trial (also torch's thread count)
     gpus: float = 0.0  # GPUs per trial; a fraction lets several small trials share one GPU
+
+
+@dataclass(frozen=True)
+class Published:
+    """A figure a study published for one configuration, to stand beside ours in the report's scorecard."""
+
+    params: dict  # dotted config keys -> values that pick the configuration, e.g. {model.latent_dim: 16}
+    metric: str  # a metric registry output, e.g. fid
+    value: float
+    source: str  # the study (file, table) it comes from
+    extractor: str | None = None  # the network that measured it (inception, domain, or the study's own classifier)
+    dataset: str | None = None  # the dataset it was measured on (a data.name)
+    samples: int | None = None  # generated samples behind it; None = the study does not say
+    spread: float | None = None  # the study's own ± (std over seeds or repeats), where it gives one
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,7 @@ class SweepSpec:
     evaluation: EvalConfig = field(default_factory=EvalConfig)
     final_num_samples: int | None = None  # samples for a trial's last evaluation; None = evaluation.num_samples
     description: str = ""
+    published: tuple[Published, ...] = ()  # published figures for configurations of this sweep
     source: str = "<string>"  # file the spec came from
     scale: str | None = None  # the scale applied, if any
 
@@ -230,7 +236,9 @@ class _Ctx:
 _TOP_KEYS = {
     "name", "description", "base", "parameters", "method", "metric", "mode", "early_stopping", "num_samples",
     "seeds", "resources", "max_concurrent", "max_failures", "search_seed", "evaluation", "final_num_samples", "scales",
+    "published",
 }
+_PUBLISHED_KEYS = ("params", "metric", "value", "source", "extractor", "dataset", "samples", "spread", "note")
 
 
 def load_spec(path: str | Path, scale: str | None = None) -> SweepSpec:
@@ -313,13 +321,14 @@ def _build_spec(raw: dict, ctx: _Ctx, source: str, scale: str | None) -> SweepSp
         raise _config_error(ctx, (), e) from None
 
     metric = raw.get("metric", FID)
-    if metric not in METRIC_DIRECTIONS:
-        raise ctx.fail(("metric",), f"is {metric!r}, but must be one of {', '.join(sorted(METRIC_DIRECTIONS))}.")
-    producer = _PRODUCER.get(metric)
-    if producer and producer not in evaluation.metrics:
+    rankable = sorted(name for name, out in OUTPUTS.items() if out.direction)
+    if metric not in rankable:
+        raise ctx.fail(("metric",), f"is {metric!r}, but must be one of {', '.join(rankable)}.")
+    producer = OUTPUTS[metric].producer
+    if producer not in evaluation.metrics:
         raise ctx.fail(("metric",), f"{metric!r} is not computed: add `{producer}` to `evaluation.metrics` "
                                     f"(now {list(evaluation.metrics)}).")
-    mode = raw.get("mode", METRIC_DIRECTIONS[metric])
+    mode = raw.get("mode", OUTPUTS[metric].direction)
     if mode not in ("min", "max"):
         raise ctx.fail(("mode",), f"is {mode!r}, but must be min or max.")
 
@@ -362,14 +371,67 @@ def _build_spec(raw: dict, ctx: _Ctx, source: str, scale: str | None) -> SweepSp
         raise ctx.fail(("final_num_samples",), f"is {final_n!r}, but must be an integer >= 10.")
     description = _req_type(ctx, ("description",), raw.get("description", ""), str, "a string")
 
+    published = _parse_published(ctx, raw.get("published"), valid_keys)
+
     spec = SweepSpec(
         name=name, base=base, base_raw=base_raw, parameters=tuple(parameters), method=method, metric=metric, mode=mode,
         early_stopping=early, num_samples=num_samples, seeds=tuple(seeds_raw), resources=resources,
         max_concurrent=max_concurrent, max_failures=max_failures, search_seed=search_seed, evaluation=evaluation,
-        final_num_samples=final_n, description=description.strip(), source=source, scale=scale,
+        final_num_samples=final_n, description=description.strip(), published=published, source=source, scale=scale,
     )
     _check_every_trial_config(spec, ctx)
     return spec
+
+
+def _parse_published(ctx: _Ctx, raw, valid_keys: set) -> tuple[Published, ...]:
+    """`published: {source, extractor, dataset, samples, results: [{params, metric, value, ...}, ...]}`; the
+    mapping's fields are defaults for every result, which may override them."""
+    if raw is None:
+        return ()
+    path = ("published",)
+    if not isinstance(raw, dict) or not isinstance(raw.get("results"), list) or not raw["results"]:
+        raise ctx.fail(path, "must be a mapping with `source` and a non-empty list `results` of "
+                             "{params: {...}, metric: ..., value: ...} (optional: extractor, dataset, samples, spread, note).")
+    bad = sorted(set(raw) - (set(_PUBLISHED_KEYS) - {"params", "metric", "value"}) - {"results"})
+    if bad:
+        raise ctx.fail(path + (bad[0],), f"unknown key; allowed: results, {', '.join(k for k in _PUBLISHED_KEYS if k not in ('params', 'metric', 'value'))}.")
+    defaults = {k: v for k, v in raw.items() if k != "results"}
+    out = []
+    for i, entry in enumerate(raw["results"]):
+        where = path + ("results", i)
+        if not isinstance(entry, dict):
+            raise ctx.fail(where, "must be a mapping {params: {...}, metric: ..., value: ...}.")
+        bad = sorted(set(entry) - set(_PUBLISHED_KEYS))
+        if bad:
+            raise ctx.fail(where + (bad[0],), f"unknown key; allowed: {', '.join(_PUBLISHED_KEYS)}.")
+        item = {**defaults, **entry}
+        for key in ("params", "metric", "value", "source"):
+            if key not in item:
+                raise ctx.fail(where, f"`{key}` is required (here or in `published`).")
+        params = item["params"]
+        if not isinstance(params, dict) or not params:
+            raise ctx.fail(where + ("params",), "must map dotted config keys to the values of one configuration.")
+        for k in params:
+            if k not in valid_keys:
+                raise ctx.fail(where + ("params", k), "is not a key of the training config.")
+        metric = item["metric"]
+        if metric not in OUTPUTS:
+            raise ctx.fail(where + ("metric",), f"is {metric!r}, but must be one of {', '.join(sorted(OUTPUTS))}.")
+        for key in ("value", "spread"):
+            v = item.get(key)
+            if (v is not None or key == "value") and (not isinstance(v, (int, float)) or isinstance(v, bool)):
+                raise ctx.fail(where + (key,), f"is {v!r}, but must be a number.")
+        samples = item.get("samples")
+        if samples is not None and (not isinstance(samples, int) or isinstance(samples, bool) or samples < 1):
+            raise ctx.fail(where + ("samples",), f"is {samples!r}, but must be a positive integer or null.")
+        for key in ("source", "extractor", "dataset", "note"):
+            if item.get(key) is not None and not isinstance(item[key], str):
+                raise ctx.fail(where + (key,), f"is {item[key]!r}, but must be a string.")
+        out.append(Published(params=dict(params), metric=metric, value=float(item["value"]), source=item["source"],
+                             extractor=item.get("extractor"), dataset=item.get("dataset"), samples=samples,
+                             spread=None if item.get("spread") is None else float(item["spread"]),
+                             note=item.get("note") or ""))
+    return tuple(out)
 
 
 def _config_error(ctx: _Ctx, prefix: tuple, e: ConfigError) -> SpecError:
@@ -409,13 +471,16 @@ def _parse_parameter(ctx, key, dom, method, valid_keys) -> Parameter:
         # loss.label_smoothing_random: true}
         if method == "optuna":
             raise ctx.fail(path, "variants (values that are mappings) need `method: grid` or `random`.")
-        if isinstance(dom, dict) and set(dom) - {"values"}:
-            raise ctx.fail(path, "a variant takes only `values: [{key: value, ...}, ...]`.")
+        if isinstance(dom, dict) and set(dom) - {"values", "baseline"}:
+            raise ctx.fail(path, "a variant takes only `values: [{key: value, ...}, ...]` and `baseline`.")
         for i, v in enumerate(values):
             for k in v:
                 if k not in valid_keys:
                     raise ctx.fail(path + ("values", i, k), "is not a key of the training config.")
-        return Parameter(str(key), values=tuple(values), variant=True)
+        baseline = dom.get("baseline") if isinstance(dom, dict) else None
+        if baseline is not None and baseline not in values:
+            raise ctx.fail(path + ("baseline",), f"is {baseline!r}, but must be one of the values: {values}.")
+        return Parameter(str(key), values=tuple(values), variant=True, baseline=baseline)
     if not isinstance(key, str) or key not in valid_keys:
         close = sorted(k for k in valid_keys if isinstance(key, str) and k.split(".")[-1] == key.split(".")[-1])
         hint = f" Did you mean {', '.join(close)}?" if close else " Keys look like model.latent_dim or data.dataset_fraction."
@@ -424,7 +489,7 @@ def _parse_parameter(ctx, key, dom, method, valid_keys) -> Parameter:
         dom = {"values": dom}
     if not isinstance(dom, dict):
         raise ctx.fail(path, "must be `{values: [...]}` or `{distribution: uniform|loguniform|int|choice, low, high}`.")
-    allowed = {"values", "distribution", "low", "high", "step"}
+    allowed = {"values", "distribution", "low", "high", "step", "baseline"}
     bad = sorted(set(dom) - allowed)
     if bad:
         raise ctx.fail(path + (bad[0],), f"unknown key; allowed: {', '.join(sorted(allowed))}.")
@@ -442,7 +507,12 @@ def _parse_parameter(ctx, key, dom, method, valid_keys) -> Parameter:
                 raise ctx.fail(path + ("values",), f"has duplicates: {values}.")
         except yaml.YAMLError:
             pass
-        return Parameter(key, values=tuple(tuple(v) if isinstance(v, list) else v for v in values), distribution=dist)
+        baseline = dom.get("baseline")
+        if baseline is not None and baseline not in values:
+            raise ctx.fail(path + ("baseline",), f"is {baseline!r}, but must be one of the values: {values}.")
+        as_tuple = lambda v: tuple(v) if isinstance(v, list) else v  # noqa: E731
+        return Parameter(key, values=tuple(as_tuple(v) for v in values), distribution=dist,
+                         baseline=as_tuple(baseline))
     if method == "grid":
         raise ctx.fail(path + ("distribution",), f"`{dist}` cannot be enumerated by `method: grid`; "
                                                  "use `values: [...]`, or `method: random` or `optuna`.")
@@ -461,6 +531,9 @@ def _parse_parameter(ctx, key, dom, method, valid_keys) -> Parameter:
         raise ctx.fail(path + ("step",), f"is {step!r}, but must be a number > 0.")
     if dist == "loguniform" and step is not None:
         raise ctx.fail(path + ("step",), "loguniform does not take a step.")
+    if "baseline" in dom:
+        raise ctx.fail(path + ("baseline",), "a continuous distribution has no levels to compare; `baseline` "
+                                             "needs `values`.")
     return Parameter(key, distribution=dist, low=low, high=high, step=step)
 
 

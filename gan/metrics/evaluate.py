@@ -34,13 +34,14 @@ from gan.metrics.classifier import ClassifierSpec, accuracy, fit_classifier, loa
 from gan.metrics.features import EXTRACTORS, Extractor, build_extractor
 
 __all__ = [
-    "CLASS_KL", "EVAL_SAMPLES", "FID", "GAN_TEST", "GAN_TEST_STD", "GAN_TRAIN", "IS", "IS_STD", "KID", "KID_STD",
-    "METRICS", "NN_DISTANCE", "PRECISION", "RECALL",
-    "EvalConfig", "Evaluator", "augmentation_experiment", "frechet_distance", "register_metric",
+    "CLASS_KL", "EVAL_SAMPLES", "FID", "FID_STD", "GAN_TEST", "GAN_TEST_STD", "GAN_TRAIN", "IS", "IS_STD", "KID",
+    "KID_STD", "METRICS", "NN_DISTANCE", "OUTPUTS", "PRECISION", "RECALL",
+    "EvalConfig", "Evaluator", "MetricOutput", "augmentation_experiment", "bootstrap_fid", "frechet_distance",
+    "metric_direction", "register_metric",
 ]
 
 # metric names (MLflow metric names and table columns)
-FID, KID, KID_STD, IS, IS_STD = "fid", "kid", "kid_std", "is", "is_std"
+FID, FID_STD, KID, KID_STD, IS, IS_STD = "fid", "fid_std", "kid", "kid_std", "is", "is_std"
 PRECISION, RECALL = "precision", "recall"
 GAN_TRAIN, GAN_TEST, GAN_TEST_STD = "gan_train_acc", "gan_test_acc", "gan_test_acc_std"
 CLASS_KL, NN_DISTANCE, EVAL_SAMPLES = "class_kl", "nn_distance", "eval_samples"
@@ -48,8 +49,45 @@ CLASS_KL, NN_DISTANCE, EVAL_SAMPLES = "class_kl", "nn_distance", "eval_samples"
 METRICS: Registry = Registry("metric")
 
 
-def register_metric(name: str):
-    return METRICS.register(name)
+@dataclass(frozen=True)
+class MetricOutput:
+    """One value a registered metric reports: its name, which way is better, and who computes it."""
+
+    name: str  # MLflow metric name and table column
+    direction: str | None  # "min" or "max" (which value is better); None for the uncertainty of another output
+    producer: str  # registry name of the metric function that computes it (what `evaluation.metrics` lists)
+    uncertainty_of: str | None = None  # for a `*_std` output: the output whose spread it measures
+
+
+OUTPUTS: dict[str, MetricOutput] = {}  # every reported value by name, filled by register_metric
+
+
+def register_metric(name: str, outputs: Mapping[str, str]):
+    """Register `fn(ctx) -> {output: value}` under `name`. `outputs` maps each output it reports to its
+    direction: "min" or "max" (which value is better), or "std of <output>" for an uncertainty."""
+
+    def decorator(fn):
+        declared = {}
+        for out, direction in outputs.items():
+            if out in OUTPUTS or out in declared:
+                raise ValueError(f"The metric output `{out}` is already registered.")
+            if direction in ("min", "max"):
+                declared[out] = MetricOutput(out, direction, name)
+            elif isinstance(direction, str) and direction.startswith("std of ") and direction[7:] in outputs:
+                declared[out] = MetricOutput(out, None, name, uncertainty_of=direction[7:])
+            else:
+                raise ValueError(f"The direction of `{out}` is {direction!r}, but must be min, max or 'std of <output>'.")
+        METRICS.add(name, fn)
+        OUTPUTS.update(declared)
+        return fn
+
+    return decorator
+
+
+def metric_direction(name: str) -> str | None:
+    """"min" or "max" for a registered output that can rank runs, else None."""
+    out = OUTPUTS.get(name)
+    return out.direction if out else None
 
 
 @dataclass(frozen=True)
@@ -62,9 +100,11 @@ class EvalConfig:
     real_fraction: float = 1.0  # share of that split used as the reference; 1.0 = all of it, independent of data.dataset_fraction
     inception_weights: str | None = None  # local FID Inception weights; None = $GANSWEEP_INCEPTION_WEIGHTS or torch-fidelity's download
     classifier_epochs: int | None = None  # domain classifier epochs; None = enough for ~48k image presentations
+    classifier_seed: int = 0  # seeds the domain classifier's training (a new seed is a new feature space)
     gan_test_repeats: int = 5  # GAN-test repeats (fresh samples each) for its mean and std
     prc_neighborhood: int = 3  # k of the k-NN balls of precision/recall
     kid_subset_size: int = 1000  # KID subset size (capped by the sample counts)
+    fid_bootstrap: int = 10  # bootstrap resamples of the generated features behind `fid_std`; 0 = no fid_std
     seed: int = 0  # seeds the sampled noise and labels, and the real reference subset
     device: str = "auto"  # where extractors run
 
@@ -80,6 +120,10 @@ class EvalConfig:
         _check_range("evaluation.gan_test_repeats", self.gan_test_repeats, 1, 100)
         _check_range("evaluation.prc_neighborhood", self.prc_neighborhood, 1, 100)
         _check_range("evaluation.kid_subset_size", self.kid_subset_size, 2)
+        _check_range("evaluation.fid_bootstrap", self.fid_bootstrap, 0, 1000)
+        if self.fid_bootstrap == 1:
+            raise ConfigError("The value of `evaluation.fid_bootstrap` is 1, but must be 0 (off) or >= 2 (a spread "
+                              "needs at least two resamples).")
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any] | None) -> "EvalConfig":
@@ -119,6 +163,16 @@ class RealReference:
     sigma: np.ndarray
     cache_path: Path
     from_cache: bool
+    _sqrt: tuple | None = field(default=None, repr=False)
+
+    def sqrt_sigma(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(Σr^½, mu_r, tr Σr) in float64, computed once: what every bootstrap FID against this reference needs."""
+        if self._sqrt is None:
+            sigma = torch.from_numpy(np.asarray(self.sigma, dtype=np.float64))
+            eig, vec = torch.linalg.eigh(sigma)
+            root = (vec * eig.clamp(min=0).sqrt()) @ vec.T
+            self._sqrt = (root, torch.from_numpy(np.asarray(self.mu, dtype=np.float64)), sigma.trace())
+        return self._sqrt
 
 
 def _real_reference(extractor: Extractor, data_cfg: DataConfig, n: int, seed: int) -> RealReference:
@@ -172,14 +226,52 @@ class EvalContext:
     def real(self) -> RealReference:
         return self.evaluator.real
 
+    @property
+    def predicted_classes(self) -> torch.Tensor:
+        """The domain classifier's class for each generated image. With the `domain` extractor that classifier
+        is the feature network, so its logits were already computed with the features."""
+        if self.evaluator.extractor.name == "domain":
+            return self.features["logits"].argmax(1)
+        return self.evaluator.classify(self.images)
 
-@register_metric("fid")
+
+def bootstrap_fid(features: torch.Tensor, real: RealReference, resamples: int, seed: int,
+                  device: torch.device | str = "cpu") -> torch.Tensor:
+    """FID of `resamples` bootstrap resamples (n of n, with replacement) of the generated features against the
+    fixed real statistics: their spread is the evaluation-sampling uncertainty of the FID at this n.
+
+    The same Fréchet distance as torch-fidelity's `fid_statistics_to_metric` (a test checks each resample
+    against it), computed as tr sqrt(S Σg S) with S = Σr^½ cached once per reference, where
+    torch-fidelity takes sqrtm(Σg Σr): one symmetric eigenvalue problem per resample instead of a general
+    matrix square root, so all resamples cost about as much as extracting the features.
+    """
+    x = features.to(device=device, dtype=torch.float64)  # (n, D)
+    n = x.shape[0]
+    root, mu_r, trace_r = (t.to(device) for t in real.sqrt_sigma())
+    gen = torch.Generator().manual_seed(seed)
+    values = []
+    for _ in range(resamples):
+        xb = x[torch.randint(n, (n,), generator=gen).to(device)]
+        mu = xb.mean(0)
+        centred = xb - mu
+        sigma = centred.T @ centred / (n - 1)  # (D, D), unbiased like np.cov
+        eig = torch.linalg.eigvalsh(root @ sigma @ root).clamp_(min=0)
+        values.append((mu - mu_r).square().sum() + sigma.trace() + trace_r - 2 * eig.sqrt().sum())
+    return torch.stack(values).cpu()
+
+
+@register_metric("fid", outputs={FID: "min", FID_STD: f"std of {FID}"})
 def _fid(ctx: EvalContext) -> dict[str, float]:
     stats = fid_features_to_statistics(ctx.features["features"])
-    return {FID: frechet_distance(stats["mu"], stats["sigma"], ctx.real.mu, ctx.real.sigma)}
+    out = {FID: frechet_distance(stats["mu"], stats["sigma"], ctx.real.mu, ctx.real.sigma)}
+    cfg = ctx.evaluator.config
+    if cfg.fid_bootstrap:
+        fids = bootstrap_fid(ctx.features["features"], ctx.real, cfg.fid_bootstrap, cfg.seed, ctx.evaluator.device)
+        out[FID_STD] = float(fids.std(correction=1))
+    return out
 
 
-@register_metric("kid")
+@register_metric("kid", outputs={KID: "min", KID_STD: f"std of {KID}"})
 def _kid(ctx: EvalContext) -> dict[str, float]:
     f_gen, f_real = ctx.features["features"], ctx.real.features
     size = min(ctx.evaluator.config.kid_subset_size, f_gen.shape[0], f_real.shape[0])
@@ -187,13 +279,13 @@ def _kid(ctx: EvalContext) -> dict[str, float]:
     return {KID: out["kernel_inception_distance_mean"], KID_STD: out["kernel_inception_distance_std"]}
 
 
-@register_metric("is")
+@register_metric("is", outputs={IS: "max", IS_STD: f"std of {IS}"})
 def _is(ctx: EvalContext) -> dict[str, float]:
     out = isc_features_to_metric(ctx.features["logits"], splits=10, rng_seed=ctx.evaluator.config.seed)
     return {IS: out["inception_score_mean"], IS_STD: out["inception_score_std"]}
 
 
-@register_metric("precision_recall")
+@register_metric("precision_recall", outputs={PRECISION: "max", RECALL: "max"})
 def _prc(ctx: EvalContext) -> dict[str, float]:
     out = prc_features_to_metric(
         ctx.features["features"], ctx.real.features, prc_neighborhood=ctx.evaluator.config.prc_neighborhood,
@@ -207,7 +299,7 @@ def _require_conditional(ctx: EvalContext, metric: str) -> None:
         raise ValueError(f"The metric `{metric}` needs a conditional generator (`model.conditional: true`).")
 
 
-@register_metric("gan_test")
+@register_metric("gan_test", outputs={GAN_TEST: "max", GAN_TEST_STD: f"std of {GAN_TEST}"})
 def _gan_test(ctx: EvalContext) -> dict[str, float]:
     """Accuracy of the real-trained classifier on generated samples of the requested class (mean, std over repeats)."""
     _require_conditional(ctx, "gan_test")
@@ -220,7 +312,7 @@ def _gan_test(ctx: EvalContext) -> dict[str, float]:
     return {GAN_TEST: float(np.mean(accs)), GAN_TEST_STD: float(np.std(accs))}
 
 
-@register_metric("gan_train")
+@register_metric("gan_train", outputs={GAN_TRAIN: "max"})
 def _gan_train(ctx: EvalContext) -> dict[str, float]:
     """Accuracy on real test images of a classifier trained only on generated, labelled samples."""
     _require_conditional(ctx, "gan_train")
@@ -231,11 +323,11 @@ def _gan_train(ctx: EvalContext) -> dict[str, float]:
     return {GAN_TRAIN: accuracy(model, test_images, test_labels)}
 
 
-@register_metric("class_histogram")
+@register_metric("class_histogram", outputs={CLASS_KL: "min"})
 def _class_histogram(ctx: EvalContext) -> dict[str, float]:
     """Predicted-class histogram of the samples and its KL divergence to the real class distribution (mode collapse)."""
     k = ctx.evaluator.num_classes
-    pred = ctx.evaluator.classify(ctx.images)
+    pred = ctx.predicted_classes
     hist = torch.bincount(pred, minlength=k).double()
     real = torch.bincount(ctx.real.labels, minlength=k).double()
     p, q = (hist + 1e-6) / (hist + 1e-6).sum(), (real + 1e-6) / (real + 1e-6).sum()
@@ -243,7 +335,7 @@ def _class_histogram(ctx: EvalContext) -> dict[str, float]:
     return {CLASS_KL: float((p * (p / q).log()).sum())}
 
 
-@register_metric("memorization")
+@register_metric("memorization", outputs={NN_DISTANCE: "max"})
 def _memorization(ctx: EvalContext) -> dict[str, float]:
     """Mean pixel-space L2 distance (pixels in [0, 1]) from each generated image to its nearest training image."""
     train = ctx.evaluator.train_images.flatten(1).float() / 255
@@ -297,10 +389,10 @@ class Evaluator:
         try:  # only look for the files: every trial builds an Evaluator, decoding here would be wasted
             _locate(train, self.info)
             _locate(test, self.info)
-            return ClassifierSpec(train, test, epochs=self.config.classifier_epochs)
+            return ClassifierSpec(train, test, epochs=self.config.classifier_epochs, seed=self.config.classifier_seed)
         except FileNotFoundError:
             return ClassifierSpec(dataclasses.replace(base, split=self.data_cfg.split), None,
-                                  epochs=self.config.classifier_epochs)
+                                  epochs=self.config.classifier_epochs, seed=self.config.classifier_seed)
 
     @property
     def classifier(self):

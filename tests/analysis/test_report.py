@@ -1,17 +1,20 @@
 """Tables, plots and the HTML report, on MLflow data made by actually running a tiny sweep."""
 
+import html
 import shutil
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
+import pandas as pd
 import pytest
 import ray
+import scipy.stats
 from mlflow.tracking import MlflowClient
 from PIL import Image
+from statsmodels.stats.multitest import multipletests
 
-from analysis import SweepNotFound, load_sweep, metric_table, ranking
+from analysis import SweepNotFound, load_sweep
 from analysis.report import build_report
 from sweeps.run import run_sweep
 from sweeps.spec import parse_spec
@@ -25,59 +28,101 @@ base:
   train: {{iterations: 30, eval_every: 10, batch_size: 32}}
 evaluation: {{metrics: [fid, class_histogram], num_samples: 200, real_samples: 500}}
 parameters:
-  model.latent_dim: {{values: [4, 8, 12]}}
+  model.latent_dim: {{values: [4, 12]}}
+  model.g_width: {{values: [4, 8], baseline: 8}}
 method: grid
 seeds: [0, 1]
-early_stopping: {{type: asha, grace_period: 2, reduction_factor: 2}}
 resources: {{cpus: 1}}
+published:
+  source: a test of the scorecard
+  extractor: inception
+  dataset: mnist
+  results:
+    - {{params: {{model.latent_dim: 4, model.g_width: 8}}, metric: fid, value: 100.0}}
+    - {{params: {{model.latent_dim: 99, model.g_width: 8}}, metric: fid, value: 50.0}}
 """
+PARAMS = ["model.latent_dim", "model.g_width"]
 
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
+    """A 2 x 2 grid with 2 seeds and no early stopping: 8 finished runs in a real MLflow store."""
     out = tmp_path_factory.mktemp("sweep")
     run_sweep(parse_spec(SPEC, source="tiny_report.yaml"), out=out)
     ray.shutdown()
     return load_sweep(str(out)), out
 
 
-def test_loaded_trials_and_histories(sweep):
+@pytest.fixture(scope="module")
+def report_dir(sweep, tmp_path_factory):
+    s, _ = sweep
+    folder = tmp_path_factory.mktemp("report") / "report"
+    build_report(s, folder)
+    return folder
+
+
+def test_loaded_trials_histories_and_design(sweep):
     s, out = sweep
-    assert len(s.trials) == 6 and s.swept == ["model.latent_dim"]
-    assert set(s.trials["status"]) <= {"completed", "early_stopped"}
-    assert "early_stopped" in set(s.trials["status"])
+    assert len(s.trials) == 8 and s.swept == PARAMS
+    assert set(s.trials["status"]) == {"completed"}
+    assert s.baselines == {"model.latent_dim": 4, "model.g_width": 8}  # the spec's baseline, else the first value
+    assert s.design.published[0].value == 100.0 and s.design.final_samples == 200
     fid = s.histories[s.histories["metric"] == "fid"]
     for _, row in s.trials.iterrows():
         steps = fid[fid["run_id"] == row["run_id"]]["step"].tolist()
         assert steps == [10 * (i + 1) for i in range(row["last_evaluation"])]
         assert row["last_step"] == steps[-1]
+        assert row["fid_std"] > 0  # the sampling uncertainty of every evaluation
 
 
-def test_pivot_values_match_the_raw_runs(sweep):
-    s, _ = sweep
-    table = metric_table(s.trials, "fid", ["model.latent_dim"])
+def raw_runs(s) -> pd.DataFrame:
+    """The finished runs straight from MLflow, not through load_sweep."""
     client = MlflowClient(s.tracking_uri)
-    for _, row in table.iterrows():
-        raw = [r.data.metrics["fid"] for r in client.search_runs(
-            [client.get_experiment_by_name("tiny_report").experiment_id],
-            filter_string=f"params.`model.latent_dim` = '{int(row['model.latent_dim'])}' and tags.status = 'completed'")]
-        assert row["n"] == len(raw)
-        assert row["mean"] == pytest.approx(np.mean(raw))
-        if len(raw) == 2:
-            assert row["std"] == pytest.approx(np.std(raw, ddof=1))
-    if len(table) > 1:
-        assert table["delta"].iloc[1] == pytest.approx(table["mean"].iloc[1] - table["mean"].iloc[0])
+    exp = client.get_experiment_by_name("tiny_report").experiment_id
+    runs = client.search_runs([exp], filter_string=f"tags.mlflow.parentRunId = '{s.parent_run_id}'")
+    return pd.DataFrame([{"z": int(r.data.params["model.latent_dim"]), "g": int(r.data.params["model.g_width"]),
+                          "fid": r.data.metrics["fid"]} for r in runs if r.data.tags["status"] == "completed"])
 
 
-def test_ranking_marks_early_stopped_trials_and_their_rung(sweep):
+def test_every_interval_in_the_report_equals_an_independent_computation_on_the_raw_runs(sweep, report_dir):
     s, _ = sweep
-    rank = ranking(s.trials, "fid", "min", s.swept)
-    done = rank[rank["status"] == "completed"]
-    stopped = rank[rank["status"] == "early_stopped"]
-    assert list(rank["rank"]) == list(range(1, 7))
-    assert done["rank"].max() < stopped["rank"].min()  # finished trials rank above stopped ones
-    assert list(done["fid"]) == sorted(done["fid"])
-    assert all(stopped["stopped_at"] == "evaluation 2")
+    raw = raw_runs(s)
+    cells = pd.read_csv(report_dir / "fid_by_params.csv")
+    assert len(cells) == 4
+    for _, row in cells.iterrows():
+        v = raw[(raw["z"] == row["model.latent_dim"]) & (raw["g"] == row["model.g_width"])]["fid"].to_numpy()
+        low, high = scipy.stats.t.interval(0.95, len(v) - 1, loc=v.mean(), scale=scipy.stats.sem(v))
+        assert row["n"] == len(v) == 2
+        assert (row["mean"], row["low"], row["high"]) == (pytest.approx(v.mean()), pytest.approx(low), pytest.approx(high))
+    effects = pd.read_csv(report_dir / "effects.csv")
+    by_cell = {k: g["fid"].to_numpy() for k, g in raw.groupby(["z", "g"])}
+    # g_width 4 against its baseline 8, averaged over latent_dim: Welch's variance of the contrast, and
+    # Welch-Satterthwaite's degrees of freedom, each computed here from the raw runs
+    parts = [(0.5, by_cell[(z, 4)]) for z in (4, 12)] + [(-0.5, by_cell[(z, 8)]) for z in (4, 12)]
+    estimate = sum(c * v.mean() for c, v in parts)
+    var = [c * c * v.var(ddof=1) / len(v) for c, v in parts]
+    df = sum(var) ** 2 / sum(x * x / (len(v) - 1) for x, (_, v) in zip(var, parts))
+    half = scipy.stats.t.ppf(0.975, df) * np.sqrt(sum(var))
+    row = effects[(effects["parameter"] == "model.g_width") & (effects["kind"] == "effect")].iloc[0]
+    assert row["estimate"] == pytest.approx(estimate)
+    assert (row["low"], row["high"]) == (pytest.approx(estimate - half), pytest.approx(estimate + half))
+    assert row["p"] == pytest.approx(2 * scipy.stats.t.sf(abs(estimate) / np.sqrt(sum(var)), df))
+    # Holm over every comparison of the report: the effects and the interaction
+    adjusted = multipletests(effects["p"], method="holm")[1]
+    assert list(effects["p_adjusted"]) == pytest.approx(list(adjusted))
+
+
+def test_conclusions_scorecard_and_early_stopping_check(sweep, report_dir):
+    s, _ = sweep
+    text = (report_dir / "conclusions.md").read_text()
+    assert text.startswith("## Conclusions")
+    assert "g_width 8 -> 4" in text and "latent_dim 4 -> 12" in text
+    assert "Best configuration" in text and "Seed-to-seed SD of the final fid" in text
+    assert "Replayed ASHA" in text  # the sweep ran without early stopping
+    card = pd.read_csv(report_dir / "scorecard.csv")
+    assert card.loc[0, "verdict"].startswith("not comparable: measured with inception")
+    assert card.loc[1, "verdict"] == "not run at this scale"
+    assert set(pd.read_csv(report_dir / "early_stopping.csv")["evaluation"]) <= {1, 2, 3}
 
 
 def _not_blank(path) -> bool:
@@ -85,34 +130,41 @@ def _not_blank(path) -> bool:
     return pixels.std() > 5 and len(np.unique(pixels)) > 20
 
 
-def test_report_writes_tables_plots_and_html_logged_to_the_parent_run(sweep, tmp_path):
+def test_report_writes_tables_plots_and_html_logged_to_the_parent_run(sweep, report_dir):
     s, out = sweep
-    report = build_report(s, tmp_path / "report")
-    names = {p.name for p in (tmp_path / "report").iterdir()}
-    assert {"report.html", "ranking.md", "ranking.csv", "fid_by_params.md", "fid_by_params.csv", "fid_vs_step.png",
-            "losses.png", "samples_best.png", "interpolation.png", "class_histogram.png"} <= names
-    for png in (tmp_path / "report").glob("*.png"):
+    names = {p.name for p in report_dir.iterdir()}
+    assert {"report.html", "conclusions.md", "ranking.md", "ranking.csv", "fid_by_params.md", "fid_by_params.csv",
+            "effects.csv", "effects.png", "scorecard.csv", "early_stopping.csv", "importance.png", "importance.csv",
+            "fid_vs_step.png", "losses.png", "samples_best.png", "interpolation.png", "class_histogram.png"} <= names
+    for png in report_dir.glob("*.png"):
         assert png.stat().st_size > 2000 and _not_blank(png), png
-    page = report.read_text()
-    assert page.count("data:image/png;base64,") >= 6 and "<table" in page and 'src="http' not in page
+    page = (report_dir / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 7 and "<table" in page and 'src="http' not in page
+    assert page.index('id="conclusions"') < page.index("<table")  # the conclusions come first
+    importance = pd.read_csv(report_dir / "importance.csv")
+    assert (importance["low"] <= importance["importance"] + 1e-9).all()
+    assert (importance["importance"] <= importance["high"] + 1e-9).all()
     client = MlflowClient(s.tracking_uri)
     logged = {a.path for a in client.list_artifacts(s.parent_run_id, "report")}
     assert "report/report.html" in logged
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (scripts/install.sh --test)")
-def test_html_report_renders_in_headless_chromium(sweep, tmp_path):
-    s, _ = sweep
-    report = build_report(s, tmp_path / "report", log_to_mlflow=False)
+def test_html_report_and_its_conclusions_render_in_headless_chromium(report_dir, tmp_path):
+    report = report_dir / "report.html"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}"]
     shot = tmp_path / "shot.png"
-    subprocess.run(
-        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,2400", f"--screenshot={shot}",
-         report.resolve().as_uri()],
-        capture_output=True, timeout=180, check=True,
-    )
-    assert _not_blank(shot)
+    subprocess.run(["chromium", *flags, "--window-size=1200,900", f"--screenshot={shot}", report.resolve().as_uri()],
+                   capture_output=True, timeout=180, check=True)
+    assert _not_blank(shot)  # the top of the page, where the conclusions are
+    dom = subprocess.run(["chromium", *flags, "--dump-dom", report.resolve().as_uri()], capture_output=True, text=True,
+                         timeout=180, check=True).stdout
+    items = dom.split('<ul class="conclusions">', 1)[1].split("</ul>", 1)[0]
+    expected = [line[2:] for line in (report_dir / "conclusions.md").read_text().splitlines() if line.startswith("- ")]
+    assert items.count("<li>") == len(expected) >= 5
+    assert html.escape(expected[0]) in items
 
 
 def test_report_cli_and_clear_errors(sweep, tmp_path):

@@ -18,6 +18,7 @@ import pytest
 import ray
 from mlflow.tracking import MlflowClient
 
+from analysis import load_sweep, ranking
 from sweeps.run import run_sweep
 from sweeps.spec import parse_spec
 from tests.helpers import MNIST_TEST_DIR, REPO
@@ -121,6 +122,19 @@ def test_no_metric_point_is_lost_in_the_embedded_store(grid_sweep):
         history = client.get_metric_history(by_trial[trial_id].info.run_id, "evaluation")
         assert sorted(m.step for m in history) == sorted(row["step"] for row in rows)
         assert sorted(m.value for m in history) == sorted(row["evaluation"] for row in rows)
+
+
+def test_report_ranking_marks_early_stopped_trials_and_their_rung(grid_sweep):
+    spec, out, summary, state = grid_sweep
+    s = load_sweep(str(Path(summary["sweep_dir"])))
+    rank = ranking(s.trials, "fid", "min", s.swept)
+    done = rank[rank["status"] == "completed"]
+    stopped = rank[rank["status"] == "early_stopped"]
+    assert list(rank["rank"]) == list(range(1, 7))
+    assert done["rank"].max() < stopped["rank"].min()  # finished trials rank above stopped ones
+    assert list(done["fid"]) == sorted(done["fid"])
+    assert list(stopped["stopped_at"]) == [f"evaluation {e}" for e in stopped["last_evaluation"]]
+    assert rank.iloc[-1]["status"] == "diverged"
 
 
 def test_parent_run_holds_the_resolved_spec_and_summary(grid_sweep):

@@ -1,0 +1,73 @@
+"""What a sweep set out to measure, as the report needs it: factors with their levels and baselines,
+the early-stopping rule, and the figures a study published. Stored as the `design.json` artifact of
+the sweep's parent MLflow run, so a report needs nothing but MLflow.
+
+The sweep service writes it (`SweepDesign.from_*` is not needed there: it fills the dataclass); this
+module owns the format and reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["DESIGN_ARTIFACT", "Factor", "PublishedFigure", "SweepDesign", "level_label"]
+
+DESIGN_ARTIFACT = "design.json"
+_VERSION = 1
+
+
+def level_label(level: Any) -> str:
+    """A factor level as text: `8`, `0.0002`, `(0.5, 0.999)`, or `label_smoothing=0.15, ...` for a variant."""
+    if isinstance(level, dict):
+        return ", ".join(f"{k.split('.')[-1]}={level_label(v)}" for k, v in level.items())
+    if isinstance(level, (list, tuple)):
+        return "(" + ", ".join(level_label(v) for v in level) + ")"
+    return str(level)
+
+
+@dataclass(frozen=True)
+class Factor:
+    name: str  # the spec's parameter key: a dotted config key, or a variant's label
+    keys: list[str]  # the config keys it sets (one, or several for a variant)
+    levels: list[Any] | None  # grid values or choices (mappings for a variant); None for a continuous range
+    baseline: Any = None  # the level others are compared against; None = the first level
+    variant: bool = False
+
+
+@dataclass(frozen=True)
+class PublishedFigure:
+    params: dict[str, Any]  # config keys -> values of the configuration it belongs to
+    metric: str
+    value: float
+    source: str
+    extractor: str | None = None
+    dataset: str | None = None
+    samples: int | None = None
+    spread: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SweepDesign:
+    metric: str
+    mode: str  # min or max
+    method: str  # grid, random or optuna
+    seeds: list[int]
+    factors: list[Factor]
+    early_stopping: dict  # type (asha|none), grace_period, reduction_factor, max_evaluations
+    extractor: str  # feature extractor of the evaluations
+    final_samples: int  # generated samples of each trial's last evaluation
+    published: list[PublishedFigure] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps({"version": _VERSION, **asdict(self)}, indent=1, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> "SweepDesign":
+        raw = json.loads(text)
+        raw.pop("version", None)
+        raw["factors"] = [Factor(**f) for f in raw.get("factors", [])]
+        raw["published"] = [PublishedFigure(**p) for p in raw.get("published", [])]
+        return cls(**raw)
