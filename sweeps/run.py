@@ -47,6 +47,13 @@ def plan(spec: SweepSpec) -> str:
     ev = spec.evaluation
     lines.append(f"evaluation: {ev.extractor} extractor, metrics {list(ev.metrics)}, {ev.num_samples} samples "
                  f"({spec.final_num_samples or ev.num_samples} at the end), {ev.real_samples} real")
+    if spec.published:
+        lines.append(f"published figures ({len(spec.published)}), shown beside ours in the report's scorecard:")
+        for f in spec.published:
+            config = ", ".join(f"{k}={v}" for k, v in f.params.items())
+            spread = f" ± {f.spread:g}" if f.spread is not None else ""
+            lines.append(f"  {f.metric} {f.value:g}{spread} at {config} ({f.extractor or 'extractor not stated'}, "
+                         f"{f.dataset or 'dataset not stated'}; {f.source})")
     configs = spec.trial_configs()
     if configs:
         iters = [spec.iterations(spec.config_for(c)) for c in configs]
@@ -120,6 +127,8 @@ def _trial_space(spec: SweepSpec) -> dict:
                 swept[p.key] = tune.qrandint(int(p.low), int(p.high), int(p.step or 1))
         swept["train.seed"] = spec.seeds[0]
         space["swept"] = swept
+        if len(spec.seeds) > 1:  # SeedReplicates repeats each configuration; the repeat index picks the seed
+            space["seeds"] = list(spec.seeds)
     else:
         space["swept"] = tune.grid_search(spec.trial_configs())  # Tune's variant generator expands the list
     return space
@@ -204,7 +213,7 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
     import ray
     from ray import tune
 
-    from sweeps.search import PruningAwareOptunaSearch
+    from sweeps.search import PruningAwareOptunaSearch, SeedReplicates
     from sweeps.tracking import MLflowTracker, git_commit, open_parent_run
     from sweeps.tunestate import TuneStateBackup, check_tune_state, restore_tune_state
 
@@ -307,12 +316,14 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
                 sampler=optuna.samplers.TPESampler(seed=spec.search_seed), study_name=spec.name,
                 study_file=str(out / "optuna_study.json"),
             )
+            if len(spec.seeds) > 1:
+                search_alg = SeedReplicates(search_alg, repeat=len(spec.seeds))
         tuner = tune.Tuner(
             trainable,
             param_space=_trial_space(spec),
             tune_config=tune.TuneConfig(
                 metric=spec.metric, mode=spec.mode, search_alg=search_alg, scheduler=scheduler,
-                num_samples=spec.num_samples if spec.method == "optuna" else 1,
+                num_samples=spec.num_trials() if spec.method == "optuna" else 1,
                 max_concurrent_trials=spec.max_concurrent or None, reuse_actors=True,
             ),
             run_config=tune.RunConfig(
@@ -366,12 +377,15 @@ def _check_restored_searcher(tuner, spec: SweepSpec) -> None:
     local = getattr(tuner, "_local_tuner", None)
     tune_config = getattr(local, "_tune_config", None)
     searcher = getattr(getattr(tune_config, "search_alg", None), "searcher", getattr(tune_config, "search_alg", None))
+    searcher = getattr(searcher, "searcher", searcher)  # inside SeedReplicates when seeds repeat configurations
     if not isinstance(searcher, PruningAwareOptunaSearch):
         raise RuntimeError(f"restored sweep lost its Optuna searcher (got {type(searcher).__name__}); not resuming "
                            "with a different search algorithm.")
 
 
 def _summary(grid, spec: SweepSpec, progress: _Progress) -> dict:
+    from sweeps.trainable import trial_values
+
     rows = []
     for r in grid:
         m = r.metrics or {}
@@ -381,7 +395,7 @@ def _summary(grid, spec: SweepSpec, progress: _Progress) -> dict:
                                                    "completed" if m.get("is_final") else "early_stopped")
         value = m.get(spec.metric)
         rows.append({"trial_id": trial_id, "status": status, spec.metric: value, "evaluation": m.get("evaluation"),
-                     "step": m.get("step"), "swept": (r.config or {}).get("swept", {})})
+                     "step": m.get("step"), "swept": trial_values(r.config or {})})
     def key(row):
         v = row[spec.metric]
         ok = v is not None and math.isfinite(v) and row["status"] not in ("diverged", "error")
@@ -391,14 +405,49 @@ def _summary(grid, spec: SweepSpec, progress: _Progress) -> dict:
 
 
 def _format_summary(summary: dict, spec: SweepSpec) -> str:
+    """The trials ranked one by one, then the configurations with their intervals over seeds and the set
+    that cannot be told apart from the best (analysis.stats), so no single-seed winner is named."""
+    import pandas as pd
+
+    from analysis.design import level_label
+    from analysis.stats import best_set
+
     metric = summary["metric"]
-    lines = [f"ranked by {metric} ({summary['mode']}):"]
+    lines = [f"runs ranked by {metric} ({summary['mode']}):"]
     for i, row in enumerate(summary["trials"], 1):
         v = row[metric]
         shown = f"{v:.4g}" if isinstance(v, (int, float)) and math.isfinite(v) else "-"
         where = f"eval {row['evaluation']}" if row.get("evaluation") else ""
         swept = ", ".join(f"{k}={v}" for k, v in row["swept"].items())
         lines.append(f"{i:3d}. {metric} {shown:>8}  {row['status']:<13} {where:<8} {swept}")
+    factors = [p.key for p in spec.parameters]
+    rows = []
+    for row in summary["trials"]:
+        swept = row["swept"]
+        levels = {}
+        for p in spec.parameters:
+            if p.variant:  # the variant whose keys the trial carries
+                levels[p.key] = next((level_label(v) for v in p.values
+                                      if all(swept.get(k) == x for k, x in v.items())), None)
+            else:
+                levels[p.key] = level_label(swept.get(p.key))
+        rows.append({**levels, "status": row["status"], metric: row[metric]})
+    if not rows:
+        return "\n".join(lines)
+    best = best_set(pd.DataFrame(rows), metric, summary["mode"], factors)
+    if best.empty:
+        return "\n".join(lines + [f"no trial finished with a finite {metric}."])
+    lines.append(f"configurations ({metric}: mean ± 95% CI (runs) over seeds; * = cannot be told apart from the best):")
+    for _, row in best.iterrows():
+        mark = "*" if row["in_best_set"] is True else " "
+        config = ", ".join(f"{k.split('.')[-1]}={row[k]}" for k in factors) or "base config"
+        lines.append(f"  {mark} {row['cell']:<22} {config}")
+    if best["in_best_set"].isna().any():
+        lines.append("  one run per configuration: the best cannot be told from noise; run at least 2 seeds.")
+    else:
+        kept = int((best["in_best_set"] == True).sum())  # noqa: E712
+        lines.append(f"  {kept} of {len(best)} configurations are indistinguishable from the best at 95% "
+                     "(the report says which factors matter).")
     return "\n".join(lines)
 
 

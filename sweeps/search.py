@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import json
 
+import math
+
 from optuna.trial import TrialState
+from ray.tune.search import Repeater
 from ray.tune.search.optuna import OptunaSearch
+from ray.tune.search.repeater import TRIAL_INDEX
 
 from gan._io import atomic_path
 
-__all__ = ["PruningAwareOptunaSearch"]
+__all__ = ["TRIAL_INDEX", "PruningAwareOptunaSearch", "SeedReplicates"]
 
 
 class PruningAwareOptunaSearch(OptunaSearch):
@@ -58,3 +62,50 @@ class PruningAwareOptunaSearch(OptunaSearch):
         ]
         with atomic_path(self.study_file) as tmp:
             tmp.write_text(json.dumps({"study": self._ot_study.study_name, "trials": trials}, indent=1))
+
+
+class SeedReplicates(Repeater):
+    """Ray's Repeater (each proposed configuration runs once per seed, `TRIAL_INDEX` in the trial config says
+    which), telling the searcher the mean of the seeds' final metrics and whether every seed finished.
+
+    Ray's Repeater forwards only `{metric: nanmean}` once all repeats reported; that drops `is_final` and
+    `diverged`, so the Optuna searcher could not tell a finished configuration from a stopped one, and it
+    averages whatever value each repeat ended with. Here a configuration reaches Optuna as COMPLETE with
+    the mean over seeds only when every seed ran to its last evaluation, else as PRUNED (a diverged seed)
+    or FAIL (every seed errored). Intermediate results are not forwarded (nor are they by Repeater): a
+    configuration has no single curve. Early stopping is refused with replicates (see the spec), as Ray
+    advises for Repeater: ASHA would stop seeds one by one and mix rungs into the mean.
+    """
+
+    def __init__(self, searcher, repeat: int):
+        super().__init__(searcher, repeat=repeat, set_index=True)
+        self._primary: dict[str, str] = {}  # trial id -> the first trial of its configuration (the one Optuna knows)
+        self._outcomes: dict[str, dict[str, dict | None]] = {}  # primary -> trial id -> last result (None: error)
+        self._last_primary: str | None = None
+
+    def suggest(self, trial_id: str):
+        config = super().suggest(trial_id)
+        if isinstance(config, dict):
+            if config.get(TRIAL_INDEX) == 0:
+                self._last_primary = trial_id
+            self._primary[trial_id] = self._last_primary
+        return config
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        primary = self._primary.get(trial_id)
+        if primary is None:
+            return
+        outcomes = self._outcomes.setdefault(primary, {})
+        outcomes[trial_id] = None if error else dict(result or {})
+        if len(outcomes) < self.repeat:
+            return
+        done = [r for r in outcomes.values() if r is not None]
+        if not done:
+            self.searcher.on_trial_complete(primary, None, error=True)
+            return
+        values = [float(r[self.searcher.metric]) for r in done if self.searcher.metric in r]
+        finished = len(done) == self.repeat and all(r.get("is_final") == 1 and not r.get("diverged") for r in done)
+        mean = sum(values) / len(values) if values and all(math.isfinite(v) for v in values) else math.inf
+        last = max(int(r.get("evaluation", 0)) for r in done)
+        self.searcher.on_trial_complete(primary, {self.searcher.metric: mean, "evaluation": last,
+                                                  "is_final": float(finished), "diverged": float(not finished)})

@@ -354,9 +354,10 @@ def _build_spec(raw: dict, ctx: _Ctx, source: str, scale: str | None) -> SweepSp
         raise ctx.fail(("seeds",), f"is {seeds_raw!r}, but must be a non-empty list of integers >= 0 or a count.")
     if len(set(seeds_raw)) != len(seeds_raw):
         raise ctx.fail(("seeds",), f"has duplicates: {seeds_raw}.")
-    if method == "optuna" and len(seeds_raw) > 1:
-        raise ctx.fail(("seeds",), "replicates need `method: grid` or `random`; Optuna proposes every configuration "
-                                   "once (use one seed, or run the best configurations again as a grid).")
+    if method == "optuna" and len(seeds_raw) > 1 and early.type == "asha":
+        raise ctx.fail(("early_stopping",), "ASHA cannot be combined with seed replicates under `method: optuna`: it "
+                                            "would stop seeds of one configuration one by one, and Optuna is told "
+                                            "their mean. Use `early_stopping: none` with several seeds, or one seed.")
     if "train.seed" in {p.key for p in parameters}:
         raise ctx.fail(("parameters", "train.seed"), "is set by `seeds`; list the seeds there instead.")
 

@@ -136,8 +136,10 @@ class MLflowTracker(Callback):
     def _log_params(self, run_id: str, trial_config: dict) -> None:
         from mlflow.entities import Param
 
-        swept = trial_config.get("swept", {})
         from sweeps.spec import merge_dotted
+        from sweeps.trainable import trial_values
+
+        swept = trial_values(trial_config)
 
         resolved = Config.from_dict(merge_dotted(trial_config["base"], swept)).resolve()
         params = flatten(resolved.to_dict())

@@ -20,16 +20,28 @@ from gan.config import Config
 from gan.metrics import EvalConfig, Evaluator
 from gan.train import Report, Trainer
 
-__all__ = ["run_trial"]
+__all__ = ["run_trial", "trial_values"]
+
+SEEDS = "seeds"  # trial-config key: the spec's seeds, when Optuna repeats each configuration once per seed
+REPEAT_INDEX = "__trial_index__"  # ray.tune.search.repeater.TRIAL_INDEX: which repeat of its configuration a trial is
+
+
+def trial_values(config: dict) -> dict:
+    """The trial's dotted overrides of the base config, its seed included: a repeat of an Optuna
+    configuration takes the seed of its repeat index."""
+    swept = dict(config.get("swept", {}))
+    if REPEAT_INDEX in config and config.get(SEEDS):
+        swept["train.seed"] = config[SEEDS][int(config[REPEAT_INDEX])]
+    return swept
 
 
 def run_trial(config: dict) -> None:
     """Tune function trainable. config: base (training config), swept (dotted overrides), eval, metric, mode,
-    final_num_samples, threads."""
+    final_num_samples, threads[, seeds and the repeat index]."""
     from sweeps.spec import merge_dotted
 
     torch.set_num_threads(max(1, int(config.get("threads", 1))))
-    cfg = Config.from_dict(merge_dotted(config["base"], config.get("swept", {})))
+    cfg = Config.from_dict(merge_dotted(config["base"], trial_values(config)))
     eval_cfg = EvalConfig.from_dict(config["eval"])
     metric, mode = config["metric"], config["mode"]
     final_n = config.get("final_num_samples") or eval_cfg.num_samples

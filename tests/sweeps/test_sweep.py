@@ -183,6 +183,33 @@ def test_optuna_samples_in_bounds_and_stopped_trials_reach_the_study_as_pruned(t
             assert int(last) < 3 and t["value"] == t["intermediate_values"][last]
 
 
+def test_optuna_runs_each_configuration_once_per_seed_and_is_told_their_mean(tmp_path, local_ray):
+    spec = make_spec("""\
+        parameters:
+          optim.g_lr: {distribution: loguniform, low: 0.0001, high: 0.01}
+        method: optuna
+        num_samples: 2
+        seeds: [0, 1]
+        search_seed: 5
+        resources: {cpus: 1}
+        """, "tiny_optuna_seeds")
+    summary = run_sweep(spec, out=tmp_path)
+    sweep_dir = Path(summary["sweep_dir"])
+    state = json.loads((sweep_dir / "sweep.json").read_text())
+    client, runs = trial_runs(state["tracking_uri"], "tiny_optuna_seeds")
+    assert len(runs) == 4 and all(r.data.tags["status"] == "completed" for r in runs)
+    by_lr: dict[str, dict[int, float]] = {}
+    for r in runs:
+        by_lr.setdefault(r.data.params["optim.g_lr"], {})[int(r.data.params["train.seed"])] = r.data.metrics["fid"]
+    assert len(by_lr) == 2 and all(set(seeds) == {0, 1} for seeds in by_lr.values())
+    assert len({fids[0] - fids[1] for fids in by_lr.values()}) == 2  # the seeds really trained differently
+    study = json.loads((sweep_dir / "optuna_study.json").read_text())["trials"]
+    assert sorted(t["state"] for t in study) == ["COMPLETE", "COMPLETE"]
+    for t in study:
+        fids = next(f for lr, f in by_lr.items() if float(lr) == pytest.approx(t["params"]["swept/optim.g_lr"]))
+        assert t["value"] == pytest.approx((fids[0] + fids[1]) / 2)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
