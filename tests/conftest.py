@@ -22,6 +22,12 @@ def _isolated_cache(tmp_path_factory):
         os.environ["GANSWEEP_CACHE_DIR"] = old
 
 
+def pytest_configure(config):
+    # GANSWEEP_TEST_THREADS=1 runs the suite on one torch thread (results must not depend on the count)
+    if os.environ.get("GANSWEEP_TEST_THREADS"):
+        torch.set_num_threads(int(os.environ["GANSWEEP_TEST_THREADS"]))
+
+
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
         return

@@ -135,5 +135,7 @@ def test_short_real_run_moves_generator_toward_fashion_mnist():
     fake = t.generate(2000)[0]
     end_hist = _histogram_distance(fake, real)
     end_mean = (fake.float().mean(0) - real.float().mean(0)).abs().mean()
-    assert end_hist < 0.5 * start_hist, (start_hist, end_hist)
+    # measured 1.95 -> 0.86 (1 thread) and 0.88 (2 threads) for the histogram, 60 -> 8.3-8.6 for the mean image;
+    # an untrained or broken loop stays near the start. 0.7 leaves room for other machines' arithmetic.
+    assert end_hist < 0.7 * start_hist, (start_hist, end_hist)
     assert end_mean < 0.5 * start_mean, (start_mean, end_mean)

@@ -11,7 +11,7 @@ from gan.metrics import (
     CLASS_KL, FID, GAN_TEST, GAN_TEST_STD, GAN_TRAIN, KID, KID_STD, NN_DISTANCE, PRECISION, RECALL,
     EvalConfig, Evaluator, augmentation_experiment, frechet_distance,
 )
-from tests.helpers import mnist_test_data
+from tests.helpers import CLASSIFIER_SEED, mnist_test_data
 
 FASHION = DataConfig(name="fashion_mnist")
 FASHION_TEST = DataConfig(name="fashion_mnist", split="test")
@@ -19,7 +19,8 @@ FASHION_TEST = DataConfig(name="fashion_mnist", split="test")
 
 @pytest.fixture(scope="module")
 def fashion_evaluator():
-    cfg = EvalConfig(metrics=("fid", "kid", "precision_recall"), real_samples=5000, num_samples=2000)
+    cfg = EvalConfig(metrics=("fid", "kid", "precision_recall"), real_samples=5000, num_samples=2000,
+                     classifier_seed=CLASSIFIER_SEED)
     return Evaluator(cfg, FASHION)
 
 
@@ -57,18 +58,26 @@ def test_fid_ranks_real_far_below_noise_and_one_class(fashion_evaluator, fashion
 
 
 def test_kid_of_same_distribution_is_within_two_std_of_zero(fashion_evaluator, fashion_test):
+    # kid_std is the spread of single-subset estimates; the mean over 100 subsets varies less, so a real
+    # sample lands within 2 of them with room (measured: 0.01 and 0.19 std for classifier seeds 0 and 1)
     out = fashion_evaluator.score_images(fashion_test.images[:2000], metrics=("kid",))
     assert abs(out[KID]) <= 2 * out[KID_STD], out
     shifted = fashion_evaluator.score_images(fashion_test.images[fashion_test.labels < 3][:2000], metrics=("kid",))
     assert shifted[KID] > 2 * shifted[KID_STD], shifted
 
 
-def test_precision_recall_identical_and_disjoint(fashion_evaluator):
+def test_precision_recall_identical_held_out_and_disjoint(fashion_evaluator, fashion_test):
     same = fashion_evaluator.score_images(fashion_evaluator.real.images, metrics=("precision_recall",))
-    assert same[PRECISION] == 1.0 and same[RECALL] == 1.0
+    assert same[PRECISION] == 1.0 and same[RECALL] == 1.0  # the reference itself: exact by construction
+    # unseen images of the same distribution against images of another one (digits), in the same feature
+    # space: digits land in the fashion manifold far less often. Measured held-out 0.87/0.88 and digits
+    # 0.05-0.06/0.02 for two classifier seeds, digits precision 0.10 on another machine; a factor of 3
+    # between them leaves room for every classifier seen so far.
+    held_out = fashion_evaluator.score_images(fashion_test.images[:2000], metrics=("precision_recall",))
     digits = load_dataset(DataConfig(**mnist_test_data())).images[:2000]
     disjoint = fashion_evaluator.score_images(digits, metrics=("precision_recall",))
-    assert disjoint[PRECISION] < 0.1 and disjoint[RECALL] < 0.1, disjoint
+    assert held_out[PRECISION] > 0.5 and held_out[RECALL] > 0.5, held_out
+    assert disjoint[PRECISION] < held_out[PRECISION] / 3 and disjoint[RECALL] < held_out[RECALL] / 3, disjoint
 
 
 def test_features_do_not_depend_on_batch_size(fashion_evaluator, fashion_test):
@@ -85,10 +94,12 @@ def test_features_do_not_depend_on_batch_size(fashion_evaluator, fashion_test):
 
 
 def test_domain_classifier_accuracy_on_real_data():
-    mnist = Evaluator(EvalConfig(real_samples=100), DataConfig(**mnist_test_data()))
+    # measured 0.9835-0.988 (MNIST holdout, 2000 digits: 0.3 points of binomial noise) and 0.9004-0.9034
+    # (Fashion-MNIST test split) over classifier seeds and machines: the bounds sit 4-6 such spreads below
+    mnist = Evaluator(EvalConfig(real_samples=100, classifier_seed=CLASSIFIER_SEED), DataConfig(**mnist_test_data()))
     assert mnist.classifier_spec.test_data is None  # only the test digits are here: a 20% holdout of them
     assert mnist.extractor.test_accuracy >= 0.97
-    fashion = Evaluator(EvalConfig(real_samples=100), FASHION)
+    fashion = Evaluator(EvalConfig(real_samples=100, classifier_seed=CLASSIFIER_SEED), FASHION)
     assert fashion.classifier_spec.test_data == FASHION_TEST
     assert fashion.extractor.test_accuracy >= 0.88
 
@@ -104,12 +115,15 @@ def _labelled_generator(images, labels):
 
 def test_gan_test_gan_train_and_class_histogram_on_perfect_and_broken_generators(fashion_test):
     cfg = EvalConfig(metrics=("gan_test", "gan_train", "class_histogram"), real_samples=2000, num_samples=3000,
-                     gan_test_repeats=3, classifier_epochs=2)
+                     gan_test_repeats=3, classifier_epochs=2, classifier_seed=CLASSIFIER_SEED)
     ev = Evaluator(cfg, FASHION, conditional=True)
     # a "generator" that returns real test images with their true labels is as good as it gets
+    # measured: perfect GAN-test 0.905 (the classifier's accuracy), GAN-train 0.80 (a 2-epoch classifier on
+    # 3000 images, the noisiest figure here), class KL 0.006; broken 0.11 and 0.17; collapsed KL 2.1 with 97%
+    # of samples called sneakers. Each bound sits at least 5 points (GAN-train: 15) from what was measured.
     perfect = ev.evaluate(_labelled_generator(fashion_test.images, fashion_test.labels))
     assert perfect[GAN_TEST] > 0.85 and perfect[GAN_TEST_STD] < 0.03
-    assert perfect[GAN_TRAIN] > 0.75
+    assert perfect[GAN_TRAIN] > 0.65
     assert perfect[CLASS_KL] < 0.05
     # one whose labels are unrelated to its images fails GAN-test and GAN-train
     shuffled = fashion_test.labels[torch.randperm(len(fashion_test.labels), generator=torch.Generator().manual_seed(1))]
@@ -146,8 +160,9 @@ def test_augmentation_experiment_reports_real_test_accuracy(fashion_test):
     wrong = (train.labels + 1) % 10  # "generated" images whose labels are all wrong
     rows = augmentation_experiment(
         train.images, train.labels, train.images, wrong, fashion_test.images[:2000], fashion_test.labels[:2000],
-        [(1000, 0), (0, 1000), (1000, 1000)], num_classes=10, epochs=4,
+        [(1000, 0), (0, 1000), (1000, 1000)], num_classes=10, epochs=4, seed=CLASSIFIER_SEED,
     )
     acc = {(r["real"], r["generated"]): r["test_accuracy"] for r in rows}
-    assert acc[(1000, 0)] > 0.7 and acc[(0, 1000)] < 0.1
+    # measured 0.78, 0.01 and 0.43: the real-only bound sits 13 points below
+    assert acc[(1000, 0)] > 0.65 and acc[(0, 1000)] < 0.1
     assert acc[(0, 1000)] < acc[(1000, 1000)] < acc[(1000, 0)] + 0.02
