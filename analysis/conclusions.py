@@ -15,8 +15,8 @@ from analysis.stats import (
     interval, usable_trials,
 )
 
-__all__ = ["Scorecard", "asha_sentences", "best_set_sentence", "effect_sentence", "effect_table",
-           "interaction_sentence", "scorecard", "variance_sentence"]
+__all__ = ["Scorecard", "asha_sentences", "best_set_sentence", "effect_sentence", "effect_table", "interacting",
+           "interaction_sentence", "scorecard", "significance_note", "variance_sentence"]
 
 
 def short(name: str) -> str:
@@ -28,8 +28,12 @@ def _range(low: float, high: float, d: int) -> str:
     return f"{format_number(low, d)} to {format_number(high, d)}"
 
 
-def effect_sentence(e: Effect, metric: str) -> str:
+def effect_sentence(e: Effect, metric: str, depends_on: list[str] = ()) -> str:
+    """One comparison in words; `depends_on` names the parameters it has a real interaction with, whose
+    level changes this effect (the average over them then hides that)."""
     d = _decimals((e.high - e.low) / 2, e.estimate)
+    caveat = (f" Its size depends on {' and '.join(short(p) for p in depends_on)} (a real interaction, below)."
+              if depends_on else "")
     head = f"{short(e.parameter)} {level_label(e.baseline)} -> {level_label(e.level)}"
     over = f"; averaged over {', '.join(short(p) for p in e.averaged_over)}" if e.averaged_over else ""
     runs = f"{e.n_level} vs {e.n_baseline} runs{over}"
@@ -40,10 +44,25 @@ def effect_sentence(e: Effect, metric: str) -> str:
         verb = "lowers" if e.estimate < 0 else "raises"
         low, high = sorted((abs(e.low), abs(e.high)))
         return (f"{head} {verb} {metric} by {format_number(abs(e.estimate), d)} (95% CI {_range(low, high, d)}; "
-                f"{runs}): real, {e.verdict} (Holm-adjusted p = {e.p_adjusted:.2g}).")
+                f"{runs}): real, {e.verdict} (Holm-adjusted p = {e.p_adjusted:.2g}).{caveat}")
+    uncorrected = (" (this interval alone excludes 0; with every comparison of the report corrected for, the "
+                   "difference is within noise)" if e.low > 0 or e.high < 0 else "")
     return (f"{head}: no detectable difference ({metric} {'+' if e.estimate >= 0 else ''}"
-            f"{format_number(e.estimate, d)}, 95% CI {_range(e.low, e.high, d)}; {runs}; "
-            f"could have detected about {format_number(e.detectable, _decimals(e.detectable, e.detectable))}).")
+            f"{format_number(e.estimate, d)}, 95% CI {_range(e.low, e.high, d)}{uncorrected}; {runs}; "
+            f"could have detected about {format_number(e.detectable, _decimals(e.detectable, e.detectable))})."
+            f"{caveat}")
+
+
+def interacting(analysis: EffectAnalysis, parameter: str) -> list[str]:
+    """The parameters `parameter` has a real (Holm-significant) interaction with."""
+    out = []
+    for e in analysis.interactions:
+        p, q = e.parameter.split(" x ")
+        if e.verdict == "interaction" and parameter in (p, q):
+            other = q if parameter == p else p
+            if other not in out:
+                out.append(other)
+    return out
 
 
 def interaction_sentence(e: Effect, metric: str) -> str:
@@ -190,7 +209,10 @@ def scorecard(trials: pd.DataFrame, figures: list[PublishedFigure], *, extractor
         comparable = table[table["verdict"].str.startswith("published value")]
         inside = table["verdict"].str.startswith("published value inside").sum()
         blocked = table["verdict"].str.startswith("not comparable").sum()
+        absent = table["verdict"].isin(["not run at this scale", "no finished run"]).sum()
         text = f"Published figures: {len(table)} listed"
+        if absent:
+            text += f"; {absent} belong to configurations without a finished run here"
         if len(comparable):
             text += f"; {inside} of {len(comparable)} comparable ones lie inside our 95% intervals"
         if blocked:

@@ -1,9 +1,9 @@
 """What a sweep set out to measure, as the report needs it: factors with their levels and baselines,
 the early-stopping rule, and the figures a study published. Stored as the `design.json` artifact of
-the sweep's parent MLflow run, so a report needs nothing but MLflow.
+the sweep's parent MLflow run (and in the sweep folder), so a report needs nothing but MLflow.
 
-The sweep service writes it (`SweepDesign.from_*` is not needed there: it fills the dataclass); this
-module owns the format and reads it back.
+This module owns the format: the sweep service fills a `SweepDesign` and writes `to_json()`; the
+report reads it back with `from_json()`.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ import torch
 from analysis import plots
 from analysis.asha import replay_asha, rung_correlations
 from analysis.conclusions import (
-    asha_sentences, best_set_sentence, effect_sentence, effect_table, interaction_sentence, scorecard, short,
+    asha_sentences, best_set_sentence, effect_sentence, effect_table, interacting, interaction_sentence, scorecard,
+    short,
     significance_note, variance_sentence,
 )
 from analysis.design import level_label
@@ -188,7 +189,7 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
                      final_samples=int(trials["eval_samples"].max()) if "eval_samples" in trials else 0,
                      dataset=dataset)
 
-    conclusions = [effect_sentence(e, metric) for e in analysis.effects]
+    conclusions = [effect_sentence(e, metric, interacting(analysis, e.parameter)) for e in analysis.effects]
     top_interaction = analysis.largest_interaction()
     if top_interaction is not None:
         conclusions.append(interaction_sentence(top_interaction, metric))

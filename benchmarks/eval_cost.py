@@ -1,7 +1,7 @@
 """Cost of one evaluation: FID + KID + precision/recall on generated 28x28 samples, with the `domain`
 extractor (real statistics cached) and with the FID Inception network.
 
-    python benchmarks/eval_cost.py [--domain-samples 10000] [--inception-samples 1000] [--inception-weights PATH]
+    python benchmarks/eval_cost.py [--domain-samples 10000] [--inception-samples 1000 (0: skip)] [--inception-weights PATH]
 
 Without --inception-weights (or $GANSWEEP_INCEPTION_WEIGHTS / torch's hub cache) the Inception timing
 uses randomly initialised weights: the time is real, the FID value is meaningless and not printed.
@@ -18,7 +18,7 @@ import torch
 
 from gan import Config, Trainer
 from gan.config import DataConfig
-from gan.metrics import EvalConfig, Evaluator
+from gan.metrics import EvalConfig, Evaluator, bootstrap_fid
 from gan.metrics.evaluate import METRICS, EvalContext
 from gan.metrics.features import inception_weights_path
 
@@ -68,6 +68,19 @@ def main() -> None:
         _, t_metric = timed(lambda: METRICS.get(name)(ctx))
         parts.append(f"{name} {t_metric:.2f} s")
     print("           of which: " + ", ".join(parts))
+    _, t_boot = timed(lambda: bootstrap_fid(ctx.features["features"], ev.real, ev.config.fid_bootstrap, 0, ev.device))
+    print(f"           fid_std ({ev.config.fid_bootstrap} bootstrap FIDs, inside `fid` above) {t_boot:.2f} s: "
+          f"{t_boot / (t_gen + t_eval):.1%} of generating and scoring")
+    # the main job's evaluation: 1000 samples, FID and the class histogram, and its fid_std alone
+    small = Evaluator(EvalConfig(metrics=("fid", "class_histogram"), real_samples=5000, num_samples=1000), data)
+    t_small = min(timed(lambda: small.evaluate(trainer.generate))[1] for _ in range(5))
+    feats = small.extractor(trainer.generate(1000)[0])["features"]
+    t_std = min(timed(lambda: bootstrap_fid(feats, small.real, small.config.fid_bootstrap, 0, small.device))[1]
+                for _ in range(5))
+    print(f"main job's evaluation (1000 samples, fid + class_histogram, best of 5): {t_small:.2f} s, of which "
+          f"fid_std {t_std:.3f} s ({t_std / t_small:.1%})")
+    if args.inception_samples <= 0:
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         weights = args.inception_weights or inception_weights_path(None)
