@@ -10,7 +10,6 @@ folder), or an experiment name with a tracking URI. It returns the latest sweep 
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.design import DESIGN_ARTIFACT, SweepDesign, level_label
+from analysis.folders import STATE_FILE, latest_sweep_dir, read_state, spec_label
 from gan.metrics import OUTPUTS, metric_direction
 from gan.train import TRAINING_CURVES
 
@@ -68,33 +68,24 @@ def resolve_target(target: str, tracking_uri: str | None = None, scale: str | No
     """(tracking_uri, experiment, parent_run_id or None, sweep folder or None) for a target that is a sweep
     folder (with sweep.json), an output root (its newest sweep), a spec file (its newest sweep under
     `root`, at `scale`), or an experiment name (its newest sweep at the tracking URI)."""
-    from sweeps.run import latest_sweep_dir
-
     path = Path(target)
     folder = None
     experiment = None
     if path.is_file() and path.suffix in (".yaml", ".yml"):
-        from sweeps.spec import load_spec
-
-        spec = load_spec(path, scale)
-        experiment = spec.name
-        folder = latest_sweep_dir(Path(root), spec.name + (f"-{scale}" if scale else ""))
+        experiment, label = spec_label(path, scale)
+        folder = latest_sweep_dir(Path(root), label)
         if folder is None and tracking_uri is None:
             raise SweepNotFound(f"No sweep of {path} (scale {scale or 'full'}) under {Path(root) / 'sweeps'}; "
                                 "run it first, or pass --tracking-uri to read it from an MLflow server.")
     elif path.is_dir():
-        if (path / "sweep.json").is_file():
-            folder = path
-        else:
-            newest = sorted((path / "sweeps").glob("*/sweep.json"), key=lambda f: json.loads(f.read_text())["sweep_id"])
-            if not newest:
-                raise SweepNotFound(f"{path} is neither a sweep folder (no sweep.json) nor an output root with sweeps/.")
-            folder = newest[-1].parent
+        folder = path if (path / STATE_FILE).is_file() else latest_sweep_dir(path)
+        if folder is None:
+            raise SweepNotFound(f"{path} is neither a sweep folder (no {STATE_FILE}) nor an output root with sweeps/.")
     else:
         experiment = target
     if folder is not None:
-        state = json.loads((folder / "sweep.json").read_text())
-        return tracking_uri or state["tracking_uri"], state["experiment"], state["parent_run_id"], folder
+        state = read_state(folder)
+        return tracking_uri or state.tracking_uri, state.experiment, state.parent_run_id, folder
     if tracking_uri is None:
         import mlflow
 

@@ -23,7 +23,7 @@ import yaml
 from gan.config import flatten
 from sweeps.spec import SpecError, SweepSpec, load_spec
 
-__all__ = ["latest_sweep_dir", "main", "plan", "run_sweep"]
+__all__ = ["main", "plan", "run_sweep", "sweep_design"]
 
 
 def plan(spec: SweepSpec) -> str:
@@ -217,25 +217,25 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
     from sweeps.tracking import MLflowTracker, git_commit, open_parent_run
     from sweeps.tunestate import TuneStateBackup, check_tune_state, restore_tune_state
 
+    from analysis.folders import SweepState, latest_sweep_dir, read_state, sweep_label, write_state
+
     root = out.resolve()
     root.mkdir(parents=True, exist_ok=True)
-    label = spec.name + (f"-{spec.scale}" if spec.scale else "")
+    label = sweep_label(spec.name, spec.scale)
+    previous = None
     if resume:
         sweep_dir = latest_sweep_dir(root, label, unfinished=True)
         if sweep_dir is None:
             raise SpecError(f"--resume: no unfinished sweep of {label!r} in {root / 'sweeps'}; run without --resume.")
-        state = json.loads((sweep_dir / "sweep.json").read_text())
-    else:
-        state = {}
-    tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or state.get("tracking_uri") or \
+        previous = read_state(sweep_dir)
+    tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or (previous and previous.tracking_uri) or \
         f"sqlite:///{root / 'mlflow.db'}"
     embedded = tracking_uri.startswith("sqlite:") or tracking_uri.startswith("file:")
-    storage = storage or state.get("storage") or str(root / "ray")
-    sweep_id = state.get("sweep_id") or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    storage = storage or (previous and previous.storage) or str(root / "ray")
+    sweep_id = previous.sweep_id if previous else time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     run_name = f"{label}-{sweep_id}"
     out = root / "sweeps" / run_name
     out.mkdir(parents=True, exist_ok=True)
-    state_file = out / "sweep.json"
     experiment_path = Path(storage) / run_name if "://" not in storage else f"{storage.rstrip('/')}/{run_name}"
     state_backup = out / "tune_state.zip"
     if resume and isinstance(experiment_path, Path) and experiment_path.is_dir():
@@ -254,12 +254,12 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
     params.update({f"base.{k}": v for k, v in flatten(spec.base.to_dict()).items()})
     exp_id, parent = open_parent_run(
         tracking_uri, spec.name, sweep_id, (root / "mlartifacts").as_uri() if embedded else None, params,
-        {"git_commit": sha, "spec_file": spec.source}, existing_run_id=state.get("parent_run_id"),
+        {"git_commit": sha, "spec_file": spec.source}, existing_run_id=previous.parent_run_id if previous else None,
     )
-    state = {"sweep_id": sweep_id, "tracking_uri": tracking_uri, "storage": storage, "experiment": spec.name,
-             "experiment_id": exp_id, "parent_run_id": parent, "spec": spec_path or spec.source, "scale": spec.scale,
-             "label": label, "run_name": run_name, "finished": False}
-    state_file.write_text(json.dumps(state, indent=1))
+    state = SweepState(sweep_id=sweep_id, tracking_uri=tracking_uri, storage=storage, experiment=spec.name,
+                       experiment_id=exp_id, parent_run_id=parent, spec=spec_path or spec.source, scale=spec.scale,
+                       label=label, run_name=run_name)
+    write_state(out, state)
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri)
@@ -343,23 +343,13 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
             pass
     summary = _summary(grid, spec, progress)
     summary["sweep_dir"] = str(out)
-    state["finished"] = True
-    state_file.write_text(json.dumps(state, indent=1))
+    state.finished = True
+    write_state(out, state)
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     client.log_artifact(parent, str(out / "summary.json"))
     progress.print()
     print(_format_summary(summary, spec), flush=True)
     return summary
-
-
-def latest_sweep_dir(root: Path, label: str, unfinished: bool = False) -> Path | None:
-    """The newest sweep folder of a spec (name[-scale]) under ROOT/sweeps, optionally only unfinished ones."""
-    found = []
-    for f in (root / "sweeps").glob(f"{label}-*/sweep.json"):
-        state = json.loads(f.read_text())
-        if state.get("label") == label and not (unfinished and state.get("finished")):
-            found.append((state["sweep_id"], f.parent))
-    return max(found)[1] if found else None
 
 
 def _trainable():

@@ -4,7 +4,6 @@ Traffic goes only to the bridge and namespaces these tests create."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
