@@ -60,6 +60,7 @@ class SweepDesign:
     extractor: str  # feature extractor of the evaluations
     final_samples: int  # generated samples of each trial's last evaluation
     published: list[PublishedFigure] = field(default_factory=list)
+    budget: dict = field(default_factory=dict)  # hold (plans: epochs, iterations, seconds), iterations, seconds
 
     def to_json(self) -> str:
         return json.dumps({"version": _VERSION, **asdict(self)}, indent=1, default=str)

@@ -21,7 +21,7 @@ from analysis.folders import STATE_FILE, latest_sweep_dir, read_state, spec_labe
 from gan.metrics import OUTPUTS, metric_direction
 from gan.train import TRAINING_CURVES
 
-__all__ = ["Sweep", "SweepNotFound", "load_sweep", "resolve_target"]
+__all__ = ["BUDGET", "Sweep", "SweepNotFound", "budget_plan", "load_sweep", "resolve_target"]
 
 # every evaluation output of the metric registry, the `evaluation` counter and the training curves
 HISTORY_METRICS = (*OUTPUTS, "evaluation", *TRAINING_CURVES)
@@ -158,8 +158,26 @@ def load_sweep(target: str, *, tracking_uri: str | None = None, parent_run_id: s
     baselines: dict = {}
     if design is not None:
         swept, baselines = _factor_columns(trials, design, swept)
+        if design.budget.get("hold"):
+            trials[BUDGET] = trials.apply(budget_plan, axis=1)
+            swept = [p for p in swept if p not in ("train.epochs", "train.iterations", "train.max_seconds")]
+            if trials[BUDGET].nunique() > 1:
+                swept.append(BUDGET)
+                baselines[BUDGET] = design.budget["hold"][0]
     return Sweep(experiment, tracking_uri, parent, metric, mode, trials, histories, swept,
                  dict(parent_run.data.params), folder, design, baselines)
+
+
+BUDGET = "budget"  # the column naming each trial's budget plan, in sweeps with budget plans
+
+
+def budget_plan(row) -> str:
+    """A trial's budget plan from its config: a time budget, else an epoch count, else an iteration count."""
+    if row.get("train.max_seconds") not in (None, "None") and pd.notna(row.get("train.max_seconds")):
+        return "seconds"
+    if row.get("train.epochs") not in (None, "None") and pd.notna(row.get("train.epochs")):
+        return "epochs"
+    return "iterations"
 
 
 def _read_design(client, parent_run_id: str, folder: Path | None) -> SweepDesign | None:

@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-__all__ = ["class_histogram", "final_vs_param", "forest", "image_strip", "loss_curves", "metric_vs_step", "param_importance"]
+__all__ = ["budget_curves", "class_histogram", "final_vs_param", "forest", "image_strip", "loss_curves", "metric_vs_step",
+           "param_importance"]
 
 _STYLE = {"completed": ("-", 1.6), "early_stopped": ("--", 1.0), "diverged": (":", 1.0), "error": (":", 1.0)}
 
@@ -194,4 +195,21 @@ def class_histogram(counts: list[int], real: list[int], names: list[str], path: 
     ax.set_ylabel("share of samples")
     ax.set_title("predicted class of generated samples (domain classifier) vs real")
     ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def budget_curves(curves: pd.DataFrame, size: str, metric: str, path: Path) -> Path:
+    """The metric against the data size under each budget plan, with 95% intervals over seeds."""
+    fig, ax = plt.subplots(figsize=(6.8, 4.3))
+    for plan, g in curves.groupby("plan", sort=False):
+        g = g.sort_values(size)
+        err = np.vstack([(g["mean"] - g["low"]).fillna(0), (g["high"] - g["mean"]).fillna(0)])
+        label = {"epochs": "fixed epochs (data and compute grow)", "iterations": "fixed iterations (data alone)",
+                 "seconds": "fixed training time (data alone)"}.get(plan, plan)
+        ax.errorbar(g[size], g["mean"], yerr=err, marker="o", capsize=4, label=label)
+    ax.set_xlabel(size.split(".")[-1])
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} against {size.split('.')[-1]} under each budget (mean, 95% CI over seeds)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
     return _save(fig, path)

@@ -28,7 +28,8 @@ from analysis.conclusions import (
     significance_note, variance_sentence,
 )
 from analysis.design import level_label
-from analysis.load import Sweep, SweepNotFound, load_sweep
+from analysis.budget import SIZE_PARAMS, budget_curves, split_drop
+from analysis.load import BUDGET, Sweep, SweepNotFound, load_sweep
 from analysis.stats import analyse_effects, best_set, usable_trials, variance_components
 from analysis.tables import ranking, summary_table, to_markdown
 from gan.metrics import OUTPUTS
@@ -154,6 +155,21 @@ def _early_stopping_check(sweep: Sweep, factors: list[str], best: pd.DataFrame):
     return correlations, replay, sentences
 
 
+def _budget_split(sweep: Sweep, factors: list[str]):
+    """(BudgetSplit, curves, size factor) for a data-size sweep run at fixed epochs and at a fixed
+    iteration count or time, when those two are its only factors; else None."""
+    hold = (sweep.design.budget.get("hold") or []) if sweep.design else []
+    fixed = next((p for p in ("iterations", "seconds") if p in hold), None)
+    size = next((f for f in factors if f in SIZE_PARAMS), None)
+    if "epochs" not in hold or fixed is None or size is None or set(factors) - {size, BUDGET}:
+        return None
+    iterations = sweep.design.budget.get("iterations") if fixed == "iterations" else None
+    split = split_drop(sweep.trials, sweep.metric, size, BUDGET, fixed, iterations)
+    if split is None:
+        return None
+    return split, budget_curves(sweep.trials, sweep.metric, size, BUDGET, fixed, iterations), size
+
+
 def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None = None,
                  log_to_mlflow: bool = True) -> Path:
     from mlflow.tracking import MlflowClient
@@ -195,6 +211,9 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
         conclusions.append(interaction_sentence(top_interaction, metric))
     conclusions.append(best_set_sentence(best, factors, metric))
     conclusions.append(variance_sentence(vc, metric, uncertainty))
+    split = _budget_split(sweep, factors)
+    if split is not None:
+        conclusions.append(split[0].sentence(metric))
     conclusions += asha_text + card.sentences
     note = significance_note(analysis.family_size) if analysis.family_size else ""
     (out_dir / "conclusions.md").write_text("## Conclusions\n\n" + "\n".join(f"- {c}" for c in conclusions)
@@ -220,6 +239,14 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
         shown_effects = analysis.effects + analysis.interactions
         figures.append((f"effects on {metric} against the baseline (forest plot)",
                         plots.forest(shown_effects, metric, out_dir / "effects.png", list(table["comparison"]))))
+    if split is not None:
+        budget_split, curves, size = split
+        add_table("budget", f"{metric} by {short(size)} under each budget plan", curves,
+                  note="<p>" + html.escape(budget_split.sentence(metric)) + " <i>shared</i>: the largest size trains "
+                       "the same iterations under both plans, so its runs serve both curves.</p>")
+        figures.append((f"{metric} against {short(size)} at fixed epochs and at fixed "
+                        f"{'iterations' if budget_split.fixed == 'iterations' else 'training time'}",
+                        plots.budget_curves(curves, size, metric, out_dir / "budget.png")))
     if not card.table.empty:
         add_table("scorecard", "Published figures beside ours", card.table,
                   note="<p>Our mean and 95% interval over the runs of the published configuration. Figures measured "

@@ -161,6 +161,7 @@ class TrainConfig:
     noise: str = "normal"  # latent distribution: normal (N(0, 1)) or uniform (U(-1, 1))
     seed: int = 0  # seeds weights, the data subset, batches and noise
     eval_every: int = 500  # iterations between reports (losses, sample grid, and the caller's metrics)
+    max_seconds: float | None = None  # wall-clock budget: training stops at the first iteration past this many seconds of training (summed over resumes), with a last report; iterations/epochs stay the ceiling; None = no time budget
     device: str = "auto"  # cpu, cuda, cuda:N, or auto (cuda when available)
     grid_columns: int = 8  # samples per row of the saved sample grid (one row per class when conditional)
 
@@ -177,6 +178,7 @@ class TrainConfig:
         _check_choice("train.noise", self.noise, ("normal", "uniform"))
         _check_range("train.seed", self.seed, 0, 2**63 - 1)
         _check_range("train.eval_every", self.eval_every, 1)
+        _check_range("train.max_seconds", self.max_seconds, 0.0, None, lo_open=True)
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             _fail("train.device", self.device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
         _check_range("train.grid_columns", self.grid_columns, 1, 64)

@@ -41,6 +41,7 @@ class Report:
     metrics: dict[str, float]  # window means of loss_d, loss_g, d_real, d_fake[, wasserstein, gradient_penalty], plus iters_per_sec, wall_time_s
     grid_path: Path | None  # PNG of the fixed-noise sample grid, when the trainer has an out_dir
     diverged: bool = False  # a loss became NaN or inf; this is the run's last report
+    final: bool = False  # the run's last report: total_steps reached or the time budget spent (or diverged)
 
 
 @dataclass
@@ -195,6 +196,7 @@ class Trainer:
     ) -> TrainResult:
         """Train until total_steps (resuming from self.step), reporting every eval_every iterations."""
         eval_every = self.config.train.eval_every
+        budget = self.config.train.max_seconds
         check_every = min(eval_every, 25)  # how often a NaN is looked for (a host sync)
         self.G.train()
         self.D.train()
@@ -207,7 +209,9 @@ class Trainer:
             window_steps += 1
             for k, v in stats.items():
                 window[k] = window[k] + v if k in window else v
-            at_eval = self.step % eval_every == 0 or self.step == self.total_steps
+            out_of_time = budget is not None and self.wall_time + time.perf_counter() - window_start >= budget
+            final = self.step == self.total_steps or out_of_time
+            at_eval = self.step % eval_every == 0 or final
             diverged = False
             if at_eval or self.step % check_every == 0:
                 diverged = not bool(torch.isfinite(window["loss_d"] + window["loss_g"]))
@@ -222,9 +226,11 @@ class Trainer:
             if self.out_dir is not None and not diverged:
                 grid = self.save_grid(self.out_dir / "samples" / f"step_{self.step:07d}.png")
             if report is not None:
-                report(Report(self.step, self.total_steps, self.epoch, last, grid, diverged))
+                report(Report(self.step, self.total_steps, self.epoch, last, grid, diverged, final or diverged))
             if diverged:
                 return TrainResult(DIVERGED, self.step, last)
+            if out_of_time:
+                return TrainResult(COMPLETED, self.step, last)
             if should_stop is not None and should_stop():
                 return TrainResult(STOPPED, self.step, last)
             window, window_steps, window_start = {}, 0, time.perf_counter()

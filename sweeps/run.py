@@ -42,6 +42,13 @@ def plan(spec: SweepSpec) -> str:
         lines.append(f"  {p.key}: {dom}")
     if not spec.parameters:
         lines.append("  (none: the base config only)")
+    if spec.budget.hold:
+        plans = {"epochs": lambda: "epochs as configured",
+                 "iterations": lambda: f"{spec.budget_iterations()} iterations",
+                 "seconds": lambda: f"{spec.budget.seconds:g} s of training"}
+        lines.append("budget plans, side by side: " + "; ".join(plans[p]() for p in spec.budget.hold)
+                     + (" (a configuration whose epochs already give that many iterations runs once, for both)"
+                        if {"epochs", "iterations"} <= set(spec.budget.hold) else ""))
     lines.append(f"seeds: {list(spec.seeds)}; resources per trial: {spec.resources.cpus} CPU, {spec.resources.gpus} GPU; "
                  f"max concurrent: {spec.max_concurrent or 'unlimited'}")
     ev = spec.evaluation
@@ -91,6 +98,8 @@ def sweep_design(spec: SweepSpec):
         early_stopping=es, extractor=spec.evaluation.extractor,
         final_samples=spec.final_num_samples or spec.evaluation.num_samples,
         published=[PublishedFigure(**dataclasses.asdict(f)) for f in spec.published],
+        budget={"hold": list(spec.budget.hold), "iterations": spec.budget_iterations(),
+                "seconds": spec.budget.seconds} if spec.budget.hold else {},
     )
 
 

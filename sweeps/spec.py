@@ -20,7 +20,7 @@ from gan.config import Config, ConfigError, flatten
 from gan.data import planned_size
 from gan.metrics import FID, OUTPUTS, EvalConfig
 
-__all__ = ["Parameter", "SpecError", "SweepSpec", "load_spec", "parse_spec"]
+__all__ = ["BUDGET_PLANS", "Budget", "Parameter", "Published", "SpecError", "SweepSpec", "load_spec", "parse_spec"]
 
 METHODS = ("grid", "random", "optuna")
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
@@ -48,6 +48,18 @@ class EarlyStopping:
     grace_period: int = 1  # evaluations every trial gets before it can be stopped
     reduction_factor: float = 2.0  # ASHA keeps 1/reduction_factor of the trials at each rung
     max_evaluations: int | None = None  # ASHA's max_t in evaluations; None = the most evaluations any trial runs
+
+
+BUDGET_PLANS = ("epochs", "iterations", "seconds")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What every trial is given, held fixed across the sweep; several plans run side by side."""
+
+    hold: tuple[str, ...] = ()  # epochs (as configured, the studies' way), iterations, seconds; () = the config as written
+    iterations: int | None = None  # the iterations plan's count; None = what the largest data subset trains under the epochs plan
+    seconds: float | None = None  # the seconds plan's wall-clock training time per trial (train.max_seconds)
 
 
 @dataclass(frozen=True)
@@ -91,13 +103,15 @@ class SweepSpec:
     final_num_samples: int | None = None  # samples for a trial's last evaluation; None = evaluation.num_samples
     description: str = ""
     published: tuple[Published, ...] = ()  # published figures for configurations of this sweep
+    budget: Budget = field(default_factory=Budget)  # budget plans each configuration runs under
     source: str = "<string>"  # file the spec came from
     scale: str | None = None  # the scale applied, if any
 
     # -- derived -------------------------------------------------------------------------------
 
     def trial_configs(self) -> list[dict]:
-        """For grid/random: every trial's swept values (with train.seed), in order. Optuna: []."""
+        """For grid/random: every trial's swept values (with train.seed, and each budget plan's overrides),
+        in order. Optuna: []."""
         if self.method == "optuna":
             return []
         if self.method == "grid":
@@ -110,7 +124,38 @@ class SweepSpec:
             rng = random.Random(self.search_seed)
             combos = [_assign(self.parameters, [_sample(p, rng) for p in self.parameters])
                       for _ in range(self.num_samples)]
+        combos = [{**c, **plan} for c in combos for plan in self._budget_plans(c)]
         return [{**c, "train.seed": s} for c in combos for s in self.seeds]
+
+    def budget_iterations(self) -> int | None:
+        """The iterations plan's count: as given, or what the largest data subset trains under the epochs plan."""
+        if "iterations" not in self.budget.hold:
+            return None
+        if self.budget.iterations:
+            return self.budget.iterations
+        if self.method == "grid":
+            combos = [_assign(self.parameters, vals) for vals in itertools.product(*[p.values for p in self.parameters])]
+        else:
+            combos = [_assign(self.parameters, corner) for corner in itertools.product(*[_extremes(p) for p in self.parameters])]
+        return max(self.iterations(self.config_for(c)) for c in combos or [{}])
+
+    def _budget_plans(self, swept: dict) -> list[dict]:
+        """Overrides for each budget plan. An iterations-plan trial that would train exactly as its
+        epochs-plan twin (the largest subset) is not run twice: the report uses the twin for both curves."""
+        if not self.budget.hold:
+            return [{}]
+        plans = []
+        for plan in self.budget.hold:
+            if plan == "epochs":
+                plans.append({})
+            elif plan == "iterations":
+                n = self.budget_iterations()
+                if "epochs" in self.budget.hold and self.iterations(self.config_for(swept)) == n:
+                    continue
+                plans.append({"train.iterations": n, "train.epochs": None})
+            else:
+                plans.append({"train.max_seconds": self.budget.seconds})
+        return plans
 
     def num_trials(self) -> int:
         return len(self.trial_configs()) if self.method != "optuna" else self.num_samples * len(self.seeds)
@@ -236,7 +281,7 @@ class _Ctx:
 _TOP_KEYS = {
     "name", "description", "base", "parameters", "method", "metric", "mode", "early_stopping", "num_samples",
     "seeds", "resources", "max_concurrent", "max_failures", "search_seed", "evaluation", "final_num_samples", "scales",
-    "published",
+    "published", "budget",
 }
 _PUBLISHED_KEYS = ("params", "metric", "value", "source", "extractor", "dataset", "samples", "spread", "note")
 
@@ -373,15 +418,47 @@ def _build_spec(raw: dict, ctx: _Ctx, source: str, scale: str | None) -> SweepSp
     description = _req_type(ctx, ("description",), raw.get("description", ""), str, "a string")
 
     published = _parse_published(ctx, raw.get("published"), valid_keys)
+    budget = _parse_budget(ctx, raw.get("budget"), base, method, {p.key for p in parameters})
 
     spec = SweepSpec(
         name=name, base=base, base_raw=base_raw, parameters=tuple(parameters), method=method, metric=metric, mode=mode,
         early_stopping=early, num_samples=num_samples, seeds=tuple(seeds_raw), resources=resources,
         max_concurrent=max_concurrent, max_failures=max_failures, search_seed=search_seed, evaluation=evaluation,
-        final_num_samples=final_n, description=description.strip(), published=published, source=source, scale=scale,
+        final_num_samples=final_n, description=description.strip(), published=published, budget=budget,
+        source=source, scale=scale,
     )
     _check_every_trial_config(spec, ctx)
     return spec
+
+
+def _parse_budget(ctx: _Ctx, raw, base: Config, method: str, swept: set) -> Budget:
+    """`budget: {hold: [epochs, iterations, seconds], iterations: N, seconds: S}` (or `budget: epochs`)."""
+    if raw is None:
+        return Budget()
+    path = ("budget",)
+    if isinstance(raw, str):
+        raw = {"hold": [raw]}
+    if isinstance(raw, dict) and isinstance(raw.get("hold"), str):
+        raw = {**raw, "hold": [raw["hold"]]}
+    budget = _dataclass_from(ctx, path, Budget, {k: v for k, v in raw.items() if k != "hold"} if isinstance(raw, dict) else raw)
+    hold = raw.get("hold")
+    if not (isinstance(hold, list) and hold and all(h in BUDGET_PLANS for h in hold)) or len(set(hold)) != len(hold):
+        raise ctx.fail(path + ("hold",), f"is {hold!r}, but must be a non-empty list of distinct plans from "
+                                         f"{', '.join(BUDGET_PLANS)}.")
+    if method == "optuna" and len(hold) > 1:
+        raise ctx.fail(path + ("hold",), "several budget plans need `method: grid` or `random`.")
+    if "epochs" in hold and base.train.epochs is None and "train.epochs" not in swept:
+        raise ctx.fail(path + ("hold",), "the epochs plan needs `base.train.epochs` (the budget it holds fixed).")
+    if "seconds" in hold and not budget.seconds:
+        raise ctx.fail(path + ("seconds",), "the seconds plan needs `seconds`: the training time per trial.")
+    if budget.seconds is not None and budget.seconds <= 0:
+        raise ctx.fail(path + ("seconds",), f"is {budget.seconds}, but must be > 0.")
+    if budget.iterations is not None and budget.iterations < 1:
+        raise ctx.fail(path + ("iterations",), f"is {budget.iterations}, but must be >= 1.")
+    if "iterations" in hold and budget.iterations is None and "epochs" not in hold and base.train.epochs is None:
+        raise ctx.fail(path + ("iterations",), "the iterations plan needs `iterations`, or an epochs budget to "
+                                               "derive it from (the largest data subset's iterations).")
+    return dataclasses.replace(budget, hold=tuple(hold))
 
 
 def _parse_published(ctx: _Ctx, raw, valid_keys: set) -> tuple[Published, ...]:

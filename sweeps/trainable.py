@@ -64,7 +64,7 @@ def run_trial(config: dict) -> None:
                 result.update({metric: math.inf if mode == "min" else -math.inf, "diverged": 1.0})
                 tune.report(result)
                 return
-            final = r.step >= r.total_steps
+            final = r.final
             result.update(evaluator.evaluate(trainer.generate, num_samples=final_n if final else None))
             result["is_final"] = float(final)
             with tempfile.TemporaryDirectory() as d:

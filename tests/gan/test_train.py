@@ -139,3 +139,13 @@ def test_short_real_run_moves_generator_toward_fashion_mnist():
     # an untrained or broken loop stays near the start. 0.7 leaves room for other machines' arithmetic.
     assert end_hist < 0.7 * start_hist, (start_hist, end_hist)
     assert end_mean < 0.5 * start_mean, (start_mean, end_mean)
+
+
+def test_a_time_budget_ends_the_run_with_a_final_report():
+    reports = []
+    t = Trainer(config(train={"iterations": 100000, "eval_every": 1000, "max_seconds": 1.0}))
+    result = t.run(reports.append)
+    assert result.status == "completed" and 0 < result.step < 100000
+    assert reports[-1].final and reports[-1].step == result.step
+    assert 1.0 <= reports[-1].metrics["wall_time_s"] < 5.0  # stops at the first iteration past the budget
+    assert all(not r.final for r in reports[:-1])

@@ -48,6 +48,9 @@ method: grid
          ["`published.results.0`", "`value` is required"]),
         (GOOD + "published: {source: s, results: [{params: {model.latnt_dim: 8}, metric: fid, value: 3}]}\n",
          ["`published.results.0.params.model.latnt_dim`", "not a key"]),
+        (GOOD + "budget: {hold: [epochs, flops]}\n", ["`budget.hold`", "epochs, iterations, seconds"]),
+        (GOOD + "budget: {hold: [epochs]}\n", ["`budget.hold`", "needs `base.train.epochs`"]),
+        (GOOD + "budget: {hold: [seconds]}\n", ["`budget.seconds`", "training time per trial"]),
         (GOOD.replace("method: grid", "method: bayes"), ["`method`", "'bayes'", "optuna"]),
         (GOOD + "early_stopping: {type: asha, reduction_factor: 1}\n", ["`early_stopping.reduction_factor`", "> 1"]),
         (GOOD + "early_stopping: {type: asha, patience: 3}\n", ["`early_stopping.patience`", "grace_period"]),
@@ -121,10 +124,11 @@ def test_hidden_dims_full_scale_matches_the_study():
     assert combos == {(z, g, d) for z in (16, 100) for g in (16, 100) for d in (16, 100)}
     assert spec.base.train.iterations == 5000 and spec.base.train.batch_size == 64
     fraction = load_spec(REPO / "search_spaces" / "dataset_fraction.yaml")
-    cfgs = [fraction.config_for(t) for t in fraction.trial_configs() if t["train.seed"] == 0]
+    cfgs = [fraction.config_for(t) for t in fraction.trial_configs() if t["train.seed"] == 0 and "train.iterations" not in t]
     assert [round(c.data.dataset_fraction, 1) for c in cfgs] == [round(0.1 * i, 1) for i in range(1, 11)]
     # the study's table: 2644 iterations at 10%, 26438 at 100% (15 epochs of batch 64)
     assert [fraction.iterations(c) for c in (cfgs[0], cfgs[-1])] == [2644, 26438]
+    assert fraction.budget_iterations() == 26438  # the second plan: every fraction trains the full set's count
 
 
 def test_cli_reports_bad_spec_before_starting_ray(tmp_path):
@@ -154,3 +158,18 @@ def test_full_scale_ablations_replicate_and_their_published_figures_name_configu
     studies = {load_spec(REPO / "search_spaces" / f"{n}.yaml").published[0].source[:3]
                for n in ("hidden_dims", "dataset_fraction", "architecture", "mlp_cgan", "label_smoothing")}
     assert studies == {"004", "000", "003", "002", "001"}
+
+
+def test_budget_plans_run_each_configuration_under_each_budget_once():
+    text = GOOD.replace("iterations: 20, eval_every: 10", "epochs: 0.5, batch_size: 50, eval_every: 10").replace(
+        "data: {name: fashion_mnist}", "data: {name: fashion_mnist, split: test}").replace(
+        "model.latent_dim: {values: [8, 16]}", "data.dataset_fraction: {values: [0.1, 1.0]}")
+    spec = parse_spec(text + "budget: {hold: [epochs, iterations, seconds], seconds: 30}\nseeds: 2\n")
+    assert spec.budget_iterations() == 100  # 0.5 epochs of the 10k test images in batches of 50
+    trials = spec.trial_configs()
+    plans = {(t["data.dataset_fraction"], t.get("train.iterations"), t.get("train.max_seconds")) for t in trials}
+    # fraction 1.0 at 0.5 epochs already trains 100 iterations: its iterations-plan twin is not run twice
+    assert plans == {(0.1, None, None), (0.1, 100, None), (0.1, None, 30), (1.0, None, None), (1.0, None, 30)}
+    assert len(trials) == 5 * 2
+    assert [spec.iterations(spec.config_for(t)) for t in trials if t.get("train.iterations")] == [100, 100]
+    assert "budget plans, side by side" in plan(spec)
