@@ -47,3 +47,4 @@ class Registry(Generic[T]):
 DATASETS: Registry = Registry("dataset")
 ARCHITECTURES: Registry = Registry("architecture")
 LOSSES: Registry = Registry("loss")
+LABEL_ENCODINGS: Registry = Registry("label encoding")

@@ -15,7 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from gan._registry import ARCHITECTURES, DATASETS, LOSSES
+from gan._registry import ARCHITECTURES, DATASETS, LABEL_ENCODINGS, LOSSES
 
 __all__ = [
     "Config",
@@ -87,9 +87,11 @@ class ModelConfig:
     g_width: int = 64  # generator width: channels of its last hidden conv block (dcgan) or units per hidden layer (mlp)
     d_width: int = 64  # discriminator width, same meaning as g_width
     depth: int | None = None  # dcgan: stride-2 stages per network; mlp: hidden layers; None = 2 (mlp) or the most the image size allows (dcgan)
+    kernel_size: int | None = None  # dcgan: kernel of the stride-2 (transposed) convolutions; None = 4 where sides halve exactly, else 5
+    extra_layers: int = 0  # layers added to each network at constant size: dcgan stride-1 3x3 conv blocks (G at its last hidden side, D at its first); mlp hidden layers
     batch_norm: bool = True  # batch norm in G and D (D uses critic_norm instead under wgan-gp)
     critic_norm: str = "instance"  # normalisation in D under wgan-gp, where batch norm is invalid: instance, layer or none
-    label_encoding: str = "embedding"  # how labels enter the networks: embedding (learned, label_dim wide) or onehot
+    label_encoding: str = "embedding"  # how labels enter the networks: embedding (learned, label_dim wide), onehot, or conv (their own first layer in G and D; dcgan)
     label_dim: int = 64  # width of the learned label embedding (ignored for onehot)
     dropout: float = 0.0  # dropout probability in the mlp's hidden layers (the MLP study used 0.5)
     output_activation: str = "tanh"  # generator output: tanh (pixels in [-1, 1]) or sigmoid (pixels in [0, 1])
@@ -100,8 +102,14 @@ class ModelConfig:
         for key in ("latent_dim", "g_width", "d_width", "label_dim"):
             _check_range(f"model.{key}", getattr(self, key), 1, 8192)
         _check_range("model.depth", self.depth, 1, 8)
+        _check_range("model.kernel_size", self.kernel_size, 2, 15)
+        _check_range("model.extra_layers", self.extra_layers, 0, 8)
         _check_choice("model.critic_norm", self.critic_norm, ("instance", "layer", "none"))
-        _check_choice("model.label_encoding", self.label_encoding, ("embedding", "onehot"))
+        _check_choice("model.label_encoding", self.label_encoding, LABEL_ENCODINGS.names())
+        supported = getattr(ARCHITECTURES.get(self.arch), "label_encodings", None)
+        if self.conditional and supported is not None and self.label_encoding not in supported:
+            _fail("model.label_encoding", self.label_encoding,
+                  f"one of {', '.join(repr(n) for n in supported)} for `model.arch: {self.arch}`")
         _check_range("model.dropout", self.dropout, 0.0, 1.0, hi_open=True)
         _check_choice("model.output_activation", self.output_activation, ("tanh", "sigmoid"))
 
@@ -113,6 +121,8 @@ class LossConfig:
     label_smoothing_random: bool = False  # real targets drawn uniformly from [1 - label_smoothing, 1] per sample
     clip_value: float = 0.01  # wgan: critic weights are clipped to [-clip_value, clip_value]
     gp_lambda: float = 10.0  # wgan-gp: weight of the gradient penalty
+    classifier_weight: float = 0.0  # the generator also minimises this weight x the cross-entropy of a frozen classifier of the dataset on its conditional samples (the DCGAN/CGAN study's classifier-loss CGAN); 0 = off
+    classifier_seed: int = 1  # seeds that classifier's training; evaluation.classifier_seed defaults to 0, so the generator is not trained against the network that judges it
 
     def __post_init__(self):
         _check_choice("loss.name", self.name, LOSSES.names())
@@ -129,6 +139,8 @@ class LossConfig:
             )
         _check_range("loss.clip_value", self.clip_value, 0.0, None, lo_open=True)
         _check_range("loss.gp_lambda", self.gp_lambda, 0.0, None)
+        _check_range("loss.classifier_weight", self.classifier_weight, 0.0, None)
+        _check_range("loss.classifier_seed", self.classifier_seed, 0, 2**31 - 1)
 
 
 @dataclass(frozen=True)
@@ -214,6 +226,17 @@ class Config:
                 "use an unconditional model or a labelled dataset "
                 f"({', '.join(n for n in DATASETS.names() if DATASETS.get(n).num_classes > 1)})."
             )
+        if self.loss.classifier_weight and not self.model.conditional:
+            raise ConfigError(
+                f"`loss.classifier_weight` is {self.loss.classifier_weight}, but the classifier's cross-entropy needs "
+                "the class each sample was generated for; set `model.conditional: true` or the weight to 0."
+            )
+        check = getattr(ARCHITECTURES.get(self.model.arch), "check", None)
+        if check is not None:  # the architecture's geometry at this image size, before any work starts
+            try:
+                check(self.model, self.data.image_size or info.image_size)
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any] | None) -> "Config":

@@ -7,6 +7,9 @@ A loss is built as `cls(loss_cfg)` and provides:
 - `critic`: True when D must not use batch norm (per-sample gradient penalty).
 Stats are detached scalar tensors (no host sync): `d_real`/`d_fake` are mean D(x) and D(G(z)) as
 probabilities for BCE and raw critic values otherwise; `wasserstein` is the critic's estimate.
+
+`generator_terms(config, device)` lists the extra terms the generator minimises beside the adversarial
+loss, each `term(fake, y) -> (loss, stats)`: today the classifier guidance of `loss.classifier_weight`.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan._registry import LOSSES
-from gan.config import LossConfig
+from gan.config import Config, LossConfig
 
-__all__ = ["BCELoss", "WGANLoss", "WGANGPLoss", "build_loss"]
+__all__ = ["BCELoss", "ClassifierGuidance", "WGANLoss", "WGANGPLoss", "build_loss", "generator_terms"]
 
 
 def build_loss(cfg: LossConfig):
@@ -108,3 +111,30 @@ class WGANGPLoss(WGANLoss):
 
     def after_discriminator_step(self, D: nn.Module) -> None:
         pass
+
+
+class ClassifierGuidance:
+    """weight x the cross-entropy of a frozen classifier on the generated images against the classes they
+    were generated for. Gradients flow through the classifier into G; its weights never change."""
+
+    def __init__(self, classifier: nn.Module, weight: float, pixel_range: str):
+        self.classifier = classifier.eval().requires_grad_(False)
+        self.weight = weight
+        self.sigmoid = pixel_range == "sigmoid"  # the classifier reads images in [-1, 1]
+
+    def __call__(self, fake: torch.Tensor, y: torch.Tensor):
+        x = fake * 2 - 1 if self.sigmoid else fake
+        ce = F.cross_entropy(self.classifier(x), y)
+        return self.weight * ce, {"loss_cls": ce.detach()}
+
+
+def generator_terms(config: Config, device) -> list:
+    terms = []
+    if config.loss.classifier_weight:
+        from gan.metrics.classifier import default_spec, load_or_train_classifier
+
+        spec = default_spec(config.data, seed=config.loss.classifier_seed)
+        with torch.random.fork_rng(devices=[]):  # training it on first use must not move the run's RNG
+            classifier, _, _ = load_or_train_classifier(spec, device)
+        terms.append(ClassifierGuidance(classifier, config.loss.classifier_weight, config.model.output_activation))
+    return terms

@@ -5,6 +5,11 @@ Each registered builder is `fn(model_cfg, *, channels, image_size, num_classes, 
 - `D(x, y) -> logits (B,)`: never a sigmoid, so the same network serves BCE (with logits) and Wasserstein
   critics. `critic=True` (wgan-gp) replaces batch norm in D by `model.critic_norm`, because the gradient
   penalty is defined per sample and batch norm mixes samples.
+
+How class labels enter the networks is a LABEL_ENCODINGS entry (`model.label_encoding`): a pair of
+input stems, one for G (z, y) -> first feature map and one for D (x, y) -> first feature map.
+An architecture builder may carry `label_encodings` (the names it supports) and `check(cfg, image_size)`
+(raises ValueError for a geometry it cannot build); the config calls both before any work starts.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gan._registry import ARCHITECTURES
+from gan._registry import ARCHITECTURES, LABEL_ENCODINGS
 from gan.config import ModelConfig
 
 __all__ = ["build_models", "default_depth", "init_kaiming", "init_weights"]
@@ -77,7 +82,7 @@ class MLPGenerator(nn.Module):
         self.labels = LabelEncoder(num_classes, cfg.label_encoding, cfg.label_dim) if cfg.conditional else None
         width_in = cfg.latent_dim + (self.labels.dim if self.labels else 0)
         layers: list[nn.Module] = []
-        for _ in range(cfg.depth or 2):
+        for _ in range((cfg.depth or 2) + cfg.extra_layers):
             layers.append(nn.Linear(width_in, cfg.g_width))
             if cfg.batch_norm:
                 layers.append(nn.BatchNorm1d(cfg.g_width))
@@ -103,7 +108,7 @@ class MLPDiscriminator(nn.Module):
         self.labels = LabelEncoder(num_classes, cfg.label_encoding, cfg.label_dim) if cfg.conditional else None
         width_in = channels * image_size * image_size + (self.labels.dim if self.labels else 0)
         layers: list[nn.Module] = []
-        for _ in range(cfg.depth or 2):
+        for _ in range((cfg.depth or 2) + cfg.extra_layers):
             layers.append(nn.Linear(width_in, cfg.d_width))
             if critic and cfg.critic_norm == "layer":
                 layers.append(nn.LayerNorm(cfg.d_width))
@@ -128,6 +133,9 @@ def build_mlp(cfg: ModelConfig, *, channels: int, image_size: int, num_classes: 
     return G.apply(init_kaiming), D.apply(init_kaiming)
 
 
+build_mlp.label_encodings = ("embedding", "onehot")  # label vectors; no convolution to route them through
+
+
 # ---------------------------------------------------------------------------------------------
 # DCGAN: transposed-conv G, strided-conv D; widths double towards the low-resolution end.
 
@@ -148,7 +156,8 @@ class _Geometry:
     Sides that halve exactly (64 -> 32 -> 16 -> 8 -> 4, 28 -> 14 -> 7) use the DCGAN paper's 4x4
     kernels with padding 1. When a side rounds up (28 -> 14 -> 7 -> 4) every stage uses 5x5 kernels
     with padding 2, the layout of the EMNIST study's WGAN-GP, and each generator stage gets the
-    output padding that lands on the next side exactly.
+    output padding that lands on the next side exactly. `model.kernel_size` overrides the kernel
+    (padding (k - 1) // 2), e.g. 5 for the DCGAN/CGAN study's 7 -> 14 -> 28 layout.
     """
 
     sides: tuple[int, ...]  # image_size, ..., base (depth + 1 entries)
@@ -181,7 +190,17 @@ def _dcgan_geometry(cfg: ModelConfig, image_size: int) -> _Geometry:
             f"{limit} stride-2 stages (the side must stay at least 2)."
         )
     exact = image_size % 2**depth == 0
-    return _Geometry(tuple(sides), kernel=4 if exact else 5, padding=1 if exact else 2)
+    kernel = cfg.kernel_size or (4 if exact else 5)
+    geo = _Geometry(tuple(sides), kernel=kernel, padding=(kernel - 1) // 2)
+    for stage in range(1, depth + 1):  # D halves sides[stage - 1] into sides[stage]; G grows it back
+        big, small = sides[stage - 1], sides[stage]
+        if (big + 2 * geo.padding - kernel) // 2 + 1 != small or geo.output_padding(stage) not in (0, 1):
+            raise ValueError(
+                f"The value of `model.kernel_size` is {kernel}, but a stride-2 {kernel}x{kernel} convolution "
+                f"(padding {geo.padding}) cannot link sides {big} and {small} of {image_size}x{image_size} images "
+                f"at depth {depth}; use an odd kernel (3, 5, 7) or leave it null (4 where sides halve exactly, else 5)."
+            )
+    return geo
 
 
 def _norm2d(kind: str, channels: int, size: int) -> nn.Module:
@@ -194,20 +213,112 @@ def _norm2d(kind: str, channels: int, size: int) -> nn.Module:
     return nn.Identity()
 
 
+# Label encodings: the input stems of the DCGAN. A G stem maps (z, y) to the first feature map
+# (B, width, base, base); a D stem maps (x, y) to the feature map after the first stride-2 convolution.
+
+
+class ConcatStemG(nn.Module):
+    """z, with the label vector (embedding or one-hot) appended, through one transposed convolution."""
+
+    def __init__(self, cfg: ModelConfig, width: int, base: int, num_classes: int, norm: str):
+        super().__init__()
+        self.labels = LabelEncoder(num_classes, cfg.label_encoding, cfg.label_dim) if cfg.conditional else None
+        width_in = cfg.latent_dim + (self.labels.dim if self.labels else 0)
+        self.net = nn.Sequential(nn.ConvTranspose2d(width_in, width, base, 1, 0, bias=norm == "none"),
+                                 _norm2d(norm, width, base), nn.ReLU(True))
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        h = torch.cat([z, self.labels(y)], dim=1) if self.labels is not None else z
+        return self.net(h[:, :, None, None])
+
+
+class ConvStemG(nn.Module):
+    """z and the one-hot label each through their own transposed convolution (half the width each), then
+    concatenated: the DCGAN/CGAN study's "new concat"."""
+
+    def __init__(self, cfg: ModelConfig, width: int, base: int, num_classes: int, norm: str):
+        super().__init__()
+        self.num_classes = num_classes
+        half = width // 2
+
+        def branch(width_in: int, width_out: int) -> nn.Sequential:
+            return nn.Sequential(nn.ConvTranspose2d(width_in, width_out, base, 1, 0, bias=norm == "none"),
+                                 _norm2d(norm, width_out, base), nn.ReLU(True))
+
+        self.z_branch = branch(cfg.latent_dim, width - half)
+        self.y_branch = branch(num_classes, half)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        onehot = nn.functional.one_hot(y, self.num_classes).float()
+        return torch.cat([self.z_branch(z[:, :, None, None]), self.y_branch(onehot[:, :, None, None])], dim=1)
+
+
+class ConcatStemD(nn.Module):
+    """The image with label planes appended (one learned image-sized plane per class for `embedding`, as
+    the EMNIST study did, or num_classes constant one-hot planes), through one stride-2 convolution."""
+
+    def __init__(self, cfg: ModelConfig, channels: int, width: int, geo: _Geometry, num_classes: int):
+        super().__init__()
+        self.size, self.num_classes = geo.sides[0], num_classes
+        self.onehot = cfg.label_encoding == "onehot"
+        self.conditional = cfg.conditional
+        extra = 0
+        self.labels = None
+        if cfg.conditional:
+            extra = num_classes if self.onehot else 1
+            self.labels = None if self.onehot else nn.Embedding(num_classes, self.size * self.size)
+        self.net = nn.Sequential(nn.Conv2d(channels + extra, width, geo.kernel, 2, geo.padding), nn.LeakyReLU(0.2, True))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        if self.conditional:
+            B, S = x.shape[0], self.size
+            if self.onehot:
+                planes = nn.functional.one_hot(y, self.num_classes).float()[:, :, None, None].expand(B, -1, S, S)
+            else:
+                planes = self.labels(y).view(B, 1, S, S)
+            x = torch.cat([x, planes], dim=1)  # (B, C + extra, H, W)
+        return self.net(x)
+
+
+class ConvStemD(nn.Module):
+    """The image and the one-hot label planes each through their own stride-2 convolution (half the width
+    each), then concatenated."""
+
+    def __init__(self, cfg: ModelConfig, channels: int, width: int, geo: _Geometry, num_classes: int):
+        super().__init__()
+        self.size, self.num_classes = geo.sides[0], num_classes
+        half = width // 2
+        self.x_branch = nn.Sequential(nn.Conv2d(channels, width - half, geo.kernel, 2, geo.padding), nn.LeakyReLU(0.2, True))
+        self.y_branch = nn.Sequential(nn.Conv2d(num_classes, half, geo.kernel, 2, geo.padding), nn.LeakyReLU(0.2, True))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        B, S = x.shape[0], self.size
+        planes = nn.functional.one_hot(y, self.num_classes).float()[:, :, None, None].expand(B, -1, S, S)
+        return torch.cat([self.x_branch(x), self.y_branch(planes)], dim=1)
+
+
+LABEL_ENCODINGS.add("embedding", (ConcatStemG, ConcatStemD))  # learned vector of label_dim units / learned plane
+LABEL_ENCODINGS.add("onehot", (ConcatStemG, ConcatStemD))  # fixed one-hot vector / one-hot planes
+LABEL_ENCODINGS.add("conv", (ConvStemG, ConvStemD))  # labels through their own first layer
+
+
+def _stems(cfg: ModelConfig):
+    return LABEL_ENCODINGS.get(cfg.label_encoding if cfg.conditional else "embedding")
+
+
+def _same_conv(conv: type, width: int, norm: str, side: int, act: nn.Module) -> list[nn.Module]:
+    """A stride-1 3x3 block that keeps side and width (`model.extra_layers`)."""
+    return [conv(width, width, 3, 1, 1, bias=norm == "none"), _norm2d(norm, width, side), act]
+
+
 class DCGANGenerator(nn.Module):
     def __init__(self, cfg: ModelConfig, channels: int, image_size: int, num_classes: int):
         super().__init__()
         geo = _dcgan_geometry(cfg, image_size)
-        self.labels = LabelEncoder(num_classes, cfg.label_encoding, cfg.label_dim) if cfg.conditional else None
-        width_in = cfg.latent_dim + (self.labels.dim if self.labels else 0)
         width = cfg.g_width * 2 ** (geo.depth - 1)
         norm = "batch" if cfg.batch_norm else "none"
-        # (B, latent [+ label], 1, 1) -> (B, width, base, base)
-        layers: list[nn.Module] = [
-            nn.ConvTranspose2d(width_in, width, geo.base, 1, 0, bias=not cfg.batch_norm),
-            _norm2d(norm, width, geo.base),
-            nn.ReLU(True),
-        ]
+        self.stem = _stems(cfg)[0](cfg, width, geo.base, num_classes, norm)  # -> (B, width, base, base)
+        layers: list[nn.Module] = []
         for stage in range(geo.depth, 1, -1):  # each stage grows the side to the next one and halves the width
             layers += [
                 nn.ConvTranspose2d(width, width // 2, geo.kernel, 2, geo.padding, geo.output_padding(stage),
@@ -216,38 +327,30 @@ class DCGANGenerator(nn.Module):
                 nn.ReLU(True),
             ]
             width //= 2
+        for _ in range(cfg.extra_layers):  # at the last hidden side, before the output layer
+            layers += _same_conv(nn.Conv2d, width, norm, geo.sides[1], nn.ReLU(True))
         layers += [nn.ConvTranspose2d(width, channels, geo.kernel, 2, geo.padding, geo.output_padding(1)),
                    _output_activation(cfg.output_activation)]
         self.net = nn.Sequential(*layers)
+        self.conditional = cfg.conditional
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = torch.cat([z, self.labels(y)], dim=1) if self.labels is not None else z
-        return self.net(h[:, :, None, None])  # (B, C, H, W)
+        return self.net(self.stem(z, y if self.conditional else None))  # (B, C, H, W)
 
 
 class DCGANDiscriminator(nn.Module):
     def __init__(self, cfg: ModelConfig, channels: int, image_size: int, num_classes: int, critic: bool):
         super().__init__()
         geo = _dcgan_geometry(cfg, image_size)
-        self.image_size = image_size
-        self.labels = None
-        extra = 0
-        if cfg.conditional:
-            # Labels enter D as extra image planes: a learned image-sized map per class (as the EMNIST
-            # study did) or num_classes constant one-hot planes.
-            self.onehot = cfg.label_encoding == "onehot"
-            self.num_classes = num_classes
-            self.labels = None if self.onehot else nn.Embedding(num_classes, image_size * image_size)
-            extra = num_classes if self.onehot else 1
-            self.conditional = True
-        else:
-            self.conditional = False
         if not cfg.batch_norm:
             norm = "none"
         else:
             norm = cfg.critic_norm if critic else "batch"
         width = cfg.d_width
-        layers: list[nn.Module] = [nn.Conv2d(channels + extra, width, geo.kernel, 2, geo.padding), nn.LeakyReLU(0.2, True)]
+        self.stem = _stems(cfg)[1](cfg, channels, width, geo, num_classes)  # -> (B, width, sides[1], sides[1])
+        layers: list[nn.Module] = []
+        for _ in range(cfg.extra_layers):  # at the first hidden side, after the stem
+            layers += _same_conv(nn.Conv2d, width, norm, geo.sides[1], nn.LeakyReLU(0.2, True))
         for stage in range(2, geo.depth + 1):
             layers += [
                 nn.Conv2d(width, width * 2, geo.kernel, 2, geo.padding, bias=norm == "none"),
@@ -257,16 +360,10 @@ class DCGANDiscriminator(nn.Module):
             width *= 2
         layers.append(nn.Conv2d(width, 1, geo.base, 1, 0))  # (B, 1, 1, 1) logit
         self.net = nn.Sequential(*layers)
+        self.conditional = cfg.conditional
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if self.conditional:
-            B, S = x.shape[0], self.image_size
-            if self.onehot:
-                planes = nn.functional.one_hot(y, self.num_classes).float()[:, :, None, None].expand(B, -1, S, S)
-            else:
-                planes = self.labels(y).view(B, 1, S, S)
-            x = torch.cat([x, planes], dim=1)  # (B, C + extra, H, W)
-        return self.net(x).view(-1)
+        return self.net(self.stem(x, y if self.conditional else None)).view(-1)
 
 
 @ARCHITECTURES.register("dcgan")
@@ -274,3 +371,10 @@ def build_dcgan(cfg: ModelConfig, *, channels: int, image_size: int, num_classes
     G = DCGANGenerator(cfg, channels, image_size, num_classes)
     D = DCGANDiscriminator(cfg, channels, image_size, num_classes, critic)
     return G.apply(init_weights), D.apply(init_weights)
+
+
+def _check_dcgan(cfg: ModelConfig, image_size: int) -> None:
+    _dcgan_geometry(cfg, image_size)
+
+
+build_dcgan.check = _check_dcgan

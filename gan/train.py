@@ -23,14 +23,14 @@ from torch import nn
 from gan._io import atomic_path
 from gan.config import Config
 from gan.data import Batches, ImageData, load_dataset, scale_pixels, to_uint8
-from gan.losses import build_loss
+from gan.losses import build_loss, generator_terms
 from gan.models import build_models
 
 __all__ = ["TRAINING_CURVES", "Report", "TrainResult", "Trainer", "resolve_device", "train"]
 
 COMPLETED, DIVERGED, STOPPED = "completed", "diverged", "stopped"
 # the window means a Report carries besides timing (which of them appear depends on the loss)
-TRAINING_CURVES = ("loss_d", "loss_g", "d_real", "d_fake", "wasserstein", "gradient_penalty")
+TRAINING_CURVES = ("loss_d", "loss_g", "d_real", "d_fake", "wasserstein", "gradient_penalty", "loss_cls")
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ class Trainer:
         self.D.to(self.device)
         self.opt_g = self._optimizer(self.G, cfg.optim.g_lr, cfg.optim.g_betas)
         self.opt_d = self._optimizer(self.D, cfg.optim.d_lr, cfg.optim.d_betas)
+        self.g_terms = generator_terms(cfg, self.device)  # extra generator objectives (classifier guidance)
 
         self.batches = Batches(
             self.data.images.to(self.device), self.data.labels.to(self.device),
@@ -138,11 +139,16 @@ class Trainer:
                 stats_sum[k] = stats_sum[k] + v if k in stats_sum else v
         D.requires_grad_(False)  # the generator step needs gradients through D, not for D
         fake = G(self._noise(real.shape[0], self.gen), y)
-        g_loss, _ = loss.generator_loss(D, fake, y)
+        g_loss, g_stats = loss.generator_loss(D, fake, y)
+        for term in self.g_terms:
+            extra, term_stats = term(fake, y)
+            g_loss = g_loss + extra
+            g_stats.update(term_stats)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
         out = {k: v / n_critic for k, v in stats_sum.items()}
+        out.update(g_stats)
         out["loss_g"] = g_loss.detach()
         return out
 

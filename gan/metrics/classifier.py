@@ -7,6 +7,7 @@ written atomically, so concurrent trials share one copy and never read a half-wr
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -20,9 +21,9 @@ from torch import nn
 
 from gan._io import atomic_path
 from gan.config import DataConfig
-from gan.data import cache_dir, load_dataset, scale_pixels, stratified_subset
+from gan.data import DATASETS, _locate, cache_dir, load_dataset, scale_pixels, stratified_subset
 
-__all__ = ["ClassifierSpec", "DomainClassifier", "accuracy", "fit_classifier", "load_or_train_classifier"]
+__all__ = ["ClassifierSpec", "DomainClassifier", "accuracy", "default_spec", "fit_classifier", "load_or_train_classifier"]
 
 FEATURE_DIM = 128  # width of the penultimate layer used as the feature space for FID/KID/PR
 _VERSION = 1  # bump when the network or its training changes, so old cache entries are not reused
@@ -68,6 +69,20 @@ class ClassifierSpec:
     def key(self) -> str:
         payload = json.dumps({"v": _VERSION, **asdict(self)}, sort_keys=True, default=str)
         return hashlib.md5(payload.encode()).hexdigest()
+
+
+def default_spec(data_cfg: DataConfig, *, epochs: int | None = None, seed: int = 0) -> ClassifierSpec:
+    """The classifier of a dataset: trained on its whole train split and tested on its test split; where
+    only one split is present (e.g. the MNIST test digits alone), 20% of that split is held out instead."""
+    info = DATASETS.get(data_cfg.name)
+    base = dataclasses.replace(data_cfg, dataset_fraction=1.0, num_images=None)
+    train, test = dataclasses.replace(base, split="train"), dataclasses.replace(base, split="test")
+    try:  # only look for the files: every trial asks, decoding here would be wasted
+        _locate(train, info)
+        _locate(test, info)
+        return ClassifierSpec(train, test, epochs=epochs, seed=seed)
+    except FileNotFoundError:
+        return ClassifierSpec(dataclasses.replace(base, split=data_cfg.split), None, epochs=epochs, seed=seed)
 
 
 def _split(spec: ClassifierSpec):

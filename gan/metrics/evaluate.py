@@ -29,8 +29,8 @@ from torch_fidelity.metric_prc import prc_features_to_metric
 from gan._io import atomic_path
 from gan._registry import Registry
 from gan.config import ConfigError, DataConfig, _build, _check_choice, _check_range
-from gan.data import DATASETS, _locate, cache_dir, load_dataset
-from gan.metrics.classifier import ClassifierSpec, accuracy, fit_classifier, load_or_train_classifier
+from gan.data import DATASETS, cache_dir, load_dataset
+from gan.metrics.classifier import ClassifierSpec, accuracy, default_spec, fit_classifier, load_or_train_classifier
 from gan.metrics.features import EXTRACTORS, Extractor, build_extractor
 
 __all__ = [
@@ -382,17 +382,7 @@ class Evaluator:
                   f"{'cached' if self.real.from_cache else 'computed'} at {self.real.cache_path}")
 
     def _classifier_spec(self) -> ClassifierSpec:
-        """Train on the dataset's train split, test on its test split; where only one split is present
-        (e.g. the MNIST test digits alone), hold out 20% of it instead."""
-        base = dataclasses.replace(self.data_cfg, dataset_fraction=1.0, num_images=None, download=self.data_cfg.download)
-        train, test = dataclasses.replace(base, split="train"), dataclasses.replace(base, split="test")
-        try:  # only look for the files: every trial builds an Evaluator, decoding here would be wasted
-            _locate(train, self.info)
-            _locate(test, self.info)
-            return ClassifierSpec(train, test, epochs=self.config.classifier_epochs, seed=self.config.classifier_seed)
-        except FileNotFoundError:
-            return ClassifierSpec(dataclasses.replace(base, split=self.data_cfg.split), None,
-                                  epochs=self.config.classifier_epochs, seed=self.config.classifier_seed)
+        return default_spec(self.data_cfg, epochs=self.config.classifier_epochs, seed=self.config.classifier_seed)
 
     @property
     def classifier(self):

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from gan import ARCHITECTURES, LOSSES, Config, Trainer
-from gan.config import ModelConfig
+from gan.config import ConfigError, ModelConfig
 from gan.models import build_models
-from tests.helpers import mnist_test_data
+from tests.helpers import CLASSIFIER_SEED, mnist_test_data
 
 DATASETS = {
     "mnist": mnist_test_data(num_images=512),
@@ -112,8 +112,48 @@ def test_label_encodings_and_mlp_study_layout():
     assert [(m.in_features, m.out_features) for m in linears] == [(356, 512), (512, 512), (512, 784)]
     onehot = ModelConfig(arch="dcgan", conditional=True, label_encoding="onehot")
     G, D = build_models(onehot, channels=1, image_size=28, num_classes=10, critic=False)
-    assert next(G.modules()).labels.dim == 10
+    assert G.stem.labels.dim == 10
     assert D(torch.zeros(2, 1, 28, 28), torch.tensor([1, 2])).shape == (2,)
+
+
+def test_the_dcgan_cgan_studys_cdcgan_layer_for_layer():
+    """Its appendix 7.11: G 7x7 (unit stride, no padding), 5x5 and 5x5 (stride 2) transposed convolutions
+    from 256 channels down, batch norm on the first two; D 5x5, 5x5 (stride 2) and a 7x7 to one logit,
+    up to 256 channels; one-hot labels after z and as planes beside the image."""
+    cfg = ModelConfig(arch="dcgan", conditional=True, label_encoding="onehot", latent_dim=100, g_width=128,
+                      d_width=128, depth=2, kernel_size=5)
+    G, D = build_models(cfg, channels=1, image_size=28, num_classes=10, critic=False)
+    convs = [m for m in G.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert [(m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0]) for m in convs] == [
+        (110, 256, 7, 1), (256, 128, 5, 2), (128, 1, 5, 2)]
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in G.modules()) == 2
+    convs = [m for m in D.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0]) for m in convs] == [
+        (11, 128, 5, 2), (128, 256, 5, 2), (256, 1, 7, 1)]
+    y = torch.arange(4) % 10
+    x = G(torch.randn(4, 100), y)
+    assert x.shape == (4, 1, 28, 28) and D(x, y).shape == (4,)
+
+
+def test_extra_layers_and_labels_through_their_own_conv_layer():
+    base = dict(arch="dcgan", conditional=True, g_width=16, d_width=16, depth=2, kernel_size=5)
+    G, D = build_models(ModelConfig(**base, label_encoding="onehot", extra_layers=2), channels=1, image_size=28,
+                        num_classes=10, critic=False)
+    same = [m for m in [*G.modules(), *D.modules()] if isinstance(m, torch.nn.Conv2d) and m.stride == (1, 1)
+            and m.kernel_size == (3, 3)]
+    assert len(same) == 4  # two in G at 14x14, two in D at 14x14
+    G, D = build_models(ModelConfig(**base, label_encoding="conv"), channels=1, image_size=28, num_classes=10,
+                        critic=False)
+    assert G.stem.y_branch[0].in_channels == 10 and D.stem.y_branch[0].in_channels == 10
+    y = torch.tensor([3, 7])
+    z = torch.randn(2, 100)
+    x = G(z, y)
+    assert x.shape == (2, 1, 28, 28) and D(x, y).shape == (2,)
+    assert not torch.allclose(G(z, torch.tensor([4, 8])), x)  # the label changes the image
+    with pytest.raises(ConfigError, match=r"`model.label_encoding` is 'conv', but must be one of 'embedding', 'onehot' for `model.arch: mlp`"):
+        ModelConfig(arch="mlp", conditional=True, label_encoding="conv")
+    with pytest.raises(ConfigError, match=r"`model.kernel_size` is 4, but a stride-2 4x4 convolution"):
+        Config.from_dict({"model": {"arch": "dcgan", "depth": 3, "kernel_size": 4}, "train": {"iterations": 1}})
 
 
 def test_uniform_noise_and_sigmoid_output():
@@ -129,3 +169,33 @@ def test_uniform_noise_and_sigmoid_output():
     assert z.min() >= -1 and z.max() <= 1 and z.std() > 0.5
     real = t.real_batch(8)
     assert real.min() >= 0 and real.max() <= 1
+
+
+def test_classifier_guidance_pulls_samples_towards_their_class():
+    """The classifier-loss CGAN: with the classifier term dominating G's loss (weight 50), 40 steps make the
+    frozen classifier read most samples as their conditioning class; without it they stay near chance
+    (0.1). Measured with classifier seeds 0 and 1: 0.958 and 0.966 guided, 0.128 and 0.122 plain; the
+    bounds 0.6 and 0.4 leave room for another machine."""
+    def trained(weight):
+        cfg = Config.from_dict({
+            "data": mnist_test_data(num_images=2000),
+            "model": {"arch": "dcgan", "conditional": True, "label_encoding": "onehot", "g_width": 16,
+                      "d_width": 16, "depth": 2},
+            "loss": {"name": "bce", "classifier_weight": weight, "classifier_seed": CLASSIFIER_SEED},
+            "optim": {"g_lr": 2e-3},
+            "train": {"iterations": 40, "batch_size": 50, "eval_every": 40},
+        })
+        t = Trainer(cfg)
+        t.run()
+        return t
+
+    guided, plain = trained(50.0), trained(0.0)
+    assert plain.g_terms == [] and len(guided.g_terms) == 1
+    judge = guided.g_terms[0].classifier
+
+    def accuracy(t):
+        images, labels = t.generate(500)
+        with torch.no_grad():
+            return float((judge(images.float() / 127.5 - 1).argmax(1) == labels).float().mean())
+
+    assert accuracy(guided) > 0.6 and accuracy(plain) < 0.4, (accuracy(guided), accuracy(plain))
