@@ -180,7 +180,8 @@ def scorecard(trials: pd.DataFrame, figures: list[PublishedFigure], *, extractor
                 break
             match = match[match[k].map(level_label) == level_label(v)]
         config = ", ".join(f"{short(k)}={level_label(v)}" for k, v in f.params.items())
-        ours = interval(usable_trials(match, f.metric)[f.metric]) if f.metric in match else interval([])
+        column = f"best_{f.metric}" if f.statistic == "best" else f.metric  # compare like with like
+        ours = interval(usable_trials(match, column)[column]) if column in match else interval([])
         published = f"{f.value:g}" + (f" ± {f.spread:g}" if f.spread is not None else "")
         reasons = []
         if ours.n == 0:
@@ -201,7 +202,8 @@ def scorecard(trials: pd.DataFrame, figures: list[PublishedFigure], *, extractor
         samples = f"{f.samples or 'not stated'} / {final_samples}"
         if ours.n and f.samples and f.samples != final_samples and not reasons:
             verdict += f"; sample counts differ ({f.samples} vs {final_samples}), which biases FID-type metrics"
-        rows.append({"configuration": config, "metric": f.metric, "published": published,
+        metric = f"{f.metric} (best over training)" if f.statistic == "best" else f.metric
+        rows.append({"configuration": config, "metric": metric, "published": published,
                      "ours (mean ± 95% CI (n))": format_interval(ours) if ours.n else "-",
                      "samples (study / ours)": samples, "verdict": verdict, "source": f.source})
     table = pd.DataFrame(rows)

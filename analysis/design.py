@@ -12,15 +12,21 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["DESIGN_ARTIFACT", "Factor", "PublishedFigure", "SweepDesign", "level_label"]
+__all__ = ["DESIGN_ARTIFACT", "VARIANT_NAME", "Factor", "PublishedFigure", "SweepDesign", "level_label", "variant_settings"]
 
 DESIGN_ARTIFACT = "design.json"
 _VERSION = 1
 
 
+VARIANT_NAME = "name"  # the key of a variant's mapping that names it instead of setting a config key
+
+
 def level_label(level: Any) -> str:
-    """A factor level as text: `8`, `0.0002`, `(0.5, 0.999)`, or `label_smoothing=0.15, ...` for a variant."""
+    """A factor level as text: `8`, `0.0002`, `(0.5, 0.999)`, a named variant's name, or
+    `label_smoothing=0.15, ...` for an unnamed one."""
     if isinstance(level, dict):
+        if VARIANT_NAME in level:
+            return str(level[VARIANT_NAME])
         return ", ".join(f"{k.split('.')[-1]}={level_label(v)}" for k, v in level.items())
     if isinstance(level, (list, tuple)):
         return "(" + ", ".join(level_label(v) for v in level) + ")"
@@ -34,6 +40,12 @@ class Factor:
     levels: list[Any] | None  # grid values or choices (mappings for a variant); None for a continuous range
     baseline: Any = None  # the level others are compared against; None = the first level
     variant: bool = False
+    defaults: dict[str, Any] | None = None  # a variant's keys at their base values: what a level leaves unset
+
+
+def variant_settings(level: dict) -> dict:
+    """The config keys a variant's level sets (its name left out)."""
+    return {k: v for k, v in level.items() if k != VARIANT_NAME}
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,7 @@ class PublishedFigure:
     dataset: str | None = None
     samples: int | None = None
     spread: float | None = None
+    statistic: str = "last"  # last (end of training) or best (best over training)
     note: str = ""
 
 

@@ -3,8 +3,9 @@
 `load_sweep(target)` accepts a sweep output folder (with sweep.json), a spec file (its default output
 folder), or an experiment name with a tracking URI. It returns the latest sweep of that experiment
 (or the one whose parent run id is given) as:
-- `trials`: one row per trial: run ids, status, every param (typed), the last and best value of every
-  metric, the last evaluation and step reached, wall time;
+- `trials`: one row per trial: run ids, status, every param (typed), the last value of every metric and
+  (`best_<metric>`) the best over its evaluations for every metric with a direction, the last evaluation
+  and step reached, wall time;
 - `histories`: long form (run_id, trial_id, metric, step, value) for the metrics asked for.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.design import DESIGN_ARTIFACT, SweepDesign, level_label
+from analysis.design import DESIGN_ARTIFACT, SweepDesign, level_label, variant_settings
 from analysis.folders import STATE_FILE, latest_sweep_dir, read_state, spec_label
 from gan.metrics import OUTPUTS, metric_direction
 from gan.train import TRAINING_CURVES
@@ -134,9 +135,10 @@ def load_sweep(target: str, *, tracking_uri: str | None = None, parent_run_id: s
             for m in hist:
                 history_rows.append({"run_id": r.info.run_id, "trial_id": row["trial_id"], "metric": name,
                                      "step": m.step, "value": m.value, "timestamp": m.timestamp})
-            if hist and name == metric:
+            direction = mode if name == metric else metric_direction(name)
+            if hist and direction in ("min", "max"):  # the best value over training, as studies often report
                 values = [m.value for m in hist]
-                row[f"best_{name}"] = min(values) if mode == "min" else max(values)
+                row[f"best_{name}"] = min(values) if direction == "min" else max(values)
         rows.append(row)
     trials = pd.DataFrame(rows)
     histories = pd.DataFrame(history_rows, columns=["run_id", "trial_id", "metric", "step", "value", "timestamp"])
@@ -197,9 +199,13 @@ def _factor_columns(trials: pd.DataFrame, design: SweepDesign, swept: list[str])
     factors, baselines = [], {}
     for f in design.factors:
         if f.variant:
-            def label(row, levels=f.levels):
+            def label(row, levels=f.levels, defaults=f.defaults or {}):
+                # a level is the trial's when every key of the variant has the level's value, or the base
+                # value where the level leaves it unset (a level setting only model.label_dim: 64 must not
+                # claim the trials of a level setting train.epochs: 200 on top of label_dim 64)
                 for level in levels:
-                    if all(level_label(row.get(k)) == level_label(v) for k, v in level.items()):
+                    wanted = {**defaults, **variant_settings(level)}
+                    if all(level_label(row.get(k)) == level_label(v) for k, v in wanted.items()):
                         return level_label(level)
                 return None
             trials[f.name] = trials.apply(label, axis=1)

@@ -263,8 +263,12 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
     present = [m for m in SUMMARY_METRICS if m in trials and trials[m].notna().any()]
     if present:
         summary = summary_table(trials, factors, present)
-        add_table("summary", "All metrics by configuration (finished trials, mean ± 95% CI (n))", summary,
-                  shown=summary[[c for c in summary.columns if not c.endswith("_mean")]])
+        add_table("summary", "All metrics by configuration: last and best over training (mean ± 95% CI (n))", summary,
+                  shown=summary[[c for c in summary.columns if not c.endswith("_mean")]],
+                  note="<p>Finished runs. <i>best</i>: the best of a run's evaluations, as the studies report it; "
+                       "picking the best of several noisy evaluations flatters it, so the last value is the fair "
+                       "one to compare configurations by. <i>s/epoch</i>: training seconds per pass over the data, "
+                       "evaluations excluded.</p>")
 
     if (sweep.histories["metric"] == metric).any():
         figures.append((f"{metric} against training iterations", plots.metric_vs_step(sweep, metric, out_dir / f"{metric}_vs_step.png")))

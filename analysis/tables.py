@@ -9,7 +9,7 @@ import pandas as pd
 
 from analysis.stats import cell_table, format_interval, interval, usable_trials
 
-__all__ = ["metric_table", "ranking", "summary_table", "to_markdown"]
+__all__ = ["SECONDS_PER_EPOCH", "metric_table", "ranking", "summary_table", "to_markdown"]
 
 
 def metric_table(trials: pd.DataFrame, metric: str, params: list[str]) -> pd.DataFrame:
@@ -20,19 +20,33 @@ def metric_table(trials: pd.DataFrame, metric: str, params: list[str]) -> pd.Dat
     return cell_table(trials, metric, params)
 
 
+SECONDS_PER_EPOCH = "s/epoch"  # training seconds per pass over the data (evaluations excluded)
+
+
 def summary_table(trials: pd.DataFrame, params: list[str], metrics: list[str]) -> pd.DataFrame:
-    """One row per combination of params with every metric as `mean ± half-width (n)` over its finished runs
-    (e.g. model x dataset x size: time, FID, IS, precision, recall), plus `<metric>_mean` for sorting."""
+    """A study's results table: one row per combination of params; for every metric its last value and, where
+    the runs logged a history, its best over training (`best <metric>`: what many studies report), each as
+    `mean ± half-width (n)` over the finished runs; then the training seconds per epoch. `<column>_mean` holds
+    each mean for sorting."""
     metrics = [m for m in metrics if m in trials.columns]
-    finished = trials[trials["status"] == "completed"]
+    finished = trials[trials["status"] == "completed"].copy()
+    if {"wall_time_s", "epoch"} <= set(finished.columns):
+        finished[SECONDS_PER_EPOCH] = finished["wall_time_s"] / finished["epoch"].where(finished["epoch"] > 0)
+    columns = []
+    for m in metrics:
+        columns.append((m, m))
+        if f"best_{m}" in finished and finished[f"best_{m}"].notna().any():
+            columns.append((f"best {m}", f"best_{m}"))
+    if SECONDS_PER_EPOCH in finished and finished[SECONDS_PER_EPOCH].notna().any():
+        columns.append((SECONDS_PER_EPOCH, SECONDS_PER_EPOCH))
     rows = []
     for key, group in finished.groupby(params, dropna=False, sort=True) if params else [((), finished)]:
         key = key if isinstance(key, tuple) else (key,)
         row = dict(zip(params, key))
-        for m in metrics:
-            iv = interval(usable_trials(group, m)[m])
-            row[m] = format_interval(iv) if iv.n else ""
-            row[f"{m}_mean"] = iv.mean
+        for name, column in columns:
+            iv = interval(usable_trials(group, column)[column])
+            row[name] = format_interval(iv) if iv.n else ""
+            row[f"{name}_mean"] = iv.mean
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -367,11 +367,12 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> ImageData:
         raise ValueError(f"{folder}: label {int(labels_t.max())} outside the {info.num_classes} classes of {info.title}.")
     size = cfg.image_size or info.image_size
     if size != images_t.shape[-1]:
-        images_t = _resize_uint8(images_t, size)
+        images_t = resize_uint8(images_t, size)
     return ImageData(images=images_t, labels=labels_t, info=info, source=str(folder))
 
 
-def _resize_uint8(images: torch.Tensor, size: int, chunk: int = 4096) -> torch.Tensor:
+def resize_uint8(images: torch.Tensor, size: int, chunk: int = 4096) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> (N, C, size, size): bilinear with antialiasing, rounded; how datasets are resized."""
     out = torch.empty((images.shape[0], images.shape[1], size, size), dtype=torch.uint8)
     for i in range(0, images.shape[0], chunk):
         x = images[i : i + chunk].float()

@@ -59,7 +59,8 @@ def plan(spec: SweepSpec) -> str:
         for f in spec.published:
             config = ", ".join(f"{k}={v}" for k, v in f.params.items())
             spread = f" ± {f.spread:g}" if f.spread is not None else ""
-            lines.append(f"  {f.metric} {f.value:g}{spread} at {config} ({f.extractor or 'extractor not stated'}, "
+            best = " (best over training)" if f.statistic == "best" else ""
+            lines.append(f"  {f.metric}{best} {f.value:g}{spread} at {config} ({f.extractor or 'extractor not stated'}, "
                          f"{f.dataset or 'dataset not stated'}; {f.source})")
     configs = spec.trial_configs()
     if configs:
@@ -81,15 +82,17 @@ def plan(spec: SweepSpec) -> str:
 
 def sweep_design(spec: SweepSpec):
     """The spec's factors, baselines, early-stopping rule and published figures, as the report reads them."""
-    from analysis.design import Factor, PublishedFigure, SweepDesign
+    from analysis.design import Factor, PublishedFigure, SweepDesign, variant_settings
 
     factors = []
+    base = flatten(spec.base.resolve().to_dict())  # as trials log their params
     for p in spec.parameters:
-        keys = sorted({k for v in p.values for k in v}) if p.variant else [p.key]
+        keys = sorted({k for v in p.values for k in variant_settings(v)}) if p.variant else [p.key]
         levels = [list(v) if isinstance(v, tuple) else v for v in p.values] if p.values is not None else None
         baseline = p.baseline if p.baseline is not None else (levels[0] if levels else None)
+        defaults = {k: list(base[k]) if isinstance(base[k], tuple) else base[k] for k in keys} if p.variant else None
         factors.append(Factor(p.key, keys, levels, list(baseline) if isinstance(baseline, tuple) else baseline,
-                              p.variant))
+                              p.variant, defaults))
     es = dataclasses.asdict(spec.early_stopping)
     if spec.early_stopping.type == "asha":
         es["max_evaluations"] = spec.max_evaluations()
@@ -408,7 +411,7 @@ def _format_summary(summary: dict, spec: SweepSpec) -> str:
     that cannot be told apart from the best (analysis.stats), so no single-seed winner is named."""
     import pandas as pd
 
-    from analysis.design import level_label
+    from analysis.design import level_label, variant_settings
     from analysis.stats import best_set
 
     metric = summary["metric"]
@@ -427,7 +430,7 @@ def _format_summary(summary: dict, spec: SweepSpec) -> str:
         for p in spec.parameters:
             if p.variant:  # the variant whose keys the trial carries
                 levels[p.key] = next((level_label(v) for v in p.values
-                                      if all(swept.get(k) == x for k, x in v.items())), None)
+                                      if all(swept.get(k) == x for k, x in variant_settings(v).items())), None)
             else:
                 levels[p.key] = level_label(swept.get(p.key))
         rows.append({**levels, "status": row["status"], metric: row[metric]})

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from analysis.design import VARIANT_NAME, level_label, variant_settings
 from gan.config import Config, ConfigError, flatten
 from gan.data import planned_size
 from gan.metrics import FID, OUTPUTS, EvalConfig
@@ -80,6 +81,7 @@ class Published:
     dataset: str | None = None  # the dataset it was measured on (a data.name)
     samples: int | None = None  # generated samples behind it; None = the study does not say
     spread: float | None = None  # the study's own ± (std over seeds or repeats), where it gives one
+    statistic: str = "last"  # last: the value at the end of training; best: the best over training
     note: str = ""
 
 
@@ -183,7 +185,7 @@ def _assign(parameters, values) -> dict:
     out: dict = {}
     for p, v in zip(parameters, values):
         if p.variant:
-            out.update(dict(v))
+            out.update(variant_settings(v))
         else:
             out[p.key] = v
     return out
@@ -283,7 +285,8 @@ _TOP_KEYS = {
     "seeds", "resources", "max_concurrent", "max_failures", "search_seed", "evaluation", "final_num_samples", "scales",
     "published", "budget",
 }
-_PUBLISHED_KEYS = ("params", "metric", "value", "source", "extractor", "dataset", "samples", "spread", "note")
+_PUBLISHED_KEYS = ("params", "metric", "value", "source", "extractor", "dataset", "samples", "spread", "statistic", "note")
+STATISTICS = ("last", "best")  # a published figure is a run's last value or its best over training
 
 
 def load_spec(path: str | Path, scale: str | None = None) -> SweepSpec:
@@ -417,7 +420,8 @@ def _build_spec(raw: dict, ctx: _Ctx, source: str, scale: str | None) -> SweepSp
         raise ctx.fail(("final_num_samples",), f"is {final_n!r}, but must be an integer >= 10.")
     description = _req_type(ctx, ("description",), raw.get("description", ""), str, "a string")
 
-    published = _parse_published(ctx, raw.get("published"), valid_keys)
+    variants = {p.key: [level_label(v) for v in p.values] for p in parameters if p.variant}
+    published = _parse_published(ctx, raw.get("published"), valid_keys, variants)
     budget = _parse_budget(ctx, raw.get("budget"), base, method, {p.key for p in parameters})
 
     spec = SweepSpec(
@@ -461,15 +465,16 @@ def _parse_budget(ctx: _Ctx, raw, base: Config, method: str, swept: set) -> Budg
     return dataclasses.replace(budget, hold=tuple(hold))
 
 
-def _parse_published(ctx: _Ctx, raw, valid_keys: set) -> tuple[Published, ...]:
+def _parse_published(ctx: _Ctx, raw, valid_keys: set, variants: dict) -> tuple[Published, ...]:
     """`published: {source, extractor, dataset, samples, results: [{params, metric, value, ...}, ...]}`; the
-    mapping's fields are defaults for every result, which may override them."""
+    mapping's fields are defaults for every result, which may override them. `params` pick a configuration
+    by config keys, or by a variant parameter's key and one of its level labels (e.g. `variant: compact`)."""
     if raw is None:
         return ()
     path = ("published",)
     if not isinstance(raw, dict) or not isinstance(raw.get("results"), list) or not raw["results"]:
         raise ctx.fail(path, "must be a mapping with `source` and a non-empty list `results` of "
-                             "{params: {...}, metric: ..., value: ...} (optional: extractor, dataset, samples, spread, note).")
+                             "{params: {...}, metric: ..., value: ...} (optional: extractor, dataset, samples, spread, statistic, note).")
     bad = sorted(set(raw) - (set(_PUBLISHED_KEYS) - {"params", "metric", "value"}) - {"results"})
     if bad:
         raise ctx.fail(path + (bad[0],), f"unknown key; allowed: results, {', '.join(k for k in _PUBLISHED_KEYS if k not in ('params', 'metric', 'value'))}.")
@@ -489,9 +494,13 @@ def _parse_published(ctx: _Ctx, raw, valid_keys: set) -> tuple[Published, ...]:
         params = item["params"]
         if not isinstance(params, dict) or not params:
             raise ctx.fail(where + ("params",), "must map dotted config keys to the values of one configuration.")
-        for k in params:
-            if k not in valid_keys:
-                raise ctx.fail(where + ("params", k), "is not a key of the training config.")
+        for k, v in params.items():
+            if k in variants:
+                if str(v) not in variants[k]:
+                    raise ctx.fail(where + ("params", k), f"is {v!r}, but must be one of the variant's levels: "
+                                                          f"{', '.join(variants[k])}.")
+            elif k not in valid_keys:
+                raise ctx.fail(where + ("params", k), "is not a key of the training config (or a variant parameter).")
         metric = item["metric"]
         if metric not in OUTPUTS:
             raise ctx.fail(where + ("metric",), f"is {metric!r}, but must be one of {', '.join(sorted(OUTPUTS))}.")
@@ -505,10 +514,14 @@ def _parse_published(ctx: _Ctx, raw, valid_keys: set) -> tuple[Published, ...]:
         for key in ("source", "extractor", "dataset", "note"):
             if item.get(key) is not None and not isinstance(item[key], str):
                 raise ctx.fail(where + (key,), f"is {item[key]!r}, but must be a string.")
+        statistic = item.get("statistic", "last")
+        if statistic not in STATISTICS:
+            raise ctx.fail(where + ("statistic",), f"is {statistic!r}, but must be one of {', '.join(STATISTICS)} "
+                                                   "(the value at the end of training, or the best over training).")
         out.append(Published(params=dict(params), metric=metric, value=float(item["value"]), source=item["source"],
                              extractor=item.get("extractor"), dataset=item.get("dataset"), samples=samples,
                              spread=None if item.get("spread") is None else float(item["spread"]),
-                             note=item.get("note") or ""))
+                             statistic=statistic, note=item.get("note") or ""))
     return tuple(out)
 
 
@@ -553,11 +566,23 @@ def _parse_parameter(ctx, key, dom, method, valid_keys) -> Parameter:
             raise ctx.fail(path, "a variant takes only `values: [{key: value, ...}, ...]` and `baseline`.")
         for i, v in enumerate(values):
             for k in v:
-                if k not in valid_keys:
-                    raise ctx.fail(path + ("values", i, k), "is not a key of the training config.")
+                if k == VARIANT_NAME:
+                    if not isinstance(v[k], str) or not v[k]:
+                        raise ctx.fail(path + ("values", i, k), f"is {v[k]!r}, but must be a non-empty string "
+                                                                "(the variant's name in tables and plots).")
+                elif k not in valid_keys:
+                    raise ctx.fail(path + ("values", i, k), "is not a key of the training config (or `name`).")
+            if not variant_settings(v):
+                raise ctx.fail(path + ("values", i), "sets no config key; a variant sets at least one.")
+        names = [v[VARIANT_NAME] for v in values if VARIANT_NAME in v]
+        if len(set(names)) != len(names):
+            raise ctx.fail(path, f"variant names must differ; got {names}.")
         baseline = dom.get("baseline") if isinstance(dom, dict) else None
+        if isinstance(baseline, str):  # a named variant, by its name
+            baseline = next((v for v in values if v.get(VARIANT_NAME) == baseline), baseline)
         if baseline is not None and baseline not in values:
-            raise ctx.fail(path + ("baseline",), f"is {baseline!r}, but must be one of the values: {values}.")
+            raise ctx.fail(path + ("baseline",), f"is {baseline!r}, but must be one of the values (or a variant's "
+                                                 f"name): {values}.")
         return Parameter(str(key), values=tuple(values), variant=True, baseline=baseline)
     if not isinstance(key, str) or key not in valid_keys:
         close = sorted(k for k in valid_keys if isinstance(key, str) and k.split(".")[-1] == key.split(".")[-1])

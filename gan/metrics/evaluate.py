@@ -29,7 +29,7 @@ from torch_fidelity.metric_prc import prc_features_to_metric
 from gan._io import atomic_path
 from gan._registry import Registry
 from gan.config import ConfigError, DataConfig, _build, _check_choice, _check_range
-from gan.data import DATASETS, cache_dir, load_dataset
+from gan.data import DATASETS, cache_dir, load_dataset, resize_uint8
 from gan.metrics.classifier import ClassifierSpec, accuracy, default_spec, fit_classifier, load_or_train_classifier
 from gan.metrics.features import EXTRACTORS, Extractor, build_extractor
 
@@ -98,6 +98,7 @@ class EvalConfig:
     real_samples: int = 10000  # real reference images (capped by the split size); their features are cached
     real_split: str | None = None  # split of the reference images; None = the training split
     real_fraction: float = 1.0  # share of that split used as the reference; 1.0 = all of it, independent of data.dataset_fraction
+    image_size: int | None = None  # side at which samples are scored: generated images are resized to it as datasets are, and the reference, classifier and extractor see the dataset at that size; None = the training size. Puts runs trained at different sizes in one feature space
     inception_weights: str | None = None  # local FID Inception weights; None = $GANSWEEP_INCEPTION_WEIGHTS or torch-fidelity's download
     classifier_epochs: int | None = None  # domain classifier epochs; None = enough for ~48k image presentations
     classifier_seed: int = 0  # seeds the domain classifier's training (a new seed is a new feature space)
@@ -117,6 +118,7 @@ class EvalConfig:
         if self.real_split is not None:
             _check_choice("evaluation.real_split", self.real_split, ("train", "test", "all"))
         _check_range("evaluation.real_fraction", self.real_fraction, 0.0, 1.0, lo_open=True)
+        _check_range("evaluation.image_size", self.image_size, 8, 256)
         _check_range("evaluation.gan_test_repeats", self.gan_test_repeats, 1, 100)
         _check_range("evaluation.prc_neighborhood", self.prc_neighborhood, 1, 100)
         _check_range("evaluation.kid_subset_size", self.kid_subset_size, 2)
@@ -356,6 +358,8 @@ class Evaluator:
 
     def __init__(self, config: EvalConfig, data: DataConfig, *, conditional: bool = False, verbose: bool = False):
         self.config = config
+        if config.image_size is not None:
+            data = dataclasses.replace(data, image_size=config.image_size)
         self.data_cfg = data
         self.conditional = conditional
         self.info = DATASETS.get(data.name)
@@ -419,6 +423,13 @@ class Evaluator:
     ) -> dict[str, float]:
         """Score `generate(n, seed=...) -> (uint8 images, labels)` with the configured metrics."""
         n = num_samples or self.config.num_samples
+        size = self.config.image_size
+        if size is not None:  # score at the evaluation size, every call (GAN-test draws more sets)
+            raw_generate = generate
+
+            def generate(k, *args, **kwargs):
+                images, labels = raw_generate(k, *args, **kwargs)
+                return (images if images.shape[-1] == size else resize_uint8(images, size)), labels
         images, labels = generate(n, seed=self.config.seed)
         ctx = EvalContext(self, generate, images, labels)
         scores: dict[str, float] = {}

@@ -6,7 +6,9 @@ import textwrap
 
 import pytest
 
-from sweeps.run import plan
+from analysis.design import level_label, variant_settings
+from gan.config import flatten
+from sweeps.run import plan, sweep_design
 from sweeps.spec import SpecError, load_spec, parse_spec
 from tests.helpers import REPO
 
@@ -60,6 +62,20 @@ method: grid
         (GOOD.replace("name: t\n", ""), ["`name`", "required"]),
         (GOOD + "  bad indentation: [\n", ["not valid YAML", "line"]),
         (GOOD.replace("model.latent_dim: {values: [8, 16]}", "train.seed: {values: [1, 2]}"), ["`seeds`"]),
+        (GOOD.replace("model.latent_dim: {values: [8, 16]}",
+                      "v: {values: [{name: a, model.latent_dim: 8}, {name: a, model.latent_dim: 16}]}"),
+         ["`parameters.v`", "names must differ"]),
+        (GOOD.replace("model.latent_dim: {values: [8, 16]}", "v: {values: [{name: a}, {name: b, model.latent_dim: 16}]}"),
+         ["`parameters.v.values.0`", "sets no config key"]),
+        (GOOD.replace("model.latent_dim: {values: [8, 16]}", "v: {values: [{name: a, model.latent_dim: 8}], baseline: c}"),
+         ["`parameters.v.baseline`", "'c'", "a variant's name"]),
+        (GOOD.replace("model.latent_dim: {values: [8, 16]}", "v: {values: [{name: a, model.latent_dim: 8}]}")
+         + "published: {source: s, results: [{params: {v: b}, metric: fid, value: 3}]}\n",
+         ["`published.results.0.params.v`", "'b'", "levels: a"]),
+        (GOOD + "published: {source: s, results: [{params: {model.latent_dim: 8}, metric: fid, value: 3, statistic: mean}]}\n",
+         ["`published.results.0.statistic`", "'mean'", "last, best"]),
+        (GOOD.replace("latent_dim: 8}", "latent_dim: 8, depth: 3, kernel_size: 4}"),
+         ["`model.kernel_size` is 4", "cannot link sides 7 and 4"]),
     ],
 )
 def test_bad_specs_are_rejected_with_location(text, fragments):
@@ -105,10 +121,32 @@ def test_grid_seeds_and_variants_expand_to_trials():
     assert spec.config_for(trials[-1]).loss.label_smoothing_random is True
 
 
+def test_named_variants_label_their_trials_and_are_compared_by_name():
+    text = GOOD.replace("model.latent_dim: {values: [8, 16]}", textwrap.dedent("""\
+        variant:
+            values:
+              - {name: small, model.latent_dim: 8}
+              - {name: long, model.latent_dim: 8, train.n_critic: 2}
+            baseline: small""").replace("\n", "\n  ")) + textwrap.dedent("""\
+        published: {source: s, results: [{params: {variant: long}, metric: fid, value: 3, statistic: best}]}
+        """)
+    spec = parse_spec(text)
+    trials = spec.trial_configs()
+    assert trials == [{"model.latent_dim": 8, "train.seed": 0},
+                      {"model.latent_dim": 8, "train.n_critic": 2, "train.seed": 0}]  # the name is no config key
+    assert spec.parameters[0].baseline == {"name": "small", "model.latent_dim": 8}
+    assert spec.published[0].statistic == "best" and "fid (best over training) 3 at variant=long" in plan(spec)
+    factor = sweep_design(spec).factors[0]
+    # the base value of every key some level leaves unset: how the report tells `small` from `long`
+    assert factor.keys == ["model.latent_dim", "train.n_critic"] and factor.defaults == {"model.latent_dim": 8,
+                                                                                          "train.n_critic": 1}
+
+
 def test_every_shipped_search_space_validates_at_both_scales():
     files = sorted((REPO / "search_spaces").glob("*.yaml"))
     assert {f.stem for f in files} >= {"hidden_dims", "dataset_fraction", "architecture", "label_smoothing",
-                                       "n_critic", "latent_dim", "mlp_cgan", "optuna_dcgan"}
+                                       "n_critic", "latent_dim", "mlp_cgan", "optuna_dcgan", "dcgan_variants",
+                                       "cgan_variants"}
     for f in files:
         for scale in (None, "smoke"):
             spec = load_spec(f, scale)
@@ -150,14 +188,43 @@ def test_full_scale_ablations_replicate_and_their_published_figures_name_configu
         if spec.method != "optuna":  # a search, not an ablation: its winners are re-run as a grid
             assert len(spec.seeds) >= 3, f
         trials = spec.trial_configs()
+        variants = {fa.name: fa for fa in sweep_design(spec).factors if fa.variant}
+
+        def value(t, k):
+            if k in variants:  # the variant level whose settings the trial's config has, as the report decides
+                cfg = flatten(spec.config_for(t).resolve().to_dict())
+                fa = variants[k]
+                return next(level_label(lv) for lv in fa.levels
+                            if all(level_label(cfg[a]) == level_label(b)
+                                   for a, b in {**fa.defaults, **variant_settings(lv)}.items()))
+            section, key = k.split(".")
+            return t.get(k, spec.config_for(t).to_dict()[section][key])
+
         for fig in spec.published:
-            matching = [t for t in trials if all(t.get(k, spec.config_for(t).to_dict()[k.split(".")[0]][k.split(".")[1]])
-                                                 == (tuple(v) if isinstance(v, list) else v)
+            matching = [t for t in trials if all(value(t, k) == (tuple(v) if isinstance(v, list) else v)
                                                  for k, v in fig.params.items())]
             assert matching, (f.name, fig)
     studies = {load_spec(REPO / "search_spaces" / f"{n}.yaml").published[0].source[:3]
-               for n in ("hidden_dims", "dataset_fraction", "architecture", "mlp_cgan", "label_smoothing")}
+               for n in ("hidden_dims", "dataset_fraction", "architecture", "mlp_cgan", "label_smoothing",
+                         "dcgan_variants", "cgan_variants")}
     assert studies == {"004", "000", "003", "002", "001"}
+
+
+def test_the_dcgan_cgan_study_tables_are_specs_with_their_published_figures():
+    dcgan = load_spec(REPO / "search_spaces" / "dcgan_variants.yaml")
+    assert dcgan.num_trials() == 5 * 3 and dcgan.base.train.epochs == 25 and dcgan.base.train.batch_size == 100
+    assert sorted(f.value for f in dcgan.published) == [17.3, 20.7, 23.4, 24.4, 30]
+    assert {f.statistic for f in dcgan.published} == {"best"} and dcgan.evaluation.image_size == 28
+    cgan = load_spec(REPO / "search_spaces" / "cgan_variants.yaml")
+    assert cgan.num_trials() == 8 * 3
+    table = {(f.params["variant"], f.metric): f.value for f in cgan.published}
+    assert table[("baseline", "is")] == 4.75 and table[("one-sided label smoothing", "fid")] == 17
+    assert table[("classifier loss", "gan_test_acc")] == 0.82 and len(table) == 24
+    configs = {lv["name"]: cgan.config_for(t) for t in cgan.trial_configs() if t["train.seed"] == 0
+               for lv in cgan.parameters[0].values
+               if all(t.get(a) == b for a, b in lv.items() if a != "name")}
+    assert configs["new concat"].model.label_encoding == "conv" and configs["dense CGAN"].model.arch == "mlp"
+    assert configs["classifier loss"].loss.classifier_weight == 1.0
 
 
 def test_budget_plans_run_each_configuration_under_each_budget_once():
