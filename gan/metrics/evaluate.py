@@ -358,11 +358,12 @@ class Evaluator:
 
     def __init__(self, config: EvalConfig, data: DataConfig, *, conditional: bool = False, verbose: bool = False):
         self.config = config
-        if config.image_size is not None:
-            data = dataclasses.replace(data, image_size=config.image_size)
+        self.info = DATASETS.get(data.name)
+        if config.image_size is not None:  # the native size is spelled None, so caches are shared
+            data = dataclasses.replace(data, image_size=None if config.image_size == self.info.image_size
+                                       else config.image_size)
         self.data_cfg = data
         self.conditional = conditional
-        self.info = DATASETS.get(data.name)
         self.num_classes = self.info.num_classes
         self.device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else
                                    ("cpu" if config.device == "auto" else config.device))
