@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-__all__ = ["budget_curves", "class_histogram", "final_vs_param", "forest", "image_strip", "loss_curves", "metric_vs_step",
-           "param_importance"]
+__all__ = ["accuracy_contour", "budget_curves", "class_histogram", "final_vs_param", "forest", "image_strip", "loss_curves",
+           "metric_vs_step", "param_importance", "pca_scatter"]
 
 _STYLE = {"completed": ("-", 1.6), "early_stopped": ("--", 1.0), "diverged": (":", 1.0), "error": (":", 1.0)}
 
@@ -212,4 +212,40 @@ def budget_curves(curves: pd.DataFrame, size: str, metric: str, path: Path) -> P
     ax.set_title(f"{metric} against {size.split('.')[-1]} under each budget (mean, 95% CI over seeds)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def accuracy_contour(cells: pd.DataFrame, plan: str, path: Path) -> Path:
+    """The augmentation study's contour plot: mean test accuracy over real (x) and generated (y) image counts."""
+    part = cells[cells["plan"] == plan].groupby(["real", "generated"])["test_accuracy"].mean().unstack()
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    reals, gens = list(part.index), list(part.columns)
+    xs, ys = np.arange(len(reals)), np.arange(len(gens))
+    z = part.to_numpy().T * 100  # (generated, real)
+    if len(reals) > 1 and len(gens) > 1:
+        filled = ax.contourf(xs, ys, np.ma.masked_invalid(z), levels=12, cmap="viridis")
+        fig.colorbar(filled, ax=ax, label="test accuracy (%)")
+    for i, j in np.ndindex(z.shape):
+        if np.isfinite(z[i, j]):
+            ax.text(j, i, f"{z[i, j]:.1f}", ha="center", va="center", fontsize=7, color="white")
+    ax.set_xticks(xs, [str(r) for r in reals])
+    ax.set_yticks(ys, [str(g) for g in gens])
+    ax.set_xlabel("real training images")
+    ax.set_ylabel("generated training images")
+    ax.set_title(f"classifier test accuracy, plan '{plan}' (mean over seeds)")
+    return _save(fig, path)
+
+
+def pca_scatter(real: np.ndarray, real_labels: np.ndarray, generated: np.ndarray, generated_labels: np.ndarray,
+                explained: np.ndarray, path: Path) -> Path:
+    """Penultimate-layer activations of real and generated images on their first two principal components."""
+    fig, ax = plt.subplots(figsize=(6.4, 5.2))
+    cmap = plt.get_cmap("tab10")
+    for pts, labels, marker, name in ((real, real_labels, "o", "real test"), (generated, generated_labels, "x", "generated")):
+        ax.scatter(pts[:, 0], pts[:, 1], c=[cmap(int(v) % 10) for v in labels], marker=marker, s=22, alpha=0.8,
+                   label=name)
+    ax.set_xlabel(f"PC 1 ({explained[0]:.0%} of the variance)")
+    ax.set_ylabel(f"PC 2 ({explained[1]:.0%})")
+    ax.set_title("classifier's penultimate activations (colour: class)")
+    ax.legend(fontsize=8)
     return _save(fig, path)

@@ -22,6 +22,7 @@ import torch
 
 from analysis import plots
 from analysis.asha import replay_asha, rung_correlations
+from analysis.augment import PLANS, accuracy_grid, augmentation_results, published_beside
 from analysis.conclusions import (
     asha_sentences, best_set_sentence, effect_sentence, effect_table, interacting, interaction_sentence, scorecard,
     short,
@@ -251,6 +252,27 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
         add_table("scorecard", "Published figures beside ours", card.table,
                   note="<p>Our mean and 95% interval over the runs of the published configuration. Figures measured "
                        "with another feature extractor or on another dataset are not compared.</p>")
+    aug = augmentation_results(sweep)
+    if aug is not None and not aug.empty:
+        meta = aug.attrs
+        plan = meta.get("plan", {})
+        note = (f"<p>A {plan.get('classifier', '?')} classifier trained for {plan.get('epochs', '?')} epochs on real "
+                f"training images mixed with images of generator run <code>{meta.get('generator_run')}</code>, scored "
+                f"on the real test split; mean ± 95% CI over {len(plan.get('seeds', []))} trainings per cell (n). "
+                "Plans: <i>mixed</i> (shuffled together), <i>filtered</i> (only generated images the real-data "
+                "classifier labels as their class), <i>pretrained</i> (half the epochs on generated, then real).</p>")
+        for name in [p for p in PLANS if p in set(aug["plan"])]:
+            add_table(f"augmentation_{name}", f"Augmentation ({name}): test accuracy (%) by real (rows) and generated "
+                                              "(columns) training images", accuracy_grid(aug, name), note=note)
+            figures.append((f"augmentation ({name}): test accuracy over real and generated training images",
+                            plots.accuracy_contour(aug, name, out_dir / f"augmentation_{name}.png")))
+        add_table("augmentation_published", "Augmentation: the study's figures beside ours", published_beside(aug))
+        with tempfile.TemporaryDirectory() as tmp:
+            pca = _download(client, meta["run_id"], "pca.png", Path(tmp))
+            if pca:
+                (out_dir / "augmentation_pca.png").write_bytes(Path(pca).read_bytes())
+                figures.append(("penultimate activations of 100 real test and 100 generated images (PCA)",
+                                out_dir / "augmentation_pca.png"))
     if not correlations.empty or replay is not None:
         add_table("early_stopping", "Early stopping check: rank correlation with the final metric", correlations,
                   note="<p>" + html.escape(" ".join(asha_text)) + "</p>")

@@ -20,10 +20,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan._io import atomic_path
+from gan._registry import Registry
 from gan.config import DataConfig
 from gan.data import DATASETS, _locate, cache_dir, load_dataset, scale_pixels, stratified_subset
 
-__all__ = ["ClassifierSpec", "DomainClassifier", "accuracy", "default_spec", "fit_classifier", "load_or_train_classifier"]
+__all__ = ["CLASSIFIERS", "ClassifierSpec", "DomainClassifier", "LeNet", "accuracy", "default_spec", "fit_classifier",
+           "load_or_train_classifier", "train_test_split"]
 
 FEATURE_DIM = 128  # width of the penultimate layer used as the feature space for FID/KID/PR
 _VERSION = 1  # bump when the network or its training changes, so old cache entries are not reused
@@ -52,6 +54,38 @@ class DomainClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_features(x)[1]
+
+
+class LeNet(nn.Module):
+    """LeNet-5 as the DCGAN/CGAN study used it: two conv and three fully connected layers,
+    conv5(6, padding 2)-pool-conv5(16)-pool-fc120-fc84-fc(C), ReLU; the 84 units are its penultimate layer."""
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.channels, self.num_classes = channels, num_classes
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, 6, 5, padding=2), nn.ReLU(True), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.ReLU(True), nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(5),  # 28 px (and 32 px, the original) images give 5x5 here
+            nn.Flatten(),
+            nn.Linear(16 * 5 * 5, 120), nn.ReLU(True),
+            nn.Linear(120, 84), nn.ReLU(True),
+        )
+        self.head = nn.Linear(84, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: float images in [-1, 1], (B, C, H, W) -> (features (B, 84), logits (B, num_classes))."""
+        f = self.body(x)
+        return f, self.head(f)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_features(x)[1]
+
+
+# classifier networks by name: `fit_classifier(..., arch=...)`; the domain one is the metrics' judge
+CLASSIFIERS: Registry = Registry("classifier")
+CLASSIFIERS.add("domain", DomainClassifier)
+CLASSIFIERS.add("lenet", LeNet)
 
 
 @dataclass(frozen=True)
@@ -85,8 +119,8 @@ def default_spec(data_cfg: DataConfig, *, epochs: int | None = None, seed: int =
         return ClassifierSpec(dataclasses.replace(base, split=data_cfg.split), None, epochs=epochs, seed=seed)
 
 
-def _split(spec: ClassifierSpec):
-    """(train images, train labels, test images, test labels) as uint8/int64 CPU tensors."""
+def train_test_split(spec: ClassifierSpec):
+    """(train images, train labels, test images, test labels, dataset info) as uint8/int64 CPU tensors."""
     data = load_dataset(spec.data, seed=spec.seed)
     if data.info.num_classes < 2:
         raise ValueError(
@@ -104,12 +138,14 @@ def _split(spec: ClassifierSpec):
 
 def fit_classifier(
     images: torch.Tensor, labels: torch.Tensor, num_classes: int, *, epochs: int = 4, batch_size: int = 128,
-    lr: float = 2e-3, seed: int = 0, device: str | torch.device = "cpu",
-) -> DomainClassifier:
-    """Train a DomainClassifier on uint8 images (N, C, H, W) with int labels; returns it in eval mode."""
+    lr: float = 2e-3, seed: int = 0, device: str | torch.device = "cpu", arch: str = "domain",
+    model: nn.Module | None = None,
+) -> nn.Module:
+    """Train a CLASSIFIERS network (or go on training `model`) on uint8 images (N, C, H, W) with int labels,
+    Adam with a one-cycle schedule; returns it in eval mode."""
     device = torch.device(device)
     torch.manual_seed(seed)
-    model = DomainClassifier(images.shape[1], num_classes).to(device)
+    model = (model if model is not None else CLASSIFIERS.get(arch)(images.shape[1], num_classes)).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     steps = epochs * max(1, images.shape[0] // batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
@@ -158,7 +194,7 @@ def load_or_train_classifier(spec: ClassifierSpec, device: str | torch.device = 
         except Exception as e:  # a corrupt or foreign file: rebuild it
             if verbose:
                 print(f"classifier cache {path} unreadable ({e}); retraining")
-    x_train, y_train, x_test, y_test, info = _split(spec)
+    x_train, y_train, x_test, y_test, info = train_test_split(spec)
     start = time.perf_counter()
     epochs = spec.epochs or max(2, math.ceil(48_000 / x_train.shape[0]))
     model = fit_classifier(
