@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.design import DESIGN_ARTIFACT, SweepDesign, level_label, variant_settings
@@ -193,6 +194,17 @@ def _read_design(client, parent_run_id: str, folder: Path | None) -> SweepDesign
         return SweepDesign.from_json(Path(path).read_text())
 
 
+def _same_value(logged, value) -> bool:
+    """A logged param against a spec value; an unset value (None) and pandas' NaN for it are the same."""
+    if value is None or (isinstance(value, float) and value != value):
+        return logged is None or (isinstance(logged, float) and logged != logged)
+    numbers = (int, float, np.integer, np.floating)
+    if isinstance(value, numbers) and isinstance(logged, numbers) and not isinstance(value, bool) \
+            and not isinstance(logged, (bool, np.bool_)):
+        return float(logged) == float(value)  # 64 read back as 64.0 from a column with NaNs
+    return level_label(logged) == level_label(value)
+
+
 def _factor_columns(trials: pd.DataFrame, design: SweepDesign, swept: list[str]) -> tuple[list[str], dict]:
     """One column per factor of the design (a variant's level label in a column of its own name), the
     factors that vary, and each factor's baseline as it appears in that column."""
@@ -205,7 +217,7 @@ def _factor_columns(trials: pd.DataFrame, design: SweepDesign, swept: list[str])
                 # claim the trials of a level setting train.epochs: 200 on top of label_dim 64)
                 for level in levels:
                     wanted = {**defaults, **variant_settings(level)}
-                    if all(level_label(row.get(k)) == level_label(v) for k, v in wanted.items()):
+                    if all(_same_value(row.get(k), v) for k, v in wanted.items()):
                         return level_label(level)
                 return None
             trials[f.name] = trials.apply(label, axis=1)

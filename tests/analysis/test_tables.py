@@ -23,6 +23,14 @@ def test_a_variant_that_sets_fewer_keys_does_not_claim_the_trials_of_another():
     assert factors == ["ablation"]
     assert list(trials["ablation"]) == ["label_dim=64"] * 2 + ["epochs=200"] * 2
     assert baselines == {"ablation": "label_dim=64"}
+    # a key unset in the base (None) reads back as NaN in a column that also holds numbers
+    levels = [{"name": "28 px", "model.depth": 3}, {"name": "64 px", "data.image_size": 64, "model.depth": 4}]
+    design.factors[0] = Factor("variant", ["data.image_size", "model.depth"], levels, levels[0], True,
+                               {"data.image_size": None, "model.depth": 3})
+    trials = pd.DataFrame({"data.image_size": [None, 64, None], "model.depth": [3, 4, 3], "status": ["completed"] * 3})
+    assert trials["data.image_size"].isna().sum() == 2
+    _factor_columns(trials, design, [])
+    assert list(trials["variant"]) == ["28 px", "64 px", "28 px"]
 
 
 def test_summary_shows_last_and_best_over_training_with_intervals_and_seconds_per_epoch():
