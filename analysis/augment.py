@@ -36,6 +36,7 @@ SIZES = (0, 600, 6000, 12000, 30000, 60000)  # the study's subset sizes, real an
 PLANS = ("mixed", "filtered", "pretrained")
 ROLE = "augmentation"  # tag of the run that holds one augmentation study
 # the study's figures (MNIST, LeNet, best CGAN with one-sided label smoothing), by plan and cell
+PUBLISHED_DATASET = "mnist"
 PUBLISHED = [
     {"plan": "mixed", "real": 60000, "generated": 0, "value": 0.947, "source": "001, section 3 (line 75) and 4 (line 115): real only, 94.7%"},
     {"plan": "mixed", "real": 60000, "generated": 60000, "value": 0.9625, "source": "001, section 4 (line 115): 96.25%, the best cell"},
@@ -206,6 +207,7 @@ def run_augmentation(sweep: Sweep, plan: AugmentPlan, out_dir: Path, log=print) 
     client = MlflowClient(sweep.tracking_uri)
     generator_run = plan.generator_run or _best_run(sweep)["run_id"]
     parent = _parent_run(client, sweep, plan, generator_run)
+    client.set_tag(parent, "dataset", client.get_run(generator_run).data.params.get("data.name", ""))
     exp_id = client.get_run(parent).info.experiment_id
     done = _finished_cells(client, exp_id, parent)
     todo = [c for c in plan.cells() if c not in done]
@@ -261,7 +263,7 @@ def augmentation_results(sweep: Sweep) -> pd.DataFrame | None:
     rows = [{"plan": p, "real": r, "generated": g, "seed": s, "test_accuracy": a} for (p, r, g, s), a in done.items()]
     table = pd.DataFrame(rows, columns=["plan", "real", "generated", "seed", "test_accuracy"])
     table.attrs.update(run_id=parent.info.run_id, generator_run=parent.data.tags.get("generator_run"),
-                       plan=json.loads(parent.data.tags.get("plan", "{}")))
+                       plan=json.loads(parent.data.tags.get("plan", "{}")), dataset=parent.data.tags.get("dataset"))
     return table
 
 
@@ -280,7 +282,14 @@ def accuracy_grid(cells: pd.DataFrame, plan: str) -> pd.DataFrame:
 
 def published_beside(cells: pd.DataFrame) -> pd.DataFrame:
     """The study's figures beside our mean and 95% interval over seeds at the same cell (the pretrained
-    figure is the study's best cell, set beside our best mean)."""
+    figure is the study's best cell, set beside our best mean). They were measured on MNIST with its
+    LeNet; on another dataset or with another classifier they are shown, not compared."""
+    reasons = []
+    dataset, classifier = cells.attrs.get("dataset"), cells.attrs.get("plan", {}).get("classifier")
+    if dataset != PUBLISHED_DATASET:
+        reasons.append(f"published on {PUBLISHED_DATASET}, ours on {dataset or 'an unrecorded dataset'}")
+    if classifier != "lenet":
+        reasons.append(f"published with the study's LeNet, ours with the {classifier} classifier")
     rows = []
     for f in PUBLISHED:
         part = cells[cells["plan"] == f["plan"]]
@@ -295,6 +304,8 @@ def published_beside(cells: pd.DataFrame) -> pd.DataFrame:
         iv = interval(acc)
         if iv.n == 0:
             verdict = "not run in this plan"
+        elif reasons:
+            verdict = "not comparable: " + "; ".join(reasons)
         elif iv.n < 2:
             verdict = "one seed: no interval"
         elif iv.low <= f["value"] <= iv.high:

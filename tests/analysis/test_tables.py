@@ -51,3 +51,20 @@ def test_summary_shows_last_and_best_over_training_with_intervals_and_seconds_pe
     assert table.loc["a", "best fid"] == "23.0 ± 9.0 (3)" and table.loc["a", "fid"] == "32.0 ± 5.0 (3)"
     assert table.loc["a", f"{SECONDS_PER_EPOCH}_mean"] == pytest.approx(11.0)
     assert table.loc["b", "fid"].endswith("(1)")  # the diverged run counts nowhere
+
+
+def test_augmentation_figures_are_compared_only_on_the_studys_dataset_and_classifier():
+    from analysis.augment import published_beside
+
+    cells = pd.DataFrame({"plan": ["mixed"] * 4, "real": [60000] * 4, "generated": [0, 0, 60000, 60000],
+                          "seed": [0, 1, 0, 1], "test_accuracy": [0.95, 0.944, 0.96, 0.965]})
+    cells.attrs.update(dataset="mnist", plan={"classifier": "lenet"})
+    table = published_beside(cells)
+    verdicts = table[table["plan"] == "mixed"].set_index("real / generated")["verdict"]
+    # 94.7% real only lies in 0.947 ± 0.038; 96.25% with 60k + 60k in 0.9625 ± 0.032 (t, 1 df)
+    assert verdicts["60000 / 0"] == verdicts["60000 / 60000"] == "published value inside our 95% interval"
+    assert verdicts["0 / 60000"] == "not run in this plan"
+    cells.attrs.update(dataset="fashion_mnist")
+    assert published_beside(cells)["verdict"].iloc[0] == "not comparable: published on mnist, ours on fashion_mnist"
+    cells.attrs.update(dataset="mnist", plan={"classifier": "domain"})
+    assert "the study's LeNet, ours with the domain classifier" in published_beside(cells)["verdict"].iloc[0]
