@@ -227,7 +227,10 @@ def accuracy_contour(cells: pd.DataFrame, plan: str, path: Path) -> Path:
         fig.colorbar(filled, ax=ax, label="test accuracy (%)")
     for i, j in np.ndindex(z.shape):
         if np.isfinite(z[i, j]):
-            ax.text(j, i, f"{z[i, j]:.1f}", ha="center", va="center", fontsize=7, color="white")
+            ax.text(j, i, f"{z[i, j]:.1f}", ha="center", va="center", fontsize=7,
+                    bbox={"facecolor": "white", "alpha": 0.7, "pad": 1, "edgecolor": "none"})
+    ax.set_xlim(-0.35, len(reals) - 0.65)  # room for the values on the edges
+    ax.set_ylim(-0.35, len(gens) - 0.65)
     ax.set_xticks(xs, [str(r) for r in reals])
     ax.set_yticks(ys, [str(g) for g in gens])
     ax.set_xlabel("real training images")
