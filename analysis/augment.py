@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 from analysis.load import Sweep, SweepNotFound, load_sweep
-from analysis.stats import format_interval, interval
+from analysis.stats import format_interval, interval, usable_trials
 
 __all__ = ["PLANS", "PUBLISHED", "AugmentPlan", "augmentation_results", "main", "run_augmentation"]
 
@@ -82,11 +82,20 @@ class Pools:
     gen_y: torch.Tensor
     kept: torch.Tensor  # mask of generated images the real-data classifier labels as their class
     info: object = field(default=None)
+    real_model: torch.nn.Module | None = None  # the classifier trained on the real images alone, once
+
+
+def _real_classifier(pools: Pools, plan: AugmentPlan) -> torch.nn.Module:
+    """The classifier of the real training images: the quality check's judge and the PCA picture's network."""
+    from gan.metrics.classifier import fit_classifier
+
+    if pools.real_model is None:
+        pools.real_model = fit_classifier(pools.real_x, pools.real_y, pools.info.num_classes, epochs=plan.epochs,
+                                          seed=0, arch=plan.classifier, batch_size=plan.batch_size)
+    return pools.real_model
 
 
 def _best_run(sweep: Sweep) -> pd.Series:
-    from analysis.stats import usable_trials
-
     done = usable_trials(sweep.trials, sweep.metric)
     if "model.conditional" in done:
         done = done[done["model.conditional"] == True]  # noqa: E712  (object column)
@@ -98,9 +107,9 @@ def _best_run(sweep: Sweep) -> pd.Series:
 def _pools(sweep: Sweep, run_id: str, n_generated: int, plan: AugmentPlan, tmp: Path) -> Pools:
     from mlflow.tracking import MlflowClient
 
-    from analysis.report import _download, _load_generator
+    from analysis.report import _download, _load_generator, _noise
     from gan.data import to_uint8
-    from gan.metrics.classifier import default_spec, fit_classifier, train_test_split
+    from gan.metrics.classifier import default_spec, train_test_split
 
     path = _download(MlflowClient(sweep.tracking_uri), run_id, "generator.pt", tmp)
     if path is None:
@@ -118,18 +127,15 @@ def _pools(sweep: Sweep, run_id: str, n_generated: int, plan: AugmentPlan, tmp: 
     with torch.no_grad():
         for i in range(0, n_generated, 1000):
             y = labels[i : i + 1000]
-            z = (torch.rand(len(y), cfg.model.latent_dim, generator=gen) * 2 - 1 if cfg.train.noise == "uniform"
-                 else torch.randn(len(y), cfg.model.latent_dim, generator=gen))
-            images.append(to_uint8(G(z, y), cfg.model.output_activation))
+            images.append(to_uint8(G(_noise(cfg, len(y), gen), y), cfg.model.output_activation))
     gen_x = torch.cat(images) if images else torch.empty(0, *real_x.shape[1:], dtype=torch.uint8)
-    kept = torch.ones(len(labels), dtype=torch.bool)
+    pools = Pools(real_x, real_y, test_x, test_y, gen_x, labels, torch.ones(len(labels), dtype=torch.bool), info)
     if "filtered" in plan.plans and len(labels):
-        judge = fit_classifier(real_x, real_y, info.num_classes, epochs=plan.epochs, seed=0,
-                               arch=plan.classifier, batch_size=plan.batch_size)
+        judge = _real_classifier(pools, plan)
         with torch.no_grad():
             pred = torch.cat([judge(x.float() / 127.5 - 1).argmax(1) for x in gen_x.split(2000)])
-        kept = pred == labels
-    return Pools(real_x, real_y, test_x, test_y, gen_x, labels, kept, info)
+        pools.kept = pred == labels
+    return pools
 
 
 def _train_cell(pools: Pools, plan_name: str, n_real: int, n_gen: int, seed: int, plan: AugmentPlan):
@@ -185,10 +191,8 @@ def _pca_picture(pools: Pools, plan: AugmentPlan, out: Path) -> Path:
     from sklearn.decomposition import PCA
 
     from analysis import plots
-    from gan.metrics.classifier import fit_classifier
 
-    model = fit_classifier(pools.real_x, pools.real_y, pools.info.num_classes, epochs=plan.epochs, seed=0,
-                           arch=plan.classifier, batch_size=plan.batch_size)
+    model = _real_classifier(pools, plan)
     gen = torch.Generator().manual_seed(0)
     ri = torch.randperm(len(pools.test_y), generator=gen)[:100]
     gi = torch.randperm(len(pools.gen_y), generator=gen)[:100]
