@@ -57,12 +57,31 @@ class TuneStateBackup(Callback):
         if not any(f.name.startswith("experiment_state-") for f in files):
             return  # Tune has not saved this step's state (it saves at every step in a sweep)
         tuner = Path(self.experiment_path, TUNER_PKL)
-        if "://" not in self.experiment_path and tuner.is_file():
+        # Tune keeps tuner.pkl in the staging folder and copies it to storage with the rest, truncating the
+        # stored copy first: the stored one is taken only when staging has none, and only when complete.
+        if (
+            TUNER_PKL not in {f.name for f in files}
+            and "://" not in self.experiment_path
+            and tuner.is_file()
+            and _damage(tuner.name, tuner.read_bytes()) is None
+        ):
             files.append(tuner)
+        keep = {} if any(f.name == TUNER_PKL for f in files) else self._previous_tuner()
         with atomic_path(self.backup, fsync=True) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
             for f in files:
                 z.write(f, f.name)
+            for name, data in keep.items():
+                z.writestr(name, data)
         self._dirty = False
+
+    def _previous_tuner(self) -> dict[str, bytes]:
+        """tuner.pkl from the last backup, carried over when no complete copy can be read now."""
+        try:
+            with zipfile.ZipFile(self.backup) as z:
+                data = z.read(TUNER_PKL)
+        except (OSError, KeyError, zipfile.BadZipFile):
+            return {}
+        return {TUNER_PKL: data} if _damage(TUNER_PKL, data) is None else {}
 
 
 def restore_tune_state(backup: Path, experiment_path: Path) -> list[str]:
@@ -75,14 +94,19 @@ def restore_tune_state(backup: Path, experiment_path: Path) -> list[str]:
         bad = z.testzip()
         if bad is not None:
             raise TuneStateDamaged(f"The state backup {backup} is damaged (member {bad!r} fails its CRC check).")
-        names = z.namelist()
-        for name in names:
+        # A name can occur twice in a backup written before tuner.pkl was deduplicated: keep a complete copy.
+        members: dict[str, bytes] = {}
+        for info in z.infolist():
+            data = z.read(info)
+            if info.filename not in members or _damage(info.filename, data) is None:
+                members[info.filename] = data
+        for name, data in members.items():
             for other in experiment_path.glob(_SESSION.sub("*", name)):
                 if other.name != name:
                     other.unlink()
             with atomic_path(experiment_path / name, fsync=True) as tmp:
-                tmp.write_bytes(z.read(name))
-    return names
+                tmp.write_bytes(data)
+    return list(members)
 
 
 def _state_files(experiment_path: Path) -> list[Path]:
@@ -90,20 +114,23 @@ def _state_files(experiment_path: Path) -> list[Path]:
     return [f for p in pats for f in sorted(experiment_path.glob(p))]
 
 
+def _damage(name: str, data: bytes) -> str | None:
+    """What is wrong with the state file `name` holding `data`, or None when it is complete."""
+    if not data:
+        return f"{name} is empty"
+    if name.endswith(".json"):
+        try:
+            json.loads(data)
+        except ValueError as e:
+            return f"{name} is not complete JSON ({e})"
+    elif name.endswith(".pkl") and not (data[:1] == b"\x80" and data.endswith(b".")):
+        return f"{name} is not a complete pickle ({len(data)} bytes)"  # a pickle starts with PROTO, ends with STOP
+    return None
+
+
 def check_tune_state(experiment_path: Path) -> None:
     """Raise TuneStateDamaged naming every state file that is empty or cut short."""
-    problems = []
-    for f in _state_files(experiment_path):
-        data = f.read_bytes()
-        if not data:
-            problems.append(f"{f.name} is empty")
-        elif f.name.startswith("experiment_state-"):
-            try:
-                json.loads(data)
-            except ValueError as e:
-                problems.append(f"{f.name} is not complete JSON ({e})")
-        elif not (data[:1] == b"\x80" and data.endswith(b".")):  # a pickle starts with PROTO, ends with STOP
-            problems.append(f"{f.name} is not a complete pickle ({len(data)} bytes)")
+    problems = [p for f in _state_files(experiment_path) if (p := _damage(f.name, f.read_bytes())) is not None]
     if problems:
         raise TuneStateDamaged(
             f"Tune's saved state in {experiment_path} is damaged: {'; '.join(problems)}. A driver killed while "

@@ -46,3 +46,48 @@ def test_restore_puts_the_backup_back_and_drops_other_sessions(tmp_path):
     assert pickle.loads((storage / f"searcher-state-{OLD}.pkl").read_bytes()) == {"study": [1, 2, 3]}
     check_tune_state(storage)
     assert not list(storage.glob(".*.tmp"))
+
+
+def test_restore_keeps_the_complete_copy_of_a_member_written_twice(tmp_path):
+    # Backups written before the fix held tuner.pkl twice: staging's copy, then storage's copy caught
+    # while Tune truncated it. Restoring must keep the complete one, whichever comes last.
+    backup = tmp_path / "tune_state.zip"
+    tuner = pickle.dumps({"run_config": "x"})
+    with zipfile.ZipFile(backup, "w") as z, pytest.warns(UserWarning, match="Duplicate name"):
+        z.writestr(f"experiment_state-{OLD}.json", json.dumps({"trial_data": []}))
+        z.writestr("tuner.pkl", tuner)
+        z.writestr("tuner.pkl", b"")
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    restore_tune_state(backup, storage)
+    assert (storage / "tuner.pkl").read_bytes() == tuner
+    check_tune_state(storage)
+
+
+def test_backup_takes_tuner_pkl_from_staging_and_never_a_truncated_copy(tmp_path):
+    from types import SimpleNamespace
+
+    from sweeps.tunestate import TuneStateBackup
+
+    staging, storage = tmp_path / "staging", tmp_path / "storage"
+    _state(staging, OLD, searcher=pickle.dumps({"s": 1}))
+    _state(storage, OLD)
+    (storage / "tuner.pkl").write_bytes(b"")  # Tune's copy thread has just truncated it
+    trial = SimpleNamespace(storage=SimpleNamespace(experiment_driver_staging_path=str(staging)))
+    backup = tmp_path / "tune_state.zip"
+    cb = TuneStateBackup(backup, str(storage))
+    cb.on_step_end(0, [trial])
+    with zipfile.ZipFile(backup) as z:
+        names = z.namelist()
+        assert names.count("tuner.pkl") == 1 and z.read("tuner.pkl") == pickle.dumps({"run_config": "x"})
+    # Without a staging copy, a truncated stored copy is never saved: the last backup's good one is kept.
+    (staging / "tuner.pkl").unlink()
+    cb._changed()
+    cb.on_step_end(1, [trial])
+    with zipfile.ZipFile(backup) as z:
+        assert z.namelist().count("tuner.pkl") == 1 and z.read("tuner.pkl") == pickle.dumps({"run_config": "x"})
+    backup.unlink()
+    cb._changed()
+    cb.on_step_end(2, [trial])
+    with zipfile.ZipFile(backup) as z:
+        assert "tuner.pkl" not in z.namelist()
