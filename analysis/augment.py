@@ -29,6 +29,8 @@ import torch
 
 from analysis.load import Sweep, SweepNotFound, load_sweep
 from analysis.stats import format_interval, interval, usable_trials
+from gan.data import DATASETS
+from gan.sampling import GENERATOR_ARTIFACT, Sampler
 
 __all__ = ["PLANS", "PUBLISHED", "AugmentPlan", "augmentation_results", "main", "run_augmentation"]
 
@@ -107,14 +109,14 @@ def _best_run(sweep: Sweep) -> pd.Series:
 def _pools(sweep: Sweep, run_id: str, n_generated: int, plan: AugmentPlan, tmp: Path) -> Pools:
     from mlflow.tracking import MlflowClient
 
-    from analysis.report import _download, _load_generator, _noise
-    from gan.data import to_uint8
+    from analysis.report import _download
     from gan.metrics.classifier import default_spec, train_test_split
 
-    path = _download(MlflowClient(sweep.tracking_uri), run_id, "generator.pt", tmp)
+    path = _download(MlflowClient(sweep.tracking_uri), run_id, GENERATOR_ARTIFACT, tmp)
     if path is None:
-        raise SweepNotFound(f"Run {run_id} has no generator.pt artifact.")
-    G, cfg, info = _load_generator(path)
+        raise SweepNotFound(f"Run {run_id} has no {GENERATOR_ARTIFACT} artifact.")
+    sampler = Sampler.load(path)
+    cfg, info = sampler.config, DATASETS.get(sampler.config.data.name)
     if not cfg.model.conditional:
         raise SweepNotFound(f"Run {run_id} trained an unconditional generator; its images have no labels.")
     # the dataset's train and test splits (or a 20% holdout where only one is present), as its classifier uses
@@ -122,13 +124,9 @@ def _pools(sweep: Sweep, run_id: str, n_generated: int, plan: AugmentPlan, tmp: 
     gen = torch.Generator().manual_seed(12345)
     labels = torch.arange(n_generated) % info.num_classes
     labels = labels[torch.randperm(n_generated, generator=gen)]
-    images = []
-    torch.manual_seed(12345)  # dropout masks, for generators sampled in training mode
-    with torch.no_grad():
-        for i in range(0, n_generated, 1000):
-            y = labels[i : i + 1000]
-            images.append(to_uint8(G(_noise(cfg, len(y), gen), y), cfg.model.output_activation))
-    gen_x = torch.cat(images) if images else torch.empty(0, *real_x.shape[1:], dtype=torch.uint8)
+    gen_x, _ = sampler.generate(n_generated, labels=labels, seed=12345, batch_size=1000)
+    if not n_generated:
+        gen_x = torch.empty(0, *real_x.shape[1:], dtype=torch.uint8)
     pools = Pools(real_x, real_y, test_x, test_y, gen_x, labels, torch.ones(len(labels), dtype=torch.bool), info)
     if "filtered" in plan.plans and len(labels):
         judge = _real_classifier(pools, plan)

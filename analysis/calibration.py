@@ -17,6 +17,7 @@ import scipy.integrate
 import scipy.stats
 
 from analysis.stats import BETTER, INTERACTION, WORSE, analyse_effects, best_set
+from gan.status import Status
 
 __all__ = ["best_set_coverage", "detection_rate", "false_verdict_rate", "trials_table", "welch_power"]
 
@@ -29,7 +30,7 @@ def trials_table(cells: dict[tuple, list[float]], params: list[str]) -> pd.DataF
     rows = []
     for key, values in cells.items():
         for seed, v in enumerate(values):
-            rows.append({**dict(zip(params, key)), "train.seed": seed, "status": "completed", METRIC: v})
+            rows.append({**dict(zip(params, key)), "train.seed": seed, "status": Status.COMPLETED, METRIC: v})
     return pd.DataFrame(rows)
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 from analysis.design import DESIGN_ARTIFACT, SweepDesign, level_label, variant_settings
 from analysis.folders import STATE_FILE, latest_sweep_dir, read_state, spec_label
 from gan.metrics import OUTPUTS, metric_direction
+from gan.status import Status
 from gan.train import TRAINING_CURVES
 
 __all__ = ["BUDGET", "Sweep", "SweepNotFound", "budget_plan", "load_sweep", "resolve_target"]
@@ -49,7 +50,7 @@ class Sweep:
     baselines: dict = field(default_factory=dict)  # factor -> its baseline level, as it appears in `trials`
 
     def finished(self) -> pd.DataFrame:
-        return self.trials[self.trials["status"].isin(["completed", "early_stopped", "diverged"])]
+        return self.trials[self.trials["status"].isin(Status.ended())]
 
 
 def _typed(value: str):
@@ -121,7 +122,7 @@ def load_sweep(target: str, *, tracking_uri: str | None = None, parent_run_id: s
     mode = parent_run.data.params.get("spec.mode", metric_direction(metric) or "min")
     for r in runs:
         tags, data = r.data.tags, r.data
-        row = {"run_id": r.info.run_id, "trial_id": tags.get("trial_id"), "status": tags.get("status", "running"),
+        row = {"run_id": r.info.run_id, "trial_id": tags.get("trial_id"), "status": tags.get("status", Status.RUNNING),
                "run_name": r.info.run_name, "node_hostname": tags.get("node_hostname"),
                "last_evaluation": int(float(tags.get("last_evaluation", data.metrics.get("evaluation", 0)))),
                "last_step": int(data.metrics.get("step", 0)), "wall_time_s": data.metrics.get("wall_time_s")}
@@ -143,7 +144,7 @@ def load_sweep(target: str, *, tracking_uri: str | None = None, parent_run_id: s
         rows.append(row)
     trials = pd.DataFrame(rows)
     histories = pd.DataFrame(history_rows, columns=["run_id", "trial_id", "metric", "step", "value", "timestamp"])
-    if trials.empty or not trials["status"].isin(["completed", "early_stopped", "diverged"]).any():
+    if trials.empty or not trials["status"].isin(Status.ended()).any():
         raise SweepNotFound(f"Sweep {parent} of experiment {experiment!r} has no finished trials "
                             f"({len(trials)} trial runs found).")
     skip = {"train.seed"}

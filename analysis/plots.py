@@ -12,10 +12,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from gan.status import Status  # noqa: E402
+
 __all__ = ["accuracy_contour", "budget_curves", "class_histogram", "final_vs_param", "forest", "image_strip", "loss_curves",
            "metric_vs_step", "param_importance", "pca_scatter"]
 
-_STYLE = {"completed": ("-", 1.6), "early_stopped": ("--", 1.0), "diverged": (":", 1.0), "error": (":", 1.0)}
+_STYLE = {Status.COMPLETED: ("-", 1.6), Status.EARLY_STOPPED: ("--", 1.0), Status.DIVERGED: (":", 1.0),
+          Status.ERROR: (":", 1.0)}
 
 
 def _save(fig, path: Path) -> Path:
@@ -43,7 +46,7 @@ def metric_vs_step(sweep, metric: str, path: Path) -> Path:
             continue
         style, width = _STYLE.get(row["status"], ("-", 1.0))
         (line,) = ax.plot(h["step"], h["value"], style, lw=width, label=_label(row, sweep.swept))
-        if row["status"] == "early_stopped":
+        if row["status"] == Status.EARLY_STOPPED:
             ax.plot(h["step"].iloc[-1], h["value"].iloc[-1], "x", color=line.get_color(), ms=8, mew=2)
     ax.set_xlabel("generator iterations")
     ax.set_ylabel(metric)
@@ -57,7 +60,7 @@ def metric_vs_step(sweep, metric: str, path: Path) -> Path:
 def final_vs_param(trials: pd.DataFrame, metric: str, param: str, path: Path, others: list[str] = ()) -> Path:
     """Final metric against a numeric param: one line per combination of the other swept params, each
     point the mean over seed replicates with a std error bar."""
-    data = trials[(trials["status"] == "completed") & trials[metric].notna()]
+    data = trials[(trials["status"] == Status.COMPLETED) & trials[metric].notna()]
     fig, ax = plt.subplots(figsize=(6.5, 4.3))
     others = list(others)
     groups = data.groupby(others) if others else [((), data)]
@@ -121,7 +124,7 @@ def param_importance(trials: pd.DataFrame, params: list[str], metric: str, mode:
     parameter varying). None if too few trials."""
     import optuna
 
-    data = trials[(trials["status"] == "completed") & trials[metric].map(
+    data = trials[(trials["status"] == Status.COMPLETED) & trials[metric].map(
         lambda v: isinstance(v, (int, float)) and math.isfinite(v))]
     params = [p for p in params if data[p].astype(str).nunique() > 1] if not data.empty else []
     if len(data) < 4 or not params:

@@ -33,7 +33,10 @@ from analysis.budget import SIZE_PARAMS, budget_curves, split_drop
 from analysis.load import BUDGET, Sweep, SweepNotFound, load_sweep
 from analysis.stats import analyse_effects, best_set, usable_trials, variance_components
 from analysis.tables import ranking, summary_table, to_markdown
+from gan.data import DATASETS
 from gan.metrics import OUTPUTS
+from gan.sampling import GENERATOR_ARTIFACT, Sampler
+from gan.status import Status
 
 __all__ = ["build_report", "main"]
 
@@ -48,61 +51,26 @@ def _download(client, run_id: str, path: str, dst: Path) -> Path | None:
         return None
 
 
-def _load_generator(path: Path):
-    """Rebuild a generator from the `generator.pt` artifact (weights + resolved config)."""
-    from gan.config import Config
-    from gan.data import DATASETS
-    from gan.losses import build_loss
-    from gan.models import build_models
-
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    cfg = Config.from_dict(blob["config"])
-    info = DATASETS.get(cfg.data.name)
-    size = cfg.data.image_size or info.image_size
-    G, _ = build_models(cfg.model, channels=info.channels, image_size=size, num_classes=info.num_classes,
-                        critic=build_loss(cfg.loss).critic)
-    G.load_state_dict(blob["G"])
-    G.train(cfg.model.sample_in_train_mode)
-    return G, cfg, info
-
-
-def _noise(cfg, n: int, gen: torch.Generator) -> torch.Tensor:
-    if cfg.train.noise == "uniform":
-        return torch.rand(n, cfg.model.latent_dim, generator=gen) * 2 - 1
-    return torch.randn(n, cfg.model.latent_dim, generator=gen)
-
-
-@torch.no_grad()
-def _interpolation(G, cfg, info, pairs: int = 5, steps: int = 10) -> np.ndarray:
+def _interpolation(sampler, pairs: int = 5, steps: int = 10) -> np.ndarray:
     """z1 + i/K (z2 - z1), i = 0..K, for a few random pairs (one class per row when conditional)."""
-    from gan.data import to_uint8
-
-    gen = torch.Generator().manual_seed(0)
-    z1, z2 = _noise(cfg, pairs, gen), _noise(cfg, pairs, gen)
-    t = torch.linspace(0, 1, steps + 1)
-    z = (z1[:, None] + t[None, :, None] * (z2 - z1)[:, None]).reshape(-1, cfg.model.latent_dim)
-    y = (torch.arange(pairs) % info.num_classes).repeat_interleave(steps + 1)
-    torch.manual_seed(0)
-    return to_uint8(G(z, y if cfg.model.conditional else None), cfg.model.output_activation).numpy()
+    gen = torch.Generator(sampler.device).manual_seed(0)
+    z1, z2 = sampler.noise(pairs, gen), sampler.noise(pairs, gen)
+    t = torch.linspace(0, 1, steps + 1, device=sampler.device)
+    z = (z1[:, None] + t[None, :, None] * (z2 - z1)[:, None]).reshape(-1, sampler.config.model.latent_dim)
+    y = (torch.arange(pairs) % sampler.num_classes).repeat_interleave(steps + 1)
+    return sampler.decode(z, y).numpy()
 
 
-def _class_histogram(G, cfg, info, n: int = 2000):
+def _class_histogram(sampler, n: int = 2000):
     """Predicted classes of n generated samples by the dataset's domain classifier, with KL to the real distribution."""
-    from gan.data import to_uint8
     from gan.metrics import EvalConfig, Evaluator
 
-    if info.num_classes < 2:
+    cfg = sampler.config
+    if sampler.num_classes < 2:
         return None
     ev = Evaluator(EvalConfig(metrics=("class_histogram",), real_samples=5000, num_samples=n), cfg.data,
                    conditional=cfg.model.conditional)
-
-    @torch.no_grad()
-    def generate(k, seed=0, labels=None):
-        gen = torch.Generator().manual_seed(seed)
-        y = torch.randint(0, info.num_classes, (k,), generator=gen)
-        torch.manual_seed(seed)
-        return to_uint8(G(_noise(cfg, k, gen), y if cfg.model.conditional else None), cfg.model.output_activation), y
-
+    generate = sampler.generate  # as the trainer's evaluations drew them
     arts: dict = {}
     scores = ev.evaluate(generate, artifacts=arts)
     return arts["class_histogram"], scores["class_kl"]
@@ -295,14 +263,14 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
     if (sweep.histories["metric"] == metric).any():
         figures.append((f"{metric} against training iterations", plots.metric_vs_step(sweep, metric, out_dir / f"{metric}_vs_step.png")))
     numeric = [p for p in factors if pd.api.types.is_numeric_dtype(trials[p]) and trials[p].nunique() > 1]
-    done = trials[trials["status"] == "completed"]
+    done = trials[trials["status"] == Status.COMPLETED]
     for p in numeric:
         others = [q for q in factors if q != p]
         if metric in done and done[metric].notna().any():
             figures.append((f"final {metric} vs {p}",
                             plots.final_vs_param(trials, metric, p, out_dir / f"{metric}_vs_{p.replace('.', '_')}.png", others)))
     finite = trials[trials[metric].map(lambda v: isinstance(v, float) and math.isfinite(v))] if metric in trials else trials.iloc[0:0]
-    finished = finite[finite["status"] == "completed"]
+    finished = finite[finite["status"] == Status.COMPLETED]
     ordered = finished.sort_values(metric, ascending=mode == "min")
     best_run = ordered.iloc[0] if len(ordered) else None
     worst_run = ordered.iloc[-1] if len(ordered) > 1 else None
@@ -326,13 +294,14 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
                 figures.append((f"samples of the {label} single run ({plots._label(row, factors)}, "
                                 f"{metric} {row[metric]:.4g})", dst))
         if best_run is not None:
-            weights = _download(client, best_run["run_id"], "generator.pt", Path(tmp) / "g")
+            weights = _download(client, best_run["run_id"], GENERATOR_ARTIFACT, Path(tmp) / "g")
             if weights:
-                G, cfg, info = _load_generator(weights)
-                strip = _interpolation(G, cfg, info)
+                sampler = Sampler.load(weights)
+                info = DATASETS.get(sampler.config.data.name)
+                strip = _interpolation(sampler)
                 figures.append(("latent interpolation of the best generator (5 pairs, K = 10)",
                                 plots.image_strip(strip, out_dir / "interpolation.png", rows=5)))
-                hist = _class_histogram(G, cfg, info)
+                hist = _class_histogram(sampler)
                 if hist:
                     (counts_h, kl) = hist
                     figures.append((f"class histogram of the best generator (KL to real {kl:.3f})",

@@ -44,6 +44,8 @@ import scipy.stats
 import statsmodels.formula.api as smf
 from statsmodels.stats.multitest import multipletests
 
+from gan.status import Status
+
 __all__ = [
     "ALPHA", "BOOTSTRAP_MIN_N", "BETTER", "INTERACTION", "NEEDS_SEEDS", "NO_DIFFERENCE", "NO_INTERACTION", "POWER",
     "WORSE",
@@ -123,7 +125,7 @@ def usable_trials(trials: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Finished trials with a finite final metric: the runs every statistic is computed from."""
     if metric not in trials:
         return trials.iloc[0:0]
-    ok = trials[(trials["status"] == "completed") & trials[metric].map(_finite)]
+    ok = trials[(trials["status"] == Status.COMPLETED) & trials[metric].map(_finite)]
     return ok
 
 

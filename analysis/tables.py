@@ -8,6 +8,7 @@ import math
 import pandas as pd
 
 from analysis.stats import cell_table, format_interval, interval, usable_trials
+from gan.status import Status
 
 __all__ = ["SECONDS_PER_EPOCH", "metric_table", "ranking", "summary_table", "to_markdown"]
 
@@ -29,7 +30,7 @@ def summary_table(trials: pd.DataFrame, params: list[str], metrics: list[str]) -
     `mean ± half-width (n)` over the finished runs; then the training seconds per epoch. `<column>_mean` holds
     each mean for sorting."""
     metrics = [m for m in metrics if m in trials.columns]
-    finished = trials[trials["status"] == "completed"].copy()
+    finished = trials[trials["status"] == Status.COMPLETED].copy()
     if {"wall_time_s", "epoch"} <= set(finished.columns):
         finished[SECONDS_PER_EPOCH] = finished["wall_time_s"] / finished["epoch"].where(finished["epoch"] > 0)
     columns = []
@@ -58,12 +59,12 @@ def ranking(trials: pd.DataFrame, metric: str, mode: str, params: list[str]) -> 
             + [f"best_{metric}"] * (f"best_{metric}" in trials) + params + ["train.seed"] * ("train.seed" in trials))
     table = trials[[c for c in dict.fromkeys(cols) if c in trials]].copy()
     finite = table[metric].map(lambda v: isinstance(v, (int, float)) and math.isfinite(v)) if metric in table else False
-    table["_ok"] = finite & (table["status"] != "diverged")
-    table["_done"] = table["status"] == "completed"
+    table["_ok"] = finite & (table["status"] != Status.DIVERGED)
+    table["_done"] = table["status"] == Status.COMPLETED
     table = table.sort_values(["_ok", "_done", metric], ascending=[False, False, mode == "min"])
     table.insert(0, "rank", range(1, len(table) + 1))
     table["stopped_at"] = table.apply(
-        lambda r: f"evaluation {int(r['last_evaluation'])}" if r["status"] == "early_stopped" else "", axis=1)
+        lambda r: f"evaluation {int(r['last_evaluation'])}" if r["status"] == Status.EARLY_STOPPED else "", axis=1)
     return table.drop(columns=["_ok", "_done"]).reset_index(drop=True)
 
 

@@ -8,6 +8,7 @@ from gan.config import Config, ConfigError, DataConfig, LossConfig, ModelConfig,
 from gan.data import DataNotFoundError, ImageData, load_dataset, stratified_subset
 from gan.losses import build_loss
 from gan.models import build_models
+from gan.status import Status
 from gan.train import Report, Trainer, TrainResult, train
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "OptimConfig",
     "Registry",
     "Report",
+    "Status",
     "TrainConfig",
     "TrainResult",
     "Trainer",

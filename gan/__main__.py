@@ -15,6 +15,7 @@ import yaml
 
 from gan.config import Config, ConfigError
 from gan.data import DataNotFoundError
+from gan.status import Status
 from gan.train import Report, Trainer
 
 QUICKSTART = {
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     result = trainer.run(report)
     trainer.save(out / "checkpoint.pt")
     print(f"{result.status} at step {result.step}; checkpoint {out / 'checkpoint.pt'}")
-    return 0 if result.status == "completed" else 1
+    return 0 if result.status == Status.COMPLETED else 1
 
 
 if __name__ == "__main__":

@@ -201,6 +201,15 @@ class TrainConfig:
             return self.iterations
         return max(1, math.ceil(self.epochs * num_images / self.batch_size))
 
+    def evaluation_at(self, step: int) -> int:
+        """Which evaluation (1, 2, ...) a report at generator iteration `step` is: one every `eval_every`
+        iterations, plus one at the last iteration when that falls between."""
+        return math.ceil(step / self.eval_every)
+
+    def evaluations_for(self, num_images: int) -> int:
+        """Evaluations a run on `num_images` training images makes (a scheduler's `max_t`)."""
+        return self.evaluation_at(self.iterations_for(num_images))
+
 
 _LOSS_DEFAULTS = {
     # loss: (optimizer, learning rate, Adam betas)

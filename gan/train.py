@@ -1,7 +1,7 @@
 """The training loop.
 
-`Trainer(config)` builds data, models, optimizers and RNGs; `Trainer.run(report, should_stop)` trains
-and calls `report(Report)` every `train.eval_every` iterations (an iteration is one generator update,
+`Trainer(config)` builds data, models, optimizers and RNGs; `Trainer.run(report)` trains and calls
+`report(Report)` every `train.eval_every` iterations (an iteration is one generator update,
 preceded by `train.n_critic` discriminator updates). `train_step()` is pure compute. Checkpoints
 (`save`/`load`) hold weights, optimizer states, every RNG state, the batch order and the step, so a
 run stopped and resumed produces the same weights as one that never stopped.
@@ -9,7 +9,6 @@ run stopped and resumed produces the same weights as one that never stopped.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -22,13 +21,14 @@ from torch import nn
 
 from gan._io import atomic_path
 from gan.config import Config
-from gan.data import Batches, ImageData, load_dataset, scale_pixels, to_uint8
+from gan.data import Batches, ImageData, load_dataset, scale_pixels
 from gan.losses import build_loss, generator_terms
 from gan.models import build_models
+from gan.sampling import Sampler
+from gan.status import Status
 
 __all__ = ["TRAINING_CURVES", "Report", "TrainResult", "Trainer", "resolve_device", "train"]
 
-COMPLETED, DIVERGED, STOPPED = "completed", "diverged", "stopped"
 # the window means a Report carries besides timing (which of them appear depends on the loss)
 TRAINING_CURVES = ("loss_d", "loss_g", "d_real", "d_fake", "wasserstein", "gradient_penalty", "loss_cls")
 
@@ -38,6 +38,7 @@ class Report:
     step: int  # generator iterations done
     total_steps: int  # iterations the run is configured for
     epoch: float  # passes over the training subset so far
+    evaluation: int  # which report of the run this is (1, 2, ...; `TrainConfig.evaluation_at`)
     metrics: dict[str, float]  # window means of loss_d, loss_g, d_real, d_fake[, wasserstein, gradient_penalty], plus iters_per_sec, wall_time_s
     grid_path: Path | None  # PNG of the fixed-noise sample grid, when the trainer has an out_dir
     diverged: bool = False  # a loss became NaN or inf; this is the run's last report
@@ -46,7 +47,7 @@ class Report:
 
 @dataclass
 class TrainResult:
-    status: str  # completed, diverged or stopped
+    status: Status  # completed or diverged
     step: int
     metrics: dict[str, float] = field(default_factory=dict)  # the last report's metrics
 
@@ -85,11 +86,12 @@ class Trainer:
             self.data.images.to(self.device), self.data.labels.to(self.device),
             batch_size=cfg.train.batch_size, seed=seed, pixel_range=self.pixel_range,
         )
+        self.sampler = Sampler(self.G, cfg, num_classes=info.num_classes, device=self.device)
         self.gen = torch.Generator(self.device).manual_seed(seed + 1)  # noise, smoothing targets, GP mixing
         grid_gen = torch.Generator(self.device).manual_seed(seed + 2)
         cols = cfg.train.grid_columns
         rows = self.num_classes if self.conditional else cols
-        self.fixed_noise = self._noise(rows * cols, grid_gen)
+        self.fixed_noise = self.sampler.noise(rows * cols, grid_gen)
         self.fixed_labels = torch.arange(rows, device=self.device).repeat_interleave(cols) % self.num_classes
         self.total_steps = self._total_steps()
         self.step = 0
@@ -110,12 +112,6 @@ class Trainer:
     def epoch(self) -> float:
         return self.step * self.config.train.batch_size / len(self.data)
 
-    def _noise(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        shape = (n, self.config.model.latent_dim)
-        if self.config.train.noise == "uniform":
-            return torch.rand(shape, device=self.device, generator=gen).mul_(2).sub_(1)
-        return torch.randn(shape, device=self.device, generator=gen)
-
     # -- compute ---------------------------------------------------------------------------
 
     def train_step(self) -> dict[str, torch.Tensor]:
@@ -128,7 +124,7 @@ class Trainer:
             real, labels = self.batches.next()
             y = labels if self.conditional else None
             with torch.no_grad():
-                fake = G(self._noise(real.shape[0], self.gen), y)
+                fake = G(self.sampler.noise(real.shape[0], self.gen), y)
             d_loss, stats = loss.discriminator_loss(D, real, fake, y, self.gen)
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
@@ -138,7 +134,7 @@ class Trainer:
             for k, v in stats.items():
                 stats_sum[k] = stats_sum[k] + v if k in stats_sum else v
         D.requires_grad_(False)  # the generator step needs gradients through D, not for D
-        fake = G(self._noise(real.shape[0], self.gen), y)
+        fake = G(self.sampler.noise(real.shape[0], self.gen), y)
         g_loss, g_stats = loss.generator_loss(D, fake, y)
         for term in self.g_terms:
             extra, term_stats = term(fake, y)
@@ -152,42 +148,16 @@ class Trainer:
         out["loss_g"] = g_loss.detach()
         return out
 
-    @contextlib.contextmanager
-    def _sampling_mode(self, seed: int = 0):
-        """Eval mode (or train mode, if configured) without touching training RNG or BN statistics."""
-        G = self.G
-        was_training = G.training
-        buffers = [b.clone() for b in G.buffers()]
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices), torch.no_grad():
-            torch.manual_seed(seed)  # dropout masks, when sampling in train mode
-            G.train(self.config.model.sample_in_train_mode)
-            try:
-                yield
-            finally:
-                G.train(was_training)
-                for b, saved in zip(G.buffers(), buffers):
-                    b.copy_(saved)
-
     def generate(
         self, n: int, *, labels: torch.Tensor | None = None, seed: int = 0, batch_size: int = 500
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """n samples as uint8 (n, C, H, W) on the CPU, and their labels (balanced over classes unless given)."""
-        gen = torch.Generator(self.device).manual_seed(seed)
-        if labels is None:
-            labels = torch.arange(n) % self.num_classes
-        images = []
-        with self._sampling_mode(seed):
-            for i in range(0, n, batch_size):
-                y = labels[i : i + batch_size].to(self.device)
-                z = self._noise(y.shape[0], gen)
-                images.append(to_uint8(self.G(z, y if self.conditional else None), self.pixel_range).cpu())
-        return torch.cat(images), labels.cpu()
+        """n samples as uint8 (n, C, H, W) on the CPU and their labels: `Sampler.generate`."""
+        return self.sampler.generate(n, labels=labels, seed=seed, batch_size=batch_size)
 
     def save_grid(self, path: str | os.PathLike) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._sampling_mode():
+        with self.sampler.mode():
             images = self.G(self.fixed_noise, self.fixed_labels if self.conditional else None)
         x = (images + 1) / 2 if self.pixel_range == "tanh" else images
         vutils.save_image(x.clamp(0, 1).cpu(), path, nrow=self.config.train.grid_columns, padding=2)
@@ -195,12 +165,12 @@ class Trainer:
 
     # -- the loop --------------------------------------------------------------------------
 
-    def run(
-        self,
-        report: Callable[[Report], None] | None = None,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> TrainResult:
-        """Train until total_steps (resuming from self.step), reporting every eval_every iterations."""
+    def run(self, report: Callable[[Report], None] | None = None) -> TrainResult:
+        """Train until total_steps (resuming from self.step), reporting every eval_every iterations.
+
+        A caller that must stop a run early (a scheduler) does so from inside `report`: Ray Tune ends a
+        function trainable at its `tune.report`.
+        """
         eval_every = self.config.train.eval_every
         budget = self.config.train.max_seconds
         check_every = min(eval_every, 25)  # how often a NaN is looked for (a host sync)
@@ -232,15 +202,14 @@ class Trainer:
             if self.out_dir is not None and not diverged:
                 grid = self.save_grid(self.out_dir / "samples" / f"step_{self.step:07d}.png")
             if report is not None:
-                report(Report(self.step, self.total_steps, self.epoch, last, grid, diverged, final or diverged))
+                report(Report(self.step, self.total_steps, self.epoch, self.config.train.evaluation_at(self.step), last,
+                              grid, diverged, final or diverged))
             if diverged:
-                return TrainResult(DIVERGED, self.step, last)
+                return TrainResult(Status.DIVERGED, self.step, last)
             if out_of_time:
-                return TrainResult(COMPLETED, self.step, last)
-            if should_stop is not None and should_stop():
-                return TrainResult(STOPPED, self.step, last)
+                return TrainResult(Status.COMPLETED, self.step, last)
             window, window_steps, window_start = {}, 0, time.perf_counter()
-        return TrainResult(COMPLETED, self.step, last)
+        return TrainResult(Status.COMPLETED, self.step, last)
 
     # -- checkpoints -----------------------------------------------------------------------
 
@@ -296,8 +265,7 @@ def train(
     config: Config,
     *,
     report: Callable[[Report], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
     out_dir: str | os.PathLike | None = None,
 ) -> TrainResult:
     """Train a GAN as configured; see `Trainer` for checkpoints and sampling."""
-    return Trainer(config, out_dir=out_dir).run(report, should_stop)
+    return Trainer(config, out_dir=out_dir).run(report)

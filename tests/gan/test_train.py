@@ -3,6 +3,7 @@ import torch
 from PIL import Image
 
 from gan import Config, Trainer, train
+from gan.status import Status
 from tests.helpers import mnist_test_data
 
 
@@ -71,10 +72,13 @@ def test_absurd_learning_rate_ends_as_diverged_not_exception():
     assert reports and reports[-1].diverged
 
 
-def test_should_stop_ends_at_a_report():
-    calls = []
-    result = train(config(train={"iterations": 50, "eval_every": 10}), should_stop=lambda: len(calls) >= 2 or calls.append(1) and False)
-    assert result.status == "stopped" and result.step == 30
+def test_reports_count_evaluations_with_a_last_one_between():
+    reports = []
+    cfg = config(train={"iterations": 25, "eval_every": 10})
+    result = train(cfg, report=reports.append)
+    assert result.status == Status.COMPLETED == "completed"
+    assert [(r.step, r.evaluation) for r in reports] == [(10, 1), (20, 2), (25, 3)]
+    assert cfg.train.evaluations_for(640) == 3  # what a scheduler is told as max_t
 
 
 def test_epochs_convert_to_iterations_and_reports_carry_losses():
