@@ -9,21 +9,32 @@ continues an interrupted sweep in the same output folder with the same MLflow ru
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
 import os
+import shlex
+import signal
 import sys
+import threading
 import time
 import uuid
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from analysis.folders import SweepState, latest_sweep_dir, read_state, sweep_label, write_state
 from gan.config import flatten
+from gan.status import Status
+from sweeps.contract import Result, TrialRequest, status_of
 from sweeps.spec import SpecError, SweepSpec, load_spec
 
-__all__ = ["main", "plan", "run_sweep", "sweep_design"]
+__all__ = ["RESOLVED_SPEC", "main", "plan", "resolved_spec", "run_sweep", "sweep_design"]
+
+RESOLVED_SPEC = "spec.resolved.yaml"  # in the sweep folder: the spec as run, loadable
 
 
 def plan(spec: SweepSpec) -> str:
@@ -106,6 +117,12 @@ def sweep_design(spec: SweepSpec):
     )
 
 
+def resolved_spec(spec: SweepSpec) -> str:
+    """The spec as run, its scale applied, as a loadable spec file; its plan above it in comments."""
+    return "".join(f"# {line}\n" for line in plan(spec).splitlines()) + yaml.safe_dump(
+        spec.raw, sort_keys=False, default_flow_style=None, width=120)
+
+
 def _absolute_paths(raw: dict) -> dict:
     """Trials run in their own folders: make file paths in the training config absolute."""
     out = json.loads(json.dumps(raw))
@@ -122,10 +139,7 @@ def _trial_space(spec: SweepSpec) -> dict:
     eval_raw["metrics"] = list(eval_raw["metrics"])
     if eval_raw.get("inception_weights"):
         eval_raw["inception_weights"] = str(Path(eval_raw["inception_weights"]).expanduser().resolve())
-    space = {
-        "base": _absolute_paths(spec.base_raw), "eval": eval_raw, "metric": spec.metric, "mode": spec.mode,
-        "final_num_samples": spec.final_num_samples, "threads": max(1, int(spec.resources.cpus)),
-    }
+    seeds = None
     if spec.method == "optuna":
         swept = {}
         for p in spec.parameters:
@@ -138,63 +152,92 @@ def _trial_space(spec: SweepSpec) -> dict:
             else:
                 swept[p.key] = tune.qrandint(int(p.low), int(p.high), int(p.step or 1))
         swept["train.seed"] = spec.seeds[0]
-        space["swept"] = swept
         if len(spec.seeds) > 1:  # SeedReplicates repeats each configuration; the repeat index picks the seed
-            space["seeds"] = list(spec.seeds)
+            seeds = list(spec.seeds)
     else:
-        space["swept"] = tune.grid_search(spec.trial_configs())  # Tune's variant generator expands the list
-    return space
+        swept = tune.grid_search(spec.trial_configs())  # Tune's variant generator expands the list
+    return TrialRequest(
+        base=_absolute_paths(spec.base_raw), swept=swept, eval=eval_raw, metric=spec.metric, mode=spec.mode,
+        final_num_samples=spec.final_num_samples, threads=max(1, int(spec.resources.cpus)), seeds=seeds,
+    ).param_space()
 
 
 class _Progress:
-    """Running/stopped/done counts and the best metric so far, printed as trials report."""
+    """What Tune says of every trial, step by step (its state, last result and config), and how each
+    ended; prints running/stopped/done counts and the best metric so far as trials report."""
 
     def __init__(self, metric: str, mode: str, total: int):
         self.metric, self.mode, self.total = metric, mode, total
         self.best: tuple[float, str] | None = None
-        self.last: dict[str, dict] = {}
-        self.status: dict[str, str] = {}
+        self.trials: dict[str, dict] = {}  # trial id -> {"state": Tune's trial status, "last": result, "config": ...}
+        self.ended: dict[str, Status] = {}  # trial id -> how it ended, for trials Tune ended in this session
         self.printed_at = 0.0
 
+    def step(self, trials) -> None:
+        for t in trials:
+            self.trials[t.trial_id] = {"state": t.status, "last": t.last_result or {}, "config": t.config,
+                                       "name": str(t)}
+
     def result(self, trial, result):
-        self.last[trial.trial_id] = result
-        self.status.setdefault(trial.trial_id, "running")
+        self.trials.setdefault(trial.trial_id, {"config": trial.config, "name": str(trial)}).update(
+            state="RUNNING", last=result)
         v = result.get(self.metric)
-        if v is not None and math.isfinite(v) and not result.get("diverged"):
+        if v is not None and math.isfinite(v) and not result.get(Result.DIVERGED):
             better = self.best is None or (v < self.best[0] if self.mode == "min" else v > self.best[0])
             if better:
                 self.best = (v, str(trial))
         if time.time() - self.printed_at > 5:
             self.print()
 
-    def done(self, trial, status):
-        self.status[trial.trial_id] = status
+    def done(self, trial, status: Status):
+        self.ended[trial.trial_id] = status
         self.print()
 
-    def print(self):
+    def status(self, trial_id: str, interrupted: bool) -> Status:
+        """How a trial stands: as it ended, or (the sweep interrupted or not) interrupted / not started."""
+        t = self.trials.get(trial_id, {})
+        if trial_id in self.ended:
+            return self.ended[trial_id]
+        if t.get("state") == "ERROR":
+            return Status.ERROR
+        if t.get("state") == "TERMINATED":  # ended in an earlier session of a resumed sweep
+            return status_of(t.get("last"))
+        if not t.get("last"):
+            return Status.NOT_STARTED
+        return Status.INTERRUPTED if interrupted else Status.RUNNING
+
+    def unsettled(self) -> int:
+        """Trials of the sweep that Tune has not ended (not yet created ones included)."""
+        settled = sum(1 for tid, t in self.trials.items()
+                      if tid in self.ended or t.get("state") in ("TERMINATED", "ERROR"))
+        return max(self.total, len(self.trials)) - settled
+
+    def print(self, interrupted: bool = False):
         self.printed_at = time.time()
-        counts = {s: sum(1 for v in self.status.values() if v == s)
-                  for s in ("running", "completed", "early_stopped", "diverged", "error")}
+        counts = Counter(self.status(tid, interrupted) for tid in self.trials)
         best = f"best {self.metric} {self.best[0]:.4g} ({self.best[1]})" if self.best else f"no {self.metric} yet"
-        print(f"[{time.strftime('%H:%M:%S')}] trials: {counts['running']} running, {counts['completed']} completed, "
-              f"{counts['early_stopped']} stopped early, {counts['diverged']} diverged, {counts['error']} errored "
-              f"of {self.total}; {best}", flush=True)
+        print(f"[{time.strftime('%H:%M:%S')}] trials: {counts[Status.RUNNING]} running, "
+              f"{counts[Status.COMPLETED]} completed, {counts[Status.EARLY_STOPPED]} stopped early, "
+              f"{counts[Status.DIVERGED]} diverged, {counts[Status.ERROR]} errored"
+              + (f", {counts[Status.INTERRUPTED]} interrupted" if interrupted else "")
+              + f" of {self.total}; {best}", flush=True)
 
 
 def _progress_callback(progress: _Progress):
     from ray.tune import Callback
 
     class ProgressPrinter(Callback):
+        def on_step_end(self, iteration, trials, **info):
+            progress.step(trials)
+
         def on_trial_result(self, iteration, trials, trial, result, **info):
             progress.result(trial, result)
 
         def on_trial_complete(self, iteration, trials, trial, **info):
-            last = progress.last.get(trial.trial_id, {})
-            status = "diverged" if last.get("diverged") else ("completed" if last.get("is_final") else "early_stopped")
-            progress.done(trial, status)
+            progress.done(trial, status_of(progress.trials.get(trial.trial_id, {}).get("last")))
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            progress.done(trial, "error")
+            progress.done(trial, Status.ERROR)
 
     return ProgressPrinter()
 
@@ -219,18 +262,40 @@ def _prepare_caches(spec: SweepSpec) -> None:
               f"{time.perf_counter() - start:.1f} s)", flush=True)
 
 
-def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str | None = None,
-              storage: str | None = None, tracking_uri: str | None = None, spec_path: str | None = None,
-              verbose: int = 0) -> dict:
-    import ray
-    from ray import tune
+@dataclass
+class _Where:
+    """Where a sweep lives: its output root and folder, Tune storage, MLflow store, and the state it resumes."""
 
-    from sweeps.search import PruningAwareOptunaSearch, SeedReplicates
-    from sweeps.tracking import MLflowTracker, git_commit, open_parent_run
-    from sweeps.tunestate import TuneStateBackup, check_tune_state, restore_tune_state
+    root: Path
+    label: str
+    sweep_id: str
+    out: Path  # the sweep's own folder: OUT/sweeps/<label>-<sweep id>
+    tracking_uri: str
+    storage: str
+    previous: SweepState | None  # the sweep.json of the sweep being resumed
 
-    from analysis.folders import SweepState, latest_sweep_dir, read_state, sweep_label, write_state
+    @property
+    def run_name(self) -> str:
+        return self.out.name
 
+    @property
+    def embedded(self) -> bool:
+        return self.tracking_uri.startswith(("sqlite:", "file:"))
+
+    @property
+    def experiment_path(self) -> Path | str:
+        """Tune's folder for this sweep: a local path, or a URI on remote storage."""
+        if "://" in self.storage:
+            return f"{self.storage.rstrip('/')}/{self.run_name}"
+        return Path(self.storage) / self.run_name
+
+    @property
+    def state_backup(self) -> Path:
+        return self.out / "tune_state.zip"
+
+
+def _locate(spec: SweepSpec, out: Path, resume: bool, storage: str | None, tracking_uri: str | None) -> _Where:
+    """Resolve the output folders and stores, and on --resume the unfinished sweep to continue."""
     root = out.resolve()
     root.mkdir(parents=True, exist_ok=True)
     label = sweep_label(spec.name, spec.scale)
@@ -242,21 +307,32 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
         previous = read_state(sweep_dir)
     tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or (previous and previous.tracking_uri) or \
         f"sqlite:///{root / 'mlflow.db'}"
-    embedded = tracking_uri.startswith("sqlite:") or tracking_uri.startswith("file:")
     storage = storage or (previous and previous.storage) or str(root / "ray")
     sweep_id = previous.sweep_id if previous else time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-    run_name = f"{label}-{sweep_id}"
-    out = root / "sweeps" / run_name
-    out.mkdir(parents=True, exist_ok=True)
-    experiment_path = Path(storage) / run_name if "://" not in storage else f"{storage.rstrip('/')}/{run_name}"
-    state_backup = out / "tune_state.zip"
-    if resume and isinstance(experiment_path, Path) and experiment_path.is_dir():
-        # Tune's own copy in storage may be cut short by the crash; the backup is complete and as new
-        if state_backup.is_file():
-            restore_tune_state(state_backup, experiment_path)
-        check_tune_state(experiment_path)
+    folder = root / "sweeps" / f"{label}-{sweep_id}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return _Where(root, label, sweep_id, folder, tracking_uri, storage, previous)
 
-    _prepare_caches(spec)
+
+def _repair_tune_state(where: _Where) -> None:
+    """Tune's own copy in storage may be cut short by a crash; the backup is complete and as new."""
+    from sweeps.tunestate import check_tune_state, restore_tune_state
+
+    path = where.experiment_path
+    if isinstance(path, Path) and path.is_dir():
+        if where.state_backup.is_file():
+            restore_tune_state(where.state_backup, path)
+        check_tune_state(path)
+
+
+def _open_tracking(spec: SweepSpec, where: _Where, spec_path: str | None):
+    """Open (or reopen) the parent MLflow run, write sweep.json and log the spec as run and its design.
+    Returns the MLflow client, the sweep state and the git commit."""
+    from mlflow.tracking import MlflowClient
+
+    from analysis.design import DESIGN_ARTIFACT
+    from sweeps.tracking import git_commit, open_parent_run
+
     sha = git_commit()
     params = {f"spec.{k}": v for k, v in {
         "method": spec.method, "metric": spec.metric, "mode": spec.mode, "early_stopping": spec.early_stopping.type,
@@ -264,31 +340,31 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
         "parameters": ", ".join(p.key for p in spec.parameters), "evaluation.extractor": spec.evaluation.extractor,
     }.items()}
     params.update({f"base.{k}": v for k, v in flatten(spec.base.to_dict()).items()})
+    previous = where.previous
     exp_id, parent = open_parent_run(
-        tracking_uri, spec.name, sweep_id, (root / "mlartifacts").as_uri() if embedded else None, params,
+        where.tracking_uri, spec.name, where.sweep_id,
+        (where.root / "mlartifacts").as_uri() if where.embedded else None, params,
         {"git_commit": sha, "spec_file": spec.source}, existing_run_id=previous.parent_run_id if previous else None,
     )
-    state = SweepState(sweep_id=sweep_id, tracking_uri=tracking_uri, storage=storage, experiment=spec.name,
-                       experiment_id=exp_id, parent_run_id=parent, spec=spec_path or spec.source, scale=spec.scale,
-                       label=label, run_name=run_name)
-    write_state(out, state)
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri)
-    resolved_spec = out / "spec.resolved.yaml"
-    resolved_spec.write_text(plan(spec).replace("\n", "\n# ").join(["# ", "\n"]) + yaml.safe_dump(
-        {"name": spec.name, "base": spec.base.to_dict(), "parameters": {p.key: {k: v for k, v in dataclasses.asdict(p).items()
-                                                                                   if v is not None and k != "key"}
-                                                                        for p in spec.parameters}},
-        sort_keys=False, default_flow_style=None))
-    client.log_artifact(parent, str(resolved_spec))
-    from analysis.design import DESIGN_ARTIFACT
-
-    (out / DESIGN_ARTIFACT).write_text(sweep_design(spec).to_json())
-    client.log_artifact(parent, str(out / DESIGN_ARTIFACT))
+    state = SweepState(sweep_id=where.sweep_id, tracking_uri=where.tracking_uri, storage=where.storage,
+                       experiment=spec.name, experiment_id=exp_id, parent_run_id=parent,
+                       spec=spec_path or spec.source, scale=spec.scale, label=where.label, run_name=where.run_name)
+    write_state(where.out, state)
+    client = MlflowClient(where.tracking_uri)
+    # the spec as run, scale applied: a loadable spec (python -m sweeps.run spec.resolved.yaml), its plan in comments
+    resolved = where.out / RESOLVED_SPEC
+    resolved.write_text(resolved_spec(spec))
+    (where.out / DESIGN_ARTIFACT).write_text(sweep_design(spec).to_json())
+    for artifact in (resolved, where.out / DESIGN_ARTIFACT):
+        client.log_artifact(parent, str(artifact))
     if spec_path and Path(spec_path).is_file():
         client.log_artifact(parent, spec_path)
-    print(f"MLflow: experiment {spec.name!r}, parent run {parent} at {tracking_uri}", flush=True)
+    print(f"MLflow: experiment {spec.name!r}, parent run {parent} at {where.tracking_uri}", flush=True)
+    return client, state, sha
+
+
+def _start_ray(address: str | None, verbose: int) -> None:
+    import ray
 
     # Snapshot Tune's experiment state at every step (not every ~10 s), so a trial that has an MLflow run
     # is also in the state that --resume restores.
@@ -297,71 +373,150 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
     env_vars = {k: os.environ[k] for k in ("GANSWEEP_CACHE_DIR", "GANSWEEP_DATA_DIR", "GANSWEEP_INCEPTION_WEIGHTS",
                                            "TORCH_HOME") if k in os.environ}
     env_vars["RAY_CHDIR_TO_TRIAL_DIR"] = "0"
-    if not ray.is_initialized():
-        init_kwargs = {}
-        if os.environ.get("GANSWEEP_NODE_IP"):  # the driver's address when the machine has several
-            init_kwargs["_node_ip_address"] = os.environ["GANSWEEP_NODE_IP"]
-        ray.init(address=address or os.environ.get("RAY_ADDRESS"), include_dashboard=False,
-                 runtime_env={"env_vars": env_vars}, log_to_driver=verbose > 0, logging_level="WARNING",
-                 **init_kwargs)
-    progress = _Progress(spec.metric, spec.mode, spec.num_trials())
-    tracker = MLflowTracker(tracking_uri, exp_id, parent, sweep_id, spec.metric, sha)
-    callbacks = [tracker, _progress_callback(progress), TuneStateBackup(state_backup, str(experiment_path))]
-    trainable = tune.with_resources(_trainable(), {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus})
-    if resume and tune.Tuner.can_restore(str(experiment_path)):
-        print(f"resuming {experiment_path}", flush=True)
-        tuner = tune.Tuner.restore(str(experiment_path), trainable=trainable, resume_unfinished=True,
-                                   resume_errored=True, restart_errored=False)
-        _check_restored_searcher(tuner, spec)
-    else:
-        scheduler = None
-        if spec.early_stopping.type == "asha":
-            scheduler = tune.schedulers.ASHAScheduler(
-                time_attr="evaluation", max_t=spec.max_evaluations(), grace_period=spec.early_stopping.grace_period,
-                reduction_factor=spec.early_stopping.reduction_factor,
-            )
-        search_alg = None
-        if spec.method == "optuna":
-            import optuna
+    if ray.is_initialized():
+        return
+    init_kwargs = {}
+    if os.environ.get("GANSWEEP_NODE_IP"):  # the driver's address when the machine has several
+        init_kwargs["_node_ip_address"] = os.environ["GANSWEEP_NODE_IP"]
+    ray.init(address=address or os.environ.get("RAY_ADDRESS"), include_dashboard=False,
+             runtime_env={"env_vars": env_vars}, log_to_driver=verbose > 0, logging_level="WARNING", **init_kwargs)
 
-            search_alg = PruningAwareOptunaSearch(
-                sampler=optuna.samplers.TPESampler(seed=spec.search_seed), study_name=spec.name,
-                study_file=str(out / "optuna_study.json"),
-            )
-            if len(spec.seeds) > 1:
-                search_alg = SeedReplicates(search_alg, repeat=len(spec.seeds))
-        tuner = tune.Tuner(
-            trainable,
-            param_space=_trial_space(spec),
-            tune_config=tune.TuneConfig(
-                metric=spec.metric, mode=spec.mode, search_alg=search_alg, scheduler=scheduler,
-                num_samples=spec.num_trials() if spec.method == "optuna" else 1,
-                max_concurrent_trials=spec.max_concurrent or None, reuse_actors=True,
-            ),
-            run_config=tune.RunConfig(
-                name=run_name, storage_path=storage, callbacks=callbacks, verbose=verbose,
-                failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-            ),
+
+def _build_tuner(spec: SweepSpec, where: _Where, callbacks: list, resume: bool, verbose: int):
+    """A new Tuner for the spec, or on --resume the one Tune saved."""
+    from ray import tune
+
+    from sweeps.search import PruningAwareOptunaSearch, SeedReplicates
+
+    trainable = tune.with_resources(_trainable(), {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus})
+    path = str(where.experiment_path)
+    if resume and tune.Tuner.can_restore(path):
+        print(f"resuming {path}", flush=True)
+        tuner = tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True, resume_errored=True,
+                                   restart_errored=False)
+        _use_callbacks_on_restore(tuner, callbacks)
+        return tuner
+    scheduler = None
+    if spec.early_stopping.type == "asha":
+        scheduler = tune.schedulers.ASHAScheduler(
+            time_attr=Result.EVALUATION, max_t=spec.max_evaluations(), grace_period=spec.early_stopping.grace_period,
+            reduction_factor=spec.early_stopping.reduction_factor,
         )
-    status = "FAILED"
+    search_alg = None
+    if spec.method == "optuna":
+        import optuna
+
+        search_alg = PruningAwareOptunaSearch(
+            sampler=optuna.samplers.TPESampler(seed=spec.search_seed), study_name=spec.name,
+            study_file=str(where.out / "optuna_study.json"),
+        )
+        if len(spec.seeds) > 1:
+            search_alg = SeedReplicates(search_alg, repeat=len(spec.seeds))
+    return tune.Tuner(
+        trainable,
+        param_space=_trial_space(spec),
+        tune_config=tune.TuneConfig(
+            metric=spec.metric, mode=spec.mode, search_alg=search_alg, scheduler=scheduler,
+            num_samples=spec.num_trials() if spec.method == "optuna" else 1,
+            max_concurrent_trials=spec.max_concurrent or None, reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(
+            name=where.run_name, storage_path=where.storage, callbacks=callbacks, verbose=verbose,
+            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+        ),
+    )
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (a cluster job being stopped, `kill`) reaches Tune as the Ctrl-C it handles: stop the
+    trials, save the state, return. A second Ctrl-C or SIGTERM raises KeyboardInterrupt at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
     try:
-        grid = tuner.fit()
-        status = "FINISHED"
+        yield
     finally:
-        try:
-            client.set_terminated(parent, status=status if status == "FINISHED" else "KILLED")
-        except Exception:
-            pass
-    summary = _summary(grid, spec, progress)
-    summary["sweep_dir"] = str(out)
-    state.finished = True
-    write_state(out, state)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
-    client.log_artifact(parent, str(out / "summary.json"))
-    progress.print()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _fit(tuner, progress: _Progress) -> bool:
+    """Run Tune; returns True when the sweep was interrupted (Ctrl-C, SIGTERM) before every trial ended.
+
+    On the first interrupt Tune stops the trials, saves its state and returns; a second one raises
+    KeyboardInterrupt out of Tune, which is caught here: the state Tune saved at its last step (and the
+    backup of it) is what --resume continues from.
+    """
+    try:
+        with _terminate_as_interrupt():
+            tuner.fit()
+    except KeyboardInterrupt:
+        return True
+    return progress.unsettled() > 0
+
+
+def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str | None = None,
+              storage: str | None = None, tracking_uri: str | None = None, spec_path: str | None = None,
+              verbose: int = 0) -> dict:
+    """Run (or with `resume`, continue) a sweep; returns its summary (`interrupted` says whether it ended)."""
+    from sweeps.tracking import MLflowTracker
+    from sweeps.tunestate import TuneStateBackup
+
+    where = _locate(spec, out, resume, storage, tracking_uri)
+    if resume:
+        _repair_tune_state(where)
+    _prepare_caches(spec)
+    client, state, sha = _open_tracking(spec, where, spec_path)
+
+    _start_ray(address, verbose)
+    progress = _Progress(spec.metric, spec.mode, spec.num_trials())
+    tracker = MLflowTracker(where.tracking_uri, state.experiment_id, state.parent_run_id, where.sweep_id,
+                            spec.metric, sha)
+    callbacks = [tracker, _progress_callback(progress), TuneStateBackup(where.state_backup, str(where.experiment_path))]
+    tuner = _build_tuner(spec, where, callbacks, resume, verbose)
+
+    interrupted = True
+    try:
+        interrupted = _fit(tuner, progress)
+    finally:
+        # ended as KILLED until the sweep has run every trial; a resumed sweep reopens the runs
+        if interrupted:
+            with contextlib.suppress(Exception):
+                tracker.interrupted()
+        with contextlib.suppress(Exception):
+            client.set_terminated(state.parent_run_id, status="KILLED" if interrupted else "FINISHED")
+
+    summary = _summary(spec, progress, interrupted)
+    summary["sweep_dir"] = str(where.out)
+    state.finished = not interrupted
+    write_state(where.out, state)
+    (where.out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    client.log_artifact(state.parent_run_id, str(where.out / "summary.json"))
+    progress.print(interrupted)
     print(_format_summary(summary, spec), flush=True)
+    if interrupted:
+        print(f"interrupted: {summary['ended']} of {len(summary['trials'])} trials ended; continue with: "
+              f"{_resume_command(spec, where, spec_path)}", flush=True)
+    else:
+        print(f"browse the runs: {_ui_command(where.tracking_uri)}", flush=True)
     return summary
+
+
+def _resume_command(spec: SweepSpec, where: _Where, spec_path: str | None) -> str:
+    args = ["python", "-m", "sweeps.run", spec_path or spec.source]
+    if spec.scale:
+        args += ["--scale", spec.scale]
+    return shlex.join(args + ["--out", str(where.root), "--resume"])
+
+
+def _ui_command(tracking_uri: str) -> str:
+    """How to open the store in MLflow's UI: a local store through `mlflow ui`, a server at its address."""
+    if tracking_uri.startswith(("sqlite:", "file:")) or "://" not in tracking_uri:
+        return shlex.join(["mlflow", "ui", "--backend-store-uri", tracking_uri, "--host", "127.0.0.1"])
+    return f"open {tracking_uri} in a browser"
 
 
 def _trainable():
@@ -370,40 +525,46 @@ def _trainable():
     return run_trial
 
 
-def _check_restored_searcher(tuner, spec: SweepSpec) -> None:
-    """Tuner.restore has been known to fall back to the default searcher; refuse to continue if it did."""
-    if spec.method != "optuna":
-        return
-    from sweeps.search import PruningAwareOptunaSearch
+def _use_callbacks_on_restore(tuner, callbacks: list) -> None:
+    """Make a restored Tuner call this driver's callbacks.
 
-    local = getattr(tuner, "_local_tuner", None)
-    tune_config = getattr(local, "_tune_config", None)
-    searcher = getattr(getattr(tune_config, "search_alg", None), "searcher", getattr(tune_config, "search_alg", None))
-    searcher = getattr(searcher, "searcher", searcher)  # inside SeedReplicates when seeds repeat configurations
-    if not isinstance(searcher, PruningAwareOptunaSearch):
-        raise RuntimeError(f"restored sweep lost its Optuna searcher (got {type(searcher).__name__}); not resuming "
-                           "with a different search algorithm.")
+    Tune pickles the RunConfig, callbacks included, into tuner.pkl when a sweep starts, and
+    `Tuner.restore` (which takes no callbacks) runs with the unpickled copies: the MLflow tracker, the
+    progress and the state backup of the first session, not this driver's. This is the one private
+    reach into Ray here (Ray 2.60: `Tuner._local_tuner._run_config`); it fails loudly if Ray changes shape.
+    """
+    run_config = getattr(getattr(tuner, "_local_tuner", None), "_run_config", None)
+    if run_config is None or not hasattr(run_config, "callbacks"):
+        raise RuntimeError("this Ray version's Tuner has no _local_tuner._run_config.callbacks; gansweep cannot "
+                           "hand a resumed sweep its callbacks (see sweeps/run.py, _use_callbacks_on_restore).")
+    run_config.callbacks = list(callbacks)
 
 
-def _summary(grid, spec: SweepSpec, progress: _Progress) -> dict:
-    from sweeps.trainable import trial_values
-
+def _summary(spec: SweepSpec, progress: _Progress, interrupted: bool) -> dict:
+    """Every trial Tune knows, ranked: finite metrics of completed trials first."""
     rows = []
-    for r in grid:
-        m = r.metrics or {}
-        trial_id = m.get("trial_id")
-        status = progress.status.get(trial_id) or ("error" if r.error else
-                                                   "diverged" if m.get("diverged") else
-                                                   "completed" if m.get("is_final") else "early_stopped")
-        value = m.get(spec.metric)
-        rows.append({"trial_id": trial_id, "status": status, spec.metric: value, "evaluation": m.get("evaluation"),
-                     "step": m.get("step"), "swept": trial_values(r.config or {})})
+    for trial_id, t in progress.trials.items():
+        last = t.get("last") or {}
+        rows.append({"trial_id": trial_id, "status": progress.status(trial_id, interrupted),
+                     spec.metric: last.get(spec.metric), "evaluation": last.get(Result.EVALUATION),
+                     "step": last.get(Result.STEP), "swept": TrialRequest.from_trial_config(t["config"]).swept})
+
     def key(row):
         v = row[spec.metric]
-        ok = v is not None and math.isfinite(v) and row["status"] not in ("diverged", "error")
-        return (not ok, row["status"] != "completed", (v if spec.mode == "min" else -v) if ok else 0)
+        ok = v is not None and math.isfinite(v) and row["status"] not in (Status.DIVERGED, Status.ERROR)
+        return (not ok, row["status"] != Status.COMPLETED, (v if spec.mode == "min" else -v) if ok else 0)
+
+    if interrupted and spec.method != "optuna":  # the planned trials Tune had not created yet
+        unseen = [json.dumps(c, sort_keys=True, default=str) for c in spec.trial_configs()]
+        for row in rows:
+            seen = json.dumps(row["swept"], sort_keys=True, default=str)
+            if seen in unseen:
+                unseen.remove(seen)
+        rows += [{"trial_id": None, "status": Status.NOT_STARTED, spec.metric: None, "evaluation": None,
+                  "step": None, "swept": json.loads(c)} for c in unseen]
     rows.sort(key=key)
-    return {"metric": spec.metric, "mode": spec.mode, "trials": rows}
+    ended = sum(1 for r in rows if r["status"] in Status.ended() | {Status.ERROR})
+    return {"metric": spec.metric, "mode": spec.mode, "interrupted": interrupted, "ended": ended, "trials": rows}
 
 
 def _format_summary(summary: dict, spec: SweepSpec) -> str:
@@ -486,7 +647,14 @@ def main(argv: list[str] | None = None) -> int:
     except (SpecError, TuneStateDamaged) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # a second Ctrl-C while the first was being handled: Tune's state is saved
+        command = ["python", "-m", "sweeps.run", args.spec, *(["--scale", args.scale] if args.scale else []),
+                   "--out", str(out.resolve()), "--resume"]
+        print(f"\ninterrupted; continue with: {shlex.join(command)}", file=sys.stderr, flush=True)
+        return 130
     print(f"sweep output: {summary['sweep_dir']}")
+    if summary["interrupted"]:
+        return 130  # as a shell reports a command ended by Ctrl-C
     return 0 if summary["trials"] else 1
 
 

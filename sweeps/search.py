@@ -17,9 +17,8 @@ import math
 from optuna.trial import TrialState
 from ray.tune.search import Repeater
 from ray.tune.search.optuna import OptunaSearch
-from ray.tune.search.repeater import TRIAL_INDEX
-
 from gan._io import atomic_path
+from sweeps.contract import TRIAL_INDEX, Result, finished as ran_to_the_end
 
 __all__ = ["TRIAL_INDEX", "PruningAwareOptunaSearch", "SeedReplicates"]
 
@@ -30,10 +29,10 @@ class PruningAwareOptunaSearch(OptunaSearch):
         self.study_file = study_file
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        if trial_id in self._completed_trials or result.get("diverged") or self.metric not in result:
+        if trial_id in self._completed_trials or result.get(Result.DIVERGED) or self.metric not in result:
             return
         ot_trial = self._ot_trials[trial_id]
-        step = int(result.get("evaluation", 0))
+        step = int(result.get(Result.EVALUATION, 0))
         if step not in ot_trial.storage.get_trial(ot_trial._trial_id).intermediate_values:
             ot_trial.report(float(result[self.metric]), step)
 
@@ -44,8 +43,7 @@ class PruningAwareOptunaSearch(OptunaSearch):
             # Tune hands the result that made the scheduler stop a trial (ASHA at a rung or at max_t)
             # to on_trial_complete only; it is an intermediate value like the others
             self.on_trial_result(trial_id, result)
-        finished = bool(result) and result.get("is_final") == 1 and not result.get("diverged")
-        if error or finished:
+        if error or ran_to_the_end(result):
             super().on_trial_complete(trial_id, result, error)
         else:
             self._ot_study.tell(self._ot_trials[trial_id], state=TrialState.PRUNED)
@@ -104,8 +102,8 @@ class SeedReplicates(Repeater):
             self.searcher.on_trial_complete(primary, None, error=True)
             return
         values = [float(r[self.searcher.metric]) for r in done if self.searcher.metric in r]
-        finished = len(done) == self.repeat and all(r.get("is_final") == 1 and not r.get("diverged") for r in done)
+        finished = len(done) == self.repeat and all(ran_to_the_end(r) for r in done)
         mean = sum(values) / len(values) if values and all(math.isfinite(v) for v in values) else math.inf
-        last = max(int(r.get("evaluation", 0)) for r in done)
-        self.searcher.on_trial_complete(primary, {self.searcher.metric: mean, "evaluation": last,
-                                                  "is_final": float(finished), "diverged": float(not finished)})
+        last = max(int(r.get(Result.EVALUATION, 0)) for r in done)
+        self.searcher.on_trial_complete(primary, {self.searcher.metric: mean, Result.EVALUATION: last,
+                                                  Result.IS_FINAL: float(finished), Result.DIVERGED: float(not finished)})

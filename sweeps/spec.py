@@ -108,6 +108,7 @@ class SweepSpec:
     budget: Budget = field(default_factory=Budget)  # budget plans each configuration runs under
     source: str = "<string>"  # file the spec came from
     scale: str | None = None  # the scale applied, if any
+    raw: dict = field(default_factory=dict, repr=False, compare=False)  # the spec as written, its scale applied
 
     # -- derived -------------------------------------------------------------------------------
 
@@ -164,7 +165,7 @@ class SweepSpec:
 
     def evaluations(self, cfg: Config) -> int:
         """Evaluations (reports) a trial with this config makes."""
-        return math.ceil(self.iterations(cfg) / cfg.train.eval_every)
+        return cfg.train.evaluations_for(planned_size(cfg.data))
 
     def iterations(self, cfg: Config) -> int:
         return cfg.train.iterations_for(planned_size(cfg.data))
@@ -429,7 +430,7 @@ def _build_spec(raw: dict, ctx: _Ctx, source: str, scale: str | None) -> SweepSp
         early_stopping=early, num_samples=num_samples, seeds=tuple(seeds_raw), resources=resources,
         max_concurrent=max_concurrent, max_failures=max_failures, search_seed=search_seed, evaluation=evaluation,
         final_num_samples=final_n, description=description.strip(), published=published, budget=budget,
-        source=source, scale=scale,
+        source=source, scale=scale, raw=copy.deepcopy(raw),
     )
     _check_every_trial_config(spec, ctx)
     return spec

@@ -5,9 +5,11 @@ sees two writers ("database is locked") and no trial process needs MLflow at all
 is one `log_batch` call: its metrics land together or the callback raises. Runs are found again by
 their `trial_id` tag, so a resumed sweep continues the same MLflow runs instead of duplicating them.
 
-Layout: one experiment per spec name; a parent run per sweep invocation (tag `sweep_id`); a child run
-per trial (tags `trial_id`, `status`, `node_hostname`, `node_ip`, `git_commit`; params = the flattened
-resolved training config). Metrics are histories over `step` (generator iterations).
+Layout: one experiment per spec name, tagged as a classic training experiment so MLflow's UI opens on
+its runs table; a parent run per sweep invocation (tag `sweep_id`); a child run per trial, named from
+its swept values (`g_width=32 d_width=8 seed=0`; tags `trial_id`, `status` (a `gan.Status`),
+`node_hostname`, `node_ip`, `git_commit`; params = the flattened resolved training config). Metrics are
+histories over `step` (generator iterations).
 """
 
 from __future__ import annotations
@@ -23,18 +25,33 @@ from typing import Any
 import torch
 from ray.tune import Callback
 
-from gan.config import Config, flatten
+from gan.config import flatten
+from gan.sampling import GENERATOR_ARTIFACT, save_generator
+from gan.status import Status
+from sweeps.contract import CHECKPOINT_FILE, GRID_PREFIX, Result, TrialRequest, status_of
 
-__all__ = ["MLflowTracker", "STATUS_TAG", "git_commit", "open_parent_run"]
+__all__ = ["MLflowTracker", "STATUS_TAG", "git_commit", "open_parent_run", "run_name"]
 
-STATUS_TAG = "status"  # completed, early_stopped, diverged, error, running, lost
-COMPLETED, EARLY_STOPPED, DIVERGED, ERROR, RUNNING, LOST = (
-    "completed", "early_stopped", "diverged", "error", "running", "lost")
+STATUS_TAG = "status"  # a gan.Status value
+# MLflow's UI opens an experiment of this kind on its runs table (3.x opens others on a GenAI overview)
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
 # Tune bookkeeping that is not worth an MLflow metric
 _SKIP = {"done", "training_iteration", "timestamp", "time_this_iter_s", "time_total_s", "pid", "iterations_since_restore",
          "time_since_restore", "timesteps_since_restore", "timesteps_total", "episodes_total", "trial_id",
-         "checkpoint_dir_name", "should_checkpoint", "is_final", "diverged", "node_ip", "hostname", "date",
-         "experiment_tag", "config"}
+         "checkpoint_dir_name", "should_checkpoint", "node_ip", "hostname", "date", "experiment_tag", "config",
+         *Result.FLAGS}
+
+
+def run_name(swept: dict) -> str:
+    """A child run's name from its swept values, by the last part of each key (`g_width=32 seed=0`),
+    or the whole key where two keys share a last part."""
+    short = [k.rsplit(".", 1)[-1] for k in swept]
+    names = [s if short.count(s) == 1 else k for s, k in zip(short, swept)]
+    return " ".join(f"{n}={_short_value(v)}" for n, v in zip(names, swept.values()))[:250] or "base config"
+
+
+def _short_value(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 def git_commit() -> str:
@@ -58,11 +75,14 @@ def open_parent_run(tracking_uri: str, experiment: str, sweep_id: str, artifact_
     client = _client(tracking_uri)
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
-        exp_id = client.create_experiment(experiment, artifact_location=artifact_location)
+        exp_id = client.create_experiment(experiment, artifact_location=artifact_location,
+                                          tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
     else:
         exp_id = exp.experiment_id
         if exp.lifecycle_stage == "deleted":
             client.restore_experiment(exp_id)
+        if EXPERIMENT_KIND_TAG not in exp.tags:
+            client.set_experiment_tag(exp_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
     if existing_run_id:
         client.update_run(existing_run_id, status="RUNNING")
         return exp_id, existing_run_id
@@ -92,6 +112,7 @@ class MLflowTracker(Callback):
         self._logged_step: dict[str, int] = {}  # trial id -> last step logged before a resume
         self._nodes: dict[str, list[str]] = {}  # trial id -> node addresses it ran on
         self._logged_grids: set[tuple[str, str]] = set()
+        self._finished: set[str] = set()  # trial ids whose runs were ended here
         self._client = None
 
     def __getstate__(self):  # Tune pickles callbacks with the experiment; the client is rebuilt on demand
@@ -119,14 +140,15 @@ class MLflowTracker(Callback):
         if found:
             run_id = found[0].info.run_id
             self.client.update_run(run_id, status="RUNNING")
+            self.client.set_tag(run_id, STATUS_TAG, Status.RUNNING)
             # after a driver crash a trial restarts from its last checkpoint, which can be older than what
             # was already logged: do not log those evaluations twice
             self._logged_step[tid] = int(found[0].data.metrics.get("step", -1))
         else:
             run = self.client.create_run(
-                self.experiment_id, run_name=str(trial),
+                self.experiment_id, run_name=run_name(TrialRequest.from_trial_config(trial.config).swept),
                 tags={"mlflow.parentRunId": self.parent_run_id, "trial_id": tid, "sweep_id": self.sweep_id,
-                      "git_commit": self.git_sha, STATUS_TAG: RUNNING, "role": "trial"},
+                      "git_commit": self.git_sha, STATUS_TAG: Status.RUNNING, "role": "trial"},
             )
             run_id = run.info.run_id
             self._log_params(run_id, trial.config)
@@ -136,14 +158,10 @@ class MLflowTracker(Callback):
     def _log_params(self, run_id: str, trial_config: dict) -> None:
         from mlflow.entities import Param
 
-        from sweeps.spec import merge_dotted
-        from sweeps.trainable import trial_values
-
-        swept = trial_values(trial_config)
-
-        resolved = Config.from_dict(merge_dotted(trial_config["base"], swept)).resolve()
-        params = flatten(resolved.to_dict())
-        params.update({f"eval.{k}": v for k, v in trial_config.get("eval", {}).items()})
+        req = TrialRequest.from_trial_config(trial_config)
+        swept = req.swept
+        params = flatten(req.training_config().resolve().to_dict())
+        params.update({f"eval.{k}": v for k, v in req.eval.items()})
         items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
         for i in range(0, len(items), 100):
             self.client.log_batch(run_id, params=items[i : i + 100])
@@ -161,7 +179,7 @@ class MLflowTracker(Callback):
         from mlflow.entities import Metric
 
         run_id = self._run_for(trial)
-        step = int(result.get("step", result.get("training_iteration", 0)))
+        step = int(result.get(Result.STEP, result.get("training_iteration", 0)))
         if step <= self._logged_step.get(trial.trial_id, -1):
             self._last[trial.trial_id] = dict(result)
             return
@@ -190,38 +208,42 @@ class MLflowTracker(Callback):
         folder = Path(checkpoint.path)
         if not folder.is_dir():  # remote storage: the grids stay with the checkpoints there
             return
-        for png in folder.glob("samples_step_*.png"):
+        for png in folder.glob(f"{GRID_PREFIX}*.png"):
             if (trial.trial_id, png.name) not in self._logged_grids:
                 self.client.log_artifact(run_id, str(png), artifact_path="samples")
                 self._logged_grids.add((trial.trial_id, png.name))
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        last = self._last.get(trial.trial_id, {})
-        if last.get("diverged"):
-            status = DIVERGED
-        elif last.get("is_final"):
-            status = COMPLETED
-        else:
-            status = EARLY_STOPPED
-        self._finish(trial, status, "FINISHED")
+        self._finish(trial, status_of(self._last.get(trial.trial_id)), "FINISHED")
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        self._finish(trial, ERROR, "FAILED")
+        self._finish(trial, Status.ERROR, "FAILED")
 
-    def _finish(self, trial, status: str, run_status: str) -> None:
+    def interrupted(self) -> list[str]:
+        """End the runs of trials that were still running when the sweep was interrupted: KILLED, status
+        `interrupted` (a resumed sweep reopens them). Returns their run ids."""
+        ended = []
+        for tid, run_id in self._runs.items():
+            if tid in self._finished:
+                continue
+            self.client.set_tag(run_id, STATUS_TAG, Status.INTERRUPTED)
+            self.client.set_terminated(run_id, status="KILLED")
+            ended.append(run_id)
+        return ended
+
+    def _finish(self, trial, status: Status, run_status: str) -> None:
         run_id = self._run_for(trial)
         last = self._last.get(trial.trial_id, {})
         self.client.set_tag(run_id, STATUS_TAG, status)
-        self.client.set_tag(run_id, "last_evaluation", str(int(last.get("evaluation", 0))))
+        self.client.set_tag(run_id, "last_evaluation", str(int(last.get(Result.EVALUATION, 0))))
         ckpt = self._checkpoints.get(trial.trial_id)
-        if ckpt and Path(ckpt, "trainer.pt").is_file():
+        if ckpt and Path(ckpt, CHECKPOINT_FILE).is_file():
             # the generator's weights (state dict) as a small artifact of its own
             with tempfile.TemporaryDirectory() as tmp:
-                state = torch.load(Path(ckpt, "trainer.pt"), map_location="cpu", weights_only=True)
-                torch.save({"G": state["G"], "config": state["config"], "step": state["step"]},
-                           Path(tmp, "generator.pt"))
-                self.client.log_artifact(run_id, str(Path(tmp, "generator.pt")))
+                state = torch.load(Path(ckpt, CHECKPOINT_FILE), map_location="cpu", weights_only=True)
+                self.client.log_artifact(run_id, str(save_generator(state, Path(tmp, GENERATOR_ARTIFACT))))
         self.client.set_terminated(run_id, status=run_status)
+        self._finished.add(trial.trial_id)
 
     def on_experiment_end(self, trials, **info):
         """Settle the runs of trials Tune no longer knows.
@@ -238,10 +260,11 @@ class MLflowTracker(Callback):
             max_results=10000,
         )
         for r in runs:
-            if r.data.tags.get("trial_id") in known or r.data.tags.get(STATUS_TAG) != RUNNING:
+            if r.data.tags.get("trial_id") in known or r.data.tags.get(STATUS_TAG) not in (
+                    Status.RUNNING, Status.INTERRUPTED):
                 continue
             if r.data.metrics:
-                self.client.set_tag(r.info.run_id, STATUS_TAG, LOST)
+                self.client.set_tag(r.info.run_id, STATUS_TAG, Status.LOST)
                 self.client.set_terminated(r.info.run_id, status="KILLED")
             else:
                 self.client.delete_run(r.info.run_id)

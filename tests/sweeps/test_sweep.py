@@ -376,3 +376,99 @@ def test_a_second_invocation_is_a_new_parent_run_in_the_same_experiment(grid_swe
     parents = client.search_runs([exp.experiment_id], filter_string="tags.role = 'sweep'")
     assert len(parents) == 2
 
+
+
+INTERRUPT_SPEC = f"""\
+name: interruptible
+base:
+  data: {{name: mnist, root: {MNIST_TEST_DIR}, split: test, num_images: 1000}}
+  model: {{arch: dcgan, latent_dim: 8, g_width: 8, d_width: 8}}
+  train: {{iterations: 60, eval_every: 20, batch_size: 32}}
+evaluation: {{metrics: [fid], num_samples: 200, real_samples: 500}}
+parameters:
+  optim.g_lr: {{values: [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005]}}
+method: grid
+max_concurrent: 1
+resources: {{cpus: 1}}
+"""
+
+
+def _interrupt_when(proc, db: Path, finished: int, signals: list[int]) -> float:
+    """Send `signals` (0.3 s apart) to the driver alone once `finished` trials completed; returns how long
+    the driver took to exit after the first."""
+    deadline = time.time() + 300
+    while _finished_trials(db) < finished and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    assert proc.poll() is None, "the sweep ended before it could be interrupted"
+    start = time.time()
+    for i, sig in enumerate(signals):
+        if i:
+            time.sleep(0.3)
+        proc.send_signal(sig)
+    proc.wait(timeout=180)
+    return time.time() - start
+
+
+def test_ctrl_c_and_sigterm_interrupt_a_sweep_that_resume_then_finishes_exactly_once(tmp_path, local_ray):
+    spec_file = tmp_path / "interruptible.yaml"
+    spec_file.write_text(INTERRUPT_SPEC)
+    out = tmp_path / "out"
+    db = out / "mlflow.db"
+    cmd = [sys.executable, "-m", "sweeps.run", str(spec_file), "--out", str(out)]
+
+    logs = []
+
+    def start(*extra):
+        logs.append(tmp_path / f"driver-{len(logs)}.log")  # a file, not a pipe nobody reads while it runs
+        with logs[-1].open("w") as log:
+            return subprocess.Popen(cmd + list(extra), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+
+    # 1. one Ctrl-C after the first trial completed: an interrupt, not a completion
+    proc = start()
+    _interrupt_when(proc, db, 1, [signal.SIGINT])
+    output = logs[-1].read_text()
+    assert proc.returncode == 130, output[-3000:]
+    assert f"--out {out} --resume" in output and "continue with: python -m sweeps.run" in output
+    (sweep_dir,) = (out / "sweeps").glob("interruptible-*")
+    state = json.loads((sweep_dir / "sweep.json").read_text())
+    assert state["finished"] is False
+    client = MlflowClient(state["tracking_uri"])
+    assert client.get_run(state["parent_run_id"]).info.status == "KILLED"
+    _, runs = trial_runs(state["tracking_uri"], "interruptible")
+    assert runs and all(r.info.status != "RUNNING" for r in runs)  # no run left RUNNING
+    assert {r.data.tags["status"] for r in runs} <= {"completed", "interrupted"}
+    for r in runs:
+        assert (r.info.status == "KILLED") == (r.data.tags["status"] == "interrupted")
+    summary = json.loads((sweep_dir / "summary.json").read_text())
+    statuses = [t["status"] for t in summary["trials"]]
+    assert summary["interrupted"] is True and "early_stopped" not in statuses
+    assert statuses.count("completed") == summary["ended"] >= 1
+    assert set(statuses) <= {"completed", "interrupted", "not_started"} and "not_started" in statuses
+
+    # 2. SIGTERM (a cluster job stopped), then a second Ctrl-C at once: exits promptly, still resumable
+    proc = start("--resume")
+    took = _interrupt_when(proc, db, summary["ended"] + 1, [signal.SIGTERM, signal.SIGINT])
+    output = logs[-1].read_text()
+    assert proc.returncode == 130 and "--resume" in output, output[-3000:]
+    assert took < 60, took
+    assert json.loads((sweep_dir / "sweep.json").read_text())["finished"] is False
+
+    # 3. resume to the end: every trial exactly once, every evaluation once
+    proc = start("--resume")
+    proc.wait(timeout=900)
+    output = logs[-1].read_text()
+    assert proc.returncode == 0, output[-3000:]
+    assert "browse the runs: mlflow ui --backend-store-uri" in output
+    assert [p.name for p in (out / "sweeps").iterdir()] == [sweep_dir.name]
+    state = json.loads((sweep_dir / "sweep.json").read_text())
+    assert state["finished"] is True and client.get_run(state["parent_run_id"]).info.status == "FINISHED"
+    _, runs = trial_runs(state["tracking_uri"], "interruptible")
+    assert len(runs) == 6 and len({r.data.tags["trial_id"] for r in runs}) == 6
+    assert sorted(r.data.params["optim.g_lr"] for r in runs) == sorted(
+        ["0.0001", "0.0002", "0.0005", "0.001", "0.002", "0.005"])
+    for r in runs:
+        assert (r.info.status, r.data.tags["status"]) == ("FINISHED", "completed"), r.data.tags
+        steps = [m.step for m in client.get_metric_history(r.info.run_id, "fid")]
+        assert sorted(steps) == [20, 40, 60], steps  # each evaluation logged once, none lost
+        assert r.info.run_name.startswith("g_lr=") and r.info.run_name.endswith("seed=0")

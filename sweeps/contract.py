@@ -1,0 +1,88 @@
+"""The contract between a sweep's driver, its trials, its searcher and its tracker.
+
+The driver builds a `TrialRequest` per trial (as Tune's param space: `swept` then holds Tune's grid or
+distributions), Tune hands it to the trainable as the trial's config, and the trainable, the tracker
+and the summary read it back with `TrialRequest.from_trial_config`. A trial reports `Result` keys at
+every evaluation; `status_of` reads how a trial ended from its last result, once for every consumer.
+How evaluations are counted lives with the training config (`TrainConfig.evaluation_at`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+from ray.tune.search.repeater import TRIAL_INDEX
+
+from gan.config import Config
+from gan.metrics import EvalConfig
+from gan.status import Status
+
+__all__ = ["CHECKPOINT_FILE", "GRID_PREFIX", "TRIAL_INDEX", "Result", "TrialRequest", "status_of"]
+
+CHECKPOINT_FILE = "trainer.pt"  # the trainer's state inside each Tune checkpoint
+GRID_PREFIX = "samples_"  # the evaluation's sample grid beside it, e.g. samples_step_0000300.png
+
+
+class Result:
+    """Keys of a trial's result besides its training curves and metric outputs."""
+
+    STEP = "step"  # generator iterations done
+    EPOCH = "epoch"
+    EVALUATION = "evaluation"  # 1, 2, ...: the scheduler's time attribute
+    TOTAL_STEPS = "total_steps"
+    IS_FINAL = "is_final"  # 1.0 on the run's last evaluation (its whole budget trained)
+    DIVERGED = "diverged"  # 1.0 when a loss became NaN or inf; the metric is then the worst value
+    FLAGS = (IS_FINAL, DIVERGED)  # bookkeeping, not metrics
+
+
+def status_of(last: Mapping[str, Any] | None) -> Status:
+    """How a trial that Tune ended (completed or stopped by the scheduler) ended, from its last result."""
+    if not last:
+        return Status.NOT_STARTED
+    if last.get(Result.DIVERGED):
+        return Status.DIVERGED
+    return Status.COMPLETED if last.get(Result.IS_FINAL) else Status.EARLY_STOPPED
+
+
+def finished(last: Mapping[str, Any] | None) -> bool:
+    """The trial trained its whole budget without diverging."""
+    return status_of(last) == Status.COMPLETED
+
+
+@dataclass(frozen=True)
+class TrialRequest:
+    base: dict  # the training config (raw; file paths absolute)
+    swept: Any  # dotted overrides of `base`; in the param space, Tune's grid or distributions
+    eval: dict  # the EvalConfig, as a dict
+    metric: str
+    mode: str  # "min" or "max"
+    final_num_samples: int | None  # samples at the last evaluation (None: as the other evaluations)
+    threads: int  # torch threads per trial (the trial's CPUs)
+    seeds: list[int] | None = None  # Optuna sweeps: each configuration runs once per seed (Tune's Repeater)
+
+    def param_space(self) -> dict:
+        """Tune's param space (the trial configs it generates hold the same keys)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+    @classmethod
+    def from_trial_config(cls, config: Mapping[str, Any]) -> TrialRequest:
+        """The request of one trial, from the config Tune gave it; a repeat of an Optuna configuration
+        takes the seed of its repeat index."""
+        names = {f.name for f in fields(cls)}
+        missing = {"base", "swept", "eval", "metric", "mode"} - set(config)
+        if missing:
+            raise KeyError(f"not a gansweep trial config: {sorted(missing)} missing")
+        req = cls(**{"final_num_samples": None, "threads": 1, **{k: v for k, v in config.items() if k in names}})
+        swept = dict(req.swept)
+        if TRIAL_INDEX in config and req.seeds:
+            swept["train.seed"] = req.seeds[int(config[TRIAL_INDEX])]
+        return cls(**{**{f.name: getattr(req, f.name) for f in fields(cls)}, "swept": swept})
+
+    def training_config(self) -> Config:
+        from sweeps.spec import merge_dotted
+
+        return Config.from_dict(merge_dotted(self.base, self.swept))
+
+    def eval_config(self) -> EvalConfig:
+        return EvalConfig.from_dict(self.eval)
