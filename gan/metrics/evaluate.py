@@ -12,6 +12,7 @@ features go in. Metric names are constants, used unchanged as MLflow metric name
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -23,8 +24,6 @@ import numpy as np
 import torch
 from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_isc import isc_features_to_metric
-from torch_fidelity.metric_kid import kid_features_to_metric
-from torch_fidelity.metric_prc import prc_features_to_metric
 
 from gan._io import atomic_path
 from gan._registry import Registry
@@ -166,6 +165,41 @@ class RealReference:
     cache_path: Path
     from_cache: bool
     _sqrt: tuple | None = field(default=None, repr=False)
+    _memo: dict = field(default_factory=dict, repr=False)
+
+    def knn_radii(self, k: int) -> torch.Tensor:
+        """Distance from each reference feature to its k-th nearest other one: the real k-NN balls of
+        precision. They never change during a sweep, so they are computed once and cached beside the
+        statistics."""
+        key = ("radii", k)
+        if key not in self._memo:
+            path = self.cache_path.with_name(f"{self.cache_path.stem}.radii{k}.pt")
+            radii = None
+            if path.is_file():
+                with contextlib.suppress(Exception):
+                    radii = torch.load(path, map_location="cpu", weights_only=True)
+            if radii is None or radii.shape != (self.features.shape[0],):
+                radii = knn_radii(self.features, k)
+                _atomic_save(radii, path)
+            self._memo[key] = radii
+        return self._memo[key]
+
+    def kid_plan(self, n_generated: int, subset: int, subsets: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """torch-fidelity's KID subsets for n_generated samples (its random draws, replayed), with the
+        real-real kernel sum of each: (generated indices, real indices, sum of K_YY off its diagonal)."""
+        key = ("kid", n_generated, subset, subsets, seed)
+        if key not in self._memo:
+            rng = np.random.RandomState(seed)
+            gen_idx, real_idx = [], []
+            for _ in range(subsets):  # the order torch-fidelity draws them in
+                gen_idx.append(rng.choice(n_generated, subset, replace=False))
+                real_idx.append(rng.choice(self.features.shape[0], subset, replace=False))
+            real_idx = torch.from_numpy(np.stack(real_idx))
+            off_diag = torch.empty(subsets, dtype=torch.float64)
+            for i, idx in enumerate(real_idx):
+                off_diag[i] = _kernel_sum(self.features[idx], self.features[idx], off_diagonal=True)
+            self._memo[key] = (torch.from_numpy(np.stack(gen_idx)), real_idx, off_diag)
+        return self._memo[key]
 
     def sqrt_sigma(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(Σr^½, mu_r, tr Σr) in float64, computed once: what every bootstrap FID against this reference needs."""
@@ -273,12 +307,39 @@ def _fid(ctx: EvalContext) -> dict[str, float]:
     return out
 
 
+KID_SUBSETS = 100  # torch-fidelity's default number of KID subsets
+
+
+def _kernel_sum(x: torch.Tensor, y: torch.Tensor, off_diagonal: bool = False) -> float:
+    """Sum of torch-fidelity's KID kernel (x·y / D + 1)^3 over all pairs (without the diagonal, for x = y)."""
+    k = torch.addmm(torch.ones(()), x, y.T, alpha=1.0 / x.shape[1])
+    k = k * k * k
+    total = k.sum(dtype=torch.float64)
+    return float(total - k.diagonal().sum(dtype=torch.float64)) if off_diagonal else float(total)
+
+
+def kid(features: torch.Tensor, real: RealReference, subset: int, seed: int,
+        subsets: int = KID_SUBSETS) -> tuple[float, float]:
+    """KID mean and std over subsets, as torch-fidelity's `kid_features_to_metric` (same subsets, same
+    unbiased MMD² with the cubic polynomial kernel; a test checks them equal), reusing the real-real
+    kernel terms the reference caches: two kernel matrices per subset instead of three."""
+    gen_idx, real_idx, yy = real.kid_plan(features.shape[0], subset, subsets, seed)
+    features = features.float().cpu()
+    m = subset
+    mmds = np.empty(subsets)
+    for i in range(subsets):
+        x, y = features[gen_idx[i]], real.features[real_idx[i]]
+        xx = _kernel_sum(x, x, off_diagonal=True)
+        mmds[i] = (xx + float(yy[i])) / (m * (m - 1)) - 2 * _kernel_sum(x, y) / (m * m)
+    return float(mmds.mean()), float(mmds.std())
+
+
 @register_metric("kid", outputs={KID: "min", KID_STD: f"std of {KID}"})
 def _kid(ctx: EvalContext) -> dict[str, float]:
     f_gen, f_real = ctx.features["features"], ctx.real.features
     size = min(ctx.evaluator.config.kid_subset_size, f_gen.shape[0], f_real.shape[0])
-    out = kid_features_to_metric(f_gen, f_real, kid_subset_size=size, rng_seed=ctx.evaluator.config.seed, verbose=False)
-    return {KID: out["kernel_inception_distance_mean"], KID_STD: out["kernel_inception_distance_std"]}
+    mean, std = kid(f_gen, ctx.real, size, ctx.evaluator.config.seed)
+    return {KID: mean, KID_STD: std}
 
 
 @register_metric("is", outputs={IS: "max", IS_STD: f"std of {IS}"})
@@ -287,13 +348,33 @@ def _is(ctx: EvalContext) -> dict[str, float]:
     return {IS: out["inception_score_mean"], IS_STD: out["inception_score_std"]}
 
 
+def knn_radii(features: torch.Tensor, k: int, chunk: int = 4096) -> torch.Tensor:
+    """Distance of each feature to its k-th nearest other one (the (k+1)-th counting itself), as
+    torch-fidelity's precision/recall balls."""
+    return torch.cat([torch.cdist(part, features).topk(k + 1, dim=1, largest=False).values[:, -1]
+                      for part in features.split(chunk)])
+
+
+def precision_recall(features: torch.Tensor, real: RealReference, k: int, chunk: int = 4096) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al.) as torch-fidelity's `prc_features_to_metric`
+    (a test checks them equal), with the real k-NN radii cached by the reference and each real-generated
+    distance computed once for both: precision = share of generated samples inside some real ball, recall
+    = share of real samples inside some generated ball."""
+    gen_radii = knn_radii(features, k, chunk)
+    real_feats, real_radii = real.features, real.knn_radii(k)
+    inside_real = torch.zeros(features.shape[0], dtype=torch.bool)
+    covered = []
+    for start in range(0, real_feats.shape[0], chunk):
+        d = torch.cdist(real_feats[start : start + chunk], features)  # (real chunk, generated)
+        covered.append((d <= gen_radii[None, :]).any(dim=1))
+        inside_real |= (d <= real_radii[start : start + chunk, None]).any(dim=0)
+    return inside_real.float().mean().item(), torch.cat(covered).float().mean().item()
+
+
 @register_metric("precision_recall", outputs={PRECISION: "max", RECALL: "max"})
 def _prc(ctx: EvalContext) -> dict[str, float]:
-    out = prc_features_to_metric(
-        ctx.features["features"], ctx.real.features, prc_neighborhood=ctx.evaluator.config.prc_neighborhood,
-        prc_batch_size=10000, save_cpu_ram=True, verbose=False,
-    )
-    return {PRECISION: out["precision"], RECALL: out["recall"]}
+    precision, recall = precision_recall(ctx.features["features"], ctx.real, ctx.evaluator.config.prc_neighborhood)
+    return {PRECISION: precision, RECALL: recall}
 
 
 def _require_conditional(ctx: EvalContext, metric: str) -> None:
