@@ -35,6 +35,7 @@ from sweeps.spec import SpecError, SweepSpec, load_spec
 __all__ = ["RESOLVED_SPEC", "main", "plan", "resolved_spec", "run_sweep", "sweep_design"]
 
 RESOLVED_SPEC = "spec.resolved.yaml"  # in the sweep folder: the spec as run, loadable
+OPTUNA_JOURNAL = "optuna.journal"  # in the sweep folder of an Optuna sweep: the study, in Optuna's journal storage
 
 
 def plan(spec: SweepSpec) -> str:
@@ -175,8 +176,8 @@ class _Progress:
 
     def step(self, trials) -> None:
         for t in trials:
-            self.trials[t.trial_id] = {"state": t.status, "last": t.last_result or {}, "config": t.config,
-                                       "name": str(t)}
+            last = t.last_result if Result.EVALUATION in (t.last_result or {}) else {}  # Tune's placeholder otherwise
+            self.trials[t.trial_id] = {"state": t.status, "last": last, "config": t.config, "name": str(t)}
 
     def result(self, trial, result):
         self.trials.setdefault(trial.trial_id, {"config": trial.config, "name": str(trial)}).update(
@@ -202,9 +203,9 @@ class _Progress:
             return Status.ERROR
         if t.get("state") == "TERMINATED":  # ended in an earlier session of a resumed sweep
             return status_of(t.get("last"))
-        if not t.get("last"):
-            return Status.NOT_STARTED
-        return Status.INTERRUPTED if interrupted else Status.RUNNING
+        if t.get("state") == "RUNNING" or t.get("last"):  # running, or paused with results to resume from
+            return Status.INTERRUPTED if interrupted else Status.RUNNING
+        return Status.NOT_STARTED
 
     def unsettled(self) -> int:
         """Trials of the sweep that Tune has not ended (not yet created ones included)."""
@@ -406,8 +407,14 @@ def _build_tuner(spec: SweepSpec, where: _Where, callbacks: list, resume: bool, 
     if spec.method == "optuna":
         import optuna
 
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        # the study lives in Optuna's own journal file in the sweep folder: --resume, optuna-dashboard and
+        # optuna.load_study all read the same study
         search_alg = PruningAwareOptunaSearch(
             sampler=optuna.samplers.TPESampler(seed=spec.search_seed), study_name=spec.name,
+            storage=JournalStorage(JournalFileBackend(str(where.out / OPTUNA_JOURNAL))),
             study_file=str(where.out / "optuna_study.json"),
         )
         if len(spec.seeds) > 1:
@@ -502,6 +509,9 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
               f"{_resume_command(spec, where, spec_path)}", flush=True)
     else:
         print(f"browse the runs: {_ui_command(where.tracking_uri)}", flush=True)
+        if (where.out / OPTUNA_JOURNAL).is_file():
+            print(f"browse the Optuna study: {shlex.join(['optuna-dashboard', str(where.out / OPTUNA_JOURNAL)])} "
+                  "(pip install optuna-dashboard)", flush=True)
     return summary
 
 

@@ -4,8 +4,12 @@ Ray's OptunaSearch reports a trial that ASHA stopped to Optuna as COMPLETE with 
 metric, so TPE ranks a 2-evaluation FID next to 20-evaluation ones. Here a trial reaches the study
 as COMPLETE only when it ran its last evaluation; stopped and diverged trials are told as PRUNED,
 with their intermediate values at each evaluation, which Optuna's TPE ranks below every complete
-trial. The study's trials are written to a JSON file after every change so tools and tests can
-read what the searcher learned.
+trial. The study lives in the storage it is given (the sweep uses Optuna's journal file); its trials
+are also exported to a JSON file after every change, for readers without Optuna.
+
+Private reaches, all here: Ray's OptunaSearch keeps its Optuna study, its trial-id -> Optuna-trial map
+and its set of finished trials in `_ot_study`, `_ot_trials` and `_completed_trials`, and offers no
+public way to tell a trial PRUNED. tests/sweeps/test_search.py fails if Ray renames or retypes them.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ class PruningAwareOptunaSearch(OptunaSearch):
             return
         ot_trial = self._ot_trials[trial_id]
         step = int(result.get(Result.EVALUATION, 0))
-        if step not in ot_trial.storage.get_trial(ot_trial._trial_id).intermediate_values:
+        # a restored trial reports again the evaluations before its checkpoint: Optuna keeps the first
+        if step not in self._ot_study.get_trials(deepcopy=False)[ot_trial.number].intermediate_values:
             ot_trial.report(float(result[self.metric]), step)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
@@ -49,6 +54,18 @@ class PruningAwareOptunaSearch(OptunaSearch):
             self._ot_study.tell(self._ot_trials[trial_id], state=TrialState.PRUNED)
             self._completed_trials.add(trial_id)
         self.dump()
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Tune's restore of the searcher; the study itself is read back from its storage, which can hold a
+        trial Optuna was asked for after Tune's last snapshot of the searcher (a driver killed in between).
+        Tune never runs it: it is told FAIL, so no trial stays RUNNING in the study forever."""
+        super().restore(checkpoint_path)
+        if self._ot_study is None:
+            return
+        known = {t.number for t in self._ot_trials.values()}
+        for t in self._ot_study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if t.number not in known:
+                self._ot_study.tell(t.number, state=TrialState.FAIL)
 
     def dump(self) -> None:
         if not self.study_file or self._ot_study is None:

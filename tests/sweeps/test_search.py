@@ -1,0 +1,99 @@
+"""The Optuna searcher and the MLflow tracker on their own: a real Optuna study in Optuna's journal
+storage and a real MLflow store, driven through the hooks Tune calls, without a Tune run."""
+
+from types import SimpleNamespace
+
+import optuna
+import pytest
+from mlflow.tracking import MlflowClient
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from ray import tune
+from ray.tune.search.optuna import OptunaSearch
+
+from gan.status import Status
+from sweeps.contract import Result, TrialRequest
+from sweeps.search import PruningAwareOptunaSearch
+from sweeps.tracking import MLflowTracker, open_parent_run, run_name
+
+
+def searcher(tmp_path):
+    s = PruningAwareOptunaSearch(sampler=optuna.samplers.TPESampler(seed=0), study_name="s",
+                                 storage=JournalStorage(JournalFileBackend(str(tmp_path / "optuna.journal"))),
+                                 study_file=str(tmp_path / "study.json"))
+    s.set_search_properties("fid", "min", {"swept": {"optim.g_lr": tune.loguniform(1e-4, 1e-2)}})
+    return s
+
+
+def test_ray_optuna_search_still_has_the_internals_the_searcher_reaches():
+    s = OptunaSearch(metric="fid", mode="min", space={"x": tune.uniform(0, 1)})
+    s.suggest("t0")
+    assert isinstance(s._ot_study, optuna.Study)
+    assert isinstance(s._ot_trials, dict) and isinstance(s._ot_trials["t0"], optuna.Trial)
+    assert isinstance(s._completed_trials, set)
+
+
+def test_stopped_trials_are_pruned_finished_ones_complete_and_the_journal_holds_the_study(tmp_path):
+    s = searcher(tmp_path)
+    a, b = s.suggest("a"), s.suggest("b")
+    assert 1e-4 <= a["swept"]["optim.g_lr"] <= 1e-2 and a != b
+    for ev, (fa, fb) in enumerate([(300.0, 310.0), (250.0, 305.0)], 1):
+        s.on_trial_result("a", {"fid": fa, Result.EVALUATION: ev})
+        s.on_trial_result("b", {"fid": fb, Result.EVALUATION: ev})
+    s.on_trial_result("a", {"fid": 999.0, Result.EVALUATION: 1})  # a restored trial repeats an evaluation
+    s.on_trial_complete("a", {"fid": 200.0, Result.EVALUATION: 3, Result.IS_FINAL: 1.0, Result.DIVERGED: 0.0})
+    s.on_trial_complete("b", {"fid": 305.0, Result.EVALUATION: 2, Result.IS_FINAL: 0.0, Result.DIVERGED: 0.0})
+    study = optuna.load_study(study_name="s", storage=JournalStorage(JournalFileBackend(str(tmp_path / "optuna.journal"))))
+    ta, tb = study.get_trials()
+    assert (ta.state, ta.value, ta.intermediate_values) == (optuna.trial.TrialState.COMPLETE, 200.0,
+                                                            {1: 300.0, 2: 250.0, 3: 200.0})
+    assert (tb.state, tb.intermediate_values) == (optuna.trial.TrialState.PRUNED, {1: 310.0, 2: 305.0})
+    # the searcher's state, saved and restored as Tune does, reads the same study from the journal
+    s.save(str(tmp_path / "searcher.pkl"))
+    again = PruningAwareOptunaSearch()
+    again.restore(str(tmp_path / "searcher.pkl"))
+    assert [t.state for t in again._ot_study.get_trials()] == [ta.state, tb.state]
+    again.suggest("c")
+    assert len(study.get_trials()) == 3  # the restored searcher writes to the same journal
+
+
+def test_tracker_names_runs_marks_interrupted_ones_and_reopens_them(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    exp_id, parent = open_parent_run(uri, "unit", "sweep1", (tmp_path / "art").as_uri(), {}, {})
+    client = MlflowClient(uri)
+    assert client.get_experiment(exp_id).tags["mlflow.experimentKind"] == "custom_model_development"
+    req = TrialRequest(base={"data": {"name": "mnist"}, "model": {"arch": "dcgan"}, "train": {"iterations": 20}},
+                       swept={"model.g_width": 32, "optim.g_lr": 0.0005, "train.seed": 1}, eval={"metrics": ["fid"]},
+                       metric="fid", mode="min", final_num_samples=None, threads=1)
+    trial = SimpleNamespace(trial_id="t1", config=req.param_space())
+    tracker = MLflowTracker(uri, exp_id, parent, "sweep1", "fid", "abc")
+    tracker.on_trial_start(0, [], trial)
+    tracker.on_trial_result(0, [], trial, {"fid": 120.0, Result.STEP: 10, Result.EVALUATION: 1, "node_ip": "x",
+                                           Result.IS_FINAL: 0.0, Result.DIVERGED: 0.0})
+    (run,) = client.search_runs([exp_id], "tags.role = 'trial'")
+    assert run.info.run_name == "g_width=32 g_lr=0.0005 seed=1" == run_name(req.swept)
+    assert run.data.params["model.g_width"] == "32" and run.data.tags["status"] == Status.RUNNING
+    assert "is_final" not in run.data.metrics and run.data.metrics["fid"] == 120.0
+    assert tracker.interrupted() == [run.info.run_id]
+    run = client.get_run(run.info.run_id)
+    assert (run.info.status, run.data.tags["status"]) == ("KILLED", "interrupted")
+    # a resumed sweep's tracker finds the run again and does not log the evaluation twice
+    resumed = MLflowTracker(uri, exp_id, parent, "sweep1", "fid", "abc")
+    resumed.on_trial_restore(0, [], trial)
+    resumed.on_trial_result(0, [], trial, {"fid": 120.0, Result.STEP: 10, Result.EVALUATION: 1})
+    resumed.on_trial_result(0, [], trial, {"fid": 90.0, Result.STEP: 20, Result.EVALUATION: 2,
+                                           Result.IS_FINAL: 1.0, Result.DIVERGED: 0.0})
+    resumed.on_trial_complete(0, [], trial)
+    run = client.get_run(run.info.run_id)
+    assert (run.info.status, run.data.tags["status"]) == ("FINISHED", "completed")
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "fid")] == [10, 20]
+    assert resumed.interrupted() == []
+
+
+@pytest.mark.parametrize("swept, name", [
+    ({}, "base config"),
+    ({"model.g_width": 8, "model.d_width": 8, "train.seed": 0}, "g_width=8 d_width=8 seed=0"),
+    ({"loss.name": "bce", "model.name": "x"}, "loss.name=bce model.name=x"),  # two keys end alike
+])
+def test_run_names(swept, name):
+    assert run_name(swept) == name
