@@ -26,6 +26,7 @@ from pathlib import Path
 
 import yaml
 
+from analysis.design import level_label
 from analysis.folders import SweepState, latest_sweep_dir, read_state, sweep_label, write_state
 from gan.config import flatten
 from gan.status import Status
@@ -346,6 +347,7 @@ def _open_tracking(spec: SweepSpec, where: _Where, spec_path: str | None):
         where.tracking_uri, spec.name, where.sweep_id,
         (where.root / "mlartifacts").as_uri() if where.embedded else None, params,
         {"git_commit": sha, "spec_file": spec.source}, existing_run_id=previous.parent_run_id if previous else None,
+        note=_sweep_note(spec), experiment_note=spec.description or None,
     )
     state = SweepState(sweep_id=where.sweep_id, tracking_uri=where.tracking_uri, storage=where.storage,
                        experiment=spec.name, experiment_id=exp_id, parent_run_id=parent,
@@ -362,6 +364,16 @@ def _open_tracking(spec: SweepSpec, where: _Where, spec_path: str | None):
         client.log_artifact(parent, spec_path)
     print(f"MLflow: experiment {spec.name!r}, parent run {parent} at {where.tracking_uri}", flush=True)
     return client, state, sha
+
+
+def _sweep_note(spec: SweepSpec) -> str:
+    """What the parent run's page says first: the metric that ranks the runs, the factors and the seeds."""
+    factors = "\n".join(f"- `{p.key}`: " + (", ".join(str(level_label(v)) for v in p.values) if p.values is not None
+                                           else f"{p.distribution} [{p.low}, {p.high}]") for p in spec.parameters)
+    return (f"**{spec.metric}** ({'lower' if spec.mode == 'min' else 'higher'} is better) ranks the runs; "
+            f"child runs are named by their swept values.\n\nFactors:\n{factors or '- none (the base config)'}\n\n"
+            f"Seeds: {', '.join(map(str, spec.seeds))}; method: {spec.method}; scale: {spec.scale or 'full'}. "
+            "The report (`python -m analysis.report`) compares them with intervals over seeds.")
 
 
 def _start_ray(address: str | None, verbose: int) -> None:

@@ -69,14 +69,20 @@ def _client(tracking_uri: str):
     return MlflowClient(tracking_uri=tracking_uri)
 
 
+NOTE_TAG = "mlflow.note.content"  # the description MLflow's UI shows on an experiment's or a run's page
+
+
 def open_parent_run(tracking_uri: str, experiment: str, sweep_id: str, artifact_location: str | None,
-                    params: dict[str, Any], tags: dict[str, str], existing_run_id: str | None = None) -> tuple[str, str]:
-    """Create (or, on --resume, reopen) the sweep's parent run; returns (experiment_id, run_id)."""
+                    params: dict[str, Any], tags: dict[str, str], existing_run_id: str | None = None,
+                    note: str | None = None, experiment_note: str | None = None) -> tuple[str, str]:
+    """Create (or, on --resume, reopen) the sweep's parent run; returns (experiment_id, run_id). `note`
+    (the sweep's metric, factors and seeds) heads the parent run's page, `experiment_note` the experiment's."""
     client = _client(tracking_uri)
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         exp_id = client.create_experiment(experiment, artifact_location=artifact_location,
-                                          tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
+                                          tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND,
+                                                **({NOTE_TAG: experiment_note} if experiment_note else {})})
     else:
         exp_id = exp.experiment_id
         if exp.lifecycle_stage == "deleted":
@@ -86,7 +92,8 @@ def open_parent_run(tracking_uri: str, experiment: str, sweep_id: str, artifact_
     if existing_run_id:
         client.update_run(existing_run_id, status="RUNNING")
         return exp_id, existing_run_id
-    run = client.create_run(exp_id, run_name=f"sweep-{sweep_id}", tags={"sweep_id": sweep_id, "role": "sweep", **tags})
+    run = client.create_run(exp_id, run_name=f"sweep-{sweep_id}", tags={
+        "sweep_id": sweep_id, "role": "sweep", **tags, **({NOTE_TAG: note} if note else {})})
     from mlflow.entities import Param
 
     items = [Param(k, str(v)[:6000]) for k, v in params.items()]

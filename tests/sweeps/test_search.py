@@ -59,9 +59,13 @@ def test_stopped_trials_are_pruned_finished_ones_complete_and_the_journal_holds_
 
 def test_tracker_names_runs_marks_interrupted_ones_and_reopens_them(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    exp_id, parent = open_parent_run(uri, "unit", "sweep1", (tmp_path / "art").as_uri(), {}, {})
+    exp_id, parent = open_parent_run(uri, "unit", "sweep1", (tmp_path / "art").as_uri(), {}, {},
+                                     note="**fid** ranks", experiment_note="a study")
     client = MlflowClient(uri)
-    assert client.get_experiment(exp_id).tags["mlflow.experimentKind"] == "custom_model_development"
+    exp = client.get_experiment(exp_id)
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"  # the UI opens on the runs table
+    assert exp.tags["mlflow.note.content"] == "a study"
+    assert client.get_run(parent).data.tags["mlflow.note.content"] == "**fid** ranks"
     req = TrialRequest(base={"data": {"name": "mnist"}, "model": {"arch": "dcgan"}, "train": {"iterations": 20}},
                        swept={"model.g_width": 32, "optim.g_lr": 0.0005, "train.seed": 1}, eval={"metrics": ["fid"]},
                        metric="fid", mode="min", final_num_samples=None, threads=1)

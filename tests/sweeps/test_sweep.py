@@ -292,6 +292,7 @@ def _finished_trials(db: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_killed_driver_resumes_without_duplicates_and_keeps_the_optuna_study(tmp_path, local_ray):
     spec_file = tmp_path / "resumable.yaml"
     spec_file.write_text(KILL_SPEC)
@@ -423,6 +424,7 @@ def _interrupt_when(proc, db: Path, finished: int, signals: list[int]) -> float:
     return time.time() - start
 
 
+@pytest.mark.slow
 def test_ctrl_c_and_sigterm_interrupt_a_sweep_that_resume_then_finishes_exactly_once(tmp_path, local_ray):
     spec_file = tmp_path / "interruptible.yaml"
     spec_file.write_text(INTERRUPT_SPEC)
