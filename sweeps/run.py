@@ -299,7 +299,9 @@ class _Where:
 def _locate(spec: SweepSpec, out: Path, resume: bool, storage: str | None, tracking_uri: str | None) -> _Where:
     """Resolve the output folders and stores, and on --resume the unfinished sweep to continue."""
     root = out.resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    _check_writable(root, "--out")
+    if storage:
+        _check_storage(storage)
     label = sweep_label(spec.name, spec.scale)
     previous = None
     if resume:
@@ -314,6 +316,37 @@ def _locate(spec: SweepSpec, out: Path, resume: bool, storage: str | None, track
     folder = root / "sweeps" / f"{label}-{sweep_id}"
     folder.mkdir(parents=True, exist_ok=True)
     return _Where(root, label, sweep_id, folder, tracking_uri, storage, previous)
+
+
+def _check_writable(folder: Path, what: str) -> None:
+    """Create `folder` and write a file in it, or stop before any work with what failed, where, and why."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".gansweep-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise SpecError(f"{what} {folder}: cannot write there ({e.strerror or e}); give a folder this user can "
+                        "write to, on a disk with free space.") from None
+
+
+def _check_storage(storage: str) -> None:
+    """Tune's storage (--storage): a local folder, or a URI pyarrow can open (s3://, gs://, ...), checked
+    before any work starts."""
+    if "://" not in storage or storage.startswith("file://"):
+        _check_writable(Path(storage.removeprefix("file://")).expanduser().resolve(), "--storage")
+        return
+    import pyarrow.fs
+
+    try:
+        fs, path = pyarrow.fs.FileSystem.from_uri(storage)
+        fs.create_dir(path, recursive=True)
+        info = fs.get_file_info(path)
+        if info.type != pyarrow.fs.FileType.Directory:
+            raise OSError(f"{path} is not a folder there")
+    except (OSError, ValueError, pyarrow.ArrowException) as e:
+        raise SpecError(f"--storage {storage}: cannot use it ({e}); give a writable local or shared folder, or a "
+                        "bucket URI that exists and that this machine's credentials can write to.") from None
 
 
 def _repair_tune_state(where: _Where) -> None:

@@ -240,3 +240,27 @@ def test_budget_plans_run_each_configuration_under_each_budget_once():
     assert len(trials) == 5 * 2
     assert [spec.iterations(spec.config_for(t)) for t in trials if t.get("train.iterations")] == [100, 100]
     assert "budget plans, side by side" in plan(spec)
+
+
+@pytest.mark.parametrize("case", ["out under a file", "storage under a file", "storage scheme"])
+def test_cli_refuses_unwritable_output_and_storage_before_any_work(tmp_path, case):
+    spec = tmp_path / "good.yaml"
+    spec.write_text(GOOD)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    out, extra = tmp_path / "out", []
+    if case == "out under a file":
+        out = blocker / "out"
+        where, cause = f"--out {out}", "cannot write there (Not a directory)"
+    elif case == "storage under a file":
+        extra = ["--storage", str(blocker / "ray")]
+        where, cause = f"--storage {blocker / 'ray'}", "cannot write there (Not a directory)"
+    else:
+        extra = ["--storage", "nosuchscheme://bucket/path"]
+        where, cause = "--storage nosuchscheme://bucket/path", "cannot use it"
+    proc = subprocess.run([sys.executable, "-m", "sweeps.run", str(spec), "--out", str(out), *extra],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert where in proc.stderr and cause in proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert not (out / "sweeps").exists() and not (out / "mlflow.db").exists()  # nothing was started
