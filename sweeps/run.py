@@ -553,7 +553,7 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
         print(f"interrupted: {summary['ended']} of {len(summary['trials'])} trials ended; continue with: "
               f"{_resume_command(spec, where, spec_path)}", flush=True)
     else:
-        print(f"browse the runs: {_ui_command(where.tracking_uri)}", flush=True)
+        print(f"browse the runs: {_ui_command(where.tracking_uri, state.experiment_id)}", flush=True)
         if (where.out / OPTUNA_JOURNAL).is_file():
             print(f"browse the Optuna study: {shlex.join(['optuna-dashboard', str(where.out / OPTUNA_JOURNAL)])} "
                   "(pip install optuna-dashboard)", flush=True)
@@ -567,11 +567,15 @@ def _resume_command(spec: SweepSpec, where: _Where, spec_path: str | None) -> st
     return shlex.join(args + ["--out", str(where.root), "--resume"])
 
 
-def _ui_command(tracking_uri: str) -> str:
-    """How to open the store in MLflow's UI: a local store through `mlflow ui`, a server at its address."""
+def _ui_command(tracking_uri: str, experiment_id: str) -> str:
+    """How to open the sweep in MLflow's UI: a local store through `mlflow ui`, a server at its address. The
+    page asks for the classic training view (`workflowType=machine_learning`): MLflow 3.x's UI opens an
+    experiment on its GenAI overview otherwise, whatever the experiment's kind tag says."""
+    page = f"/#/experiments/{experiment_id}?workflowType=machine_learning"
     if tracking_uri.startswith(("sqlite:", "file:")) or "://" not in tracking_uri:
-        return shlex.join(["mlflow", "ui", "--backend-store-uri", tracking_uri, "--host", "127.0.0.1"])
-    return f"open {tracking_uri} in a browser"
+        command = shlex.join(["mlflow", "ui", "--backend-store-uri", tracking_uri, "--host", "127.0.0.1"])
+        return f"{command}, then open http://127.0.0.1:5000{page}"
+    return f"open {tracking_uri.rstrip('/')}{page}"
 
 
 def _trainable():
