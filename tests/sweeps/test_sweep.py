@@ -488,3 +488,45 @@ def test_ctrl_c_and_sigterm_interrupt_a_sweep_that_resume_then_finishes_exactly_
         steps = [m.step for m in client.get_metric_history(r.info.run_id, "fid")]
         assert sorted(steps) == [20, 40, 60], steps  # each evaluation logged once, none lost
         assert r.info.run_name.startswith("g_lr=") and r.info.run_name.endswith("seed=0")
+
+
+TWIN_SPEC = f"""\
+name: {{name}}
+base:
+  data: {{{{name: mnist, root: {MNIST_TEST_DIR}, split: test, num_images: 1000}}}}
+  model: {{{{arch: dcgan, latent_dim: 8, g_width: 8, d_width: 8}}}}
+  train: {{{{iterations: 40, eval_every: 20, batch_size: 32}}}}
+evaluation: {{{{metrics: [fid], num_samples: 200, real_samples: 500}}}}
+parameters:
+  optim.g_lr: {{{{values: [0.0002, 0.001, 0.005]}}}}
+method: grid
+resources: {{{{cpus: 1}}}}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("store", ["embedded", "server"])
+def test_two_sweeps_at_once_share_one_output_folder_and_store(tmp_path, store, request):
+    out = tmp_path / "out"
+    extra = ["--tracking-uri", request.getfixturevalue("mlflow_server")] if store == "server" else []
+    procs = []
+    for name in ("twin_a", "twin_b"):
+        spec = tmp_path / f"{name}.yaml"
+        spec.write_text(TWIN_SPEC.format(name=name))
+        log = (tmp_path / f"{name}.log").open("w")
+        procs.append(subprocess.Popen([sys.executable, "-m", "sweeps.run", str(spec), "--out", str(out), *extra],
+                                      cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+    for p in procs:
+        p.wait(timeout=900)
+    logs = {name: (tmp_path / f"{name}.log").read_text() for name in ("twin_a", "twin_b")}
+    for p, (name, text) in zip(procs, logs.items()):
+        assert p.returncode == 0, text[-3000:]
+        assert "database is locked" not in text and "Traceback" not in text, text[-3000:]
+    uri = extra[1] if extra else f"sqlite:///{out / 'mlflow.db'}"
+    for name in ("twin_a", "twin_b"):
+        client, runs = trial_runs(uri, name)
+        assert len(runs) == 3 and {r.data.tags["status"] for r in runs} == {"completed"}
+        assert {r.data.params["optim.g_lr"] for r in runs} == {"0.0002", "0.001", "0.005"}  # no mixed-up runs
+        for r in runs:
+            assert [m.step for m in client.get_metric_history(r.info.run_id, "fid")] == [20, 40]
+    assert len(list((out / "sweeps").iterdir())) == 2
