@@ -50,8 +50,10 @@ class BudgetSplit:
                 f"{metric} changes by {show(self._neg(self.drop_epochs))} at fixed epochs (more data and more "
                 f"iterations) and by {show(self._neg(self.drop_fixed))} at fixed {what} (more data alone)")
         if math.isfinite(share):
-            text += (f": data accounts for about {share:.0%} of the change, compute for the rest "
-                     f"({show(self._neg(self.compute))}")
+            data_noise = " (within noise)" if self.drop_fixed[1] <= 0 <= self.drop_fixed[2] else ""
+            pct = f"{share:.0%}".replace("-0%", "0%")
+            text += (f": data accounts for about {pct} of the change{data_noise}, compute for "
+                     f"the rest ({show(self._neg(self.compute))}")
             text += ", " + ("real" if not (self.compute[1] <= 0 <= self.compute[2]) else "within noise") + ")"
         return text + "."
 
