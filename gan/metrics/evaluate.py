@@ -312,8 +312,7 @@ KID_SUBSETS = 100  # torch-fidelity's default number of KID subsets
 
 def _kernel_sum(x: torch.Tensor, y: torch.Tensor, off_diagonal: bool = False) -> float:
     """Sum of torch-fidelity's KID kernel (x·y / D + 1)^3 over all pairs (without the diagonal, for x = y)."""
-    k = torch.addmm(torch.ones(()), x, y.T, alpha=1.0 / x.shape[1])
-    k = k * k * k
+    k = torch.addmm(torch.ones(()), x, y.T, alpha=1.0 / x.shape[1]).pow_(3)
     total = k.sum(dtype=torch.float64)
     return float(total - k.diagonal().sum(dtype=torch.float64)) if off_diagonal else float(total)
 
