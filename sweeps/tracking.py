@@ -14,6 +14,7 @@ histories over `step` (generator iterations).
 
 from __future__ import annotations
 
+import fcntl
 import math
 import socket
 import subprocess
@@ -64,9 +65,23 @@ def git_commit() -> str:
 
 
 def _client(tracking_uri: str):
+    """An MLflow client whose store is ready. Two sweeps started together on one new SQLite store would
+    both create its tables, and MLflow's schema migration of one fails under the other ("expected to
+    match one row ... in 'alembic_version'"): the first touch of an SQLite store happens under a file lock."""
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=tracking_uri)
+    if not tracking_uri.startswith("sqlite:///"):
+        return MlflowClient(tracking_uri=tracking_uri)
+    db = Path(tracking_uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            client = MlflowClient(tracking_uri=tracking_uri)
+            client.search_experiments(max_results=1)  # creates or migrates the tables, if the client did not
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return client
 
 
 NOTE_TAG = "mlflow.note.content"  # the description MLflow's UI shows on an experiment's or a run's page

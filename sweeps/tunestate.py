@@ -118,12 +118,13 @@ def _damage(name: str, data: bytes) -> str | None:
     """What is wrong with the state file `name` holding `data`, or None when it is complete."""
     if not data:
         return f"{name} is empty"
-    if name.endswith(".json"):
+    if name.startswith("experiment_state-"):
         try:
             json.loads(data)
         except ValueError as e:
             return f"{name} is not complete JSON ({e})"
-    elif name.endswith(".pkl") and not (data[:1] == b"\x80" and data.endswith(b".")):
+    # the others are pickles, whatever their suffix (Tune names the search generator's `.json`)
+    elif not (data[:1] == b"\x80" and data.endswith(b".")):
         return f"{name} is not a complete pickle ({len(data)} bytes)"  # a pickle starts with PROTO, ends with STOP
     return None
 

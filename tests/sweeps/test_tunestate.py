@@ -91,3 +91,12 @@ def test_backup_takes_tuner_pkl_from_staging_and_never_a_truncated_copy(tmp_path
     cb.on_step_end(2, [trial])
     with zipfile.ZipFile(backup) as z:
         assert "tuner.pkl" not in z.namelist()
+
+
+def test_the_search_generator_state_is_a_pickle_whatever_its_suffix(tmp_path):
+    _state(tmp_path, OLD, searcher=pickle.dumps({"s": 1}))
+    (tmp_path / f"search_gen_state-{OLD}.json").write_bytes(pickle.dumps({"gen": 1}))  # as Tune writes it
+    check_tune_state(tmp_path)
+    (tmp_path / f"search_gen_state-{OLD}.json").write_bytes(pickle.dumps({"gen": 1})[:-2])
+    with pytest.raises(TuneStateDamaged, match=f"search_gen_state-{OLD}.json is not a complete pickle"):
+        check_tune_state(tmp_path)
