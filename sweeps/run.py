@@ -178,10 +178,10 @@ class _Progress:
     def step(self, trials) -> None:
         for t in trials:
             last = t.last_result if Result.EVALUATION in (t.last_result or {}) else {}  # Tune's placeholder otherwise
-            self.trials[t.trial_id] = {"state": t.status, "last": last, "config": t.config, "name": str(t)}
+            self.trials[t.trial_id] = {"state": t.status, "last": last, "config": t.config}
 
     def result(self, trial, result):
-        self.trials.setdefault(trial.trial_id, {"config": trial.config, "name": str(trial)}).update(
+        self.trials.setdefault(trial.trial_id, {"config": trial.config}).update(
             state="RUNNING", last=result)
         v = result.get(self.metric)
         if v is not None and math.isfinite(v) and not result.get(Result.DIVERGED):
