@@ -58,6 +58,31 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _check_same_config(saved: dict, config: Config) -> None:
+    """Refuse a checkpoint of another run. A checkpoint written before a setting existed holds no value for
+    it; it was trained with that setting's default, so the saved config is compared with today's defaults
+    filled in (a sweep survives an upgrade that adds options), and the message names the keys that differ."""
+    try:
+        saved = Config.from_dict(saved).to_dict()
+    except ValueError as e:  # a key this version no longer knows, or a value it no longer allows
+        raise ValueError(f"The checkpoint's config is not valid in this version ({e}); refusing to resume.") from e
+    a, b = _flat(saved), _flat(config.to_dict())
+    differ = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+    if differ:
+        shown = ", ".join(f"{k}: {a.get(k)!r} in the checkpoint, {b.get(k)!r} now" for k in differ[:5])
+        raise ValueError(f"The checkpoint was written by a run with a different config ({shown}); refusing to resume.")
+
+
 class Trainer:
     def __init__(self, config: Config, *, data: ImageData | None = None, out_dir: str | os.PathLike | None = None):
         self.config = cfg = config.resolve()
@@ -229,8 +254,7 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        if state["config"] != self.config.to_dict():
-            raise ValueError("The checkpoint was written by a run with a different config; refusing to resume.")
+        _check_same_config(state["config"], self.config)
         self.step = int(state["step"])
         self.wall_time = float(state["wall_time"])
         self.G.load_state_dict(state["G"])

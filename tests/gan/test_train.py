@@ -60,8 +60,28 @@ def test_resume_equals_uninterrupted(tmp_path, sections):
 def test_checkpoint_of_another_config_is_refused(tmp_path):
     t = Trainer(config())
     path = t.save(tmp_path / "c.pt")
-    with pytest.raises(ValueError, match="different config"):
+    with pytest.raises(ValueError, match=r"different config \(model.latent_dim: 8 in the checkpoint, 9 now"):
         Trainer(config(model={"latent_dim": 9})).load(path)
+
+
+def test_checkpoint_from_before_a_setting_existed_resumes_with_its_default(tmp_path):
+    # a sweep started before an option was added holds checkpoints without it; it trained with the default
+    t = Trainer(config())
+    t.run()
+    state = t.state_dict()
+    del state["config"]["loss"]["classifier_weight"], state["config"]["model"]["kernel_size"]
+    torch.save(state, tmp_path / "old.pt")
+    resumed = Trainer(config())
+    resumed.load(tmp_path / "old.pt")
+    assert resumed.step == t.step
+    # but not when the setting now differs from what the old run trained with
+    with pytest.raises(ValueError, match="loss.classifier_weight: 0.0 in the checkpoint, 0.5 now"):
+        Trainer(config(loss={"classifier_weight": 0.5}, model={"conditional": True})).load(tmp_path / "old.pt")
+    # and a key this version does not know is refused with the reason
+    state["config"]["model"]["no_such_option"] = 1
+    torch.save(state, tmp_path / "future.pt")
+    with pytest.raises(ValueError, match="not valid in this version.*no_such_option"):
+        Trainer(config()).load(tmp_path / "future.pt")
 
 
 def test_absurd_learning_rate_ends_as_diverged_not_exception():
