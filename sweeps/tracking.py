@@ -243,14 +243,17 @@ class MLflowTracker(Callback):
 
     def interrupted(self) -> list[str]:
         """End the runs of trials that were still running when the sweep was interrupted: KILLED, status
-        `interrupted` (a resumed sweep reopens them). Returns their run ids."""
-        ended = []
-        for tid, run_id in self._runs.items():
-            if tid in self._finished:
-                continue
+        `interrupted` (a resumed sweep reopens them). That includes runs a killed earlier driver left
+        RUNNING whose trials this driver never restarted. Returns their run ids."""
+        ended = [run_id for tid, run_id in self._runs.items() if tid not in self._finished]
+        stale = self.client.search_runs(
+            [self.experiment_id], max_results=10000,
+            filter_string=f"tags.sweep_id = '{self.sweep_id}' and tags.role = 'trial' "
+                          f"and tags.{STATUS_TAG} = '{Status.RUNNING}'")
+        ended += [r.info.run_id for r in stale if r.info.run_id not in ended]
+        for run_id in ended:
             self.client.set_tag(run_id, STATUS_TAG, Status.INTERRUPTED)
             self.client.set_terminated(run_id, status="KILLED")
-            ended.append(run_id)
         return ended
 
     def _finish(self, trial, status: Status, run_status: str) -> None:

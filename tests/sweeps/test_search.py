@@ -78,9 +78,18 @@ def test_tracker_names_runs_marks_interrupted_ones_and_reopens_them(tmp_path):
     assert run.info.run_name == "g_width=32 g_lr=0.0005 seed=1" == run_name(req.swept)
     assert run.data.params["model.g_width"] == "32" and run.data.tags["status"] == Status.RUNNING
     assert "is_final" not in run.data.metrics and run.data.metrics["fid"] == 120.0
-    assert tracker.interrupted() == [run.info.run_id]
-    run = client.get_run(run.info.run_id)
-    assert (run.info.status, run.data.tags["status"]) == ("KILLED", "interrupted")
+    # a run that an earlier, SIGKILLed driver left RUNNING for a trial this driver never restarted, and
+    # another sweep's running run in the same experiment
+    left = client.create_run(exp_id, tags={"mlflow.parentRunId": parent, "trial_id": "t0", "sweep_id": "sweep1",
+                                           "role": "trial", "status": "running"}).info.run_id
+    other = client.create_run(exp_id, tags={"trial_id": "t0", "sweep_id": "sweep2", "role": "trial",
+                                            "status": "running"}).info.run_id
+    assert sorted(tracker.interrupted()) == sorted([run.info.run_id, left])
+    for run_id in (run.info.run_id, left):
+        r = client.get_run(run_id)
+        assert (r.info.status, r.data.tags["status"]) == ("KILLED", "interrupted")
+    assert (client.get_run(other).info.status, client.get_run(other).data.tags["status"]) == ("RUNNING", "running")
+    client.delete_run(left)
     # a resumed sweep's tracker finds the run again and does not log the evaluation twice
     resumed = MLflowTracker(uri, exp_id, parent, "sweep1", "fid", "abc")
     resumed.on_trial_restore(0, [], trial)
