@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from analysis.load import Sweep, SweepNotFound, load_sweep
+from analysis.load import Sweep, SweepNotFound, add_target_arguments, load_target
 from analysis.stats import format_interval, interval, usable_trials
 from gan.data import DATASETS
 from gan.sampling import GENERATOR_ARTIFACT, Sampler
@@ -332,11 +332,7 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analysis.augment", description=__doc__.split("\n")[0])
-    parser.add_argument("target", help="sweep folder, output root, spec file or MLflow experiment (as analysis.report)")
-    parser.add_argument("--root", default="runs")
-    parser.add_argument("--scale", help="with a spec file: the scale it was run at")
-    parser.add_argument("--tracking-uri")
-    parser.add_argument("--parent-run", help="the sweep (parent run id); default: the newest")
+    add_target_arguments(parser)
     parser.add_argument("--generator-run", help="MLflow run whose generator makes the images; default: the best finished run")
     parser.add_argument("--real", type=_sizes, default=SIZES, help="real subset sizes (default: the study's 0,600,...,60000)")
     parser.add_argument("--generated", type=_sizes, default=SIZES, help="generated subset sizes (default: the study's)")
@@ -357,8 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.epochs < 1 or args.seeds < 1:
         parser.error("--epochs and --seeds must be at least 1")
     try:
-        sweep = load_sweep(args.target, tracking_uri=args.tracking_uri, parent_run_id=args.parent_run,
-                           scale=args.scale, root=args.root)
+        sweep = load_target(args)
         plan = AugmentPlan(real=args.real, generated=args.generated, plans=plans, epochs=args.epochs,
                            classifier=args.classifier, seeds=tuple(range(args.seeds)),
                            generator_run=args.generator_run)

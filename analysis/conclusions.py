@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis.asha import GRACE_CORRELATION_WARNING, RELIABLE_CORRELATION, AshaReplay
-from analysis.design import PublishedFigure, level_label
+from analysis.design import Factor, PublishedFigure, level_label, variant_settings
 from analysis.stats import (
     ALPHA, BETTER, NEEDS_SEEDS, WORSE, Effect, EffectAnalysis, Interval, _decimals, format_interval, format_number,
     interval, usable_trials,
@@ -167,18 +167,37 @@ class Scorecard:
     sentences: list[str]
 
 
+def _figure_trials(trials: pd.DataFrame, params: dict, factors: list[Factor]) -> pd.DataFrame:
+    """The trials of a published figure's configuration. Keys that a variant factor sets are matched as a
+    whole level, the figure's unset keys at their base values: a figure of the level `label_dim: 64` does
+    not claim the trials of the level `epochs: 200`, though those also run with label_dim 64."""
+    match, direct = trials, dict(params)
+    for f in factors:
+        if not f.variant or f.name not in trials or not set(f.keys) & set(params):
+            continue
+        wanted = {k: level_label(params.get(k, (f.defaults or {}).get(k))) for k in f.keys}
+        levels = [lv for lv in f.levels or [] if wanted == {
+            k: level_label({**(f.defaults or {}), **variant_settings(lv)}.get(k)) for k in f.keys}]
+        if not levels:
+            return trials.iloc[0:0]
+        match = match[match[f.name].map(level_label) == level_label(levels[0])]
+        for k in f.keys:
+            direct.pop(k, None)
+    for k, v in direct.items():
+        if k not in trials:
+            return trials.iloc[0:0]
+        match = match[match[k].map(level_label) == level_label(v)]
+    return match
+
+
 def scorecard(trials: pd.DataFrame, figures: list[PublishedFigure], *, extractor: str, final_samples: int,
-              dataset: str | None) -> Scorecard:
+              dataset: str | None, factors: list[Factor] = ()) -> Scorecard:
     """Published figures beside ours: our mean and 95% interval over the runs of the same configuration,
-    and whether the published value lies inside it, unless the two cannot be compared."""
+    and whether the published value lies inside it, unless the two cannot be compared. `factors`: the
+    design's, so that a figure of a variant's level is matched to that level's trials alone."""
     rows, notes = [], []
     for f in figures:
-        match = trials
-        for k, v in f.params.items():
-            if k not in trials:
-                match = trials.iloc[0:0]
-                break
-            match = match[match[k].map(level_label) == level_label(v)]
+        match = _figure_trials(trials, f.params, list(factors))
         config = ", ".join(f"{short(k)}={level_label(v)}" for k, v in f.params.items())
         column = f"best_{f.metric}" if f.statistic == "best" else f.metric  # compare like with like
         ours = interval(usable_trials(match, column)[column]) if column in match else interval([])

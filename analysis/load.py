@@ -96,6 +96,22 @@ def resolve_target(target: str, tracking_uri: str | None = None, scale: str | No
     return tracking_uri, experiment, None, None
 
 
+def add_target_arguments(parser) -> None:
+    """The arguments that name a sweep, shared by the analysis commands; `load_target` reads them."""
+    parser.add_argument("target", help="sweep folder, output root (its newest sweep), spec file (its newest sweep "
+                                       "under --root), or MLflow experiment name")
+    parser.add_argument("--root", default="runs", help="output root the sweeps were run with (default: runs)")
+    parser.add_argument("--scale", help="with a spec file: the scale it was run at (e.g. smoke)")
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: the sweep's, or $MLFLOW_TRACKING_URI)")
+    parser.add_argument("--parent-run", help="this sweep (parent run id) instead of the newest")
+
+
+def load_target(args) -> "Sweep":
+    """The sweep named by the arguments of `add_target_arguments`."""
+    return load_sweep(args.target, tracking_uri=args.tracking_uri, parent_run_id=args.parent_run, scale=args.scale,
+                      root=args.root)
+
+
 def load_sweep(target: str, *, tracking_uri: str | None = None, parent_run_id: str | None = None,
                scale: str | None = None, root: str | Path = "runs", history_metrics=HISTORY_METRICS) -> Sweep:
     from mlflow.tracking import MlflowClient

@@ -30,7 +30,7 @@ from analysis.conclusions import (
 )
 from analysis.design import level_label
 from analysis.budget import SIZE_PARAMS, budget_curves, split_drop
-from analysis.load import BUDGET, Sweep, SweepNotFound, load_sweep
+from analysis.load import BUDGET, Sweep, SweepNotFound, add_target_arguments, load_target
 from analysis.stats import analyse_effects, best_set, usable_trials, variance_components
 from analysis.tables import ranking, summary_table, to_markdown
 from gan.data import DATASETS
@@ -172,7 +172,7 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
     dataset = str(trials["data.name"].iloc[0]) if "data.name" in trials else None
     card = scorecard(trials, sweep.design.published if sweep.design else [], extractor=extractor,
                      final_samples=int(trials["eval_samples"].max()) if "eval_samples" in trials else 0,
-                     dataset=dataset)
+                     dataset=dataset, factors=sweep.design.factors if sweep.design else [])
 
     conclusions = [effect_sentence(e, metric, interacting(analysis, e.parameter)) for e in analysis.effects]
     top_interaction = analysis.largest_interaction()
@@ -326,19 +326,13 @@ h1{{font-size:1.6em}} h2{{font-size:1.15em;margin-top:1.6em}} code{{background:#
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.split("\n")[0])
-    parser.add_argument("target", help="sweep folder, output root (its newest sweep), spec file (its newest sweep "
-                                       "under --root), or MLflow experiment name")
-    parser.add_argument("--root", default="runs", help="output root the sweeps were run with (default: runs)")
-    parser.add_argument("--scale", help="with a spec file: the scale it was run at (e.g. smoke)")
-    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: the sweep's, or $MLFLOW_TRACKING_URI)")
-    parser.add_argument("--parent-run", help="report this sweep (parent run id) instead of the latest")
+    add_target_arguments(parser)
     parser.add_argument("--params", help="comma-separated params for the tables (default: the swept ones)")
     parser.add_argument("--out", help="output folder (default: <sweep folder>/report)")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the report to the parent run")
     args = parser.parse_args(argv)
     try:
-        sweep = load_sweep(args.target, tracking_uri=args.tracking_uri, parent_run_id=args.parent_run, scale=args.scale,
-                           root=args.root)
+        sweep = load_target(args)
     except SweepNotFound as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,0 +1,44 @@
+"""The scorecard's matching of published figures to the trials of their configuration."""
+
+import pandas as pd
+
+from analysis.conclusions import scorecard
+from analysis.design import Factor, PublishedFigure, level_label
+
+LEVELS = [{"model.label_dim": 64}, {"train.epochs": 200}, {"model.label_dim": 256}]
+ABLATION = Factor(name="ablation", keys=["model.label_dim", "train.epochs"], levels=LEVELS, variant=True,
+                  defaults={"model.label_dim": 64, "train.epochs": 100})
+
+
+def trials() -> pd.DataFrame:
+    rows = []
+    for level, settings, values in ((LEVELS[0], {"model.label_dim": 64, "train.epochs": 100}, [0.80, 0.81, 0.82]),
+                                    (LEVELS[1], {"model.label_dim": 64, "train.epochs": 200}, [0.40, 0.41, 0.42])):
+        for seed, v in enumerate(values):
+            rows.append({"ablation": level_label(level), "data.name": "fashion_mnist", **settings, "train.seed": seed,
+                         "gan_test_acc": v, "status": "completed"})
+    return pd.DataFrame(rows)
+
+
+def test_a_figure_of_a_variant_level_claims_that_level_alone():
+    # both levels run with label_dim 64; the figure of the level `label_dim: 64` (epochs at its base, 100)
+    # must not average in the 200-epoch trials
+    figures = [PublishedFigure(params={"data.name": "fashion_mnist", "model.label_dim": 64}, metric="gan_test_acc",
+                               value=0.43, dataset="fashion_mnist", source="t"),
+               PublishedFigure(params={"data.name": "fashion_mnist", "train.epochs": 200}, metric="gan_test_acc",
+                               value=0.44, dataset="fashion_mnist", source="t"),
+               PublishedFigure(params={"data.name": "fashion_mnist", "model.label_dim": 256}, metric="gan_test_acc",
+                               value=0.9, dataset="fashion_mnist", source="t"),
+               PublishedFigure(params={"data.name": "mnist", "model.label_dim": 64}, metric="gan_test_acc",
+                               value=0.9, dataset="mnist", source="t")]
+    card = scorecard(trials(), figures, extractor="domain", final_samples=10000, dataset="fashion_mnist",
+                     factors=[ABLATION]).table
+    ours = list(card["ours (mean ± 95% CI (n))"])
+    assert ours[0].startswith("0.81") and ours[0].endswith("(3)")
+    assert ours[1].startswith("0.41") and ours[1].endswith("(3)")
+    assert ours[2] == ours[3] == "-"  # a level without runs here; another dataset
+    assert card["verdict"][0] == "published value outside our 95% interval (ours higher)"
+    assert card["verdict"][2] == card["verdict"][3] == "not run at this scale"
+    # matched on the raw keys alone, the first figure would take all six runs
+    loose = scorecard(trials(), figures[:1], extractor="domain", final_samples=10000, dataset="fashion_mnist").table
+    assert loose["ours (mean ± 95% CI (n))"][0].endswith("(6)")
