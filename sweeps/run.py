@@ -424,7 +424,9 @@ def _start_ray(address: str | None, verbose: int) -> None:
     init_kwargs = {}
     if os.environ.get("GANSWEEP_NODE_IP"):  # the driver's address when the machine has several
         init_kwargs["_node_ip_address"] = os.environ["GANSWEEP_NODE_IP"]
-    ray.init(address=address or os.environ.get("RAY_ADDRESS"), include_dashboard=False,
+    # without an address, a Ray of our own: `ray.init()` alone would join any cluster `ray start` left
+    # running on this machine, and its queue (`--address auto` joins it on purpose)
+    ray.init(address=address or os.environ.get("RAY_ADDRESS") or "local", include_dashboard=False,
              runtime_env={"env_vars": env_vars}, log_to_driver=verbose > 0, logging_level="WARNING", **init_kwargs)
 
 
@@ -681,7 +683,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="runs", help="output root (default: runs): MLflow store, Tune storage, "
                                                       "and one folder per sweep under sweeps/")
     parser.add_argument("--resume", action="store_true", help="continue the latest unfinished sweep of this spec in --out")
-    parser.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else start Ray locally)")
+    parser.add_argument("--address", help="Ray cluster address, or auto for the one `ray start` runs on this machine "
+                        "(default: $RAY_ADDRESS, else a new local Ray for this sweep)")
     parser.add_argument("--storage", help="where Tune keeps results and checkpoints (default: OUT/ray; "
                                           "shared or cloud storage on a cluster)")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else "

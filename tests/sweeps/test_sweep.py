@@ -530,3 +530,24 @@ def test_two_sweeps_at_once_share_one_output_folder_and_store(tmp_path, store, r
         for r in runs:
             assert [m.step for m in client.get_metric_history(r.info.run_id, "fid")] == [20, 40]
     assert len(list((out / "sweeps").iterdir())) == 2
+
+
+@pytest.mark.slow
+def test_a_sweep_without_an_address_starts_its_own_ray_beside_a_running_cluster(tmp_path):
+    """`ray.init()` alone joins a cluster that `ray start` runs on the machine; one without CPUs would hold
+    every trial in its queue forever. Without `--address` the sweep must start a Ray of its own."""
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
+    up = subprocess.run(ray_cli + ["start", "--head", "--num-cpus", "0", "--port", "6397", "--include-dashboard=false",
+                                   "--disable-usage-stats"], env=env, capture_output=True, text=True, timeout=180)
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        spec = tmp_path / "own_ray.yaml"
+        spec.write_text(TWIN_SPEC.format(name="own_ray"))
+        proc = subprocess.run([sys.executable, "-m", "sweeps.run", str(spec), "--out", str(tmp_path / "out")],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=420)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        _, runs = trial_runs(f"sqlite:///{tmp_path / 'out' / 'mlflow.db'}", "own_ray")
+        assert len(runs) == 3 and {r.data.tags["status"] for r in runs} == {"completed"}
+    finally:
+        subprocess.run(ray_cli + ["stop", "--force"], env=env, capture_output=True, timeout=120)
