@@ -217,9 +217,14 @@ class _Progress:
     def print(self, interrupted: bool = False):
         self.printed_at = time.time()
         counts = Counter(self.status(tid, interrupted) for tid in self.trials)
+        # of the unfinished trials with results, those Tune has not started again yet are waiting, not running
+        running = 0 if interrupted else sum(1 for tid, t in self.trials.items()
+                                            if tid not in self.ended and t.get("state") == "RUNNING")
+        waiting = counts[Status.RUNNING] - running
         best = f"best {self.metric} {self.best[0]:.4g} ({self.best[1]})" if self.best else f"no {self.metric} yet"
-        print(f"[{time.strftime('%H:%M:%S')}] trials: {counts[Status.RUNNING]} running, "
-              f"{counts[Status.COMPLETED]} completed, {counts[Status.EARLY_STOPPED]} stopped early, "
+        print(f"[{time.strftime('%H:%M:%S')}] trials: {running} running, "
+              + (f"{waiting} waiting to resume, " if waiting > 0 else "")
+              + f"{counts[Status.COMPLETED]} completed, {counts[Status.EARLY_STOPPED]} stopped early, "
               f"{counts[Status.DIVERGED]} diverged, {counts[Status.ERROR]} errored"
               + (f", {counts[Status.INTERRUPTED]} interrupted" if interrupted else "")
               + f" of {self.total}; {best}", flush=True)

@@ -537,11 +537,18 @@ def test_a_sweep_without_an_address_starts_its_own_ray_beside_a_running_cluster(
     """`ray.init()` alone joins a cluster that `ray start` runs on the machine; one without CPUs would hold
     every trial in its queue forever. Without `--address` the sweep must start a Ray of its own."""
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
-    up = subprocess.run(ray_cli + ["start", "--head", "--num-cpus", "0", "--port", "6397", "--include-dashboard=false",
-                                   "--disable-usage-stats"], env=env, capture_output=True, text=True, timeout=180)
-    assert up.returncode == 0, up.stdout + up.stderr
+    # --block: the cluster lives as long as this process group, and goes with it (not `ray stop`, which
+    # would stop every Ray on the machine)
+    head = subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", "--num-cpus",
+                             "0", "--port", "6397", "--include-dashboard=false", "--disable-usage-stats"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
+        deadline = time.time() + 120
+        current = Path("/tmp/ray/ray_current_cluster")
+        while time.time() < deadline and not (current.is_file() and current.read_text().strip().endswith(":6397")):
+            assert head.poll() is None, "ray start failed"
+            time.sleep(1)
+        assert current.read_text().strip().endswith(":6397"), "the cluster did not come up"
         spec = tmp_path / "own_ray.yaml"
         spec.write_text(TWIN_SPEC.format(name="own_ray"))
         proc = subprocess.run([sys.executable, "-m", "sweeps.run", str(spec), "--out", str(tmp_path / "out")],
@@ -550,4 +557,5 @@ def test_a_sweep_without_an_address_starts_its_own_ray_beside_a_running_cluster(
         _, runs = trial_runs(f"sqlite:///{tmp_path / 'out' / 'mlflow.db'}", "own_ray")
         assert len(runs) == 3 and {r.data.tags["status"] for r in runs} == {"completed"}
     finally:
-        subprocess.run(ray_cli + ["stop", "--force"], env=env, capture_output=True, timeout=120)
+        os.killpg(head.pid, signal.SIGTERM)
+        head.wait(timeout=120)
