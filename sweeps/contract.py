@@ -9,6 +9,7 @@ How evaluations are counted lives with the training config (`TrainConfig.evaluat
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
@@ -18,7 +19,8 @@ from gan.config import Config
 from gan.metrics import EvalConfig
 from gan.status import Status
 
-__all__ = ["CHECKPOINT_FILE", "GRID_PREFIX", "TRIAL_INDEX", "Result", "TrialRequest", "status_of"]
+__all__ = ["CHECKPOINT_FILE", "GRID_PREFIX", "STORAGE_FAULT", "TRIAL_INDEX", "Result", "StorageFault", "TrialRequest",
+           "status_of", "storage_fault_cause", "trial_storage_fault"]
 
 CHECKPOINT_FILE = "trainer.pt"  # the trainer's state inside each Tune checkpoint
 GRID_PREFIX = "samples_"  # the evaluation's sample grid beside it, e.g. samples_step_0000300.png
@@ -34,6 +36,44 @@ class Result:
     IS_FINAL = "is_final"  # 1.0 on the run's last evaluation (its whole budget trained)
     DIVERGED = "diverged"  # 1.0 when a loss became NaN or inf; the metric is then the worst value
     FLAGS = (IS_FINAL, DIVERGED)  # bookkeeping, not metrics
+
+
+STORAGE_FAULT = "storage fault"  # how a trial's error names a full or read-only storage, for the driver to find
+_STORAGE_ERRNOS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+                   errno.EROFS: "the file system is read-only"}
+_STORAGE_PHRASES = {"No space left on device": errno.ENOSPC, "Disk quota exceeded": errno.EDQUOT,
+                    "Read-only file system": errno.EROFS}
+
+
+class StorageFault(OSError):
+    """A checkpoint could not be written because its storage is full or read-only: the sweep stops,
+    resumably, instead of retrying every trial into the same wall."""
+
+
+def storage_fault_cause(error: BaseException) -> str | None:
+    """The cause in words when `error` (or what it wraps) is a full or read-only storage, else None. Some
+    storage layers keep only the message, so the message is read too."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _STORAGE_ERRNOS:
+            return _STORAGE_ERRNOS[error.errno]
+        for phrase, code in _STORAGE_PHRASES.items():
+            if phrase in str(error):
+                return _STORAGE_ERRNOS[code]
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def trial_storage_fault(trial) -> str | None:
+    """The storage fault a Tune trial failed with (the line of its error file that names it), if any."""
+    path = getattr(trial, "error_file", None)
+    try:
+        text = open(path, encoding="utf-8", errors="replace").read() if path else ""
+    except OSError:
+        return None
+    lines = [line.strip() for line in text.splitlines() if f"{STORAGE_FAULT}:" in line]
+    return lines[-1][lines[-1].index(STORAGE_FAULT):] if lines else None
 
 
 def status_of(last: Mapping[str, Any] | None) -> Status:

@@ -30,7 +30,7 @@ from analysis.design import level_label
 from analysis.folders import SweepState, latest_sweep_dir, read_state, sweep_label, write_state
 from gan.config import flatten
 from gan.status import Status
-from sweeps.contract import Result, TrialRequest, status_of
+from sweeps.contract import Result, TrialRequest, status_of, trial_storage_fault
 from sweeps.spec import SpecError, SweepSpec, load_spec
 
 __all__ = ["RESOLVED_SPEC", "main", "plan", "resolved_spec", "run_sweep", "sweep_design"]
@@ -173,6 +173,8 @@ class _Progress:
         self.best: tuple[float, str] | None = None
         self.trials: dict[str, dict] = {}  # trial id -> {"state": Tune's trial status, "last": result, "config": ...}
         self.ended: dict[str, Status] = {}  # trial id -> how it ended, for trials Tune ended in this session
+        self.fault: str | None = None  # the storage fault that stopped the sweep
+        self.faulted: set[str] = set()  # trials that failed on it: interrupted, not errored
         self.printed_at = 0.0
 
     def step(self, trials) -> None:
@@ -200,7 +202,7 @@ class _Progress:
         t = self.trials.get(trial_id, {})
         if trial_id in self.ended:
             return self.ended[trial_id]
-        if t.get("state") == "ERROR":
+        if t.get("state") == "ERROR" and trial_id not in self.faulted:
             return Status.ERROR
         if t.get("state") == "TERMINATED":  # ended in an earlier session of a resumed sweep
             return status_of(t.get("last"))
@@ -243,8 +245,25 @@ def _progress_callback(progress: _Progress):
         def on_trial_complete(self, iteration, trials, trial, **info):
             progress.done(trial, status_of(progress.trials.get(trial.trial_id, {}).get("last")))
 
+        def on_trial_recover(self, iteration, trials, trial, **info):
+            self._stop_on_storage_fault(trial)
+
         def on_trial_error(self, iteration, trials, trial, **info):
-            progress.done(trial, Status.ERROR)
+            if not self._stop_on_storage_fault(trial):
+                progress.done(trial, Status.ERROR)
+
+        @staticmethod
+        def _stop_on_storage_fault(trial) -> bool:
+            """A full or read-only storage fails every trial alike: stop the sweep as Ctrl-C does (Tune
+            saves its state, the trials stay resumable) instead of retrying them into it."""
+            fault = trial_storage_fault(trial)
+            if fault is None:
+                return False
+            progress.faulted.add(trial.trial_id)
+            if progress.fault is None:
+                progress.fault = f"{trial}: {fault}"
+                signal.raise_signal(signal.SIGINT)
+            return True
 
     return ProgressPrinter()
 
@@ -507,12 +526,19 @@ def _fit(tuner, progress: _Progress) -> bool:
 
     On the first interrupt Tune stops the trials, saves its state and returns; a second one raises
     KeyboardInterrupt out of Tune, which is caught here: the state Tune saved at its last step (and the
-    backup of it) is what --resume continues from.
+    backup of it) is what --resume continues from. After a storage fault stopped the sweep, Tune's own
+    summary of the results can fail on that storage (a truncated error file): the sweep has stopped all
+    the same, and says why.
     """
     try:
         with _terminate_as_interrupt():
             tuner.fit()
     except KeyboardInterrupt:
+        return True
+    except Exception as e:
+        if progress.fault is None:
+            raise
+        print(f"Tune's result summary failed on the faulty storage ({type(e).__name__}: {e})", file=sys.stderr)
         return True
     return progress.unsettled() > 0
 
@@ -550,13 +576,18 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
 
     summary = _summary(spec, progress, interrupted)
     summary["sweep_dir"] = str(where.out)
+    summary["stopped_by"] = progress.fault
     state.finished = not interrupted
     write_state(where.out, state)
     (where.out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     client.log_artifact(state.parent_run_id, str(where.out / "summary.json"))
     progress.print(interrupted)
     print(_format_summary(summary, spec), flush=True)
-    if interrupted:
+    if progress.fault:
+        print(f"stopped: {progress.fault}\nthe sweep's storage: {where.experiment_path}\nNothing logged is lost. "
+              f"Free space there (or make it writable), then continue with: "
+              f"{_resume_command(spec, where, spec_path)}", flush=True)
+    elif interrupted:
         print(f"interrupted: {summary['ended']} of {len(summary['trials'])} trials ended; continue with: "
               f"{_resume_command(spec, where, spec_path)}", flush=True)
     else:
@@ -720,6 +751,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ninterrupted; continue with: {shlex.join(command)}", file=sys.stderr, flush=True)
         return 130
     print(f"sweep output: {summary['sweep_dir']}")
+    if summary.get("stopped_by"):
+        return 75  # EX_TEMPFAIL: a storage fault; resumable once it is fixed
     if summary["interrupted"]:
         return 130  # as a shell reports a command ended by Ctrl-C
     return 0 if summary["trials"] else 1

@@ -29,7 +29,7 @@ from ray.tune import Callback
 from gan.config import flatten
 from gan.sampling import GENERATOR_ARTIFACT, save_generator
 from gan.status import Status
-from sweeps.contract import CHECKPOINT_FILE, GRID_PREFIX, Result, TrialRequest, status_of
+from sweeps.contract import CHECKPOINT_FILE, GRID_PREFIX, Result, TrialRequest, status_of, trial_storage_fault
 
 __all__ = ["MLflowTracker", "STATUS_TAG", "git_commit", "open_parent_run", "run_name"]
 
@@ -239,6 +239,8 @@ class MLflowTracker(Callback):
         self._finish(trial, status_of(self._last.get(trial.trial_id)), "FINISHED")
 
     def on_trial_error(self, iteration, trials, trial, **info):
+        if trial_storage_fault(trial):  # the sweep stops for it; `interrupted` ends the run, resumable
+            return
         self._finish(trial, Status.ERROR, "FAILED")
 
     def interrupted(self) -> list[str]:

@@ -18,7 +18,8 @@ from ray import tune
 
 from gan.metrics import Evaluator
 from gan.train import Report, Trainer
-from sweeps.contract import CHECKPOINT_FILE, GRID_PREFIX, Result, TrialRequest
+from sweeps.contract import (CHECKPOINT_FILE, GRID_PREFIX, STORAGE_FAULT, Result, StorageFault, TrialRequest,
+                             storage_fault_cause)
 
 __all__ = ["run_trial"]
 
@@ -49,11 +50,19 @@ def run_trial(config: dict) -> None:
                 return
             result.update(evaluator.evaluate(trainer.generate, num_samples=final_n if r.final else None))
             result[Result.IS_FINAL] = float(r.final)
-            with tempfile.TemporaryDirectory() as d:
-                trainer.save(Path(d) / CHECKPOINT_FILE)
-                if r.grid_path is not None:
-                    shutil.copy2(r.grid_path, Path(d) / f"{GRID_PREFIX}{r.grid_path.name}")
-                tune.report(result, checkpoint=tune.Checkpoint.from_directory(d))
+            try:
+                with tempfile.TemporaryDirectory() as d:
+                    trainer.save(Path(d) / CHECKPOINT_FILE)
+                    if r.grid_path is not None:
+                        shutil.copy2(r.grid_path, Path(d) / f"{GRID_PREFIX}{r.grid_path.name}")
+                    tune.report(result, checkpoint=tune.Checkpoint.from_directory(d))
+            except OSError as e:
+                cause = storage_fault_cause(e)
+                if cause is None:
+                    raise
+                raise StorageFault(f"{STORAGE_FAULT}: the checkpoint of evaluation {r.evaluation} could not be "
+                                   f"written to the sweep's storage (or the local temporary folder "
+                                   f"{tempfile.gettempdir()}): {cause} ({e})") from e
 
         trainer.run(report)
     finally:

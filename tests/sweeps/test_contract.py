@@ -65,3 +65,24 @@ def test_progress_counts_trials_waiting_to_resume_apart_from_running_ones(capsys
     live, stopped = capsys.readouterr().out.splitlines()
     assert "trials: 1 running, 1 waiting to resume, 0 completed" in live
     assert "trials: 0 running, 0 completed" in stopped and "2 interrupted of 4" in stopped
+
+
+def test_storage_faults_are_told_from_other_errors():
+    import errno
+
+    from sweeps.contract import storage_fault_cause
+
+    assert storage_fault_cause(OSError(errno.ENOSPC, "No space left on device")) == "no space left on the device"
+    assert storage_fault_cause(OSError(errno.EROFS, "x")) == "the file system is read-only"
+    try:  # wrapped, as a storage layer re-raises it
+        try:
+            raise OSError(errno.EDQUOT, "Disk quota exceeded")
+        except OSError as inner:
+            raise RuntimeError("upload failed") from inner
+    except RuntimeError as outer:
+        assert storage_fault_cause(outer) == "disk quota exceeded"
+    # pyarrow keeps the errno only in its message
+    assert storage_fault_cause(OSError("[Errno 28] Error writing bytes to file. Detail: [errno 28] No space left "
+                                       "on device")) == "no space left on the device"
+    assert storage_fault_cause(OSError(errno.ENOENT, "No such file or directory")) is None
+    assert storage_fault_cause(ValueError("bad value")) is None

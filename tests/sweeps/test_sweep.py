@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -559,3 +560,69 @@ def test_a_sweep_without_an_address_starts_its_own_ray_beside_a_running_cluster(
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         head.wait(timeout=120)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 16 MiB tmpfs: a disk that can be filled (needs root and mount; skipped elsewhere)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def _fill(folder: Path) -> Path:
+    filler = folder / "filler"
+    with contextlib.suppress(OSError), filler.open("wb") as f:
+        while True:
+            f.write(b"\0" * (1 << 16))
+            f.flush()
+    return filler
+
+
+@pytest.mark.slow
+def test_a_full_disk_at_a_checkpoint_stops_the_sweep_resumably_and_loses_nothing(tmp_path, small_disk):
+    spec_file = tmp_path / "interruptible.yaml"
+    spec_file.write_text(INTERRUPT_SPEC)
+    out, storage = tmp_path / "out", small_disk / "ray"
+    db = out / "mlflow.db"
+    cmd = [sys.executable, "-m", "sweeps.run", str(spec_file), "--out", str(out), "--storage", str(storage)]
+    log = tmp_path / "driver.log"
+    with log.open("w") as f:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 300
+    while _finished_trials(db) < 1 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the sweep ended before the disk could be filled"
+    filler = _fill(small_disk)  # the next checkpoint finds the disk full
+    proc.wait(timeout=300)
+    output = log.read_text()
+    assert proc.returncode == 75, output[-3000:]
+    stopped = next(line for line in output.splitlines() if line.startswith("stopped: "))
+    assert "storage fault" in stopped and "no space left on the device" in stopped
+    assert f"the sweep's storage: {storage}" in output
+    assert "Nothing logged is lost" in output and f"--out {out} --resume" in output
+    (sweep_dir,) = (out / "sweeps").glob("interruptible-*")
+    state = json.loads((sweep_dir / "sweep.json").read_text())
+    assert state["finished"] is False
+    summary = json.loads((sweep_dir / "summary.json").read_text())
+    assert "storage fault" in summary["stopped_by"]
+    assert {t["status"] for t in summary["trials"]} <= {"completed", "interrupted", "not_started"}
+    client, runs = trial_runs(state["tracking_uri"], "interruptible")
+    assert all(r.info.status != "RUNNING" for r in runs)
+    done = [r for r in runs if r.data.tags["status"] == "completed"]
+    assert done and all(
+        [m.step for m in client.get_metric_history(r.info.run_id, "fid")] == [20, 40, 60] for r in done)
+    assert {r.data.tags["status"] for r in runs} <= {"completed", "interrupted"}
+
+    filler.unlink()  # space again: the sweep goes on from where it stopped
+    resumed = subprocess.run(cmd + ["--resume"], cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    _, runs = trial_runs(state["tracking_uri"], "interruptible")
+    assert len(runs) == 6 and len({r.data.tags["trial_id"] for r in runs}) == 6
+    for r in runs:
+        assert (r.info.status, r.data.tags["status"]) == ("FINISHED", "completed"), r.data.tags
+        assert sorted(m.step for m in client.get_metric_history(r.info.run_id, "fid")) == [20, 40, 60]
