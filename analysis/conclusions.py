@@ -103,6 +103,8 @@ def best_set_sentence(table: pd.DataFrame, params: list[str], metric: str) -> st
     top = table.iloc[0]
     config = lambda row: ", ".join(f"{short(p)}={level_label(row[p])}" for p in params) or "the base config"  # noqa: E731
     cell = format_interval(Interval(top["mean"], top["low"], top["high"], int(top["n"]), top["interval"]))
+    if len(table) == 1:  # e.g. a partial sweep: no other configuration has finished yet
+        return f"Only one configuration has finished runs ({config(top)}, {metric} {cell}): nothing to rank it against."
     if table["in_best_set"].isna().any():
         return (f"Best configuration: cannot be told from noise with one run per configuration (the best single run: "
                 f"{config(top)}, {metric} {cell}). Run at least 2 seeds to know which configurations tie.")

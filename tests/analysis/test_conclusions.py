@@ -42,3 +42,13 @@ def test_a_figure_of_a_variant_level_claims_that_level_alone():
     # matched on the raw keys alone, the first figure would take all six runs
     loose = scorecard(trials(), figures[:1], extractor="domain", final_samples=10000, dataset="fashion_mnist").table
     assert loose["ours (mean ± 95% CI (n))"][0].endswith("(6)")
+
+
+def test_a_lone_finished_configuration_is_not_called_distinguishable():
+    from analysis.conclusions import best_set_sentence
+    from analysis.stats import cell_table
+
+    one = trials()[lambda t: t["ablation"] == level_label(LEVELS[0])]
+    table = cell_table(one, "gan_test_acc", ["ablation"])
+    text = best_set_sentence(table, ["ablation"], "gan_test_acc")
+    assert text.startswith("Only one configuration has finished runs") and "distinguishable" not in text
