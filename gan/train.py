@@ -20,7 +20,7 @@ import torchvision.utils as vutils
 from torch import nn
 
 from gan._io import atomic_path
-from gan.config import Config
+from gan.config import Config, flatten
 from gan.data import Batches, ImageData, load_dataset, scale_pixels
 from gan.losses import build_loss, generator_terms
 from gan.models import build_models
@@ -58,16 +58,6 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def _check_same_config(saved: dict, config: Config) -> None:
     """Refuse a checkpoint of another run. A checkpoint written before a setting existed holds no value for
     it; it was trained with that setting's default, so the saved config is compared with today's defaults
@@ -76,7 +66,7 @@ def _check_same_config(saved: dict, config: Config) -> None:
         saved = Config.from_dict(saved).to_dict()
     except ValueError as e:  # a key this version no longer knows, or a value it no longer allows
         raise ValueError(f"The checkpoint's config is not valid in this version ({e}); refusing to resume.") from e
-    a, b = _flat(saved), _flat(config.to_dict())
+    a, b = flatten(saved), flatten(config.to_dict())
     differ = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
     if differ:
         shown = ", ".join(f"{k}: {a.get(k)!r} in the checkpoint, {b.get(k)!r} now" for k in differ[:5])
