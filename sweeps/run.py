@@ -15,6 +15,7 @@ import json
 import math
 import os
 import shlex
+import shutil
 import signal
 import sys
 import threading
@@ -31,6 +32,7 @@ from analysis.folders import SweepState, latest_sweep_dir, read_state, sweep_lab
 from gan.config import flatten
 from gan.status import Status
 from sweeps.contract import Result, TrialRequest, status_of, trial_storage_fault
+from sweeps.journal import REJECTED_FILE
 from sweeps.spec import SpecError, SweepSpec, load_spec
 
 __all__ = ["RESOLVED_SPEC", "main", "plan", "resolved_spec", "run_sweep", "sweep_design"]
@@ -385,11 +387,12 @@ def _repair_tune_state(where: _Where) -> None:
 
 
 def _open_tracking(spec: SweepSpec, where: _Where, spec_path: str | None):
-    """Open (or reopen) the parent MLflow run, write sweep.json and log the spec as run and its design.
-    Returns the MLflow client, the sweep state and the git commit."""
-    from mlflow.tracking import MlflowClient
-
+    """Open (or find again) the parent MLflow run, write sweep.json, and start the sweep's MLflow journal
+    with the spec as run and its design as the parent run's artifacts (a resumed sweep first applies what
+    an earlier driver left in the journal, then reopens the run). Returns the journal, the sweep state
+    and the git commit."""
     from analysis.design import DESIGN_ARTIFACT
+    from sweeps.journal import Journal
     from sweeps.tracking import git_commit, open_parent_run
 
     sha = git_commit()
@@ -410,17 +413,20 @@ def _open_tracking(spec: SweepSpec, where: _Where, spec_path: str | None):
                        experiment=spec.name, experiment_id=exp_id, parent_run_id=parent,
                        spec=spec_path or spec.source, scale=spec.scale, label=where.label, run_name=where.run_name)
     write_state(where.out, state)
-    client = MlflowClient(where.tracking_uri)
+    journal = Journal(where.out, where.tracking_uri, exp_id, parent, where.sweep_id).start()
+    if previous:
+        journal.append({"op": "status", "trial": None, "status": "RUNNING"})
     # the spec as run, scale applied: a loadable spec (python -m sweeps.run spec.resolved.yaml), its plan in comments
-    resolved = where.out / RESOLVED_SPEC
-    resolved.write_text(resolved_spec(spec))
+    (where.out / RESOLVED_SPEC).write_text(resolved_spec(spec))
     (where.out / DESIGN_ARTIFACT).write_text(sweep_design(spec).to_json())
-    for artifact in (resolved, where.out / DESIGN_ARTIFACT):
-        client.log_artifact(parent, str(artifact))
+    for name in (RESOLVED_SPEC, DESIGN_ARTIFACT):
+        journal.append({"op": "artifact", "trial": None, "file": name, "path": None})
     if spec_path and Path(spec_path).is_file():
-        client.log_artifact(parent, spec_path)
+        copy, rel = journal.new_file(Path(spec_path).name)
+        shutil.copyfile(spec_path, copy)
+        journal.append({"op": "artifact", "trial": None, "file": rel, "path": None})
     print(f"MLflow: experiment {spec.name!r}, parent run {parent} at {where.tracking_uri}", flush=True)
-    return client, state, sha
+    return journal, state, sha
 
 
 def _sweep_note(spec: SweepSpec) -> str:
@@ -545,44 +551,54 @@ def _fit(tuner, progress: _Progress) -> bool:
 
 def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str | None = None,
               storage: str | None = None, tracking_uri: str | None = None, spec_path: str | None = None,
-              verbose: int = 0) -> dict:
-    """Run (or with `resume`, continue) a sweep; returns its summary (`interrupted` says whether it ended)."""
+              verbose: int = 0, tracking_wait: float = 60.0) -> dict:
+    """Run (or with `resume`, continue) a sweep; returns its summary (`interrupted` says whether it ended,
+    `tracking` how its MLflow journal fared). At the end the driver waits up to `tracking_wait` seconds
+    for MLflow to hold every result; what it does not yet hold stays in the journal, to push later."""
+    from sweeps.journal import quick_http_failures
     from sweeps.tracking import MLflowTracker
     from sweeps.tunestate import TuneStateBackup
 
+    quick_http_failures()
     where = _locate(spec, out, resume, storage, tracking_uri)
     if resume:
         _repair_tune_state(where)
     _prepare_caches(spec)
-    client, state, sha = _open_tracking(spec, where, spec_path)
-
-    _start_ray(address, verbose)
-    progress = _Progress(spec.metric, spec.mode, spec.num_trials())
-    tracker = MLflowTracker(where.tracking_uri, state.experiment_id, state.parent_run_id, where.sweep_id,
-                            spec.metric, sha)
-    callbacks = [tracker, _progress_callback(progress), TuneStateBackup(where.state_backup, str(where.experiment_path))]
-    tuner = _build_tuner(spec, where, callbacks, resume, verbose)
-
-    interrupted = True
+    journal, state, sha = _open_tracking(spec, where, spec_path)
     try:
-        interrupted = _fit(tuner, progress)
-    finally:
-        # ended as KILLED until the sweep has run every trial; a resumed sweep reopens the runs
-        if interrupted:
-            with contextlib.suppress(Exception):
+        _start_ray(address, verbose)
+        progress = _Progress(spec.metric, spec.mode, spec.num_trials())
+        tracker = MLflowTracker(journal, spec.metric, sha)
+        callbacks = [tracker, _progress_callback(progress),
+                     TuneStateBackup(where.state_backup, str(where.experiment_path))]
+        tuner = _build_tuner(spec, where, callbacks, resume, verbose)
+        interrupted = True
+        try:
+            interrupted = _fit(tuner, progress)
+        finally:
+            # ended as KILLED until the sweep has run every trial; a resumed sweep reopens the runs
+            if interrupted:
                 tracker.interrupted()
-        with contextlib.suppress(Exception):
-            client.set_terminated(state.parent_run_id, status="KILLED" if interrupted else "FINISHED")
-
-    summary = _summary(spec, progress, interrupted)
-    summary["sweep_dir"] = str(where.out)
-    summary["stopped_by"] = progress.fault
-    state.finished = not interrupted
-    write_state(where.out, state)
+            journal.append({"op": "status", "trial": None, "status": "KILLED" if interrupted else "FINISHED"})
+        training_end = time.perf_counter()
+        summary = _summary(spec, progress, interrupted)
+        summary["sweep_dir"] = str(where.out)
+        summary["stopped_by"] = progress.fault
+        state.finished = not interrupted
+        write_state(where.out, state)
+        (where.out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+        journal.append({"op": "artifact", "trial": None, "file": "summary.json", "path": None})
+        try:
+            journal.drain(tracking_wait)
+        except KeyboardInterrupt:  # what waits stays in the journal: push it later
+            pass
+        summary["tracking"] = _tracking_report(journal, time.perf_counter() - training_end)
+    finally:
+        journal.close()
     (where.out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
-    client.log_artifact(state.parent_run_id, str(where.out / "summary.json"))
     progress.print(interrupted)
     print(_format_summary(summary, spec), flush=True)
+    print(_format_tracking(summary["tracking"], journal, where), flush=True)
     if progress.fault:
         print(f"stopped: {progress.fault}\nthe sweep's storage: {where.experiment_path}\nNothing logged is lost. "
               f"Free space there (or make it writable), then continue with: "
@@ -590,12 +606,37 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
     elif interrupted:
         print(f"interrupted: {summary['ended']} of {len(summary['trials'])} trials ended; continue with: "
               f"{_resume_command(spec, where, spec_path)}", flush=True)
-    else:
+    elif not summary["tracking"]["waiting"]:
         print(f"browse the runs: {_ui_command(where.tracking_uri, state.experiment_id)}", flush=True)
         if (where.out / OPTUNA_JOURNAL).is_file():
             print(f"browse the Optuna study: {shlex.join(['optuna-dashboard', str(where.out / OPTUNA_JOURNAL)])} "
                   "(pip install optuna-dashboard)", flush=True)
     return summary
+
+
+def _tracking_report(journal, end_wait: float) -> dict:
+    """How the sweep's MLflow writes fared: how many were written and applied, how long MLflow did not
+    answer, how long the driver waited on it (appending to the journal, and at the end), what still waits."""
+    return {"written": journal.appended, "applied": journal.applied, "waiting": len(journal.pending()),
+            "refused": journal.rejected, "unreachable_s": round(journal.unreachable_seconds + (
+                time.time() - journal.unreachable_since if journal.unreachable_since else 0.0), 1),
+            "driver_wait_s": round(journal.append_seconds + end_wait, 2), "end_wait_s": round(end_wait, 2),
+            "last_error": journal.last_error}
+
+
+def _format_tracking(report: dict, journal, where: _Where) -> str:
+    line = (f"MLflow: {report['applied']} journal entries applied, {report['waiting']} waiting"
+            + (f", {report['refused']} refused (see {journal.folder / REJECTED_FILE})" if report["refused"] else "")
+            + (f"; unreachable for {report['unreachable_s']:.0f} s" if report["unreachable_s"] else "")
+            + f"; the driver waited {report['driver_wait_s']:.1f} s on it")
+    if not report["waiting"]:
+        return line
+    runs = journal.pending_by_run()
+    listed = "\n".join(f"  {name}: " + ", ".join(f"{n} {op}" for op, n in sorted(ops.items()))
+                        for name, ops in sorted(runs.items()))
+    return (f"{line}\nMLflow at {where.tracking_uri} is not answering ({report['last_error']}).\n"
+            f"{report['waiting']} writes of {len(runs)} runs wait in {journal.path}:\n{listed}\n"
+            f"Nothing is lost. Push them once MLflow is back: {shlex.join(['python', '-m', 'sweeps.push', str(where.out)])}")
 
 
 def _resume_command(spec: SweepSpec, where: _Where, spec_path: str | None) -> str:
@@ -725,8 +766,13 @@ def main(argv: list[str] | None = None) -> int:
                                           "shared or cloud storage on a cluster)")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else "
                                                "sqlite:///OUT/mlflow.db)")
+    parser.add_argument("--tracking-wait", type=float, default=60.0, metavar="SECONDS",
+                        help="at the end, how long to wait for an unreachable MLflow to take the results still in "
+                             "the sweep's journal (default: 60); they stay there for `python -m sweeps.push`")
     parser.add_argument("--verbose", type=int, default=0, help="Tune's own console output level (0-3)")
     args = parser.parse_args(argv)
+    if args.tracking_wait < 0:
+        parser.error(f"--tracking-wait {args.tracking_wait:g}: give 0 or more seconds")
     try:
         spec = load_spec(args.spec, args.scale)
     except SpecError as e:
@@ -741,7 +787,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         summary = run_sweep(spec, out=out, resume=args.resume, address=args.address, storage=args.storage,
-                            tracking_uri=args.tracking_uri, spec_path=args.spec, verbose=args.verbose)
+                            tracking_uri=args.tracking_uri, spec_path=args.spec, verbose=args.verbose,
+                            tracking_wait=args.tracking_wait)
     except (SpecError, TuneStateDamaged) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -755,6 +802,8 @@ def main(argv: list[str] | None = None) -> int:
         return 75  # EX_TEMPFAIL: a storage fault; resumable once it is fixed
     if summary["interrupted"]:
         return 130  # as a shell reports a command ended by Ctrl-C
+    if summary["tracking"]["waiting"]:
+        return 75  # the results are safe in the journal, not yet in MLflow: push them
     return 0 if summary["trials"] else 1
 
 

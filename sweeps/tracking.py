@@ -1,8 +1,9 @@
 """MLflow logging of a sweep, from the driver process only.
 
-All writes go through one `MlflowClient` in the driver (a Tune callback), so a SQLite store never
-sees two writers ("database is locked") and no trial process needs MLflow at all. Each Tune result
-is one `log_batch` call: its metrics land together or the callback raises. Runs are found again by
+All writes go through the sweep's journal (sweeps.journal): the Tune callback here appends them to a
+file in the sweep's folder and one thread in the driver applies them with one `MlflowClient`, so no
+trial process needs MLflow, training never waits on the tracking server, and nothing is lost while it
+is down. Each Tune result is one `log_batch` call: its metrics land together. Runs are found again by
 their `trial_id` tag, so a resumed sweep continues the same MLflow runs instead of duplicating them.
 
 Layout: one experiment per spec name, tagged as a classic training experiment so MLflow's UI opens on
@@ -17,8 +18,8 @@ from __future__ import annotations
 import fcntl
 import math
 import socket
+import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,9 @@ from gan.config import flatten
 from gan.sampling import GENERATOR_ARTIFACT, save_generator
 from gan.status import Status
 from sweeps.contract import CHECKPOINT_FILE, GRID_PREFIX, Result, TrialRequest, status_of, trial_storage_fault
+from sweeps.journal import Journal
 
-__all__ = ["MLflowTracker", "STATUS_TAG", "git_commit", "open_parent_run", "run_name"]
+__all__ = ["MLflowTracker", "STATUS_TAG", "git_commit", "open_parent_run", "run_name", "store_client"]
 
 STATUS_TAG = "status"  # a gan.Status value
 # MLflow's UI opens an experiment of this kind on its runs table (3.x opens others on a GenAI overview)
@@ -64,7 +66,7 @@ def git_commit() -> str:
         return "unknown"
 
 
-def _client(tracking_uri: str):
+def store_client(tracking_uri: str):
     """An MLflow client whose store is ready. Two sweeps started together on one new SQLite store would
     both create its tables, and MLflow's schema migration of one fails under the other ("expected to
     match one row ... in 'alembic_version'"): the first touch of an SQLite store happens under a file lock."""
@@ -90,9 +92,10 @@ NOTE_TAG = "mlflow.note.content"  # the description MLflow's UI shows on an expe
 def open_parent_run(tracking_uri: str, experiment: str, sweep_id: str, artifact_location: str | None,
                     params: dict[str, Any], tags: dict[str, str], existing_run_id: str | None = None,
                     note: str | None = None, experiment_note: str | None = None) -> tuple[str, str]:
-    """Create (or, on --resume, reopen) the sweep's parent run; returns (experiment_id, run_id). `note`
+    """Create the sweep's parent run (on --resume, find its experiment; the journal reopens the run);
+    returns (experiment_id, run_id). `note`
     (the sweep's metric, factors and seeds) heads the parent run's page, `experiment_note` the experiment's."""
-    client = _client(tracking_uri)
+    client = store_client(tracking_uri)
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         exp_id = client.create_experiment(experiment, artifact_location=artifact_location,
@@ -104,8 +107,7 @@ def open_parent_run(tracking_uri: str, experiment: str, sweep_id: str, artifact_
             client.restore_experiment(exp_id)
         if EXPERIMENT_KIND_TAG not in exp.tags:
             client.set_experiment_tag(exp_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
-    if existing_run_id:
-        client.update_run(existing_run_id, status="RUNNING")
+    if existing_run_id:  # reopened through the journal, after what an earlier driver left in it
         return exp_id, existing_run_id
     run = client.create_run(exp_id, run_name=f"sweep-{sweep_id}", tags={
         "sweep_id": sweep_id, "role": "sweep", **tags, **({NOTE_TAG: note} if note else {})})
@@ -118,121 +120,86 @@ def open_parent_run(tracking_uri: str, experiment: str, sweep_id: str, artifact_
 
 
 class MLflowTracker(Callback):
-    """Tune callback that mirrors trials into MLflow child runs of the sweep's parent run."""
+    """Tune callback that mirrors trials into MLflow child runs of the sweep's parent run, through the
+    sweep's journal (sweeps.journal): it writes what MLflow should hold and never waits on the server."""
 
-    def __init__(self, tracking_uri: str, experiment_id: str, parent_run_id: str, sweep_id: str, metric: str,
-                 git_sha: str):
-        self.tracking_uri = tracking_uri
-        self.experiment_id = experiment_id
-        self.parent_run_id = parent_run_id
-        self.sweep_id = sweep_id
+    def __init__(self, journal: Journal, metric: str, git_sha: str):
+        self.journal = journal
         self.metric = metric
         self.git_sha = git_sha
-        self._runs: dict[str, str] = {}  # trial id -> MLflow run id
+        self._opened: set[str] = set()  # trial ids whose runs this driver opened (or reopened)
         self._last: dict[str, dict] = {}  # trial id -> last result
         self._checkpoints: dict[str, str] = {}  # trial id -> last checkpoint path
-        self._logged_step: dict[str, int] = {}  # trial id -> last step logged before a resume
         self._nodes: dict[str, list[str]] = {}  # trial id -> node addresses it ran on
         self._logged_grids: set[tuple[str, str]] = set()
         self._finished: set[str] = set()  # trial ids whose runs were ended here
-        self._client = None
 
-    def __getstate__(self):  # Tune pickles callbacks with the experiment; the client is rebuilt on demand
+    def __getstate__(self):  # Tune pickles callbacks with the experiment; a journal is not picklable
         state = self.__dict__.copy()
-        state["_client"] = None
+        state["journal"] = None
         return state
-
-    @property
-    def client(self):
-        if self._client is None:
-            self._client = _client(self.tracking_uri)
-        return self._client
 
     # -- runs ----------------------------------------------------------------------------------
 
-    def _run_for(self, trial) -> str:
+    def _open(self, trial) -> None:
+        """Open the trial's run: created the first time, reopened (RUNNING again) after a resume."""
         tid = trial.trial_id
-        if tid in self._runs:
-            return self._runs[tid]
-        found = self.client.search_runs(
-            [self.experiment_id],
-            filter_string=f"tags.trial_id = '{tid}' and tags.sweep_id = '{self.sweep_id}'",
-            max_results=5,
-        )
-        if found:
-            run_id = found[0].info.run_id
-            self.client.update_run(run_id, status="RUNNING")
-            self.client.set_tag(run_id, STATUS_TAG, Status.RUNNING)
-            # after a driver crash a trial restarts from its last checkpoint, which can be older than what
-            # was already logged: do not log those evaluations twice
-            self._logged_step[tid] = int(found[0].data.metrics.get("step", -1))
-        else:
-            run = self.client.create_run(
-                self.experiment_id, run_name=run_name(TrialRequest.from_trial_config(trial.config).swept),
-                tags={"mlflow.parentRunId": self.parent_run_id, "trial_id": tid, "sweep_id": self.sweep_id,
-                      "git_commit": self.git_sha, STATUS_TAG: Status.RUNNING, "role": "trial"},
-            )
-            run_id = run.info.run_id
-            self._log_params(run_id, trial.config)
-        self._runs[tid] = run_id
-        return run_id
-
-    def _log_params(self, run_id: str, trial_config: dict) -> None:
-        from mlflow.entities import Param
-
-        req = TrialRequest.from_trial_config(trial_config)
-        swept = req.swept
+        if tid in self._opened:
+            return
+        req = TrialRequest.from_trial_config(trial.config)
         params = flatten(req.training_config().resolve().to_dict())
         params.update({f"eval.{k}": v for k, v in req.eval.items()})
-        items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
-        for i in range(0, len(items), 100):
-            self.client.log_batch(run_id, params=items[i : i + 100])
-        self.client.set_tag(run_id, "swept", ", ".join(f"{k}={v}" for k, v in swept.items()))
+        self.journal.append({
+            "op": "open", "trial": tid, "name": run_name(req.swept),
+            "tags": {"mlflow.parentRunId": self.journal.parent_run_id, "trial_id": tid,
+                     "sweep_id": self.journal.sweep_id, "git_commit": self.git_sha, STATUS_TAG: Status.RUNNING,
+                     "role": "trial", "swept": ", ".join(f"{k}={v}" for k, v in req.swept.items())},
+            "params": {k: params[k] for k in sorted(params)},
+        })
+        self._opened.add(tid)
+
+    def _tags(self, trial, **tags) -> None:
+        self.journal.append({"op": "tags", "trial": trial.trial_id, "tags": tags})
 
     # -- Tune hooks ------------------------------------------------------------------------------
 
     def on_trial_start(self, iteration, trials, trial, **info):
-        self._run_for(trial)
+        self._open(trial)
 
     def on_trial_restore(self, iteration, trials, trial, **info):
-        self._run_for(trial)
+        self._open(trial)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        from mlflow.entities import Metric
-
-        run_id = self._run_for(trial)
+        self._open(trial)
         step = int(result.get(Result.STEP, result.get("training_iteration", 0)))
-        if step <= self._logged_step.get(trial.trial_id, -1):
-            self._last[trial.trial_id] = dict(result)
-            return
-        now = int(time.time() * 1000)
-        metrics = []
-        for k, v in result.items():
-            if k in _SKIP or isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                continue
-            metrics.append(Metric(k, float(v), now, step))
-        for i in range(0, len(metrics), 500):
-            self.client.log_batch(run_id, metrics=metrics[i : i + 500])
+        metrics = {k: float(v) for k, v in result.items()
+                   if k not in _SKIP and not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)}
+        # a result at a step the run already has (a trial restarted from an older checkpoint) is
+        # skipped when it is applied: see sweeps.journal
+        self.journal.append({"op": "result", "trial": trial.trial_id, "step": step,
+                             "time": int(time.time() * 1000), "metrics": metrics})
         node = str(result.get("node_ip", ""))
         if trial.trial_id not in self._last:
-            self.client.set_tag(run_id, "node_hostname", str(result.get("hostname", socket.gethostname())))
-            self.client.set_tag(run_id, "node_ip", node)
+            self._tags(trial, node_hostname=str(result.get("hostname", socket.gethostname())), node_ip=node)
             self._nodes[trial.trial_id] = [node]
         elif node and node not in self._nodes.setdefault(trial.trial_id, []):
             # the trial moved (a retry after its node died): keep every node it ran on
             self._nodes[trial.trial_id].append(node)
-            self.client.set_tag(run_id, "node_ips", ",".join(self._nodes[trial.trial_id]))
+            self._tags(trial, node_ips=",".join(self._nodes[trial.trial_id]))
         self._last[trial.trial_id] = dict(result)
 
     def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
         self._checkpoints[trial.trial_id] = checkpoint.path
-        run_id = self._run_for(trial)
+        self._open(trial)
         folder = Path(checkpoint.path)
         if not folder.is_dir():  # remote storage: the grids stay with the checkpoints there
             return
         for png in folder.glob(f"{GRID_PREFIX}*.png"):
             if (trial.trial_id, png.name) not in self._logged_grids:
-                self.client.log_artifact(run_id, str(png), artifact_path="samples")
+                # the journal's own copy: Tune removes old checkpoints before MLflow may have the grid
+                path, rel = self.journal.new_file(png.name)
+                shutil.copyfile(png, path)
+                self.journal.append({"op": "artifact", "trial": trial.trial_id, "file": rel, "path": "samples"})
                 self._logged_grids.add((trial.trial_id, png.name))
 
     def on_trial_complete(self, iteration, trials, trial, **info):
@@ -243,33 +210,26 @@ class MLflowTracker(Callback):
             return
         self._finish(trial, Status.ERROR, "FAILED")
 
-    def interrupted(self) -> list[str]:
+    def interrupted(self) -> None:
         """End the runs of trials that were still running when the sweep was interrupted: KILLED, status
         `interrupted` (a resumed sweep reopens them). That includes runs a killed earlier driver left
-        RUNNING whose trials this driver never restarted. Returns their run ids."""
-        ended = [run_id for tid, run_id in self._runs.items() if tid not in self._finished]
-        stale = self.client.search_runs(
-            [self.experiment_id], max_results=10000,
-            filter_string=f"tags.sweep_id = '{self.sweep_id}' and tags.role = 'trial' "
-                          f"and tags.{STATUS_TAG} = '{Status.RUNNING}'")
-        ended += [r.info.run_id for r in stale if r.info.run_id not in ended]
-        for run_id in ended:
-            self.client.set_tag(run_id, STATUS_TAG, Status.INTERRUPTED)
-            self.client.set_terminated(run_id, status="KILLED")
-        return ended
+        RUNNING whose trials this driver never restarted."""
+        self.journal.append({"op": "settle", "tag": STATUS_TAG, "statuses": [Status.RUNNING], "exclude": [],
+                             "set_tags": {STATUS_TAG: Status.INTERRUPTED}, "status": "KILLED",
+                             "delete_empty": False})
 
     def _finish(self, trial, status: Status, run_status: str) -> None:
-        run_id = self._run_for(trial)
+        self._open(trial)
         last = self._last.get(trial.trial_id, {})
-        self.client.set_tag(run_id, STATUS_TAG, status)
-        self.client.set_tag(run_id, "last_evaluation", str(int(last.get(Result.EVALUATION, 0))))
+        self._tags(trial, **{STATUS_TAG: status, "last_evaluation": str(int(last.get(Result.EVALUATION, 0)))})
         ckpt = self._checkpoints.get(trial.trial_id)
         if ckpt and Path(ckpt, CHECKPOINT_FILE).is_file():
             # the generator's weights (state dict) as a small artifact of its own
-            with tempfile.TemporaryDirectory() as tmp:
-                state = torch.load(Path(ckpt, CHECKPOINT_FILE), map_location="cpu", weights_only=True)
-                self.client.log_artifact(run_id, str(save_generator(state, Path(tmp, GENERATOR_ARTIFACT))))
-        self.client.set_terminated(run_id, status=run_status)
+            state = torch.load(Path(ckpt, CHECKPOINT_FILE), map_location="cpu", weights_only=True)
+            path, rel = self.journal.new_file(GENERATOR_ARTIFACT)
+            save_generator(state, path)
+            self.journal.append({"op": "artifact", "trial": trial.trial_id, "file": rel, "path": None})
+        self.journal.append({"op": "status", "trial": trial.trial_id, "status": run_status})
         self._finished.add(trial.trial_id)
 
     def on_experiment_end(self, trials, **info):
@@ -281,17 +241,6 @@ class MLflowTracker(Callback):
         so it is deleted (MLflow keeps it in the `deleted` stage until `mlflow gc`). One that logged
         metrics is kept, tagged `lost` and ended, so no result is dropped and no run is left RUNNING.
         """
-        known = {t.trial_id for t in trials}
-        runs = self.client.search_runs(
-            [self.experiment_id], filter_string=f"tags.sweep_id = '{self.sweep_id}' and tags.role = 'trial'",
-            max_results=10000,
-        )
-        for r in runs:
-            if r.data.tags.get("trial_id") in known or r.data.tags.get(STATUS_TAG) not in (
-                    Status.RUNNING, Status.INTERRUPTED):
-                continue
-            if r.data.metrics:
-                self.client.set_tag(r.info.run_id, STATUS_TAG, Status.LOST)
-                self.client.set_terminated(r.info.run_id, status="KILLED")
-            else:
-                self.client.delete_run(r.info.run_id)
+        self.journal.append({"op": "settle", "tag": STATUS_TAG, "statuses": [Status.RUNNING, Status.INTERRUPTED],
+                             "exclude": sorted(t.trial_id for t in trials), "set_tags": {STATUS_TAG: Status.LOST},
+                             "status": "KILLED", "delete_empty": True})

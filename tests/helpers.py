@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -16,3 +22,53 @@ CLASSIFIER_SEED = int(os.environ.get("GANSWEEP_TEST_CLASSIFIER_SEED", "0"))
 
 def mnist_test_data(**overrides) -> dict:
     return {"name": "mnist", "root": str(MNIST_TEST_DIR), "split": "test", **overrides}
+
+
+class MlflowServer:
+    """A real `mlflow server` on 127.0.0.1 over a SQLite store in `folder`, that a test can kill (the
+    whole process group, as a crash would) and start again on the same port and store."""
+
+    def __init__(self, folder: Path, port: int | None = None):
+        self.folder = Path(folder)
+        self.port = port or free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 120) -> MlflowServer:
+        log = (self.folder / "server.log").open("a")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
+             "--backend-store-uri", f"sqlite:///{self.folder / 'server.db'}", "--default-artifact-root",
+             str(self.folder / "artifacts"), "--workers", "1"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mlflow server exited: {(self.folder / 'server.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.uri}/health", timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.5)
+        self.kill()
+        raise RuntimeError("mlflow server did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=60)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=60)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -14,6 +14,7 @@ from ray.tune.search.optuna import OptunaSearch
 from gan.status import Status
 from sweeps.contract import Result, TrialRequest
 from sweeps.search import PruningAwareOptunaSearch
+from sweeps.journal import Journal
 from sweeps.tracking import MLflowTracker, open_parent_run, run_name
 
 
@@ -70,10 +71,12 @@ def test_tracker_names_runs_marks_interrupted_ones_and_reopens_them(tmp_path):
                        swept={"model.g_width": 32, "optim.g_lr": 0.0005, "train.seed": 1}, eval={"metrics": ["fid"]},
                        metric="fid", mode="min", final_num_samples=None, threads=1)
     trial = SimpleNamespace(trial_id="t1", config=req.param_space())
-    tracker = MLflowTracker(uri, exp_id, parent, "sweep1", "fid", "abc")
+    journal = Journal(tmp_path / "sweep", uri, exp_id, parent, "sweep1").start()
+    tracker = MLflowTracker(journal, "fid", "abc")
     tracker.on_trial_start(0, [], trial)
     tracker.on_trial_result(0, [], trial, {"fid": 120.0, Result.STEP: 10, Result.EVALUATION: 1, "node_ip": "x",
                                            Result.IS_FINAL: 0.0, Result.DIVERGED: 0.0})
+    assert journal.drain(60)
     (run,) = client.search_runs([exp_id], "tags.role = 'trial'")
     assert run.info.run_name == "g_width=32 g_lr=0.0005 seed=1" == run_name(req.swept)
     assert run.data.params["model.g_width"] == "32" and run.data.tags["status"] == Status.RUNNING
@@ -84,23 +87,29 @@ def test_tracker_names_runs_marks_interrupted_ones_and_reopens_them(tmp_path):
                                            "role": "trial", "status": "running"}).info.run_id
     other = client.create_run(exp_id, tags={"trial_id": "t0", "sweep_id": "sweep2", "role": "trial",
                                             "status": "running"}).info.run_id
-    assert sorted(tracker.interrupted()) == sorted([run.info.run_id, left])
+    tracker.interrupted()
+    assert journal.close(60)
     for run_id in (run.info.run_id, left):
         r = client.get_run(run_id)
         assert (r.info.status, r.data.tags["status"]) == ("KILLED", "interrupted")
     assert (client.get_run(other).info.status, client.get_run(other).data.tags["status"]) == ("RUNNING", "running")
     client.delete_run(left)
     # a resumed sweep's tracker finds the run again and does not log the evaluation twice
-    resumed = MLflowTracker(uri, exp_id, parent, "sweep1", "fid", "abc")
+    journal = Journal(tmp_path / "sweep", uri, exp_id, parent, "sweep1").start()
+    resumed = MLflowTracker(journal, "fid", "abc")
     resumed.on_trial_restore(0, [], trial)
+    assert journal.drain(60)
+    assert client.get_run(run.info.run_id).info.status == "RUNNING"
     resumed.on_trial_result(0, [], trial, {"fid": 120.0, Result.STEP: 10, Result.EVALUATION: 1})
     resumed.on_trial_result(0, [], trial, {"fid": 90.0, Result.STEP: 20, Result.EVALUATION: 2,
                                            Result.IS_FINAL: 1.0, Result.DIVERGED: 0.0})
     resumed.on_trial_complete(0, [], trial)
+    resumed.interrupted()  # nothing of this sweep is running any more: it changes nothing
+    assert journal.close(60) and journal.rejected == 0
     run = client.get_run(run.info.run_id)
     assert (run.info.status, run.data.tags["status"]) == ("FINISHED", "completed")
     assert [m.step for m in client.get_metric_history(run.info.run_id, "fid")] == [10, 20]
-    assert resumed.interrupted() == []
+    assert len(client.search_runs([exp_id], "tags.role = 'trial'")) == 2  # the run of t1, and `other`
 
 
 @pytest.mark.parametrize("swept, name", [

@@ -7,7 +7,6 @@ import json
 import math
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from mlflow.tracking import MlflowClient
 from analysis import load_sweep, ranking
 from sweeps.run import run_sweep
 from sweeps.spec import parse_spec
-from tests.helpers import MNIST_TEST_DIR, REPO
+from tests.helpers import MNIST_TEST_DIR, REPO, MlflowServer
 
 BASE = f"""\
 base:
@@ -211,35 +210,11 @@ def test_optuna_runs_each_configuration_once_per_seed_and_is_told_their_mean(tmp
         assert t["value"] == pytest.approx((fids[0] + fids[1]) / 2)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def mlflow_server(tmp_path):
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}", "--default-artifact-root",
-         str(tmp_path / "artifacts"), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("mlflow server did not start")
-    yield uri
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
+    server = MlflowServer(tmp_path).start()
+    yield server.uri
+    server.stop()
 
 
 def test_eight_concurrent_trials_lose_no_metric_point_on_a_real_mlflow_server(tmp_path, mlflow_server, local_ray):

@@ -1,0 +1,355 @@
+"""A sweep's MLflow writes: journaled on local disk first, applied to MLflow by a background thread.
+
+Training never waits on the tracking server. Every write the driver wants in MLflow (open a trial's
+run, log a result, set tags, upload an artifact, end a run) is appended to `mlflow_journal.jsonl` in
+the sweep's folder, flushed and fsynced, and the driver goes on at once. One thread applies the
+entries in order. While the server is unreachable it retries with backoff (the entries wait in the
+journal, the trials keep training); when the server is back it catches up. At the end of a sweep the
+driver waits a bounded time for the journal to drain; what is still waiting then is applied by the
+next `--resume` of the sweep or by `python -m sweeps.push SWEEP_FOLDER`.
+
+Applying an entry twice changes nothing, so a crash between applying an entry and counting it applied
+(`mlflow_journal.applied`) loses nothing and duplicates nothing: a trial's run is looked up by its
+`trial_id` and `sweep_id` tags before one is created; a result whose step is not past the run's last
+logged `step` is skipped (which also drops the evaluations a trial repeats after restarting from an
+older checkpoint); tags, params, artifacts and run ends overwrite with the same values.
+
+Entries (JSON lines; `trial` is a Tune trial id, or null for the sweep's parent run):
+  open      {trial, name, tags, params}   find the trial's run, or create it; mark it RUNNING
+  result    {trial, step, time, metrics}  one result's metrics at `step`, in one log_batch
+  tags      {trial, tags}
+  artifact  {trial, file, path}           `file` relative to the sweep folder; files under journal_files/
+                                          are the journal's own copies, removed once uploaded
+  status    {trial, status}               RUNNING reopens a run, FINISHED/FAILED/KILLED end it
+  settle    {tag, statuses, exclude, set_tags, status, delete_empty}
+            every trial run of this sweep whose tag `tag` is one of `statuses` and whose trial is not in
+            `exclude`: deleted if it has no metric and `delete_empty`, else tagged `set_tags` and ended
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+from collections import Counter, deque
+from pathlib import Path
+
+from sweeps.contract import Result
+
+__all__ = ["JOURNAL_FILE", "Journal", "JournalBusy", "quick_http_failures"]
+
+JOURNAL_FILE = "mlflow_journal.jsonl"
+APPLIED_FILE = "mlflow_journal.applied"  # how many leading entries are known to be in MLflow
+REJECTED_FILE = "mlflow_journal.rejected.jsonl"  # entries MLflow refused (not a connection problem)
+FILES_DIR = "journal_files"
+LOCK_FILE = "mlflow_journal.lock"
+
+# MLflow error codes that mean "try again later"; any other MlflowException is a refusal of the entry
+_TRANSIENT_CODES = {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED",
+                    "ABORTED", "UNAVAILABLE", "RESOURCE_EXHAUSTED", "CANCELLED"}
+_BACKOFF = (0.5, 10.0)  # first and longest wait between tries while MLflow is unreachable, seconds
+
+
+def quick_http_failures() -> None:
+    """Let an MLflow HTTP request to a dead server fail within seconds, not after MLflow's default seven
+    retries over about four minutes: the journal's thread retries on its own, without limit, and so
+    notices a returning server at once. A user's own settings of these variables win."""
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+
+
+class JournalBusy(RuntimeError):
+    """Another process (a running driver, or a push) is applying this sweep's journal."""
+
+
+def _transient(e: BaseException) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    if isinstance(e, MlflowException):
+        return e.error_code in _TRANSIENT_CODES
+    return isinstance(e, (OSError, TimeoutError)) or type(e).__module__.startswith(("requests", "urllib3", "sqlalchemy"))
+
+
+class Journal:
+    """The MLflow journal of one sweep folder. `append` is all the driver calls while the sweep runs;
+    `start` runs the thread that applies the entries, `drain` waits for it, `close` stops it."""
+
+    def __init__(self, folder: Path, tracking_uri: str, experiment_id: str, parent_run_id: str, sweep_id: str):
+        self.folder = Path(folder)
+        self.tracking_uri = tracking_uri
+        self.experiment_id = experiment_id
+        self.parent_run_id = parent_run_id
+        self.sweep_id = sweep_id
+        self.path = self.folder / JOURNAL_FILE
+        self._cond = threading.Condition()
+        self._queue: deque[tuple[int, dict]] = deque()  # (line number, entry) not yet applied
+        self._names: dict[str, str] = {}  # trial id -> run name, from `open` entries
+        self._runs: dict[str, str] = {}  # trial id -> MLflow run id
+        self._steps: dict[str, int] = {}  # MLflow run id -> last step logged
+        self._client = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock_file = None
+        self.appended = 0  # entries appended by this process
+        self.append_seconds = 0.0  # time the driver spent appending (writing and fsyncing)
+        self.applied = 0  # entries applied by this process
+        self.rejected = 0
+        self.unreachable_since: float | None = None  # when MLflow last stopped answering (time.time())
+        self.unreachable_seconds = 0.0  # summed over this process's outages
+        self.last_error = ""
+        self._load()
+
+    # -- the file ---------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        """Read the entries not yet applied. A last line cut short (a driver killed mid-write) is dropped:
+        its entry never counted as written."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        done = 0
+        if (self.folder / APPLIED_FILE).is_file():
+            done = int((self.folder / APPLIED_FILE).read_text().strip() or 0)
+        self._count = 0
+        if not self.path.is_file():
+            return
+        raw = self.path.read_bytes()
+        whole = raw[: raw.rfind(b"\n") + 1]
+        if len(whole) != len(raw):
+            with open(self.path, "r+b") as f:
+                f.truncate(len(whole))
+        for line in whole.decode().splitlines():
+            entry = json.loads(line)
+            if entry["op"] == "open":
+                self._names[entry["trial"]] = entry["name"]
+            if self._count >= done:
+                self._queue.append((self._count, entry))
+            self._count += 1
+
+    def append(self, entry: dict) -> None:
+        """Write one entry durably and queue it for MLflow; returns without waiting on MLflow."""
+        start = time.perf_counter()
+        line = json.dumps(entry, separators=(",", ":"), default=str) + "\n"
+        with self._cond:
+            with open(self.path, "a") as f:
+                f.write(line)
+                f.flush()
+                os.fsync(f.fileno())
+            if entry["op"] == "open":
+                self._names[entry["trial"]] = entry["name"]
+            self._queue.append((self._count, entry))
+            self._count += 1
+            self.appended += 1
+            self._cond.notify_all()
+        self.append_seconds += time.perf_counter() - start
+
+    def new_file(self, name: str) -> tuple[Path, str]:
+        """A fresh path for an artifact the journal will upload (and then remove): (path, as an entry names it)."""
+        rel = Path(FILES_DIR, uuid.uuid4().hex[:12], name)
+        (self.folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        return self.folder / rel, str(rel)
+
+    def pending(self) -> list[dict]:
+        with self._cond:
+            return [entry for _, entry in self._queue]
+
+    def pending_by_run(self) -> dict[str, Counter]:
+        """What waits, per run name (the sweep's parent run as `sweep`): counts of entries by kind."""
+        out: dict[str, Counter] = {}
+        for entry in self.pending():
+            trial = entry.get("trial")
+            name = "sweep" if entry["op"] != "settle" and trial is None else self._names.get(trial, trial or "sweep")
+            out.setdefault(name, Counter())[entry["op"]] += 1
+        return out
+
+    # -- the thread ------------------------------------------------------------------------------
+
+    def start(self) -> Journal:
+        """Start applying entries (those a previous driver left first). Raises JournalBusy when another
+        process is applying this journal."""
+        self._lock_file = open(self.folder / LOCK_FILE, "a+")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            self._lock_file = None
+            raise JournalBusy(f"{self.path} is being applied by another process (a running sweep driver or "
+                              "`python -m sweeps.push`); wait for it to end.") from None
+        self._thread = threading.Thread(target=self._run, name="mlflow-journal", daemon=True)
+        self._thread.start()
+        return self
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until every entry is in MLflow, or `timeout` seconds; True when nothing waits."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._queue:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._thread is None or not self._thread.is_alive():
+                    break
+                self._cond.wait(min(left, 1.0))
+            return not self._queue
+
+    def close(self, timeout: float = 0.0) -> bool:
+        """Drain for up to `timeout` seconds, then stop the thread; True when nothing waits. What waits
+        stays in the journal for the next driver or push."""
+        drained = self.drain(timeout) if self._thread else not self._queue
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+        return drained
+
+    def _run(self) -> None:
+        delay = _BACKOFF[0]
+        while not self._stop.is_set():
+            with self._cond:
+                while not self._queue and not self._stop.is_set():
+                    self._cond.wait()
+                if self._stop.is_set():
+                    return
+                number, entry = self._queue[0]
+            try:
+                self._apply(entry)
+            except Exception as e:  # noqa: BLE001 - sorted into "try again" and "refused" below
+                if _transient(e):
+                    if self.unreachable_since is None:
+                        self.unreachable_since = time.time()
+                        print(f"MLflow at {self.tracking_uri} is not answering ({_short(e)}); results wait in "
+                              f"{self.path} and training goes on", file=sys.stderr, flush=True)
+                    self.last_error = _short(e)
+                    self._client = None  # a new connection once the server is back
+                    self._stop.wait(delay)
+                    delay = min(delay * 2, _BACKOFF[1])
+                    continue
+                self.rejected += 1
+                print(f"MLflow refused journal entry {number} ({entry['op']} of "
+                      f"{self._names.get(entry.get('trial'), 'the sweep run')}): {_short(e)}; kept in "
+                      f"{self.folder / REJECTED_FILE}", file=sys.stderr, flush=True)
+                with open(self.folder / REJECTED_FILE, "a") as f:
+                    f.write(json.dumps({"entry": number, "error": _short(e), **entry}, default=str) + "\n")
+            if self.unreachable_since is not None:
+                down = time.time() - self.unreachable_since
+                self.unreachable_seconds += down
+                print(f"MLflow at {self.tracking_uri} answers again after {down:.0f} s; catching up on "
+                      f"{len(self._queue)} journal entries", file=sys.stderr, flush=True)
+                self.unreachable_since = None
+            delay = _BACKOFF[0]
+            with self._cond:
+                self._queue.popleft()
+                self.applied += 1
+                tmp = self.folder / (APPLIED_FILE + ".tmp")
+                tmp.write_text(str(number + 1))
+                os.replace(tmp, self.folder / APPLIED_FILE)
+                self._cond.notify_all()
+
+    # -- applying one entry ----------------------------------------------------------------------
+
+    @property
+    def client(self):
+        if self._client is None:
+            from sweeps.tracking import store_client
+
+            self._client = store_client(self.tracking_uri)
+        return self._client
+
+    def _run_id(self, trial: str | None) -> str:
+        if trial is None:
+            return self.parent_run_id
+        if trial not in self._runs:
+            found = self._find(trial)
+            if found is None:
+                raise LookupError(f"no MLflow run of trial {trial} in sweep {self.sweep_id}")
+            self._runs[trial] = found
+        return self._runs[trial]
+
+    def _find(self, trial: str) -> str | None:
+        found = self.client.search_runs(
+            [self.experiment_id], max_results=5,
+            filter_string=f"tags.trial_id = '{trial}' and tags.sweep_id = '{self.sweep_id}'")
+        return found[0].info.run_id if found else None
+
+    def _last_step(self, run_id: str) -> int:
+        if run_id not in self._steps:
+            self._steps[run_id] = int(self.client.get_run(run_id).data.metrics.get(Result.STEP, -1))
+        return self._steps[run_id]
+
+    def _apply(self, entry: dict) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        op, client = entry["op"], self.client
+        if op == "open":
+            run_id = self._find(entry["trial"])
+            if run_id is None:
+                run_id = client.create_run(self.experiment_id, run_name=entry["name"], tags=entry["tags"]).info.run_id
+                self._steps[run_id] = -1
+                params = [Param(k, str(v)[:6000]) for k, v in entry["params"].items()]
+                for i in range(0, len(params), 100):
+                    client.log_batch(run_id, params=params[i : i + 100])
+            else:
+                client.update_run(run_id, status="RUNNING")
+                client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in entry["tags"].items()])
+            self._runs[entry["trial"]] = run_id
+        elif op == "result":
+            run_id = self._run_id(entry["trial"])
+            if entry["step"] <= self._last_step(run_id):
+                return
+            metrics = [Metric(k, float(v), entry["time"], entry["step"]) for k, v in entry["metrics"].items()]
+            for i in range(0, len(metrics), 500):
+                client.log_batch(run_id, metrics=metrics[i : i + 500])
+            self._steps[run_id] = entry["step"]
+        elif op == "tags":
+            client.log_batch(self._run_id(entry["trial"]), tags=[RunTag(k, str(v)) for k, v in entry["tags"].items()])
+        elif op == "artifact":
+            path = self.folder / entry["file"]
+            if not path.is_file():  # a journal copy is removed only after its upload: this one is in MLflow
+                return
+            client.log_artifact(self._run_id(entry["trial"]), str(path), artifact_path=entry.get("path"))
+            if Path(entry["file"]).parts[0] == FILES_DIR:
+                path.unlink()
+                with contextlib.suppress(OSError):
+                    path.parent.rmdir()
+        elif op == "status":
+            run_id = self._run_id(entry["trial"])
+            if entry["status"] == "RUNNING":
+                client.update_run(run_id, status="RUNNING")
+            else:
+                client.set_terminated(run_id, status=entry["status"])
+        elif op == "settle":
+            runs = client.search_runs(
+                [self.experiment_id], max_results=10000,
+                filter_string=f"tags.sweep_id = '{self.sweep_id}' and tags.role = 'trial'")
+            for r in runs:
+                tags = r.data.tags
+                if tags.get(entry["tag"]) not in entry["statuses"] or tags.get("trial_id") in entry["exclude"]:
+                    continue
+                if entry["delete_empty"] and not r.data.metrics:
+                    client.delete_run(r.info.run_id)
+                    continue
+                client.log_batch(r.info.run_id, tags=[RunTag(k, str(v)) for k, v in entry["set_tags"].items()])
+                client.set_terminated(r.info.run_id, status=entry["status"])
+        else:
+            raise ValueError(f"unknown journal entry {op!r}")
+
+
+# what a failed request's long message comes down to
+_CAUSES = {"Connection refused": "connection refused", "Name or service not known": "unknown host",
+           "timed out": "timed out", "Read timeout": "timed out", "Connection reset": "connection reset",
+           "database is locked": "database is locked"}
+
+
+def _short(e: BaseException) -> str:
+    text = f"{type(e).__name__}: {e}".replace("\n", " ")
+    for phrase, cause in _CAUSES.items():
+        if phrase in text:
+            return cause
+    return text if len(text) <= 300 else text[:297] + "..."

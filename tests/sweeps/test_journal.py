@@ -1,0 +1,109 @@
+"""The sweep's MLflow journal on its own, against a real MLflow store: what a killed driver left is
+applied later exactly once, a dead server never blocks the writer, a refused entry does not hold up the
+rest. The sweeps against a real `mlflow server` that dies are in test_sweep.py."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from analysis.folders import SweepState, write_state
+from sweeps.journal import APPLIED_FILE, JOURNAL_FILE, REJECTED_FILE, Journal, JournalBusy, quick_http_failures
+from sweeps.push import main as push
+from sweeps.tracking import open_parent_run
+from tests.helpers import free_port
+
+
+@pytest.fixture
+def store(tmp_path):
+    """An embedded MLflow store with a sweep's parent run, and the sweep's folder (sweep.json in it)."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    exp_id, parent = open_parent_run(uri, "unit", "sweep1", (tmp_path / "art").as_uri(), {}, {})
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    write_state(folder, SweepState(sweep_id="sweep1", tracking_uri=uri, storage=str(tmp_path / "ray"),
+                                   experiment="unit", experiment_id=exp_id, parent_run_id=parent, spec="unit.yaml",
+                                   scale=None, label="unit", run_name="sweep"))
+    return uri, exp_id, parent, folder
+
+
+def trial_entries(trial: str, steps: list[int]) -> list[dict]:
+    return [{"op": "open", "trial": trial, "name": f"run {trial}", "params": {"optim.g_lr": 0.001},
+             "tags": {"trial_id": trial, "sweep_id": "sweep1", "role": "trial", "status": "running"}},
+            *({"op": "result", "trial": trial, "step": s, "time": 1000 + s, "metrics": {"fid": 100.0 - s, "step": s}}
+              for s in steps),
+            {"op": "tags", "trial": trial, "tags": {"status": "completed"}},
+            {"op": "status", "trial": trial, "status": "FINISHED"}]
+
+
+def test_what_a_killed_driver_left_is_pushed_once_even_when_applied_twice(store):
+    uri, exp_id, parent, folder = store
+    left = Journal(folder, uri, exp_id, parent, "sweep1")  # a driver that wrote and died before applying
+    for entry in trial_entries("a", [10, 20]) + trial_entries("b", [10]):
+        left.append(entry)
+    with open(folder / JOURNAL_FILE, "a") as f:  # killed in the middle of writing one more entry
+        f.write('{"op":"result","trial":"b","ste')
+    assert push([str(folder)]) == 0
+    client = MlflowClient(uri)
+    runs = {r.info.run_name: r for r in client.search_runs([exp_id], "tags.role = 'trial'")}
+    assert sorted(runs) == ["run a", "run b"]
+    assert [(m.step, m.value) for m in client.get_metric_history(runs["run a"].info.run_id, "fid")] == [(10, 90.0),
+                                                                                                       (20, 80.0)]
+    assert all(r.info.status == "FINISHED" and r.data.tags["status"] == "completed" for r in runs.values())
+    assert (folder / JOURNAL_FILE).read_text().endswith("}\n")  # the cut entry is gone, the file appendable
+    # a driver killed after applying but before counting: everything is applied again, and changes nothing
+    (folder / APPLIED_FILE).unlink()
+    again = Journal(folder, uri, exp_id, parent, "sweep1")
+    assert len(again.pending()) == 2 * 4 + 1
+    again.start()
+    again.append({"op": "result", "trial": "a", "step": 20, "time": 5, "metrics": {"fid": 1.0}})  # a repeat
+    assert again.close(60) and again.rejected == 0
+    assert len(client.search_runs([exp_id], "tags.role = 'trial'")) == 2
+    assert len(client.get_metric_history(runs["run a"].info.run_id, "fid")) == 2
+    assert client.get_run(runs["run a"].info.run_id).data.metrics["fid"] == 80.0
+    assert push([str(folder)]) == 0  # nothing left
+
+
+def test_a_dead_server_never_blocks_the_driver_and_what_waits_is_named(store, monkeypatch):
+    uri, exp_id, parent, folder = store
+    for var in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+        monkeypatch.delenv(var, raising=False)
+    quick_http_failures()
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    journal = Journal(folder, dead, exp_id, parent, "sweep1").start()
+    start = time.perf_counter()
+    for entry in trial_entries("a", list(range(1, 51))):
+        journal.append(entry)
+    appending = time.perf_counter() - start
+    assert appending < 5.0  # 53 fsynced lines; MLflow's own retries alone would take minutes
+    start = time.perf_counter()
+    assert not journal.close(3.0)
+    assert time.perf_counter() - start < 30  # the thread stops between tries, not after MLflow's retries
+    assert journal.unreachable_since is not None and journal.last_error == "connection refused"
+    assert journal.applied == 0 and len(journal.pending()) == 53
+    assert journal.pending_by_run() == {"run a": {"open": 1, "result": 50, "tags": 1, "status": 1}}
+    # the push command gives up after its wait, says so, and keeps everything
+    assert push([str(folder), "--tracking-uri", dead, "--wait", "1"]) == 75
+    # and once MLflow answers (the sweep's own store here), everything lands
+    assert push([str(folder)]) == 0
+    (run,) = MlflowClient(uri).search_runs([exp_id], "tags.role = 'trial'")
+    assert len(MlflowClient(uri).get_metric_history(run.info.run_id, "fid")) == 50
+
+
+def test_a_refused_entry_is_kept_aside_and_the_rest_applied(store):
+    uri, exp_id, parent, folder = store
+    journal = Journal(folder, uri, exp_id, parent, "sweep1").start()
+    with pytest.raises(JournalBusy, match="another process"):
+        Journal(folder, uri, exp_id, parent, "sweep1").start()
+    journal.append({"op": "result", "trial": "never-opened", "step": 1, "time": 1, "metrics": {"fid": 1.0}})
+    for entry in trial_entries("a", [10]):
+        journal.append(entry)
+    assert journal.close(60)
+    assert journal.rejected == 1 and journal.applied == 5
+    (refused,) = [json.loads(line) for line in (folder / REJECTED_FILE).read_text().splitlines()]
+    assert refused["trial"] == "never-opened" and "no MLflow run of trial never-opened" in refused["error"]
+    (run,) = MlflowClient(uri).search_runs([exp_id], "tags.role = 'trial'")
+    assert run.data.metrics["fid"] == 90.0
