@@ -3,6 +3,7 @@
 #
 #   sudo cluster/local_cluster.sh start [N_WORKERS]   # head + N workers (default 2) + MLflow server
 #   sudo cluster/local_cluster.sh kill-worker I       # kill every process of worker I (a node failure)
+#   sudo cluster/local_cluster.sh kill-head           # kill the head node: its Ray and the MLflow server on it
 #   sudo cluster/local_cluster.sh stop                # tear everything down
 #
 # The head runs in the root network namespace on a bridge address, with 0 CPUs (it schedules; trials
@@ -83,6 +84,14 @@ kill_worker() {
     echo "killed worker $1 ($(echo $pids | wc -w) processes)"
 }
 
+kill_head() {
+    local pids; pids=$(pgrep -f -- "$STATE/head" || true)
+    [ -f "$STATE/mlflow.pid" ] && pids="$pids $(cat "$STATE/mlflow.pid") $(pgrep -f -- "sqlite:///$STATE/mlflow.db" || true)"
+    # shellcheck disable=SC2086
+    [ -n "${pids// /}" ] && kill -9 $pids 2>/dev/null || true
+    echo "killed the head ($(echo $pids | wc -w) processes); its disk ($STATE) is kept: stop, then start again"
+}
+
 stop() {
     [ -f "$STATE/mlflow.pid" ] && kill "$(cat "$STATE/mlflow.pid")" 2>/dev/null || true
     for ns in $(ip netns list | awk '{print $1}' | grep "^$PREFIX-w" || true); do
@@ -102,5 +111,6 @@ case "${1:-}" in
     start) start "${2:-2}" ;;
     stop) stop ;;
     kill-worker) kill_worker "${2:?worker number}" ;;
-    *) die "usage: $0 start [N_WORKERS] | kill-worker I | stop" ;;
+    kill-head) kill_head ;;
+    *) die "usage: $0 start [N_WORKERS] | kill-worker I | kill-head | stop" ;;
 esac

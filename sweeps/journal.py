@@ -41,7 +41,7 @@ from pathlib import Path
 
 from sweeps.contract import Result
 
-__all__ = ["JOURNAL_FILE", "Journal", "JournalBusy", "quick_http_failures"]
+__all__ = ["JOURNAL_FILE", "Journal", "JournalBusy", "quick_http_failures", "short_error"]
 
 JOURNAL_FILE = "mlflow_journal.jsonl"
 APPLIED_FILE = "mlflow_journal.applied"  # how many leading entries are known to be in MLflow
@@ -52,7 +52,7 @@ LOCK_FILE = "mlflow_journal.lock"
 # MLflow error codes that mean "try again later"; any other MlflowException is a refusal of the entry
 _TRANSIENT_CODES = {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED",
                     "ABORTED", "UNAVAILABLE", "RESOURCE_EXHAUSTED", "CANCELLED"}
-_BACKOFF = (0.5, 10.0)  # first and longest wait between tries while MLflow is unreachable, seconds
+_BACKOFF = (0.5, 5.0)  # first and longest wait between tries while MLflow is unreachable, seconds
 
 
 def quick_http_failures() -> None:
@@ -224,19 +224,19 @@ class Journal:
                 if _transient(e):
                     if self.unreachable_since is None:
                         self.unreachable_since = time.time()
-                        print(f"MLflow at {self.tracking_uri} is not answering ({_short(e)}); results wait in "
+                        print(f"MLflow at {self.tracking_uri} is not answering ({short_error(e)}); results wait in "
                               f"{self.path} and training goes on", file=sys.stderr, flush=True)
-                    self.last_error = _short(e)
+                    self.last_error = short_error(e)
                     self._client = None  # a new connection once the server is back
                     self._stop.wait(delay)
                     delay = min(delay * 2, _BACKOFF[1])
                     continue
                 self.rejected += 1
                 print(f"MLflow refused journal entry {number} ({entry['op']} of "
-                      f"{self._names.get(entry.get('trial'), 'the sweep run')}): {_short(e)}; kept in "
+                      f"{self._names.get(entry.get('trial'), 'the sweep run')}): {short_error(e)}; kept in "
                       f"{self.folder / REJECTED_FILE}", file=sys.stderr, flush=True)
                 with open(self.folder / REJECTED_FILE, "a") as f:
-                    f.write(json.dumps({"entry": number, "error": _short(e), **entry}, default=str) + "\n")
+                    f.write(json.dumps({"entry": number, "error": short_error(e), **entry}, default=str) + "\n")
             if self.unreachable_since is not None:
                 down = time.time() - self.unreachable_since
                 self.unreachable_seconds += down
@@ -347,7 +347,8 @@ _CAUSES = {"Connection refused": "connection refused", "Name or service not know
            "database is locked": "database is locked"}
 
 
-def _short(e: BaseException) -> str:
+def short_error(e: BaseException) -> str:
+    """What an MLflow failure comes down to, in a few words where it is a known cause."""
     text = f"{type(e).__name__}: {e}".replace("\n", " ")
     for phrase, cause in _CAUSES.items():
         if phrase in text:

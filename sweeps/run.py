@@ -32,7 +32,7 @@ from analysis.folders import SweepState, latest_sweep_dir, read_state, sweep_lab
 from gan.config import flatten
 from gan.status import Status
 from sweeps.contract import Result, TrialRequest, status_of, trial_storage_fault
-from sweeps.journal import REJECTED_FILE
+from sweeps.journal import REJECTED_FILE, short_error
 from sweeps.spec import SpecError, SweepSpec, load_spec
 
 __all__ = ["RESOLVED_SPEC", "main", "plan", "resolved_spec", "run_sweep", "sweep_design"]
@@ -339,6 +339,7 @@ def _locate(spec: SweepSpec, out: Path, resume: bool, storage: str | None, track
         f"sqlite:///{root / 'mlflow.db'}"
     storage = storage or (previous and previous.storage) or str(root / "ray")
     sweep_id = previous.sweep_id if previous else time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    _check_tracking(tracking_uri)
     folder = root / "sweeps" / f"{label}-{sweep_id}"
     folder.mkdir(parents=True, exist_ok=True)
     return _Where(root, label, sweep_id, folder, tracking_uri, storage, previous)
@@ -373,6 +374,19 @@ def _check_storage(storage: str) -> None:
     except (OSError, ValueError, pyarrow.ArrowException) as e:
         raise SpecError(f"--storage {storage}: cannot use it ({e}); give a writable local or shared folder, or a "
                         "bucket URI that exists and that this machine's credentials can write to.") from None
+
+
+def _check_tracking(tracking_uri: str) -> None:
+    """The MLflow store answers, or the sweep stops before any work with where and why."""
+    from mlflow.exceptions import MlflowException
+
+    from sweeps.tracking import store_client
+
+    try:
+        store_client(tracking_uri).search_experiments(max_results=1)
+    except MlflowException as e:
+        raise SpecError(f"--tracking-uri {tracking_uri}: MLflow does not answer there ({short_error(e)}); start the "
+                        "tracking server (or give the address where it runs) and run again.") from None
 
 
 def _repair_tune_state(where: _Where) -> None:
@@ -588,9 +602,9 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
         write_state(where.out, state)
         (where.out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
         journal.append({"op": "artifact", "trial": None, "file": "summary.json", "path": None})
-        try:
-            journal.drain(tracking_wait)
-        except KeyboardInterrupt:  # what waits stays in the journal: push it later
+        try:  # an interrupted sweep does not wait long: its --resume applies what waits
+            journal.drain(min(tracking_wait, 10.0) if interrupted else tracking_wait)
+        except KeyboardInterrupt:  # what waits stays in the journal
             pass
         summary["tracking"] = _tracking_report(journal, time.perf_counter() - training_end)
     finally:
@@ -598,7 +612,7 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
     (where.out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     progress.print(interrupted)
     print(_format_summary(summary, spec), flush=True)
-    print(_format_tracking(summary["tracking"], journal, where), flush=True)
+    print(_format_tracking(summary["tracking"], journal, where, interrupted), flush=True)
     if progress.fault:
         print(f"stopped: {progress.fault}\nthe sweep's storage: {where.experiment_path}\nNothing logged is lost. "
               f"Free space there (or make it writable), then continue with: "
@@ -624,7 +638,7 @@ def _tracking_report(journal, end_wait: float) -> dict:
             "last_error": journal.last_error}
 
 
-def _format_tracking(report: dict, journal, where: _Where) -> str:
+def _format_tracking(report: dict, journal, where: _Where, interrupted: bool) -> str:
     line = (f"MLflow: {report['applied']} journal entries applied, {report['waiting']} waiting"
             + (f", {report['refused']} refused (see {journal.folder / REJECTED_FILE})" if report["refused"] else "")
             + (f"; unreachable for {report['unreachable_s']:.0f} s" if report["unreachable_s"] else "")
@@ -636,7 +650,8 @@ def _format_tracking(report: dict, journal, where: _Where) -> str:
                         for name, ops in sorted(runs.items()))
     return (f"{line}\nMLflow at {where.tracking_uri} is not answering ({report['last_error']}).\n"
             f"{report['waiting']} writes of {len(runs)} runs wait in {journal.path}:\n{listed}\n"
-            f"Nothing is lost. Push them once MLflow is back: {shlex.join(['python', '-m', 'sweeps.push', str(where.out)])}")
+            f"Nothing is lost. Push them once MLflow is back: {shlex.join(['python', '-m', 'sweeps.push', str(where.out)])}"
+            + (" (or --resume the sweep, which applies them first)" if interrupted else ""))
 
 
 def _resume_command(spec: SweepSpec, where: _Where, spec_path: str | None) -> str:

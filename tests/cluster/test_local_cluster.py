@@ -1,11 +1,13 @@
 """A real 3-node Ray cluster on this machine: a head on a bridge address and two workers, each in its
-own network namespace, plus an MLflow server; a sweep through the head, and a worker killed mid-sweep.
+own network namespace, plus an MLflow server; a sweep through the head, a worker killed mid-sweep, and
+the head killed with its driver and MLflow server, then started again for `--resume`.
 Traffic goes only to the bridge and namespaces these tests create."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -120,3 +122,49 @@ def test_killing_a_worker_node_mid_sweep_costs_a_retry_not_the_sweep(cluster, tm
     assert after[: len(before)] == before  # what was logged before the failure is still there
     steps = [s for s, _ in after]
     assert steps == sorted(set(steps)) and steps[-1] == 150  # resumed from its checkpoint, nothing twice
+
+
+def _completed(uri: str, experiment: str) -> int:
+    try:
+        _, runs = trial_runs(uri, experiment)
+    except Exception:  # noqa: BLE001 - the server may be busy or starting
+        return 0
+    return sum(r.data.tags.get("status") == "completed" for r in runs)
+
+
+def test_the_head_node_dying_with_its_driver_and_mlflow_server_loses_nothing_on_resume(cluster, tmp_path):
+    spec_file = spec(tmp_path, "headless", 150, [4, 8, 12, 16])
+    out = tmp_path / "out"
+    log = tmp_path / "driver.log"
+    with log.open("w") as f:
+        proc = subprocess.Popen(sweep_cmd(cluster, spec_file, out), env=cluster["env"], cwd=REPO, stdout=f,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None and _completed(cluster["tracking_uri"], "headless") < 1:
+        time.sleep(1)
+    assert proc.poll() is None, "the sweep ended before the head could be killed:\n" + log.read_text()[-3000:]
+    client, runs = trial_runs(cluster["tracking_uri"], "headless")
+    logged = {r.data.tags["trial_id"]: [(m.step, m.value) for m in client.get_metric_history(r.info.run_id, "fid")]
+              for r in runs}
+    # the head fails: its Ray and the MLflow server on it, and the driver with them
+    subprocess.run(["bash", str(SCRIPT), "kill-head"], env=cluster["env"], check=True, capture_output=True)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    # a new head (and workers) over the same disk: the same storage and MLflow store
+    for step in ("stop", "start"):
+        done = subprocess.run(["bash", str(SCRIPT), step, *(["2"] if step == "start" else [])], env=cluster["env"],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+    resumed = subprocess.run(sweep_cmd(cluster, spec_file, out) + ["--resume"], env=cluster["env"], cwd=REPO,
+                             capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "resuming" in resumed.stdout
+    client, runs = trial_runs(cluster["tracking_uri"], "headless")
+    trial_ids = [r.data.tags["trial_id"] for r in runs]
+    assert len(trial_ids) == len(set(trial_ids)) == 4  # every trial exactly once
+    for r in runs:
+        assert (r.info.status, r.data.tags["status"]) == ("FINISHED", "completed"), r.data.tags
+        history = [(m.step, m.value) for m in client.get_metric_history(r.info.run_id, "fid")]
+        steps = [s for s, _ in history]
+        assert sorted(steps) == list(range(10, 151, 10)), steps  # every evaluation once, none lost
+        assert set(logged.get(r.data.tags["trial_id"], [])) <= set(history)  # what was logged is still there

@@ -98,10 +98,11 @@ def check_mlflow_holds_every_tune_result_once(tmp_path: Path, uri: str, name: st
 def test_a_five_minute_tracking_outage_mid_sweep_loses_nothing_and_holds_nothing_up(tmp_path, started):
     server = MlflowServer(tmp_path).start()
     started.append(server)
-    # four trials of 170 s of training, two at a time: six minutes of training around the outage
-    proc, log = start_sweep(tmp_path, started, "outage", server.uri, "--tracking-wait", "600", seconds=170,
+    # four trials of 200 s of training, two at a time: the outage starts at the first result and ends
+    # about 100 s before training does
+    proc, log = start_sweep(tmp_path, started, "outage", server.uri, "--tracking-wait", "600", seconds=200,
                             seeds="[0, 1]")
-    wait_for_results(tmp_path, proc, 2)
+    wait_for_results(tmp_path, proc, 1)
     server.kill()
     down, at_kill = time.time(), tune_results(tmp_path)
     time.sleep(300)

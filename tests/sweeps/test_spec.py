@@ -10,7 +10,7 @@ from analysis.design import level_label, variant_settings
 from gan.config import flatten
 from sweeps.run import plan, sweep_design
 from sweeps.spec import SpecError, load_spec, parse_spec
-from tests.helpers import REPO
+from tests.helpers import REPO, free_port
 
 GOOD = """\
 name: t
@@ -242,7 +242,7 @@ def test_budget_plans_run_each_configuration_under_each_budget_once():
     assert "budget plans, side by side" in plan(spec)
 
 
-@pytest.mark.parametrize("case", ["out under a file", "storage under a file", "storage scheme"])
+@pytest.mark.parametrize("case", ["out under a file", "storage under a file", "storage scheme", "no tracking server"])
 def test_cli_refuses_unwritable_output_and_storage_before_any_work(tmp_path, case):
     spec = tmp_path / "good.yaml"
     spec.write_text(GOOD)
@@ -255,12 +255,17 @@ def test_cli_refuses_unwritable_output_and_storage_before_any_work(tmp_path, cas
     elif case == "storage under a file":
         extra = ["--storage", str(blocker / "ray")]
         where, cause = f"--storage {blocker / 'ray'}", "cannot write there (Not a directory)"
-    else:
+    elif case == "storage scheme":
         extra = ["--storage", "nosuchscheme://bucket/path"]
         where, cause = "--storage nosuchscheme://bucket/path", "cannot use it"
+    else:
+        uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+        extra = ["--tracking-uri", uri]
+        where, cause = f"--tracking-uri {uri}: MLflow does not answer there", "connection refused"
     proc = subprocess.run([sys.executable, "-m", "sweeps.run", str(spec), "--out", str(out), *extra],
                           capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert where in proc.stderr and cause in proc.stderr, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     assert not (out / "sweeps").exists() and not (out / "mlflow.db").exists()  # nothing was started
+    assert "evaluation ready" not in proc.stdout  # nor the evaluation's caches prepared
