@@ -59,6 +59,7 @@ start() {
             --num-cpus="$CPUS_PER_WORKER" --temp-dir="$STATE/w$i" --disable-usage-stats >"$STATE/w$i.log" 2>&1 \
             || { cat "$STATE/w$i.log"; die "worker $i did not start"; }
     done
+    (echo > "/dev/tcp/$HEAD_IP/$MLFLOW_PORT") 2>/dev/null && die "port $MLFLOW_PORT on $HEAD_IP is taken (an MLflow server left running?)"
     setsid "$VENV/bin/mlflow" server --host "$HEAD_IP" --port "$MLFLOW_PORT" --workers 1 \
         --backend-store-uri "sqlite:///$STATE/mlflow.db" --default-artifact-root "$STATE/mlartifacts" \
         >"$STATE/mlflow.log" 2>&1 < /dev/null &
@@ -84,16 +85,23 @@ kill_worker() {
     echo "killed worker $1 ($(echo $pids | wc -w) processes)"
 }
 
+# the MLflow server: the `mlflow server` command and the uvicorn process it starts (which outlives it
+# when only the command is killed)
+mlflow_pids() {
+    [ -f "$STATE/mlflow.pid" ] && cat "$STATE/mlflow.pid"
+    pgrep -f -- "--host $HEAD_IP --port $MLFLOW_PORT" || true
+}
+
 kill_head() {
     local pids; pids=$(pgrep -f -- "$STATE/head" || true)
-    [ -f "$STATE/mlflow.pid" ] && pids="$pids $(cat "$STATE/mlflow.pid") $(pgrep -f -- "sqlite:///$STATE/mlflow.db" || true)"
+    pids="$pids $(mlflow_pids)"
     # shellcheck disable=SC2086
     [ -n "${pids// /}" ] && kill -9 $pids 2>/dev/null || true
     echo "killed the head ($(echo $pids | wc -w) processes); its disk ($STATE) is kept: stop, then start again"
 }
 
 stop() {
-    [ -f "$STATE/mlflow.pid" ] && kill "$(cat "$STATE/mlflow.pid")" 2>/dev/null || true
+    for pid in $(mlflow_pids); do kill -9 "$pid" 2>/dev/null || true; done
     for ns in $(ip netns list | awk '{print $1}' | grep "^$PREFIX-w" || true); do
         local pids; pids=$(ip netns pids "$ns" || true)
         [ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
@@ -102,7 +110,15 @@ stop() {
     if [ -d "$STATE/head" ]; then
         for pid in $(pgrep -f -- "$STATE/head" || true); do kill -9 "$pid" 2>/dev/null || true; done
     fi
-    ip link del "$BRIDGE" 2>/dev/null || true
+    # the kernel frees a namespace's links after the namespace: delete the host ends now, and wait until
+    # they and the bridge are gone, so that a `start` right after finds none of its names taken
+    for link in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E "^($PREFIX-v[0-9]+|$BRIDGE)$" || true); do
+        ip link del "$link" 2>/dev/null || true
+    done
+    for _ in $(seq 1 50); do
+        ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -qE "^($PREFIX-v[0-9]+|$BRIDGE)$" || break
+        sleep 0.2
+    done
     rm -f "$STATE/env" "$STATE/mlflow.pid"
     echo "cluster down"
 }
