@@ -758,7 +758,9 @@ def _format_summary(summary: dict, spec: SweepSpec) -> str:
         mark = "*" if row["in_best_set"] is True else " "
         config = ", ".join(f"{k.split('.')[-1]}={row[k]}" for k in factors) or "base config"
         lines.append(f"  {mark} {row['cell']:<22} {config}")
-    if best["in_best_set"].isna().any():
+    if len(best) == 1:
+        lines.append("  only one configuration has finished runs: nothing to rank it against.")
+    elif best["in_best_set"].isna().any():
         lines.append("  one run per configuration: the best cannot be told from noise; run at least 2 seeds.")
     else:
         kept = int((best["in_best_set"] == True).sum())  # noqa: E712

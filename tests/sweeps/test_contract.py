@@ -86,3 +86,30 @@ def test_storage_faults_are_told_from_other_errors():
                                        "on device")) == "no space left on the device"
     assert storage_fault_cause(OSError(errno.ENOENT, "No such file or directory")) is None
     assert storage_fault_cause(ValueError("bad value")) is None
+
+
+def test_the_sweep_summary_does_not_rank_a_lone_configuration_against_nothing():
+    from sweeps.run import _format_summary
+
+    spec = parse_spec("""\
+name: lone
+base:
+  data: {name: fashion_mnist}
+  train: {iterations: 20, eval_every: 10}
+parameters:
+  optim.g_lr: {values: [0.0002, 0.002]}
+method: grid
+seeds: 3
+""", source="lone.yaml")
+    rows = [{"trial_id": f"t{s}", "status": Status.COMPLETED, "fid": 80.0 + s, "evaluation": 2, "step": 20,
+             "swept": {"optim.g_lr": 0.0002, "train.seed": s}} for s in range(3)]
+    rows.append({"trial_id": "t3", "status": Status.INTERRUPTED, "fid": 300.0, "evaluation": 1, "step": 10,
+                 "swept": {"optim.g_lr": 0.002, "train.seed": 0}})
+    text = _format_summary({"metric": "fid", "mode": "min", "trials": rows}, spec)
+    assert "only one configuration has finished runs: nothing to rank it against." in text
+    assert "indistinguishable from the best" not in text
+    rows[3]["status"] = Status.COMPLETED  # a second configuration with one run: now there is a comparison
+    rows += [{**rows[3], "trial_id": f"t{4 + s}", "fid": 301.0 + s, "swept": {"optim.g_lr": 0.002, "train.seed": s}}
+             for s in (1, 2)]
+    text = _format_summary({"metric": "fid", "mode": "min", "trials": rows}, spec)
+    assert "1 of 2 configurations are indistinguishable from the best at 95%" in text
