@@ -81,14 +81,16 @@ def run_sweep(folder: Path, uri: str, name: str, seeds: int, iterations: int) ->
     spec.write_text(spec_text(name, seeds, iterations))
     out = folder / "out"
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "sweeps.run", str(spec), "--out", str(out), "--tracking-uri", uri],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    cpu = 0.0
-    while proc.poll() is None:
-        cpu = cpu_seconds(proc.pid) or cpu
-        time.sleep(0.2)
+    log = folder / f"{name}.log"  # a file: a pipe nobody reads while the sweep runs would block its prints
+    with log.open("w") as f:
+        proc = subprocess.Popen([sys.executable, "-m", "sweeps.run", str(spec), "--out", str(out),
+                                 "--tracking-uri", uri], cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
+        cpu = 0.0
+        while proc.poll() is None:
+            cpu = cpu_seconds(proc.pid) or cpu
+            time.sleep(0.2)
     wall = time.perf_counter() - start
-    output = proc.stdout.read()
+    output = log.read_text()
     if proc.returncode != 0:
         raise RuntimeError(f"sweep {name} failed:\n{output[-3000:]}")
     (sweep_dir,) = (out / "sweeps").glob(f"{name}-*")
