@@ -32,6 +32,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shlex
 import sys
 import threading
 import time
@@ -41,7 +42,7 @@ from pathlib import Path
 
 from sweeps.contract import Result
 
-__all__ = ["JOURNAL_FILE", "Journal", "JournalBusy", "quick_http_failures", "short_error"]
+__all__ = ["JOURNAL_FILE", "Journal", "JournalBusy", "push_command", "quick_http_failures", "short_error"]
 
 JOURNAL_FILE = "mlflow_journal.jsonl"
 APPLIED_FILE = "mlflow_journal.applied"  # how many leading entries are known to be in MLflow
@@ -53,6 +54,11 @@ LOCK_FILE = "mlflow_journal.lock"
 _TRANSIENT_CODES = {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED",
                     "ABORTED", "UNAVAILABLE", "RESOURCE_EXHAUSTED", "CANCELLED"}
 _BACKOFF = (0.5, 5.0)  # first and longest wait between tries while MLflow is unreachable, seconds
+
+
+def push_command(folder: Path) -> str:
+    """The command that applies what waits in a sweep folder's journal."""
+    return shlex.join(["python", "-m", "sweeps.push", str(folder)])
 
 
 def quick_http_failures() -> None:
@@ -161,9 +167,8 @@ class Journal:
         """What waits, per run name (the sweep's parent run as `sweep`): counts of entries by kind."""
         out: dict[str, Counter] = {}
         for entry in self.pending():
-            trial = entry.get("trial")
-            name = "sweep" if entry["op"] != "settle" and trial is None else self._names.get(trial, trial or "sweep")
-            out.setdefault(name, Counter())[entry["op"]] += 1
+            trial = entry.get("trial")  # None (the parent run, or a settle of the whole sweep): "sweep"
+            out.setdefault(self._names.get(trial, trial or "sweep"), Counter())[entry["op"]] += 1
         return out
 
     # -- the thread ------------------------------------------------------------------------------

@@ -13,13 +13,12 @@ bad input.
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import time
 from pathlib import Path
 
 from analysis.folders import STATE_FILE, read_state
-from sweeps.journal import JOURNAL_FILE, REJECTED_FILE, Journal, JournalBusy, quick_http_failures
+from sweeps.journal import JOURNAL_FILE, REJECTED_FILE, Journal, JournalBusy, push_command, quick_http_failures
 
 __all__ = ["main"]
 
@@ -66,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
              if journal.rejected else "") + (f"; {left} still wait" if left else ""))
     if not done:
         print(f"MLflow at {uri} is not answering ({journal.last_error}); try again later: "
-              f"{shlex.join(['python', '-m', 'sweeps.push', str(folder)])}", file=sys.stderr)
+              f"{push_command(folder)}", file=sys.stderr)
         return 75
     return 0
 

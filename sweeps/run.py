@@ -32,7 +32,7 @@ from analysis.folders import SweepState, latest_sweep_dir, read_state, sweep_lab
 from gan.config import flatten
 from gan.status import Status
 from sweeps.contract import Result, TrialRequest, status_of, trial_storage_fault
-from sweeps.journal import REJECTED_FILE, short_error
+from sweeps.journal import REJECTED_FILE, push_command, short_error
 from sweeps.spec import SpecError, SweepSpec, load_spec
 
 __all__ = ["RESOLVED_SPEC", "main", "plan", "resolved_spec", "run_sweep", "sweep_design"]
@@ -609,6 +609,7 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
         summary["tracking"] = _tracking_report(journal, time.perf_counter() - training_end)
     finally:
         journal.close()
+    # again, with how the journal fared: this copy stays in the sweep folder (MLflow has the one above)
     (where.out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     progress.print(interrupted)
     print(_format_summary(summary, spec), flush=True)
@@ -650,7 +651,7 @@ def _format_tracking(report: dict, journal, where: _Where, interrupted: bool) ->
                         for name, ops in sorted(runs.items()))
     return (f"{line}\nMLflow at {where.tracking_uri} is not answering ({report['last_error']}).\n"
             f"{report['waiting']} writes of {len(runs)} runs wait in {journal.path}:\n{listed}\n"
-            f"Nothing is lost. Push them once MLflow is back: {shlex.join(['python', '-m', 'sweeps.push', str(where.out)])}"
+            f"Nothing is lost. Push them once MLflow is back: {push_command(where.out)}"
             + (" (or --resume the sweep, which applies them first)" if interrupted else ""))
 
 
