@@ -20,7 +20,7 @@ from gan.metrics import EvalConfig
 from gan.status import Status
 
 __all__ = ["CHECKPOINT_FILE", "GRID_PREFIX", "STORAGE_FAULT", "TRIAL_INDEX", "Result", "StorageFault", "TrialRequest",
-           "status_of", "storage_fault_cause", "trial_storage_fault"]
+           "last_result", "status_of", "storage_fault_cause", "trial_storage_fault"]
 
 CHECKPOINT_FILE = "trainer.pt"  # the trainer's state inside each Tune checkpoint
 GRID_PREFIX = "samples_"  # the evaluation's sample grid beside it, e.g. samples_step_0000300.png
@@ -74,6 +74,14 @@ def trial_storage_fault(trial) -> str | None:
         return None
     lines = [line.strip() for line in text.splitlines() if f"{STORAGE_FAULT}:" in line]
     return lines[-1][lines[-1].index(STORAGE_FAULT):] if lines else None
+
+
+def last_result(trial) -> dict:
+    """A Tune trial's last result as Tune knows it, or {} when it has none (Tune's placeholder then holds
+    only ids). After a resume that is the result saved with the checkpoint the trial was restored from,
+    which a driver sees no `on_trial_result` for: a trial restored from its final checkpoint ends at once."""
+    last = trial.last_result or {}
+    return last if Result.EVALUATION in last else {}
 
 
 def status_of(last: Mapping[str, Any] | None) -> Status:

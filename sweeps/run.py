@@ -31,7 +31,7 @@ from analysis.design import level_label
 from analysis.folders import SweepState, latest_sweep_dir, read_state, sweep_label, write_state
 from gan.config import flatten
 from gan.status import Status
-from sweeps.contract import Result, TrialRequest, status_of, trial_storage_fault
+from sweeps.contract import Result, TrialRequest, last_result, status_of, trial_storage_fault
 from sweeps.journal import REJECTED_FILE, push_command, short_error
 from sweeps.spec import SpecError, SweepSpec, load_spec
 
@@ -181,8 +181,7 @@ class _Progress:
 
     def step(self, trials) -> None:
         for t in trials:
-            last = t.last_result if Result.EVALUATION in (t.last_result or {}) else {}  # Tune's placeholder otherwise
-            self.trials[t.trial_id] = {"state": t.status, "last": last, "config": t.config}
+            self.trials[t.trial_id] = {"state": t.status, "last": last_result(t), "config": t.config}
 
     def result(self, trial, result):
         self.trials.setdefault(trial.trial_id, {"config": trial.config}).update(

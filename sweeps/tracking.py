@@ -30,7 +30,8 @@ from ray.tune import Callback
 from gan.config import flatten
 from gan.sampling import GENERATOR_ARTIFACT, save_generator
 from gan.status import Status
-from sweeps.contract import CHECKPOINT_FILE, GRID_PREFIX, Result, TrialRequest, status_of, trial_storage_fault
+from sweeps.contract import (CHECKPOINT_FILE, GRID_PREFIX, Result, TrialRequest, last_result, status_of,
+                             trial_storage_fault)
 from sweeps.journal import Journal
 
 __all__ = ["MLflowTracker", "STATUS_TAG", "git_commit", "open_parent_run", "run_name", "store_client"]
@@ -203,7 +204,7 @@ class MLflowTracker(Callback):
                 self._logged_grids.add((trial.trial_id, png.name))
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        self._finish(trial, status_of(self._last.get(trial.trial_id)), "FINISHED")
+        self._finish(trial, status_of(self._last_of(trial)), "FINISHED")
 
     def on_trial_error(self, iteration, trials, trial, **info):
         if trial_storage_fault(trial):  # the sweep stops for it; `interrupted` ends the run, resumable
@@ -218,9 +219,14 @@ class MLflowTracker(Callback):
                              "set_tags": {STATUS_TAG: Status.INTERRUPTED}, "status": "KILLED",
                              "delete_empty": False})
 
+    def _last_of(self, trial) -> dict:
+        """The trial's last result: the one this driver saw, else the one Tune restored it with (a trial
+        whose final result an earlier, killed driver logged ends without reporting again)."""
+        return self._last.get(trial.trial_id) or last_result(trial)
+
     def _finish(self, trial, status: Status, run_status: str) -> None:
         self._open(trial)
-        last = self._last.get(trial.trial_id, {})
+        last = self._last_of(trial)
         self._tags(trial, **{STATUS_TAG: status, "last_evaluation": str(int(last.get(Result.EVALUATION, 0)))})
         ckpt = self._checkpoints.get(trial.trial_id)
         if ckpt and Path(ckpt, CHECKPOINT_FILE).is_file():

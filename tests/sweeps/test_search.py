@@ -112,6 +112,31 @@ def test_tracker_names_runs_marks_interrupted_ones_and_reopens_them(tmp_path):
     assert len(client.search_runs([exp_id], "tags.role = 'trial'")) == 2  # the run of t1, and `other`
 
 
+def test_a_trial_restored_from_its_final_checkpoint_ends_with_the_status_of_that_result(tmp_path):
+    # A driver killed after a trial's final result, but before Tune saved the trial as ended: the resumed
+    # sweep restores it from its final checkpoint, it ends at once, and this driver sees no result of it.
+    # Tune then holds the checkpoint's result as the trial's last result; a trial it never ran holds none.
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    exp_id, parent = open_parent_run(uri, "unit", "sweep1", (tmp_path / "art").as_uri(), {}, {})
+    req = TrialRequest(base={"data": {"name": "mnist"}, "model": {"arch": "dcgan"}, "train": {"iterations": 20}},
+                       swept={"optim.g_lr": 0.0005}, eval={"metrics": ["fid"]}, metric="fid", mode="min",
+                       final_num_samples=None, threads=1)
+    final = {"fid": 90.0, Result.STEP: 20, Result.EVALUATION: 2, Result.IS_FINAL: 1.0, Result.DIVERGED: 0.0}
+    stopped = {**final, Result.EVALUATION: 1, Result.STEP: 10, Result.IS_FINAL: 0.0}
+    trials = {"done": SimpleNamespace(trial_id="done", config=req.param_space(), last_result=final),
+              "stopped": SimpleNamespace(trial_id="stopped", config=req.param_space(), last_result=stopped),
+              "never": SimpleNamespace(trial_id="never", config=req.param_space(), last_result={"trial_id": "never"})}
+    journal = Journal(tmp_path / "sweep", uri, exp_id, parent, "sweep1").start()
+    tracker = MLflowTracker(journal, "fid", "abc")
+    for trial in trials.values():
+        tracker.on_trial_restore(0, [], trial)
+        tracker.on_trial_complete(0, [], trial)
+    assert journal.close(60) and journal.rejected == 0
+    runs = {r.data.tags["trial_id"]: r for r in MlflowClient(uri).search_runs([exp_id], "tags.role = 'trial'")}
+    assert {t: (r.data.tags["status"], r.data.tags["last_evaluation"]) for t, r in runs.items()} == {
+        "done": (Status.COMPLETED, "2"), "stopped": (Status.EARLY_STOPPED, "1"), "never": (Status.NOT_STARTED, "0")}
+
+
 @pytest.mark.parametrize("swept, name", [
     ({}, "base config"),
     ({"model.g_width": 8, "model.d_width": 8, "train.seed": 0}, "g_width=8 d_width=8 seed=0"),
