@@ -9,7 +9,10 @@ to log the error, carry on with an empty search algorithm and wait forever for a
 So after every step in which a trial started, reported, checkpointed or ended, `TuneStateBackup`
 packs the staging files (complete at that point: Tune wrote them synchronously earlier in the step)
 and `tuner.pkl` into one zip in the sweep folder, written under a temporary name, synced and renamed
-into place. `restore_tune_state` writes those files back into the storage folder before Tune reads
+into place. The zip is stored, not deflated: the trial table grows with the sweep (about 30 KB a trial)
+and is rewritten at every busy step, so deflating it cost the driver more CPU than anything else it
+did on a 200-trial sweep (benchmarks/sweep_load.py); storing it costs a CRC and a write.
+`restore_tune_state` writes those files back into the storage folder before Tune reads
 it, and `check_tune_state` refuses to resume from damaged files with an error that names them.
 """
 
@@ -67,7 +70,7 @@ class TuneStateBackup(Callback):
         ):
             files.append(tuner)
         keep = {} if any(f.name == TUNER_PKL for f in files) else self._previous_tuner()
-        with atomic_path(self.backup, fsync=True) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        with atomic_path(self.backup, fsync=True) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
             for f in files:
                 z.write(f, f.name)
             for name, data in keep.items():
