@@ -11,12 +11,13 @@ import pandas as pd
 from analysis.asha import GRACE_CORRELATION_WARNING, RELIABLE_CORRELATION, AshaReplay
 from analysis.design import Factor, PublishedFigure, level_label, variant_settings
 from analysis.stats import (
-    ALPHA, BETTER, NEEDS_SEEDS, WORSE, Effect, EffectAnalysis, Interval, _decimals, format_interval, format_number,
+    ALPHA, BETTER, NEEDS_SEEDS, WORSE, Effect, EffectAnalysis, _decimals, format_interval, format_number,
     interval, usable_trials,
 )
 
-__all__ = ["Scorecard", "asha_sentences", "best_set_sentence", "effect_sentence", "effect_table", "interacting",
-           "interaction_sentence", "scorecard", "significance_note", "variance_sentence"]
+__all__ = ["Scorecard", "asha_sentences", "best_set_sentence", "coherence_sentence", "effect_sentence", "effect_table",
+           "interacting", "interaction_sentence", "model_sentences", "plan_sentence", "scorecard", "significance_note", "variance_sentence",
+           "variances_sentence"]
 
 
 def short(name: str) -> str:
@@ -28,29 +29,71 @@ def _range(low: float, high: float, d: int) -> str:
     return f"{format_number(low, d)} to {format_number(high, d)}"
 
 
+def _pct(ratio: float) -> str:
+    """A ratio as a signed percentage change: 0.71 -> -29%."""
+    return f"{(ratio - 1) * 100:+.0f}%".replace("-0%", "0%").replace("+0%", "0%")
+
+
+def _change(e: Effect, metric: str) -> tuple[str, str]:
+    """(the change as the report states it, its 95% interval), on the scale the comparison was fitted on."""
+    if e.scale == "log":
+        return _pct(e.ratio), f"{_pct(e.ratio_low)} to {_pct(e.ratio_high)}"
+    d = _decimals((e.high - e.low) / 2, e.estimate)
+    sign = "+" if e.estimate >= 0 else ""
+    return f"{sign}{format_number(e.estimate, d)}", _range(e.low, e.high, d)
+
+
+def _means(e: Effect) -> str:
+    """`148 -> 104` in metric units: the two sides' means (geometric on the log scale)."""
+    if not (math.isfinite(e.level_mean) and math.isfinite(e.baseline_mean)):
+        return ""
+    d = _decimals(abs(e.difference) / 2, e.baseline_mean)
+    return f"{format_number(e.baseline_mean, d)} -> {format_number(e.level_mean, d)}; "
+
+
+def plan_sentence(e: Effect, metric: str) -> str:
+    """How many seeds per configuration would settle an undecided comparison."""
+    if not math.isfinite(e.target):
+        return ""
+    d = _decimals(e.target / 2, e.target)
+    what = (f"a {e.target / e.baseline_mean:.0%} change ({format_number(e.target, d)} {metric})" if e.scale == "log"
+            else f"a difference of {format_number(e.target, d)} {metric}")
+    if e.seeds_needed is None:
+        return f" Detecting {what} with 80% power would take more than 1000 seeds per configuration."
+    more = "" if e.seeds_needed > e.seeds_now else " (as many as it has: a rerun with other seeds may settle it)"
+    return (f" Detecting {what} with 80% power takes {e.seeds_needed} seeds per configuration; this sweep has "
+            f"{e.seeds_now}{more}.")
+
+
 def effect_sentence(e: Effect, metric: str, depends_on: list[str] = ()) -> str:
     """One comparison in words; `depends_on` names the parameters it has a real interaction with, whose
     level changes this effect (the average over them then hides that)."""
-    d = _decimals((e.high - e.low) / 2, e.estimate)
     caveat = (f" Its size depends on {' and '.join(short(p) for p in depends_on)} (a real interaction, below)."
               if depends_on else "")
     head = f"{short(e.parameter)} {level_label(e.baseline)} -> {level_label(e.level)}"
     over = f"; averaged over {', '.join(short(p) for p in e.averaged_over)}" if e.averaged_over else ""
     runs = f"{e.n_level} vs {e.n_baseline} runs{over}"
     if e.verdict == NEEDS_SEEDS:
-        return (f"{head}: {metric} {format_number(e.estimate, d if math.isfinite(e.estimate) else 2)} "
-                f"({runs}), but a configuration has a single run: needs >= 2 seeds to tell an effect from noise.")
+        shown = (_pct(e.ratio) if e.scale == "log" and math.isfinite(e.ratio) else
+                 format_number(e.estimate, _decimals(abs(e.estimate), e.estimate) if math.isfinite(e.estimate) else 2))
+        return (f"{head}: {metric} {shown} ({runs}), but a configuration has a single run: needs >= 2 seeds to tell "
+                f"an effect from noise.")
+    change, ci = _change(e, metric)
     if e.verdict in (BETTER, WORSE):
         verb = "lowers" if e.estimate < 0 else "raises"
-        low, high = sorted((abs(e.low), abs(e.high)))
-        return (f"{head} {verb} {metric} by {format_number(abs(e.estimate), d)} (95% CI {_range(low, high, d)}; "
-                f"{runs}): real, {e.verdict} (Holm-adjusted p = {e.p_adjusted:.2g}).{caveat}")
-    uncorrected = (" (this interval alone excludes 0; with every comparison of the report corrected for, the "
-                   "difference is within noise)" if e.low > 0 or e.high < 0 else "")
-    return (f"{head}: no detectable difference ({metric} {'+' if e.estimate >= 0 else ''}"
-            f"{format_number(e.estimate, d)}, 95% CI {_range(e.low, e.high, d)}{uncorrected}; {runs}; "
-            f"could have detected about {format_number(e.detectable, _decimals(e.detectable, e.detectable))})."
-            f"{caveat}")
+        if e.scale == "log":
+            lo, hi = sorted((abs(e.ratio_low - 1), abs(e.ratio_high - 1)))
+            size, ci = f"{abs(e.ratio - 1):.0%}", f"{lo:.0%} to {hi:.0%}"
+        else:
+            d = _decimals((e.high - e.low) / 2, e.estimate)
+            lo, hi = sorted((abs(e.low), abs(e.high)))
+            size, ci = format_number(abs(e.estimate), d), _range(lo, hi, d)
+        return (f"{head} {verb} {metric} by {size} (95% CI {ci}; {_means(e)}{runs}): real, {e.verdict} "
+                f"(Holm-adjusted p = {e.p_adjusted:.2g}).{caveat}")
+    uncorrected = (" (this interval alone excludes no change; with every comparison of the report corrected for, "
+                   "the difference is within noise)" if e.low > 0 or e.high < 0 else "")
+    return (f"{head}: no detectable difference ({metric} {change}, 95% CI {ci}{uncorrected}; {_means(e)}{runs})."
+            f"{plan_sentence(e, metric)}{caveat}")
 
 
 def interacting(analysis: EffectAnalysis, parameter: str) -> list[str]:
@@ -66,60 +109,112 @@ def interacting(analysis: EffectAnalysis, parameter: str) -> list[str]:
 
 
 def interaction_sentence(e: Effect, metric: str) -> str:
-    d = _decimals((e.high - e.low) / 2, e.estimate)
     p, q = e.parameter.split(" x ")  # the interaction's two parameters
-    what = (f"{short(p)} {level_label(e.baseline[0])} -> {level_label(e.level[0])} changes {metric} by "
-            f"{format_number(e.estimate, d)} more when {short(q)} is {level_label(e.level[1])} than when it is "
-            f"{level_label(e.baseline[1])}")
+    step = f"{short(p)} {level_label(e.baseline[0])} -> {level_label(e.level[0])}"
+    at, at_base = (f"when {short(q)} is {level_label(e.level[1])}", f"when it is {level_label(e.baseline[1])}")
+    if e.scale == "log":
+        r1, r2 = e.simple if len(e.simple) == 2 else (math.nan, math.nan)
+        second = (f"by {abs(r2 - 1):.0%}" if math.isfinite(r1) and math.isfinite(r2) and (r1 < 1) == (r2 < 1)
+                  else _change_words(r2, "it"))
+        what = f"{step} {_change_words(r1, metric)} {at} and {second} {at_base}"
+        ci = f"the ratio of the two {e.ratio:.2f}, 95% CI {e.ratio_low:.2f} to {e.ratio_high:.2f}"
+    else:
+        d = _decimals((e.high - e.low) / 2, e.estimate)
+        what = f"{step} changes {metric} by {format_number(e.estimate, d)} more {at} than {at_base}"
+        ci = f"95% CI {_range(e.low, e.high, d)}"
     if e.verdict == NEEDS_SEEDS:
         return f"Largest two-way interaction: {what}; with single runs it cannot be told from noise."
     real = "a real interaction" if e.verdict == "interaction" else "within noise"
-    return (f"Largest two-way interaction: {what} (95% CI {_range(e.low, e.high, d)}): {real} "
-            f"(Holm-adjusted p = {e.p_adjusted:.2g}).")
+    return f"Largest two-way interaction: {what} ({ci}): {real} (Holm-adjusted p = {e.p_adjusted:.2g})."
+
+
+def _change_words(ratio: float, what: str) -> str:
+    if not math.isfinite(ratio):
+        return f"changes {what} by an unknown amount"
+    return f"{'lowers' if ratio < 1 else 'raises'} {what} by {abs(ratio - 1):.0%}"
 
 
 def effect_table(analysis: EffectAnalysis) -> pd.DataFrame:
     rows = []
     for e in analysis.effects + analysis.interactions:
-        d = _decimals((e.high - e.low) / 2, e.estimate)
+        change, ci = _change(e, analysis.metric)
+        if e.scale == "log":
+            detectable = f"{math.expm1(e.detectable):.0%}" if math.isfinite(e.detectable) else "-"
+        else:
+            detectable = format_number(e.detectable, _decimals(e.detectable, e.detectable))
+        d = _decimals(abs(e.difference) / 2, e.baseline_mean) if math.isfinite(e.difference) else 2
         rows.append({
             "comparison": (f"{short(e.parameter)} {level_label(e.baseline)} -> {level_label(e.level)}"
                            if e.kind == "effect" else
                            " x ".join(f"{short(p)} {level_label(b)} -> {level_label(a)}" for p, a, b in
                                       zip(e.parameter.split(" x "), e.level, e.baseline)) + " (interaction)"),
-            "difference": format_number(e.estimate, d), "95% CI": _range(e.low, e.high, d),
+            "change": change, "95% CI": ci,
+            "means": (f"{format_number(e.baseline_mean, d)} -> {format_number(e.level_mean, d)}"
+                      if math.isfinite(e.difference) else ""),
             "runs": f"{e.n_level} vs {e.n_baseline}", "method": e.method,
             "averaged over": ", ".join(short(p) for p in e.averaged_over),
             "p": f"{e.p:.2g}" if math.isfinite(e.p) else "-",
             "Holm p": f"{e.p_adjusted:.2g}" if math.isfinite(e.p_adjusted) else "-",
-            "detectable": format_number(e.detectable, _decimals(e.detectable, e.detectable)), "verdict": e.verdict,
+            "detectable": detectable,
+            "seeds for target": ("-" if not math.isfinite(e.target) else
+                                 "> 1000" if e.seeds_needed is None else str(e.seeds_needed)),
+            "verdict": e.verdict,
         })
     return pd.DataFrame(rows)
 
 
 def best_set_sentence(table: pd.DataFrame, params: list[str], metric: str) -> str:
+    """The configurations that cannot be told apart from the best; `table` is a fit's cells (ranked, with
+    `cell` and `in_best_set`)."""
     if table.empty:
         return f"No trial finished with a finite {metric}: nothing to rank."
     top = table.iloc[0]
     config = lambda row: ", ".join(f"{short(p)}={level_label(row[p])}" for p in params) or "the base config"  # noqa: E731
-    cell = format_interval(Interval(top["mean"], top["low"], top["high"], int(top["n"]), top["interval"]))
     if len(table) == 1:  # e.g. a partial sweep: no other configuration has finished yet
-        return f"Only one configuration has finished runs ({config(top)}, {metric} {cell}): nothing to rank it against."
+        return (f"Only one configuration has finished runs ({config(top)}, {metric} {top['cell']}): nothing to rank "
+                f"it against.")
     if table["in_best_set"].isna().any():
         return (f"Best configuration: cannot be told from noise with one run per configuration (the best single run: "
-                f"{config(top)}, {metric} {cell}). Run at least 2 seeds to know which configurations tie.")
+                f"{config(top)}, {metric} {top['cell']}). Run at least 2 seeds to know which configurations tie.")
     kept = table[table["in_best_set"] == True]  # noqa: E712  (object column)
-    names = "; ".join(f"{config(r)} ({format_interval(Interval(r['mean'], r['low'], r['high'], int(r['n']), r['interval']))})"
-                      for _, r in kept.iterrows())
+    names = "; ".join(f"{config(r)} ({r['cell']})" for _, r in kept.iterrows())
     if len(kept) == 1:
         return f"Best configuration: {names}, distinguishable from every other at 95%."
     return (f"Best configurations: {len(kept)} of {len(table)} cannot be told apart at 95% (Gupta's subset selection): "
             f"{names}. Any of them may be the best; the order among them is noise.")
 
 
+def coherence_sentence(analysis: EffectAnalysis, table: pd.DataFrame) -> str | None:
+    """Why a single best configuration can stand beside factors that each show no detectable difference;
+    None when the report says nothing that needs it."""
+    kept = table[table["in_best_set"] == True] if "in_best_set" in table else table.iloc[0:0]  # noqa: E712
+    if len(kept) != 1 or len(table) < 2:
+        return None
+    best = kept.iloc[0]
+    differ = [p for p in analysis.params if p in table and (table[p] != best[p]).any()]
+    decided = {e.parameter for e in analysis.effects if e.verdict in (BETTER, WORSE)}
+    if not differ or decided & set(differ):
+        return None
+    real = [e for e in analysis.interactions if e.verdict == "interaction"]
+    why = ("its advantage comes from the combination of its levels, which the real interaction above measures"
+           if real else
+           "a comparison of two single configurations pools fewer runs' worth of evidence against fewer "
+           "alternatives than a factor averaged over the others, so it can be sharper; no factor is shown to "
+           "matter on average")
+    return (f"Best configuration and factors: it is distinguishable from every other configuration although no "
+            f"factor alone has a detectable effect; {why}.")
+
+
 def variance_sentence(vc: dict | None, metric: str, uncertainty: str | None) -> str:
     if vc is None:
         return f"Seed-to-seed spread of {metric}: unknown (no configuration has two finished runs)."
+    if vc.get("scale") == "log":
+        text = (f"Seed-to-seed SD of the final {metric}: {vc['seed_sd']:.1%} of its value (the SD of log {metric}, "
+                f"pooled over configurations, {vc['seed_df']:.0f} degrees of freedom)")
+        if "sampling_sd" in vc:
+            text += (f"; evaluation-sampling SD ({uncertainty}): {vc['sampling_sd']:.1%}, so retraining with a new "
+                     f"seed moves {metric} {vc['ratio']:.1f} times more than redrawing the samples of one model")
+        return text + "."
     d = _decimals(vc["seed_sd"] / 2, vc["seed_sd"])
     text = (f"Seed-to-seed SD of the final {metric}: {format_number(vc['seed_sd'], d)} "
             f"(pooled over configurations, {vc['seed_df']:.0f} degrees of freedom)")
@@ -127,6 +222,32 @@ def variance_sentence(vc: dict | None, metric: str, uncertainty: str | None) -> 
         text += (f"; evaluation-sampling SD ({uncertainty}): {format_number(vc['sampling_sd'], d)}, so retraining with "
                  f"a new seed moves {metric} {vc['ratio']:.1f} times more than redrawing the samples of one model")
     return text + "."
+
+
+def variances_sentence(equal_variances: bool, bartlett_p: float, metric: str) -> str | None:
+    """Said only when the configurations' variances clearly differ, and the tests fall back on Welch."""
+    if equal_variances:
+        return None
+    return (f"The seed-to-seed variance of {metric} differs between configurations (Bartlett's test p = "
+            f"{bartlett_p:.2g}, below 0.01): every interval and test uses each configuration's own variance "
+            f"(Welch-Satterthwaite degrees of freedom) instead of the pooled one, which holds whatever the variances but "
+            f"finds less.")
+
+
+def model_sentences(fit, params: list[str], uncertainty: str | None) -> list[str]:
+    """Everything the report's one fitted model (`analysis.model.DesignFit`) says, in order: each effect,
+    the largest interaction, the best set (and why it stands beside undecided factors, where it does),
+    a warning when the variances differ or the scale fell back, and the variance components."""
+    analysis, metric = fit.analysis, fit.metric
+    out = [effect_sentence(e, metric, interacting(analysis, e.parameter)) for e in analysis.effects]
+    top = analysis.largest_interaction()
+    if top is not None:
+        out.append(interaction_sentence(top, metric))
+    out.append(best_set_sentence(fit.cells, params, metric))
+    out += [t for t in (coherence_sentence(analysis, fit.cells),
+                        variances_sentence(fit.equal_variances, fit.bartlett_p, metric), fit.scale_note) if t]
+    out.append(variance_sentence(fit.variance, metric, uncertainty))
+    return out
 
 
 def asha_sentences(correlations: pd.DataFrame, early_stopping: dict, replay: AshaReplay | None,
@@ -244,7 +365,16 @@ def scorecard(trials: pd.DataFrame, figures: list[PublishedFigure], *, extractor
     return Scorecard(table, notes)
 
 
-def significance_note(family: int) -> str:
-    return (f"Verdicts: Welch t-tests (contrasts of configuration means averaged over the other parameters), "
-            f"Holm-corrected over the {family} comparisons of this report at family-wise {ALPHA:.0%}; \"could have "
-            f"detected\" is the difference found with 80% power at the Bonferroni level.")
+def significance_note(family: int, scale: str, metric: str, tests: str = "hc2") -> str:
+    fitted = f"log {metric}" if scale == "log" else metric
+    how = {"hc2": "HC2 standard errors with Bell-McCaffrey degrees of freedom (for a contrast that weighs every "
+                  "configuration alike, exactly the pooled residual variance with N - k df; for one that compares a "
+                  "few, those configurations' own variance)",
+           "welch": "each configuration's own variance (Welch-Satterthwaite degrees of freedom)",
+           "pooled": "the residual variance pooled over every configuration"}[tests]
+    centre = "geometric means over seeds" if scale == "log" else "means over seeds"
+    return (f"Verdicts: one OLS fit of {fitted} on a mean per configuration; effects are contrasts of configuration "
+            f"means averaged over the other parameters, tested with {how}, Holm-corrected over the {family} "
+            f"comparisons of this report at family-wise {ALPHA:.0%}; the best set is Gupta's subset selection on the "
+            f"same fit. Configurations show {centre} with 95% intervals from the fit's pooled variance. The seeds a "
+            f"comparison needs are those that detect the stated difference with 80% power at the Bonferroni level.")

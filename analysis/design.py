@@ -74,6 +74,7 @@ class SweepDesign:
     final_samples: int  # generated samples of each trial's last evaluation
     published: list[PublishedFigure] = field(default_factory=list)
     budget: dict = field(default_factory=dict)  # hold (plans: epochs, iterations, seconds), iterations, seconds
+    min_effect: float | None = None  # the difference (metric units) the report plans seeds for; None = 10% of a baseline
 
     def to_json(self) -> str:
         return json.dumps({"version": _VERSION, **asdict(self)}, indent=1, default=str)

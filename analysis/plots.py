@@ -157,18 +157,23 @@ def param_importance(trials: pd.DataFrame, params: list[str], metric: str, mode:
 
 
 def forest(effects: list, metric: str, path: Path, labels: list[str]) -> Path:
-    """Each comparison's difference against its baseline with its 95% interval; the zero line marks no effect."""
+    """Each comparison's change against its baseline with its 95% interval; the zero line marks no effect.
+    Comparisons fitted on the log scale are drawn as percentage changes (ratio - 1)."""
     colors = {"better": "#2a9d5b", "worse": "#c0392b", "interaction": "#8e44ad"}
+    log = any(getattr(e, "scale", "raw") == "log" for e in effects)
     fig, ax = plt.subplots(figsize=(8, 0.9 + 0.42 * len(effects)))
     y = np.arange(len(effects))[::-1]
     for yi, e in zip(y, effects):
         color = colors.get(e.verdict, "#555555")
-        if math.isfinite(e.low) and math.isfinite(e.high):
-            ax.plot([e.low, e.high], [yi, yi], color=color, lw=2)
-        ax.plot([e.estimate], [yi], "o", color=color, ms=6)
+        est, low, high = ((100 * (e.ratio - 1), 100 * (e.ratio_low - 1), 100 * (e.ratio_high - 1)) if log
+                          else (e.estimate, e.low, e.high))
+        if math.isfinite(low) and math.isfinite(high):
+            ax.plot([low, high], [yi, yi], color=color, lw=2)
+        ax.plot([est], [yi], "o", color=color, ms=6)
     ax.axvline(0, color="black", lw=1, ls="--")
     ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlabel(f"difference in {metric} against the baseline (95% CI); green better, red worse, grey within noise")
+    what = f"change in {metric} against the baseline, % (95% CI)" if log else f"difference in {metric} against the baseline (95% CI)"
+    ax.set_xlabel(f"{what}; green better, red worse, grey within noise")
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
 

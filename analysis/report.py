@@ -24,14 +24,13 @@ from analysis import plots
 from analysis.asha import replay_asha, rung_correlations
 from analysis.augment import PLANS, accuracy_grid, augmentation_results, published_beside
 from analysis.conclusions import (
-    asha_sentences, best_set_sentence, effect_sentence, effect_table, interacting, interaction_sentence, scorecard,
-    short,
-    significance_note, variance_sentence,
+    asha_sentences, effect_table, model_sentences, scorecard, short, significance_note,
 )
 from analysis.design import level_label
 from analysis.budget import SIZE_PARAMS, budget_curves, split_drop
 from analysis.load import BUDGET, Sweep, SweepNotFound, add_target_arguments, load_target
-from analysis.stats import analyse_effects, best_set, usable_trials, variance_components
+from analysis.model import LOG, fit_design
+from analysis.stats import usable_trials
 from analysis.tables import ranking, summary_table, to_markdown
 from gan.data import DATASETS
 from gan.metrics import OUTPUTS
@@ -139,8 +138,25 @@ def _budget_split(sweep: Sweep, factors: list[str]):
     return split, budget_curves(sweep.trials, sweep.metric, size, BUDGET, fixed, iterations), size
 
 
+def fit_summary(fit) -> pd.DataFrame:
+    """The fit's own figures, one row each: scale, runs, configurations, residual SD and df, variance check."""
+    rows = [("scale", f"log {fit.metric}" if fit.scale == LOG else fit.metric),
+            ("model", "OLS on a mean per configuration (every factor and interaction of a factorial grid)"),
+            ("runs", int(fit.layout.counts.sum()) if fit.layout else 0),
+            ("configurations", len(fit.layout.cells) if fit.layout else 0),
+            ("residual SD (seed to seed)", f"{math.sqrt(fit.residual_var):.4g}" if math.isfinite(fit.residual_var) else "-"),
+            ("residual degrees of freedom", f"{fit.residual_df:g}"),
+            ("Bartlett's test of equal variances, p", f"{fit.bartlett_p:.3g}" if math.isfinite(fit.bartlett_p) else "-"),
+            ("tests", {"hc2": "HC2 standard errors, Bell-McCaffrey degrees of freedom", "welch": "Welch (each "
+                       "configuration's own variance)", "pooled": "pooled residual variance"}[fit.tests]),
+            ("comparisons under Holm's correction", fit.analysis.family_size)]
+    return pd.DataFrame(rows, columns=["what", "value"]).astype({"value": str})
+
+
 def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None = None,
-                 log_to_mlflow: bool = True) -> Path:
+                 log_to_mlflow: bool = True, detect: float | None = None) -> Path:
+    """`detect`: the difference (metric units) the plan for undecided comparisons is for; default the
+    spec's `metric.min_effect`, else 10% of each comparison's baseline."""
     from mlflow.tracking import MlflowClient
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -165,26 +181,21 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
               f"<code>{html.escape(extractor)}</code>.</p>")
 
     # -- the statistics behind the conclusions ----------------------------------------------------
-    analysis = analyse_effects(trials, metric, mode, factors, sweep.baselines)
-    best = best_set(trials, metric, mode, factors)
-    vc = variance_components(trials, metric, factors, uncertainty)
+    min_effect = detect if detect is not None else (sweep.design.min_effect if sweep.design else None)
+    fit = fit_design(trials, metric, mode, factors, sweep.baselines, uncertainty=uncertainty, min_effect=min_effect)
+    analysis, best = fit.analysis, fit.cells
     correlations, replay, asha_text = _early_stopping_check(sweep, factors, best)
     dataset = str(trials["data.name"].iloc[0]) if "data.name" in trials else None
     card = scorecard(trials, sweep.design.published if sweep.design else [], extractor=extractor,
                      final_samples=int(trials["eval_samples"].max()) if "eval_samples" in trials else 0,
                      dataset=dataset, factors=sweep.design.factors if sweep.design else [])
 
-    conclusions = [effect_sentence(e, metric, interacting(analysis, e.parameter)) for e in analysis.effects]
-    top_interaction = analysis.largest_interaction()
-    if top_interaction is not None:
-        conclusions.append(interaction_sentence(top_interaction, metric))
-    conclusions.append(best_set_sentence(best, factors, metric))
-    conclusions.append(variance_sentence(vc, metric, uncertainty))
+    conclusions = model_sentences(fit, factors, uncertainty)
     split = _budget_split(sweep, factors)
     if split is not None:
         conclusions.append(split[0].sentence(metric))
     conclusions += asha_text + card.sentences
-    note = significance_note(analysis.family_size) if analysis.family_size else ""
+    note = significance_note(analysis.family_size, fit.scale, metric, fit.tests) if analysis.family_size else ""
     (out_dir / "conclusions.md").write_text("## Conclusions\n\n" + "\n".join(f"- {c}" for c in conclusions)
                                             + (f"\n\n{note}\n" if note else "\n"))
     sections.append('<h2 id="conclusions">Conclusions</h2><ul class="conclusions">'
@@ -192,11 +203,14 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
                     + (f'<p class="note">{html.escape(note)}</p>' if note else ""))
 
     if factors and not best.empty:
-        shown = best[[*factors, "cell"]].rename(columns={"cell": f"{metric}: mean ± 95% CI (n)"})
+        centre = "geometric mean" if fit.scale == LOG else "mean"
+        shown = best[[*factors, "cell"]].rename(columns={"cell": f"{metric}: {centre} [95% CI] (n)"})
         shown["in best set"] = best["in_best_set"].map({True: "yes", False: "", None: "?"})
+        noise = "pooled over every configuration" if fit.equal_variances else "each configuration's own"
         add_table(f"{metric}_by_params", f"{metric} by {' x '.join(short(f) for f in factors)} (finished trials)", best,
-                  note="<p>Mean over seeds with its 95% interval (t; BCa bootstrap from 20 runs on) and the number "
-                       "of runs. <i>In best set</i>: cannot be told apart from the best configuration at 95%.</p>",
+                  note=f"<p>The {centre} over seeds with its 95% interval from the report's one fit (seed-to-seed "
+                       f"variance {noise}) and the number of runs. <i>In best set</i>: cannot be told apart from the "
+                       f"best configuration at 95% (Gupta's subset selection on the same fit).</p>",
                   shown=shown)
     figures: list[tuple[str, Path]] = []
     if analysis.effects or analysis.interactions:
@@ -208,6 +222,9 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
         shown_effects = analysis.effects + analysis.interactions
         figures.append((f"effects on {metric} against the baseline (forest plot)",
                         plots.forest(shown_effects, metric, out_dir / "effects.png", list(table["comparison"]))))
+    fit_frame = fit_summary(fit)
+    add_table("fit", f"The fitted model of {metric}", fit_frame,
+              note="<p>The one model behind every verdict, interval and the best set of this report.</p>")
     if split is not None:
         budget_split, curves, size = split
         add_table("budget", f"{metric} by {short(size)} under each budget plan", curves,
@@ -330,6 +347,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", help="comma-separated params for the tables (default: the swept ones)")
     parser.add_argument("--out", help="output folder (default: <sweep folder>/report)")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the report to the parent run")
+    parser.add_argument("--detect", type=float, metavar="DIFFERENCE",
+                        help="the difference (metric units) worth detecting: the report says how many seeds per "
+                             "configuration each undecided comparison needs to find it with 80%% power (default: the "
+                             "spec's metric.min_effect, else 10%% of each comparison's baseline)")
     args = parser.parse_args(argv)
     try:
         sweep = load_target(args)
@@ -339,7 +360,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else ((sweep.out_dir / "report") if sweep.out_dir else
                                            Path("runs") / "reports" / f"{sweep.experiment}-{sweep.parent_run_id[:8]}")
     params = [p.strip() for p in args.params.split(",")] if args.params else None
-    report = build_report(sweep, out, table_params=params, log_to_mlflow=not args.no_mlflow)
+    if args.detect is not None and not (math.isfinite(args.detect) and args.detect > 0):
+        print(f"error: --detect is {args.detect}, but must be a difference > 0 in {sweep.metric} units", file=sys.stderr)
+        return 2
+    report = build_report(sweep, out, table_params=params, log_to_mlflow=not args.no_mlflow, detect=args.detect)
     print((out / "conclusions.md").read_text())
     print(f"report: {report.resolve()}")
     print(f"tables and plots: {out.resolve()}")

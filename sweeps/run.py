@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import itertools
 import json
 import math
 import os
@@ -118,6 +119,7 @@ def sweep_design(spec: SweepSpec):
         published=[PublishedFigure(**dataclasses.asdict(f)) for f in spec.published],
         budget={"hold": list(spec.budget.hold), "iterations": spec.budget_iterations(),
                 "seconds": spec.budget.seconds} if spec.budget.hold else {},
+        min_effect=spec.min_effect,
     )
 
 
@@ -726,7 +728,7 @@ def _format_summary(summary: dict, spec: SweepSpec) -> str:
     import pandas as pd
 
     from analysis.design import level_label, variant_settings
-    from analysis.stats import best_set
+    from analysis.model import LOG, fit_design
 
     metric = summary["metric"]
     lines = [f"runs ranked by {metric} ({summary['mode']}):"]
@@ -750,14 +752,17 @@ def _format_summary(summary: dict, spec: SweepSpec) -> str:
         rows.append({**levels, "status": row["status"], metric: row[metric]})
     if not rows:
         return "\n".join(lines)
-    best = best_set(pd.DataFrame(rows), metric, summary["mode"], factors)
+    fit = fit_design(pd.DataFrame(rows), metric, summary["mode"], factors)
+    best = fit.cells
     if best.empty:
         return "\n".join(lines + [f"no trial finished with a finite {metric}."])
-    lines.append(f"configurations ({metric}: mean ± 95% CI (runs) over seeds; * = cannot be told apart from the best):")
+    centre = "geometric mean" if fit.scale == LOG else "mean"
+    lines.append(f"configurations ({metric}: {centre} [95% CI] (runs) over seeds, from the report's model; "
+                 "* = cannot be told apart from the best):")
     for _, row in best.iterrows():
         mark = "*" if row["in_best_set"] is True else " "
         config = ", ".join(f"{k.split('.')[-1]}={row[k]}" for k in factors) or "base config"
-        lines.append(f"  {mark} {row['cell']:<22} {config}")
+        lines.append(f"  {mark} {row['cell']:<26} {config}")
     if len(best) == 1:
         lines.append("  only one configuration has finished runs: nothing to rank it against.")
     elif best["in_best_set"].isna().any():
@@ -766,6 +771,71 @@ def _format_summary(summary: dict, spec: SweepSpec) -> str:
         kept = int((best["in_best_set"] == True).sum())  # noqa: E712
         lines.append(f"  {kept} of {len(best)} configurations are indistinguishable from the best at 95% "
                      "(the report says which factors matter).")
+    return "\n".join(lines)
+
+
+def _seed_list(text: str) -> list[int]:
+    """`--seeds 3,4,5`: distinct integers >= 0."""
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated integers >= 0, e.g. 3,4,5") from None
+    if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"{text!r}: the seeds must be distinct integers >= 0, e.g. 3,4,5")
+    return seeds
+
+
+class PilotError(Exception):
+    """A pilot sweep that cannot plan this spec."""
+
+
+def pilot_plan(spec: SweepSpec, pilot: str) -> str:
+    """The seeds each comparison of a grid spec needs, from the seed-to-seed variance an earlier sweep measured
+    (the report's model, analysis.model): what `--dry-run --pilot SWEEP` prints."""
+    import numpy as np
+
+    from analysis.load import SweepNotFound, load_sweep
+    from analysis.model import LOG, Layout, fit_design, plan_comparisons
+    from analysis.stats import usable_trials
+
+    if spec.method != "grid":
+        raise PilotError(f"a plan needs the configurations in advance, which a {spec.method} search does not fix; "
+                         "plan its seeded grid rerun instead.")
+    try:
+        sweep = load_sweep(pilot)
+    except SweepNotFound as e:
+        raise PilotError(str(e)) from None
+    if sweep.metric != spec.metric:
+        raise PilotError(f"it ranked runs by {sweep.metric}, this spec by {spec.metric}: its variance says nothing "
+                         f"about {spec.metric}.")
+    fit = fit_design(sweep.trials, sweep.metric, sweep.mode, [p for p in sweep.swept if p in sweep.trials],
+                     sweep.baselines, plan=False)
+    if not (fit.residual_df >= 1):
+        raise PilotError("no configuration of it has two finished runs, so it measured no seed-to-seed variance.")
+    values = usable_trials(sweep.trials, sweep.metric)[sweep.metric].astype(float)
+    grand = float(np.exp(np.log(values).mean())) if fit.scale == LOG else float(values.mean())
+    params = [p for p in spec.parameters if p.values is not None and len(p.values) > 1]
+    keys = [tuple(level_label(v) for v in combo) for combo in itertools.product(*[p.values for p in params])]
+    baselines = {p.key: level_label(p.baseline if p.baseline is not None else p.values[0]) for p in params}
+    n = len(spec.seeds) * spec.num_samples
+    layout = Layout.from_keys([k for k in keys for _ in range(n)], [p.key for p in params], baselines)
+    rows = plan_comparisons(layout, fit.residual_var, fit.scale, grand, n, spec.min_effect)
+    target = rows[0]["target"] if rows else spec.min_effect
+    sd = (f"{math.sqrt(fit.residual_var):.1%} of {spec.metric} (SD of log {spec.metric})" if fit.scale == LOG
+          else f"{math.sqrt(fit.residual_var):.3g}")
+    lines = [f"plan from the pilot {sweep.out_dir or pilot}: seed-to-seed SD {sd}, {fit.residual_df:g} degrees of "
+             f"freedom over {int(fit.layout.counts.sum())} runs; {spec.metric} {grand:.4g} on average there",
+             f"difference to detect: {target:.4g} {spec.metric}"
+             + ("" if spec.min_effect is not None else " (10% of the pilot's average; set metric.min_effect)")
+             + f"; 80% power at the Bonferroni level over {len(rows)} comparisons; {n} seeds per configuration planned"]
+    for r in rows:
+        short = lambda k: k.split(".")[-1]  # noqa: E731
+        what = (f"{short(r['parameter'])} {level_label(r['baseline'])} -> {level_label(r['level'])}" if r["kind"] == "effect"
+                else f"{' x '.join(short(k) for k in r['parameter'].split(' x '))} interaction "
+                     f"({level_label(r['level'])} against {level_label(r['baseline'])})")
+        need = "more than 1000" if r["seeds_needed"] is None else str(r["seeds_needed"])
+        det = f"{r['detectable']:.3g}" if math.isfinite(r["detectable"]) else "nothing (needs >= 2 seeds)"
+        lines.append(f"  {what}: at {n} seeds detects {det}; needs {need} seeds per configuration")
     return "\n".join(lines)
 
 
@@ -787,16 +857,30 @@ def main(argv: list[str] | None = None) -> int:
                         help="at the end, how long to wait for an unreachable MLflow to take the results still in "
                              "the sweep's journal (default: 60); they stay there for `python -m sweeps.push`")
     parser.add_argument("--verbose", type=int, default=0, help="Tune's own console output level (0-3)")
+    parser.add_argument("--seeds", type=_seed_list, metavar="S,S,...",
+                        help="run every configuration with these seeds instead of the spec's (e.g. 3,4,5): the same "
+                             "sweep on another seed set")
+    parser.add_argument("--pilot", metavar="SWEEP_FOLDER",
+                        help="with --dry-run: from an earlier sweep's seed-to-seed variance, the difference each "
+                             "comparison of this spec can detect and the seeds it needs for the spec's min_effect")
     args = parser.parse_args(argv)
     if args.tracking_wait < 0:
         parser.error(f"--tracking-wait {args.tracking_wait:g}: give 0 or more seconds")
+    if args.pilot and not args.dry_run:
+        parser.error("--pilot plans a sweep: give it with --dry-run")
     try:
-        spec = load_spec(args.spec, args.scale)
+        spec = load_spec(args.spec, args.scale, seeds=args.seeds)
     except SpecError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.dry_run:
         print(plan(spec))
+        if args.pilot:
+            try:
+                print(pilot_plan(spec, args.pilot))
+            except PilotError as e:
+                print(f"error: --pilot {args.pilot}: {e}", file=sys.stderr)
+                return 2
         return 0
     out = Path(args.out)
     print(plan(spec), flush=True)
@@ -811,6 +895,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:  # a second Ctrl-C while the first was being handled: Tune's state is saved
         command = ["python", "-m", "sweeps.run", args.spec, *(["--scale", args.scale] if args.scale else []),
+                   *(["--seeds", ",".join(map(str, args.seeds))] if args.seeds else []),
                    "--out", str(out.resolve()), "--resume"]
         print(f"\ninterrupted; continue with: {shlex.join(command)}", file=sys.stderr, flush=True)
         return 130

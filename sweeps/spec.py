@@ -94,6 +94,7 @@ class SweepSpec:
     method: str = "grid"  # grid, random or optuna (TPE, seeded)
     metric: str = FID  # metric that ranks trials and drives early stopping
     mode: str = "min"  # min or max (default: the metric's natural direction)
+    min_effect: float | None = None  # the difference (metric units) worth detecting; None = 10% of each baseline
     early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
     num_samples: int = 1  # grid: repeats of the whole grid; random/optuna: configurations to try
     seeds: tuple[int, ...] = (0,)  # replicates of each configuration (train.seed values)
@@ -290,16 +291,18 @@ _PUBLISHED_KEYS = ("params", "metric", "value", "source", "extractor", "dataset"
 STATISTICS = ("last", "best")  # a published figure is a run's last value or its best over training
 
 
-def load_spec(path: str | Path, scale: str | None = None) -> SweepSpec:
+def load_spec(path: str | Path, scale: str | None = None, seeds: list[int] | None = None) -> SweepSpec:
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as e:
         raise SpecError(f"{path}: cannot read the spec ({e.strerror}).") from None
-    return parse_spec(text, source=str(path), scale=scale)
+    return parse_spec(text, source=str(path), scale=scale, seeds=seeds)
 
 
-def parse_spec(text: str, source: str = "<string>", scale: str | None = None) -> SweepSpec:
+def parse_spec(text: str, source: str = "<string>", scale: str | None = None,
+               seeds: list[int] | None = None) -> SweepSpec:
+    """`seeds` replaces the spec's (after its scale), e.g. to rerun a sweep on another seed set."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -325,6 +328,8 @@ def parse_spec(text: str, source: str = "<string>", scale: str | None = None) ->
         if bad:
             raise ctx.fail(("scales", scale, bad[0]), "cannot be overridden by a scale.")
         raw = deep_merge(raw, override)
+    if seeds is not None:
+        raw["seeds"] = list(seeds)
     return _build_spec(raw, ctx, source, scale)
 
 
@@ -369,7 +374,7 @@ def _build_spec(raw: dict, ctx: _Ctx, source: str, scale: str | None) -> SweepSp
     except ConfigError as e:
         raise _config_error(ctx, (), e) from None
 
-    metric = raw.get("metric", FID)
+    metric, min_effect = _parse_metric(ctx, raw.get("metric", FID))
     rankable = sorted(name for name, out in OUTPUTS.items() if out.direction)
     if metric not in rankable:
         raise ctx.fail(("metric",), f"is {metric!r}, but must be one of {', '.join(rankable)}.")
@@ -427,6 +432,7 @@ def _build_spec(raw: dict, ctx: _Ctx, source: str, scale: str | None) -> SweepSp
 
     spec = SweepSpec(
         name=name, base=base, base_raw=base_raw, parameters=tuple(parameters), method=method, metric=metric, mode=mode,
+        min_effect=min_effect,
         early_stopping=early, num_samples=num_samples, seeds=tuple(seeds_raw), resources=resources,
         max_concurrent=max_concurrent, max_failures=max_failures, search_seed=search_seed, evaluation=evaluation,
         final_num_samples=final_n, description=description.strip(), published=published, budget=budget,
@@ -464,6 +470,26 @@ def _parse_budget(ctx: _Ctx, raw, base: Config, method: str, swept: set) -> Budg
         raise ctx.fail(path + ("iterations",), "the iterations plan needs `iterations`, or an epochs budget to "
                                                "derive it from (the largest data subset's iterations).")
     return dataclasses.replace(budget, hold=tuple(hold))
+
+
+def _parse_metric(ctx, raw) -> tuple[str, float | None]:
+    """`metric: fid`, or `metric: {name: fid, min_effect: 10}`: the ranking metric and the difference, in
+    its units, that the report plans seeds for."""
+    if not isinstance(raw, dict):
+        return raw, None
+    bad = sorted(set(raw) - {"name", "min_effect"})
+    if bad:
+        raise ctx.fail(("metric", bad[0]), "unknown key; allowed: name, min_effect.")
+    if "name" not in raw:
+        raise ctx.fail(("metric",), "needs `name` (e.g. {name: fid, min_effect: 10}).")
+    min_effect = raw.get("min_effect")
+    if min_effect is not None:
+        if isinstance(min_effect, bool) or not isinstance(min_effect, (int, float)) or not (
+                math.isfinite(min_effect) and min_effect > 0):
+            raise ctx.fail(("metric", "min_effect"), f"is {min_effect!r}, but must be a number > 0: the difference, "
+                                                     f"in the metric's units, worth detecting.")
+        min_effect = float(min_effect)
+    return raw["name"], min_effect
 
 
 def _parse_published(ctx: _Ctx, raw, valid_keys: set, variants: dict) -> tuple[Published, ...]:

@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -56,14 +57,21 @@ class MetricOutput:
     direction: str | None  # "min" or "max" (which value is better); None for the uncertainty of another output
     producer: str  # registry name of the metric function that computes it (what `evaluation.metrics` lists)
     uncertainty_of: str | None = None  # for a `*_std` output: the output whose spread it measures
+    positive: bool = False  # values are > 0 and their seed-to-seed spread grows with them: analysed on the log scale
+    bounds: tuple[float, float] = (-math.inf, math.inf)  # the range values can take; intervals stay inside it
 
 
 OUTPUTS: dict[str, MetricOutput] = {}  # every reported value by name, filled by register_metric
 
 
-def register_metric(name: str, outputs: Mapping[str, str]):
+def register_metric(name: str, outputs: Mapping[str, str], *, positive: tuple[str, ...] = (),
+                    bounds: Mapping[str, tuple[float, float]] | None = None):
     """Register `fn(ctx) -> {output: value}` under `name`. `outputs` maps each output it reports to its
-    direction: "min" or "max" (which value is better), or "std of <output>" for an uncertainty."""
+    direction: "min" or "max" (which value is better), or "std of <output>" for an uncertainty.
+    `positive` names the outputs that are > 0 with a seed spread that grows with their size (FID): the
+    statistics compare them as ratios, on the log scale. `bounds` gives an output's range (e.g. (0, 1) for
+    an accuracy); a positive output's range starts at 0."""
+    bounds = dict(bounds or {})
 
     def decorator(fn):
         declared = {}
@@ -71,7 +79,8 @@ def register_metric(name: str, outputs: Mapping[str, str]):
             if out in OUTPUTS or out in declared:
                 raise ValueError(f"The metric output `{out}` is already registered.")
             if direction in ("min", "max"):
-                declared[out] = MetricOutput(out, direction, name)
+                low, high = bounds.get(out, (0.0 if out in positive else -math.inf, math.inf))
+                declared[out] = MetricOutput(out, direction, name, positive=out in positive, bounds=(low, high))
             elif isinstance(direction, str) and direction.startswith("std of ") and direction[7:] in outputs:
                 declared[out] = MetricOutput(out, None, name, uncertainty_of=direction[7:])
             else:
@@ -296,7 +305,7 @@ def bootstrap_fid(features: torch.Tensor, real: RealReference, resamples: int, s
     return torch.stack(values).cpu()
 
 
-@register_metric("fid", outputs={FID: "min", FID_STD: f"std of {FID}"})
+@register_metric("fid", outputs={FID: "min", FID_STD: f"std of {FID}"}, positive=(FID,))
 def _fid(ctx: EvalContext) -> dict[str, float]:
     stats = fid_features_to_statistics(ctx.features["features"])
     out = {FID: frechet_distance(stats["mu"], stats["sigma"], ctx.real.mu, ctx.real.sigma)}
@@ -333,7 +342,7 @@ def kid(features: torch.Tensor, real: RealReference, subset: int, seed: int,
     return float(mmds.mean()), float(mmds.std())
 
 
-@register_metric("kid", outputs={KID: "min", KID_STD: f"std of {KID}"})
+@register_metric("kid", outputs={KID: "min", KID_STD: f"std of {KID}"}, positive=(KID,))
 def _kid(ctx: EvalContext) -> dict[str, float]:
     f_gen, f_real = ctx.features["features"], ctx.real.features
     size = min(ctx.evaluator.config.kid_subset_size, f_gen.shape[0], f_real.shape[0])
@@ -341,7 +350,7 @@ def _kid(ctx: EvalContext) -> dict[str, float]:
     return {KID: mean, KID_STD: std}
 
 
-@register_metric("is", outputs={IS: "max", IS_STD: f"std of {IS}"})
+@register_metric("is", outputs={IS: "max", IS_STD: f"std of {IS}"}, positive=(IS,))
 def _is(ctx: EvalContext) -> dict[str, float]:
     out = isc_features_to_metric(ctx.features["logits"], splits=10, rng_seed=ctx.evaluator.config.seed)
     return {IS: out["inception_score_mean"], IS_STD: out["inception_score_std"]}
@@ -370,7 +379,8 @@ def precision_recall(features: torch.Tensor, real: RealReference, k: int, chunk:
     return inside_real.float().mean().item(), torch.cat(covered).float().mean().item()
 
 
-@register_metric("precision_recall", outputs={PRECISION: "max", RECALL: "max"})
+@register_metric("precision_recall", outputs={PRECISION: "max", RECALL: "max"},
+                 bounds={PRECISION: (0.0, 1.0), RECALL: (0.0, 1.0)})
 def _prc(ctx: EvalContext) -> dict[str, float]:
     precision, recall = precision_recall(ctx.features["features"], ctx.real, ctx.evaluator.config.prc_neighborhood)
     return {PRECISION: precision, RECALL: recall}
@@ -381,7 +391,7 @@ def _require_conditional(ctx: EvalContext, metric: str) -> None:
         raise ValueError(f"The metric `{metric}` needs a conditional generator (`model.conditional: true`).")
 
 
-@register_metric("gan_test", outputs={GAN_TEST: "max", GAN_TEST_STD: f"std of {GAN_TEST}"})
+@register_metric("gan_test", outputs={GAN_TEST: "max", GAN_TEST_STD: f"std of {GAN_TEST}"}, bounds={GAN_TEST: (0.0, 1.0)})
 def _gan_test(ctx: EvalContext) -> dict[str, float]:
     """Accuracy of the real-trained classifier on generated samples of the requested class (mean, std over repeats)."""
     _require_conditional(ctx, "gan_test")
@@ -395,7 +405,7 @@ def _gan_test(ctx: EvalContext) -> dict[str, float]:
     return {GAN_TEST: float(np.mean(accs)), GAN_TEST_STD: float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0}
 
 
-@register_metric("gan_train", outputs={GAN_TRAIN: "max"})
+@register_metric("gan_train", outputs={GAN_TRAIN: "max"}, bounds={GAN_TRAIN: (0.0, 1.0)})
 def _gan_train(ctx: EvalContext) -> dict[str, float]:
     """Accuracy on real test images of a classifier trained only on generated, labelled samples."""
     _require_conditional(ctx, "gan_train")
@@ -406,7 +416,7 @@ def _gan_train(ctx: EvalContext) -> dict[str, float]:
     return {GAN_TRAIN: accuracy(model, test_images, test_labels)}
 
 
-@register_metric("class_histogram", outputs={CLASS_KL: "min"})
+@register_metric("class_histogram", outputs={CLASS_KL: "min"}, bounds={CLASS_KL: (0.0, math.inf)})
 def _class_histogram(ctx: EvalContext) -> dict[str, float]:
     """Predicted-class histogram of the samples and its KL divergence to the real class distribution (mode collapse)."""
     k = ctx.evaluator.num_classes
@@ -418,7 +428,7 @@ def _class_histogram(ctx: EvalContext) -> dict[str, float]:
     return {CLASS_KL: float((p * (p / q).log()).sum())}
 
 
-@register_metric("memorization", outputs={NN_DISTANCE: "max"})
+@register_metric("memorization", outputs={NN_DISTANCE: "max"}, bounds={NN_DISTANCE: (0.0, math.inf)})
 def _memorization(ctx: EvalContext) -> dict[str, float]:
     """Mean pixel-space L2 distance (pixels in [0, 1]) from each generated image to its nearest training image."""
     train = ctx.evaluator.train_images.flatten(1).float() / 255

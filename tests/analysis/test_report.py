@@ -1,6 +1,7 @@
 """Tables, plots and the HTML report, on MLflow data made by actually running a tiny sweep."""
 
 import html
+import math
 import shutil
 import subprocess
 import sys
@@ -9,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import ray
-import scipy.stats
 from mlflow.tracking import MlflowClient
 from PIL import Image
+import statsmodels.formula.api as smf
 from statsmodels.stats.multitest import multipletests
 
 from analysis import SweepNotFound, load_sweep
@@ -84,32 +85,63 @@ def raw_runs(s) -> pd.DataFrame:
                           "fid": r.data.metrics["fid"]} for r in runs if r.data.tags["status"] == "completed"])
 
 
-def test_every_interval_in_the_report_equals_an_independent_computation_on_the_raw_runs(sweep, report_dir):
+def test_every_figure_of_the_effects_table_equals_an_independent_statsmodels_fit_on_the_raw_runs(sweep, report_dir):
+    """The report's one model is OLS of log FID on both factors and their interaction: fitted here with
+    statsmodels' formula API in sum-to-zero coding, on the runs read straight from MLflow."""
     s, _ = sweep
     raw = raw_runs(s)
+    assert len(raw) == 8
+    fit = smf.ols("np.log(fid) ~ C(z, Sum) * C(g, Sum)", data=raw).fit()
+    ci = fit.conf_int()
+    effects = pd.read_csv(report_dir / "effects.csv")
+    # two levels each: sum-to-zero codes the first level +1, the other -1; level minus baseline is +-2 coef
+    # (g_width's baseline is 8, its second level; latent_dim's is 4, its first); the interaction 4 coef
+    expected = {"model.g_width": ("C(g, Sum)[S.4]", 2.0), "model.latent_dim": ("C(z, Sum)[S.4]", -2.0),
+                "model.latent_dim x model.g_width": ("C(z, Sum)[S.4]:C(g, Sum)[S.4]", -4.0)}
+    for _, row in effects.iterrows():
+        name, k = expected[row["parameter"]]
+        low, high = sorted((k * ci.loc[name, 0], k * ci.loc[name, 1]))
+        assert row["estimate"] == pytest.approx(k * fit.params[name], abs=1e-6)
+        assert (row["low"], row["high"]) == (pytest.approx(low, abs=1e-6), pytest.approx(high, abs=1e-6))
+        assert row["p"] == pytest.approx(fit.pvalues[name], abs=1e-6)
+        assert row["df"] == fit.df_resid == 4
+        assert row["ratio"] == pytest.approx(math.exp(k * fit.params[name]), abs=1e-6)
+    # Holm over every comparison of the report: the effects and the interaction
+    adjusted = multipletests(effects["p"], method="holm")[1]
+    assert list(effects["p_adjusted"]) == pytest.approx(list(adjusted), abs=1e-6)
+    # each configuration: the same fit's interval of its mean, back-transformed (a geometric mean)
     cells = pd.read_csv(report_dir / "fid_by_params.csv")
     assert len(cells) == 4
     for _, row in cells.iterrows():
-        v = raw[(raw["z"] == row["model.latent_dim"]) & (raw["g"] == row["model.g_width"])]["fid"].to_numpy()
-        low, high = scipy.stats.t.interval(0.95, len(v) - 1, loc=v.mean(), scale=scipy.stats.sem(v))
-        assert row["n"] == len(v) == 2
-        assert (row["mean"], row["low"], row["high"]) == (pytest.approx(v.mean()), pytest.approx(low), pytest.approx(high))
-    effects = pd.read_csv(report_dir / "effects.csv")
-    by_cell = {k: g["fid"].to_numpy() for k, g in raw.groupby(["z", "g"])}
-    # g_width 4 against its baseline 8, averaged over latent_dim: Welch's variance of the contrast, and
-    # Welch-Satterthwaite's degrees of freedom, each computed here from the raw runs
-    parts = [(0.5, by_cell[(z, 4)]) for z in (4, 12)] + [(-0.5, by_cell[(z, 8)]) for z in (4, 12)]
-    estimate = sum(c * v.mean() for c, v in parts)
-    var = [c * c * v.var(ddof=1) / len(v) for c, v in parts]
-    df = sum(var) ** 2 / sum(x * x / (len(v) - 1) for x, (_, v) in zip(var, parts))
-    half = scipy.stats.t.ppf(0.975, df) * np.sqrt(sum(var))
-    row = effects[(effects["parameter"] == "model.g_width") & (effects["kind"] == "effect")].iloc[0]
-    assert row["estimate"] == pytest.approx(estimate)
-    assert (row["low"], row["high"]) == (pytest.approx(estimate - half), pytest.approx(estimate + half))
-    assert row["p"] == pytest.approx(2 * scipy.stats.t.sf(abs(estimate) / np.sqrt(sum(var)), df))
-    # Holm over every comparison of the report: the effects and the interaction
-    adjusted = multipletests(effects["p"], method="holm")[1]
-    assert list(effects["p_adjusted"]) == pytest.approx(list(adjusted))
+        at = pd.DataFrame({"z": [row["model.latent_dim"]], "g": [row["model.g_width"]]})
+        pred = fit.get_prediction(at)
+        low, high = np.exp(pred.conf_int()[0])
+        assert row["n"] == 2
+        assert row["mean"] == pytest.approx(float(np.exp(pred.predicted_mean[0])), abs=1e-6)
+        assert (row["low"], row["high"]) == (pytest.approx(low, abs=1e-6), pytest.approx(high, abs=1e-6))
+
+
+def test_dry_run_with_a_pilot_plans_the_seeds_of_each_comparison(sweep, tmp_path):
+    _, out = sweep
+    folder = next((out / "sweeps").iterdir())
+    spec = tmp_path / "planned.yaml"
+    spec.write_text(SPEC.replace("seeds: [0, 1]", "seeds: [0, 1, 2]"))
+    proc = subprocess.run([sys.executable, "-m", "sweeps.run", str(spec), "--dry-run", "--pilot", str(folder)],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "plan from the pilot" in proc.stdout and "3 seeds per configuration planned" in proc.stdout
+    lines = [ln for ln in proc.stdout.splitlines() if "needs" in ln and "seeds per configuration" in ln]
+    assert len(lines) == 3  # two effects and their interaction
+    wide = tmp_path / "wide.yaml"
+    wide.write_text(spec.read_text() + "metric: {name: fid, min_effect: 1000}\n")
+    wider = subprocess.run([sys.executable, "-m", "sweeps.run", str(wide), "--dry-run", "--pilot", str(folder)],
+                           capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert wider.returncode == 0, wider.stderr
+    assert "difference to detect: 1000 fid" in wider.stdout
+    assert all("needs 2 seeds" in ln for ln in wider.stdout.splitlines() if "needs" in ln and "per configuration" in ln)
+    refused = subprocess.run([sys.executable, "-m", "sweeps.run", str(spec), "--dry-run", "--pilot",
+                              str(tmp_path / "nowhere")], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert refused.returncode == 2 and "--pilot" in refused.stderr and "Traceback" not in refused.stderr
 
 
 def test_conclusions_scorecard_and_early_stopping_check(sweep, report_dir):

@@ -42,6 +42,9 @@ method: grid
          ["`parameters.model.latent_dim.distribution`", "'gaussian'", "loguniform"]),
         (GOOD + "metric: gan_test_acc\n", ["`metric`", "add `gan_test` to `evaluation.metrics`"]),
         (GOOD + "metric: beauty\n", ["`metric`", "'beauty'", "fid"]),
+        (GOOD + "metric: {name: fid, min_effect: -3}\n", ["`metric.min_effect`", "-3", "a number > 0", "line 9"]),
+        (GOOD + "metric: {name: fid, min_effct: 3}\n", ["`metric.min_effct`", "allowed: name, min_effect"]),
+        (GOOD + "metric: {min_effect: 3}\n", ["`metric`", "needs `name`"]),
         (GOOD.replace("method: grid", "method: optuna") + "seeds: [0, 1]\nearly_stopping: asha\n",
          ["`early_stopping`", "seed replicates", "early_stopping: none"]),
         (GOOD.replace("{values: [8, 16]}", "{values: [8, 16], baseline: 32}"),
@@ -179,7 +182,21 @@ def test_cli_reports_bad_spec_before_starting_ray(tmp_path):
     assert not (tmp_path / "out").exists()  # nothing was started or written
     dry = subprocess.run([sys.executable, "-m", "sweeps.run", str(REPO / "search_spaces" / "hidden_dims.yaml"),
                           "--scale", "smoke", "--dry-run"], capture_output=True, text=True, cwd=REPO, timeout=120)
-    assert dry.returncode == 0 and "trials: 8" in dry.stdout and "model.g_width: values [8, 32]" in dry.stdout
+    assert dry.returncode == 0 and "trials: 12" in dry.stdout and "model.g_width: values [8, 32]" in dry.stdout
+    other = subprocess.run([sys.executable, "-m", "sweeps.run", str(REPO / "search_spaces" / "hidden_dims.yaml"),
+                            "--scale", "smoke", "--dry-run", "--seeds", "3,4,5,6"], capture_output=True, text=True,
+                           cwd=REPO, timeout=120)
+    assert other.returncode == 0 and "seeds: [3, 4, 5, 6]" in other.stdout and "trials: 16" in other.stdout
+    bad = subprocess.run([sys.executable, "-m", "sweeps.run", str(REPO / "search_spaces" / "hidden_dims.yaml"),
+                          "--dry-run", "--seeds", "3,3"], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert bad.returncode == 2 and "--seeds" in bad.stderr and "distinct" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_min_effect_goes_from_the_metric_section_to_the_design():
+    spec = parse_spec(GOOD + "metric: {name: fid, min_effect: 12}\n")
+    assert (spec.metric, spec.min_effect) == ("fid", 12.0)
+    assert sweep_design(spec).min_effect == 12.0
+    assert parse_spec(GOOD).min_effect is None
 
 
 def test_full_scale_ablations_replicate_and_their_published_figures_name_configurations_they_run():
