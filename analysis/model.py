@@ -216,6 +216,7 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
     reports used before this model: Welch contrasts of raw configuration means, which the calibration
     measures the model against. `plan=False` skips the seeds each undecided comparison needs."""
     data = usable_trials(trials, metric)
+    requested = list(params)
     params = [p for p in params if p in data and data[p].nunique() > 1]
     values = data[metric].to_numpy(dtype=float) if len(data) else np.array([])
     natural = analysis_scale(metric)
@@ -268,6 +269,9 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
                                           _model_difference(target, e.baseline_mean, scale))
     analysis = EffectAnalysis(metric, mode, params, dict(layout.baselines), layout.factorial, effects, interactions, m)
     cells = _cells(layout, groups, means, residual_var, residual_df, pooled, tests, scale, metric, mode)
+    for p in requested:  # a parameter at one level among the finished runs: a constant column, not a factor
+        if p not in params and p in data:
+            cells.insert(requested.index(p), p, data[p].iloc[0])
     variance = _variance(data, values, groups, residual_var, residual_df, scale, uncertainty, metric)
     return DesignFit(metric, mode, scale, note, layout, tests, pooled, bartlett_p, residual_var, residual_df, analysis,
                      cells, variance, min_effect)

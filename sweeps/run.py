@@ -801,6 +801,9 @@ def pilot_plan(spec: SweepSpec, pilot: str) -> str:
     if spec.method != "grid":
         raise PilotError(f"a plan needs the configurations in advance, which a {spec.method} search does not fix; "
                          "plan its seeded grid rerun instead.")
+    if not Path(pilot).is_dir():
+        raise PilotError("no such folder; give the folder of an earlier sweep (runs/sweeps/NAME-...), or its output "
+                         "root.")
     try:
         sweep = load_sweep(pilot)
     except SweepNotFound as e:

@@ -142,6 +142,7 @@ def test_dry_run_with_a_pilot_plans_the_seeds_of_each_comparison(sweep, tmp_path
     refused = subprocess.run([sys.executable, "-m", "sweeps.run", str(spec), "--dry-run", "--pilot",
                               str(tmp_path / "nowhere")], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert refused.returncode == 2 and "--pilot" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (REPO / "mlflow.db").exists()  # reading a pilot creates no tracking store
 
 
 def test_conclusions_scorecard_and_early_stopping_check(sweep, report_dir):

@@ -113,3 +113,26 @@ seeds: 3
              for s in (1, 2)]
     text = _format_summary({"metric": "fid", "mode": "min", "trials": rows}, spec)
     assert "1 of 2 configurations are indistinguishable from the best at 95%" in text
+
+
+def test_the_sweep_summary_names_a_parameter_held_at_one_level():
+    """hidden_dims at smoke scale sweeps latent_dim over the one value 100: the fitted model has no factor for
+    it, and the summary still names it with each configuration."""
+    from sweeps.run import _format_summary
+
+    spec = parse_spec("""\
+name: held
+base:
+  data: {name: fashion_mnist}
+  train: {iterations: 20, eval_every: 10}
+parameters:
+  model.latent_dim: {values: [100]}
+  model.g_width: {values: [8, 32]}
+method: grid
+seeds: 2
+""", source="held.yaml")
+    rows = [{"trial_id": f"t{g}{s}", "status": Status.COMPLETED, "fid": (150.0 if g == 8 else 90.0) + s,
+             "evaluation": 2, "step": 20, "swept": {"model.latent_dim": 100, "model.g_width": g, "train.seed": s}}
+            for g in (8, 32) for s in (0, 1)]
+    text = _format_summary({"metric": "fid", "mode": "min", "trials": rows}, spec)
+    assert "latent_dim=100, g_width=32" in text and "geometric mean [95% CI]" in text
