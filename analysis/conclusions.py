@@ -208,19 +208,16 @@ def coherence_sentence(analysis: EffectAnalysis, table: pd.DataFrame) -> str | N
 def variance_sentence(vc: dict | None, metric: str, uncertainty: str | None) -> str:
     if vc is None:
         return f"Seed-to-seed spread of {metric}: unknown (no configuration has two finished runs)."
-    if vc.get("scale") == "log":
-        text = (f"Seed-to-seed SD of the final {metric}: {vc['seed_sd']:.1%} of its value (the SD of log {metric}, "
-                f"pooled over configurations, {vc['seed_df']:.0f} degrees of freedom)")
-        if "sampling_sd" in vc:
-            text += (f"; evaluation-sampling SD ({uncertainty}): {vc['sampling_sd']:.1%}, so retraining with a new "
-                     f"seed moves {metric} {vc['ratio']:.1f} times more than redrawing the samples of one model")
-        return text + "."
-    d = _decimals(vc["seed_sd"] / 2, vc["seed_sd"])
-    text = (f"Seed-to-seed SD of the final {metric}: {format_number(vc['seed_sd'], d)} "
-            f"(pooled over configurations, {vc['seed_df']:.0f} degrees of freedom)")
+    if vc.get("scale") == "log":  # SDs of log(metric): shares of its value
+        show, what = (lambda v: f"{v:.1%}"), f" of its value (the SD of log {metric}, "
+    else:
+        d = _decimals(vc["seed_sd"] / 2, vc["seed_sd"])
+        show, what = (lambda v: format_number(v, d)), " ("
+    text = (f"Seed-to-seed SD of the final {metric}: {show(vc['seed_sd'])}{what}pooled over configurations, "
+            f"{vc['seed_df']:.0f} degrees of freedom)")
     if "sampling_sd" in vc:
-        text += (f"; evaluation-sampling SD ({uncertainty}): {format_number(vc['sampling_sd'], d)}, so retraining with "
-                 f"a new seed moves {metric} {vc['ratio']:.1f} times more than redrawing the samples of one model")
+        text += (f"; evaluation-sampling SD ({uncertainty}): {show(vc['sampling_sd'])}, so retraining with a new "
+                 f"seed moves {metric} {vc['ratio']:.1f} times more than redrawing the samples of one model")
     return text + "."
 
 
@@ -273,7 +270,8 @@ def asha_sentences(correlations: pd.DataFrame, early_stopping: dict, replay: Ash
                 text += "."
             out.append(text)
     if replay is not None:
-        text = (f"Replayed ASHA (grace {grace}, reduction factor {rf:g}) over these histories would have stopped "
+        text = (f"Replayed ASHA (grace {grace}, reduction factor {rf:g}) over these histories, every trial running "
+                f"at once, would have stopped "
                 f"{len(replay.stopped)} trials and saved {replay.saved_fraction:.0%} of the evaluations")
         if best_label and best_stopped is not None:
             stopped, runs = best_stopped

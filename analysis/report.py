@@ -111,7 +111,10 @@ def _early_stopping_check(sweep: Sweep, factors: list[str], best: pd.DataFrame):
         es.setdefault("grace_period", 1)
         es["grace_period"] = es.get("grace_period") or 1
         es["reduction_factor"] = es.get("reduction_factor") or 2
-        replay = replay_asha(results, sweep.mode, int(es["grace_period"]), float(es["reduction_factor"]))
+        # in the order results arrive when every trial runs at once at the same speed: the sweep's own
+        # arrival order depends on scheduling, and a replay in it would differ between two runs of one sweep
+        canonical = results.sort_values(["evaluation", "trial_id"], kind="stable")
+        replay = replay_asha(canonical, sweep.mode, int(es["grace_period"]), float(es["reduction_factor"]))
         if not best.empty:
             top = best.iloc[0]
             runs = trials

@@ -296,3 +296,21 @@ def Config_of(s):
     row = s.trials.iloc[0]
     return DataConfig(name=row["data.name"], root=row["data.root"], split=row["data.split"],
                       num_images=int(row["data.num_images"]))
+
+
+def test_the_asha_replay_does_not_depend_on_the_order_results_happened_to_arrive(sweep):
+    """Two runs of one sweep schedule their trials differently; the report's replay must say the same."""
+    import dataclasses
+
+    from analysis.model import fit_design
+    from analysis.report import _early_stopping_check
+
+    s, _ = sweep
+    best = fit_design(s.trials, s.metric, s.mode, PARAMS, s.baselines).cells
+    reordered = s.histories.copy()
+    reordered["timestamp"] = reordered["timestamp"].max() - reordered["timestamp"]  # the reverse arrival order
+    other = dataclasses.replace(s, histories=reordered)
+    first = _early_stopping_check(s, PARAMS, best)
+    second = _early_stopping_check(other, PARAMS, best)
+    assert first[2] == second[2] and any(t.startswith("Replayed ASHA") for t in first[2])
+    assert first[1].stopped == second[1].stopped
