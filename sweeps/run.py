@@ -831,6 +831,10 @@ def pilot_plan(spec: SweepSpec, pilot: str) -> str:
              f"difference to detect: {target:.4g} {spec.metric}"
              + ("" if spec.min_effect is not None else " (10% of the pilot's average; set metric.min_effect)")
              + f"; 80% power at the Bonferroni level over {len(rows)} comparisons; {n} seeds per configuration planned"]
+    extractor = sweep.design.extractor if sweep.design else None
+    if extractor and extractor != spec.evaluation.extractor:
+        lines.append(f"caution: the pilot scored {spec.metric} with the {extractor} extractor, this spec with "
+                     f"{spec.evaluation.extractor}; its seed-to-seed spread need not carry over")
     for r in rows:
         short = lambda k: k.split(".")[-1]  # noqa: E731
         what = (f"{short(r['parameter'])} {level_label(r['baseline'])} -> {level_label(r['level'])}" if r["kind"] == "effect"
@@ -838,7 +842,7 @@ def pilot_plan(spec: SweepSpec, pilot: str) -> str:
                      f"({level_label(r['level'])} against {level_label(r['baseline'])})")
         need = "more than 1000" if r["seeds_needed"] is None else str(r["seeds_needed"])
         det = f"{r['detectable']:.3g}" if math.isfinite(r["detectable"]) else "nothing (needs >= 2 seeds)"
-        lines.append(f"  {what}: at {n} seeds detects {det}; needs {need} seeds per configuration")
+        lines.append(f"  {what}: at {n} seeds detects {det} {spec.metric}; needs {need} seeds per configuration")
     return "\n".join(lines)
 
 
