@@ -63,16 +63,17 @@ def trials_table(cells: dict[tuple, list[float]], params: list[str]) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def simulate(rng: np.random.Generator, design: str, n, scenario: str, cv: float = CV) -> tuple[pd.DataFrame, list[str]]:
+def simulate(rng: np.random.Generator, design: str, n, scenario: str, cv: float = CV,
+             effect: float = EFFECT) -> tuple[pd.DataFrame, list[str]]:
     """One simulated study: its trials table and params. `n`: seeds per configuration, or a tuple cycled
-    over the configurations (unequal seeds)."""
+    over the configurations (unequal seeds); `effect`: the planted ratio of the `effect` scenario."""
     shape = DESIGNS[design]
     params = list(PARAMS[:len(shape)])
     keys = [tuple(k) for k in np.ndindex(*shape)]
     counts = [n[i % len(n)] for i in range(len(keys))] if isinstance(n, tuple) else [n] * len(keys)
     cells = {}
     for i, key in enumerate(keys):
-        mean = MEAN * (EFFECT if scenario == "effect" and key[0] == shape[0] - 1 else 1.0)
+        mean = MEAN * (effect if scenario == "effect" and key[0] == shape[0] - 1 else 1.0)
         sd = cv * mean
         if scenario in NOISY:  # one configuration noisier than the others
             noisy = keys[0] if design == "one-way" else keys[-1]
@@ -100,15 +101,16 @@ def _judge(analysis, scenario: str, shape: list[int]) -> tuple[bool, bool]:
     return false, found
 
 
-def calibrate(design: str, n, scenario: str, studies: int, seed: int = 0, cv: float = CV) -> dict[str, Rates]:
-    """Both methods' rates on the same `studies` simulated studies."""
+def calibrate(design: str, n, scenario: str, studies: int, seed: int = 0, cv: float = CV,
+              effect: float = EFFECT, methods: tuple[str, ...] = tuple(METHODS)) -> dict[str, Rates]:
+    """The rates of each of `methods` on the same `studies` simulated studies."""
     rng = np.random.default_rng(seed)
     shape = DESIGNS[design]
-    counts = {m: [0, 0] for m in METHODS}
+    counts = {m: [0, 0] for m in methods}
     for _ in range(studies):
-        data, params = simulate(rng, design, n, scenario, cv)
-        for name, how in METHODS.items():
-            fit = fit_design(data, METRIC, "min", params, {p: 0 for p in params}, plan=False, **how)
+        data, params = simulate(rng, design, n, scenario, cv, effect)
+        for name in methods:
+            fit = fit_design(data, METRIC, "min", params, {p: 0 for p in params}, plan=False, **METHODS[name])
             false, found = _judge(fit.analysis, scenario, shape)
             counts[name][0] += false
             counts[name][1] += found

@@ -208,13 +208,15 @@ class DesignFit:
 def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
                baselines: dict[str, Any] | None = None, *, uncertainty: str | None = None,
                min_effect: float | None = None, scale: str | None = None, variance: str = "auto",
-               plan: bool = True) -> DesignFit:
+               plan: bool = True, alpha: float = ALPHA) -> DesignFit:
     """Fit the design's one model to the finished runs and derive every statement from it.
 
     `scale` forces "log" or "raw" (default: the metric's, see `analysis_scale`); `variance` forces
     "pooled" or "own" (Welch) instead of Bartlett's rule. `scale="raw", variance="own"` is the method
     reports used before this model: Welch contrasts of raw configuration means, which the calibration
-    measures the model against. `plan=False` skips the seeds each undecided comparison needs."""
+    measures the model against. `plan=False` skips the seeds each undecided comparison needs. `alpha`:
+    the family-wise level of the verdicts and of the best set (intervals stay 95%); a sequential design
+    spends its 5% over several looks with a smaller one at each."""
     data = usable_trials(trials, metric)
     requested = list(params)
     params = [p for p in params if p in data and data[p].nunique() > 1]
@@ -260,15 +262,15 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
         for e, pa in zip(family, _holm([e.p for e in family])):
             e.p_adjusted = float(pa)
     for e in effects + interactions:
-        e.detectable = detectable_difference(e.se, e.df, ALPHA / max(m, 1))
-        e.verdict = _verdict(e, mode)
+        e.detectable = detectable_difference(e.se, e.df, alpha / max(m, 1))
+        e.verdict = _verdict(e, mode, alpha)
         if plan and e.verdict in (NO_DIFFERENCE, NO_INTERACTION) and math.isfinite(residual_var):
             target = min_effect if min_effect is not None else DEFAULT_MIN_EFFECT * abs(e.baseline_mean)
             e.target = float(target)
-            e.seeds_needed = seeds_needed(e.weights, residual_var, ALPHA / max(m, 1),
+            e.seeds_needed = seeds_needed(e.weights, residual_var, alpha / max(m, 1),
                                           _model_difference(target, e.baseline_mean, scale))
     analysis = EffectAnalysis(metric, mode, params, dict(layout.baselines), layout.factorial, effects, interactions, m)
-    cells = _cells(layout, groups, means, residual_var, residual_df, pooled, tests, scale, metric, mode)
+    cells = _cells(layout, groups, means, residual_var, residual_df, pooled, tests, scale, metric, mode, alpha)
     for p in requested:  # a parameter at one level among the finished runs: a constant column, not a factor
         if p not in params and p in data:
             cells.insert(requested.index(p), p, data[p].iloc[0])
@@ -353,10 +355,10 @@ def bell_mccaffrey_df(weights, counts) -> float:
     return float(a.sum() ** 2 / np.sum(a * a / (n - 1)))
 
 
-def _verdict(e: Effect, mode: str) -> str:
+def _verdict(e: Effect, mode: str, alpha: float = ALPHA) -> str:
     if not math.isfinite(e.se):
         return NEEDS_SEEDS
-    if math.isfinite(e.p_adjusted) and e.p_adjusted < ALPHA:
+    if math.isfinite(e.p_adjusted) and e.p_adjusted < alpha:
         if e.kind == "interaction":
             return INTERACTION
         return BETTER if (e.estimate < 0) == (mode == "min") else WORSE
@@ -419,7 +421,8 @@ def _empty_cells(params) -> pd.DataFrame:
                                  "margin"])
 
 
-def _cells(layout: Layout, groups, means, residual_var, residual_df, pooled, tests, scale, metric, mode) -> pd.DataFrame:
+def _cells(layout: Layout, groups, means, residual_var, residual_df, pooled, tests, scale, metric, mode,
+           alpha: float = ALPHA) -> pd.DataFrame:
     k = len(layout.cells)
     n = layout.counts
     if pooled and residual_df > 0:
@@ -449,7 +452,7 @@ def _cells(layout: Layout, groups, means, residual_var, residual_df, pooled, tes
     if (n < 2).any() or not (residual_df >= 1):
         return table.assign(in_best_set=None, margin=math.nan)
     sign = 1.0 if mode == "min" else -1.0
-    q_pooled = scipy.stats.t.ppf(1 - ALPHA / (k - 1), residual_df)  # one-sided, Bonferroni over k - 1
+    q_pooled = scipy.stats.t.ppf(1 - alpha / (k - 1), residual_df)  # one-sided, Bonferroni over k - 1
     keep, margins = [], []
     for i in range(k):
         gaps = []
@@ -463,7 +466,7 @@ def _cells(layout: Layout, groups, means, residual_var, residual_df, pooled, tes
             else:  # the pair's HC2 variance: its own two configurations'
                 c = contrast([(1.0, sorted_groups[i]), (-1.0, sorted_groups[jj])])
                 df = bell_mccaffrey_df([1.0, -1.0], [ni, nj]) if tests == "hc2" else c.df
-                se_ij, q_ij = c.se, scipy.stats.t.ppf(1 - ALPHA / (k - 1), df)
+                se_ij, q_ij = c.se, scipy.stats.t.ppf(1 - alpha / (k - 1), df)
             margin = q_ij * se_ij if se_ij > 0 else 0.0
             gaps.append(sign * (sorted_means[i] - sorted_means[jj]) - margin)
             if jj == 0:

@@ -161,7 +161,7 @@ def forest(effects: list, metric: str, path: Path, labels: list[str]) -> Path:
     Comparisons fitted on the log scale are drawn as percentage changes (ratio - 1)."""
     colors = {"better": "#2a9d5b", "worse": "#c0392b", "interaction": "#8e44ad"}
     log = any(getattr(e, "scale", "raw") == "log" for e in effects)
-    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.42 * len(effects)))
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.42 * len(effects)))
     y = np.arange(len(effects))[::-1]
     for yi, e in zip(y, effects):
         color = colors.get(e.verdict, "#555555")
@@ -172,8 +172,8 @@ def forest(effects: list, metric: str, path: Path, labels: list[str]) -> Path:
         ax.plot([est], [yi], "o", color=color, ms=6)
     ax.axvline(0, color="black", lw=1, ls="--")
     ax.set_yticks(y, labels, fontsize=8)
-    what = f"change in {metric} against the baseline, % (95% CI)" if log else f"difference in {metric} against the baseline (95% CI)"
-    ax.set_xlabel(f"{what}; green better, red worse, grey within noise")
+    what = f"change in {metric}, % (95% CI)" if log else f"difference in {metric} (95% CI)"
+    ax.set_xlabel(f"{what} against the baseline\ngreen better, red worse, purple interaction, grey within noise")
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
 
