@@ -1,0 +1,244 @@
+"""Adaptive replication: after each round of seeds, which configurations get another one, and when the sweep
+has its answer. `python -m analysis.adaptive [--studies 400]` checks the rule by simulation.
+
+A sweep with `seeds: {initial: n0, max: n1}` runs n0 seeds of every configuration, then looks at what it
+has at most L = n1 - n0 + 1 times (after n0, n0 + 1, ..., n1 seeds). At each look it refits the report's
+model (`analysis.model.fit_design`) on every finished run and:
+
+- **decides** each comparison whose Holm-adjusted p-value is below this look's share of the 5%
+  (`alpha_at`); a decided comparison keeps that verdict, whatever later looks show;
+- **settles** an undecided main effect once it is shown to be smaller than `min_effect` (default 10%
+  of its baseline) either way: two one-sided tests at this look's level, Bonferroni over the
+  comparisons (its interval at that level lies inside +-min_effect). It stays "no detectable
+  difference", and gets no more seeds;
+- gives one more seed to every configuration that an open main effect (neither decided nor settled)
+  uses, and to every configuration of the best set while that set holds more than one and could still
+  shrink: once the margin by which a member may trail the best (Gupta's, at the whole 5%) is no larger
+  than `min_effect`, the members are a tie worth no more seeds;
+- stops when no configuration gets a seed (`DECIDED`) or at n1 seeds (`MAX_SEEDS`).
+
+Interactions are tested at every look like the main effects and decided when they show, but an open
+interaction spends no seeds: its contrast has twice the standard error of a main effect, so settling it
+at the same `min_effect` takes about four times the seeds (a 2x2 grid at 5% seed noise: about 20 per
+configuration against 5), which would make every factorial sweep run to `max`.
+
+**Error control under repeated looks.** Testing at 5% after every round and stopping on the first
+significant result would inflate false verdicts. Look t spends alpha_t = a (t/L)^rho - a ((t-1)/L)^rho
+of a = 5% (Kim and DeMets' power family of spending functions; rho = 1 spends an equal share at every
+look, larger rho saves more for the last; the default rho = 2 settled more studies at equal power than
+rho = 1 and found more planted effects than rho = 3 in the simulation). A comparison is decided, or
+settled, at look t only at level alpha_t. Since the alpha_t add up to 5%, the chance of any false
+verdict at any look is at most 5% by the union bound, whatever the data-dependent seed counts did in
+between: the rule is valid under optional stopping, at the price of ignoring how strongly the looks
+are correlated (a group-sequential boundary would spend less). The best set at a look is Gupta's at
+that look's level. `simulate` runs the same function over FID-shaped noise, and `main` sets it beside
+fixed designs analysed once at 5% (the same rule with a single look): false verdicts, power, the
+share of studies fully answered, and trials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.stats
+
+from analysis.model import DEFAULT_MIN_EFFECT, DesignFit, LOG, fit_design
+from analysis.stats import ALPHA, BETTER, INTERACTION, NO_DIFFERENCE, NO_INTERACTION, WORSE
+
+EFFECTS = (0.8, 0.9)  # planted ratios: FID 20% and 10% lower at the first parameter's last level
+
+__all__ = ["DECIDED", "EFFECTS", "MAX_SEEDS", "Round", "SETTLED", "alpha_at", "next_round", "simulate"]
+
+DECIDED = "every main effect decided or settled, and the best set a single configuration or a tie"
+MAX_SEEDS = "max seeds reached"
+SETTLED = "settled: smaller than min_effect"
+
+
+def alpha_at(look: int, looks: int, alpha: float = ALPHA, rho: float = 2.0) -> float:
+    """The share of `alpha` that look `look` (1-based) of at most `looks` may spend (power family)."""
+    if not 1 <= look <= looks:
+        raise ValueError(f"look {look} is outside 1..{looks}")
+    return alpha * ((look / looks) ** rho - ((look - 1) / looks) ** rho)
+
+
+def _key(e) -> tuple:
+    return (e.parameter, str(e.level))
+
+
+@dataclass
+class Round:
+    """What one look decided, and which configurations get a seed next."""
+
+    look: int
+    alpha: float  # the share of the 5% this look spent
+    fit: DesignFit
+    decided: dict[tuple, tuple[str, int]]  # comparison -> (verdict, look decided at), this look's and earlier
+    settled: set[tuple]  # comparisons smaller than min_effect, decided no further
+    add: list[tuple]  # configurations (the fit's cell keys) that get one more seed
+    reasons: dict[tuple, str] = field(default_factory=dict)  # why each of them does
+    stop: str | None = None  # why the sweep ends here, or None
+
+
+def next_round(trials, metric: str, mode: str, params: list[str], baselines: dict[str, Any] | None, *,
+               look: int, looks: int, seeds: dict[tuple, int], max_seeds: int,
+               decided: dict[tuple, tuple[str, int]] | None = None, settled: set[tuple] | None = None,
+               min_effect: float | None = None, rho: float = 2.0) -> Round:
+    """Look `look` of at most `looks` over the finished runs in `trials`; `seeds`: the seeds each
+    configuration (cell key, in `params` order) has run so far."""
+    decided, settled = dict(decided or {}), set(settled or ())
+    level = alpha_at(look, looks, rho=rho)
+    fit = fit_design(trials, metric, mode, params, baselines, plan=False, alpha=level)
+    open_cells: dict[tuple, str] = {}
+    for e in fit.analysis.effects + fit.analysis.interactions:
+        k = _key(e)
+        if k in decided or k in settled:
+            continue
+        if e.kind == "interaction":  # decided when it shows, but it spends no seeds (see the module's text)
+            if e.verdict == INTERACTION:
+                decided[k] = (e.verdict, look)
+            continue
+        if e.verdict in (BETTER, WORSE, INTERACTION):
+            decided[k] = (e.verdict, look)
+            continue
+        # equivalence (two one-sided tests at this look's level, Bonferroni over the comparisons): the
+        # difference is shown to be smaller than min_effect either way
+        if e.verdict in (NO_DIFFERENCE, NO_INTERACTION) and math.isfinite(e.se) and e.se > 0:
+            target = min_effect if min_effect is not None else DEFAULT_MIN_EFFECT * abs(e.baseline_mean)
+            margin = math.log1p(target / e.baseline_mean) if fit.scale == LOG else target
+            q = scipy.stats.t.ppf(1 - level / max(fit.analysis.family_size, 1), e.df)
+            if abs(e.estimate) + q * e.se < margin:
+                settled.add(k)
+                continue
+        label = f"{e.parameter.split('.')[-1]} {e.baseline} -> {e.level} undecided"
+        for j in np.flatnonzero(e.weights):
+            open_cells.setdefault(fit.layout.cells[j], label)
+    best = fit.cells[fit.cells["in_best_set"] == True] if len(fit.cells) else fit.cells  # noqa: E712
+    tie = False
+    if len(best) > 1:  # a tie once the selection, at the whole 5%, could tell apart any difference worth deciding
+        whole = fit_design(trials, metric, mode, params, baselines, plan=False).cells
+        members = whole[whole["in_best_set"] == True]  # noqa: E712
+        target = min_effect if min_effect is not None else DEFAULT_MIN_EFFECT * float(best["mean"].iloc[0])
+        reach = (math.log1p(target / float(best["mean"].iloc[0])) if fit.scale == LOG else target)
+        tie = float(members["margin"].max()) <= reach
+    if (len(best) > 1 and not tie) or fit.cells["in_best_set"].isna().any():
+        ranked = best if len(best) > 1 else fit.cells
+        for _, row in ranked.iterrows():
+            key = tuple(row[p] for p in fit.layout.params)
+            open_cells.setdefault(key, "in a best set of several")
+    add = [c for c in fit.layout.cells if c in open_cells and seeds.get(c, 0) < max_seeds]
+    stop = None
+    if not open_cells:
+        stop = DECIDED
+    elif not add or look >= looks:
+        stop, add = MAX_SEEDS, []
+    return Round(look, level, fit, decided, settled, add, {c: open_cells[c] for c in add}, stop)
+
+
+# -------------------------------------------------------------------------------------------------
+# Simulation: the rule over FID-shaped noise, against fixed designs
+
+
+def _run(pool: dict[tuple, np.ndarray], params, initial: int, maximum: int, rho: float, min_effect):
+    """One adaptive study over pre-drawn seeds (`pool`: maximum values per configuration)."""
+    from analysis.calibration import trials_table
+
+    seeds = {c: initial for c in pool}
+    decided, settled = {}, set()
+    looks = maximum - initial + 1
+    for look in range(1, looks + 1):
+        data = trials_table({c: list(v[:seeds[c]]) for c, v in pool.items()}, params)
+        r = next_round(data, "fid", "min", params, {p: 0 for p in params}, look=look, looks=looks, seeds=seeds,
+                       max_seeds=maximum, decided=decided, settled=settled, min_effect=min_effect, rho=rho)
+        decided, settled = r.decided, r.settled
+        if r.stop:
+            return r, seeds
+        for c in r.add:
+            seeds[c] += 1
+    return r, seeds
+
+
+@dataclass
+class Simulated:
+    false_verdicts: float  # share of studies with any false verdict
+    power: float  # share of studies that found the planted effect (nan without one)
+    answered: float  # share of studies that ended with every main effect decided or settled and the best set resolved
+    trials: float  # mean trials per study
+    stops: dict[str, float]  # share of studies ended by each reason
+
+
+def simulate(design: str, scenario: str, studies: int, *, initial: int = 2, maximum: int = 6, rho: float = 2.0,
+             seed: int = 0, cv: float = 0.05, effect: float | None = None,
+             min_effect: float | None = None) -> Simulated:
+    """The adaptive rule over `studies` simulated studies of `analysis.calibration` (same designs and
+    scenarios, every configuration drawing up to `maximum` seeds). `cv`: the seed SD as a share of the
+    mean (5%, as the main job measures); `effect`: the planted ratio (default calibration's)."""
+    from analysis.calibration import DESIGNS, EFFECT, MEAN, NOISY, PARAMS
+
+    effect = EFFECT if effect is None else effect
+
+    rng = np.random.default_rng(seed)
+    shape = DESIGNS[design]
+    params = list(PARAMS[:len(shape)])
+    keys = [tuple(k) for k in np.ndindex(*shape)]
+    false = found = 0
+    trials, stops = [], {}
+    for _ in range(studies):
+        pool = {}
+        for key in keys:
+            mean = MEAN * (effect if scenario == "effect" and key[0] == shape[0] - 1 else 1.0)
+            sd = cv * mean
+            if scenario in NOISY:
+                sd = (NOISY[scenario] if key == (keys[0] if design == "one-way" else keys[-1]) else 1.0) * 0.05 * mean
+            pool[key] = rng.normal(mean, sd, maximum)
+        r, seeds = _run(pool, params, initial, maximum, rho, min_effect)
+        trials.append(sum(seeds.values()))
+        stops[r.stop] = stops.get(r.stop, 0) + 1
+        bad = False
+        for (parameter, level), (verdict, _) in r.decided.items():
+            real = scenario == "effect" and parameter == "a" and level == str(shape[0] - 1)
+            if real:
+                found += verdict == BETTER
+                bad |= verdict == WORSE
+            else:
+                bad = True
+        false += bad
+    return Simulated(false / studies, found / studies if scenario == "effect" else math.nan,
+                     stops.get(DECIDED, 0) / studies, float(np.mean(trials)), {k: v / studies for k, v in stops.items()})
+
+
+def main(argv: list[str] | None = None) -> int:
+
+    parser = argparse.ArgumentParser(prog="python -m analysis.adaptive", description=__doc__.split("\n")[0])
+    parser.add_argument("--studies", type=int, default=400, help="simulated studies per line (default 400)")
+    parser.add_argument("--initial", type=int, default=2)
+    parser.add_argument("--max", type=int, default=6)
+    parser.add_argument("--rho", type=float, default=2.0, help="the spending function's exponent (default 2)")
+    parser.add_argument("--cv", type=float, default=0.05, help="seed SD as a share of the mean (default 0.05)")
+    args = parser.parse_args(argv)
+    s = args.studies
+    print(f"{s} simulated studies per line; seed SD {args.cv:.0%} of the mean; adaptive: seeds {{initial: "
+          f"{args.initial}, max: {args.max}}}, spending rho {args.rho:g}; fixed: n seeds everywhere, one look at 5% "
+          f"(the same rule with a single look). Cells: false verdicts / power / answered (every main effect decided or "
+          f"settled, the best set one configuration or a tie) / trials.")
+    fixed_ns = list(range(args.initial, args.max + 1))
+    print("| design | scenario | adaptive | " + " | ".join(f"fixed, {n} seeds" for n in fixed_ns) + " |")
+    print("|---|---|---|" + "---|" * len(fixed_ns))
+    for i, design in enumerate(("2x2", "2x2x2")):
+        for j, (scenario, effect) in enumerate([("null", None), ("noisy", None)] + [("effect", e) for e in EFFECTS]):
+            runs = [simulate(design, scenario, s, initial=args.initial, maximum=args.max, rho=args.rho,
+                             seed=100 * i + j, cv=args.cv, effect=effect)]
+            runs += [simulate(design, scenario, s, initial=n, maximum=n, seed=100 * i + j, cv=args.cv, effect=effect)
+                     for n in fixed_ns]
+            cell = lambda r: (f"{r.false_verdicts:.1%} / {r.power:.0%} / {r.answered:.0%} / {r.trials:.1f}"  # noqa: E731
+                              if math.isfinite(r.power) else f"{r.false_verdicts:.1%} / - / {r.answered:.0%} / {r.trials:.1f}")
+            what = scenario if effect is None else f"effect x {effect:g}"
+            print(f"| {design} | {what} | " + " | ".join(cell(r) for r in runs) + " |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
