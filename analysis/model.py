@@ -228,8 +228,9 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
     y = np.log(values) if scale == LOG else values
     empty = EffectAnalysis(metric, mode, params, dict(baselines or {}), False, [], [], 0)
     if not len(data):
-        return DesignFit(metric, mode, scale, note, None, True, math.nan, math.nan, 0.0, empty,
-                         _empty_cells(params), None, min_effect)
+        return DesignFit(metric, mode, scale, note, layout=None, tests="hc2", equal_variances=True,
+                         bartlett_p=math.nan, residual_var=math.nan, residual_df=0.0, analysis=empty,
+                         cells=_empty_cells(params), variance=None, min_effect=min_effect)
     keys = [tuple(r) for r in data[params].itertuples(index=False)] if params else [()] * len(data)
     layout = Layout.from_keys(keys, params, baselines)
     k = len(layout.cells)

@@ -136,3 +136,22 @@ seeds: 2
             for g in (8, 32) for s in (0, 1)]
     text = _format_summary({"metric": "fid", "mode": "min", "trials": rows}, spec)
     assert "latent_dim=100, g_width=32" in text and "geometric mean [95% CI]" in text
+
+
+def test_the_sweep_summary_of_a_sweep_where_no_trial_finished_says_so():
+    from sweeps.run import _format_summary
+
+    spec = parse_spec("""\
+name: none
+base:
+  data: {name: fashion_mnist}
+  train: {iterations: 20, eval_every: 10}
+parameters:
+  model.g_width: {values: [8, 32]}
+method: grid
+seeds: 2
+""", source="none.yaml")
+    rows = [{"trial_id": f"t{g}{s}", "status": Status.DIVERGED, "fid": None, "evaluation": 1, "step": 10,
+             "swept": {"model.g_width": g, "train.seed": s}} for g in (8, 32) for s in (0, 1)]
+    text = _format_summary({"metric": "fid", "mode": "min", "trials": rows}, spec)
+    assert text.endswith("no trial finished with a finite fid.")
