@@ -46,7 +46,8 @@ from typing import Any
 import numpy as np
 import scipy.stats
 
-from analysis.model import DEFAULT_MIN_EFFECT, DesignFit, LOG, fit_design
+from analysis.layout import DEFAULT_MIN_EFFECT, model_difference
+from analysis.model import DesignFit, fit_design
 from analysis.stats import ALPHA, BETTER, INTERACTION, NO_DIFFERENCE, NO_INTERACTION, WORSE
 
 EFFECTS = (0.8, 0.9)  # planted ratios: FID 20% and 10% lower at the first parameter's last level
@@ -108,7 +109,7 @@ def next_round(trials, metric: str, mode: str, params: list[str], baselines: dic
         # difference is shown to be smaller than min_effect either way
         if e.verdict in (NO_DIFFERENCE, NO_INTERACTION) and math.isfinite(e.se) and e.se > 0:
             target = min_effect if min_effect is not None else DEFAULT_MIN_EFFECT * abs(e.baseline_mean)
-            margin = math.log1p(target / e.baseline_mean) if fit.scale == LOG else target
+            margin = model_difference(target, e.baseline_mean, fit.scale)
             q = scipy.stats.t.ppf(1 - level / max(fit.analysis.family_size, 1), e.df)
             if abs(e.estimate) + q * e.se < margin:
                 settled.add(k)
@@ -122,7 +123,7 @@ def next_round(trials, metric: str, mode: str, params: list[str], baselines: dic
         whole = fit_design(trials, metric, mode, params, baselines, plan=False).cells
         members = whole[whole["in_best_set"] == True]  # noqa: E712
         target = min_effect if min_effect is not None else DEFAULT_MIN_EFFECT * float(best["mean"].iloc[0])
-        reach = (math.log1p(target / float(best["mean"].iloc[0])) if fit.scale == LOG else target)
+        reach = model_difference(target, float(best["mean"].iloc[0]), fit.scale)
         tie = float(members["margin"].max()) <= reach
     if (len(best) > 1 and not tie) or fit.cells["in_best_set"].isna().any():
         ranked = best if len(best) > 1 else fit.cells
@@ -176,24 +177,15 @@ def simulate(design: str, scenario: str, studies: int, *, initial: int = 2, maxi
     """The adaptive rule over `studies` simulated studies of `analysis.calibration` (same designs and
     scenarios, every configuration drawing up to `maximum` seeds). `cv`: the seed SD as a share of the
     mean (5%, as the main job measures); `effect`: the planted ratio (default calibration's)."""
-    from analysis.calibration import DESIGNS, EFFECT, MEAN, NOISY, PARAMS
-
-    effect = EFFECT if effect is None else effect
+    from analysis.calibration import DESIGNS, EFFECT, design_cells
 
     rng = np.random.default_rng(seed)
     shape = DESIGNS[design]
-    params = list(PARAMS[:len(shape)])
-    keys = [tuple(k) for k in np.ndindex(*shape)]
+    params, cells = design_cells(design, scenario, cv, EFFECT if effect is None else effect)
     false = found = 0
     trials, stops = [], {}
     for _ in range(studies):
-        pool = {}
-        for key in keys:
-            mean = MEAN * (effect if scenario == "effect" and key[0] == shape[0] - 1 else 1.0)
-            sd = cv * mean
-            if scenario in NOISY:
-                sd = (NOISY[scenario] if key == (keys[0] if design == "one-way" else keys[-1]) else 1.0) * 0.05 * mean
-            pool[key] = rng.normal(mean, sd, maximum)
+        pool = {key: rng.normal(mean, sd, maximum) for key, (mean, sd) in cells.items()}
         r, seeds = _run(pool, params, initial, maximum, rho, min_effect)
         trials.append(sum(seeds.values()))
         stops[r.stop] = stops.get(r.stop, 0) + 1

@@ -38,7 +38,8 @@ from analysis.model import fit_design
 from analysis.stats import BETTER, INTERACTION, WORSE
 from gan.status import Status
 
-__all__ = ["METHODS", "DESIGNS", "NOISY", "SCENARIOS", "Rates", "best_set_coverage", "calibrate", "detection_rate", "simulate",
+__all__ = ["METHODS", "DESIGNS", "NOISY", "SCENARIOS", "Rates", "best_set_coverage", "calibrate", "design_cells",
+           "detection_rate", "simulate",
            "trials_table", "welch_power"]
 
 METRIC = "fid"
@@ -63,23 +64,30 @@ def trials_table(cells: dict[tuple, list[float]], params: list[str]) -> pd.DataF
     return pd.DataFrame(rows)
 
 
+def design_cells(design: str, scenario: str, cv: float = CV, effect: float = EFFECT) -> tuple[list[str], dict]:
+    """(params, {configuration key: (mean, SD)}) of a simulated study; `effect`: the planted ratio of the
+    `effect` scenario."""
+    shape = DESIGNS[design]
+    keys = [tuple(k) for k in np.ndindex(*shape)]
+    noisy = keys[0] if design == "one-way" else keys[-1]  # in the noisy scenarios, the one noisier configuration
+    cells = {}
+    for key in keys:
+        mean = MEAN * (effect if scenario == "effect" and key[0] == shape[0] - 1 else 1.0)
+        sd = cv * mean
+        if scenario in NOISY:
+            sd = (NOISY[scenario] if key == noisy else 1.0) * 0.05 * mean
+        cells[key] = (mean, sd)
+    return list(PARAMS[:len(shape)]), cells
+
+
 def simulate(rng: np.random.Generator, design: str, n, scenario: str, cv: float = CV,
              effect: float = EFFECT) -> tuple[pd.DataFrame, list[str]]:
     """One simulated study: its trials table and params. `n`: seeds per configuration, or a tuple cycled
-    over the configurations (unequal seeds); `effect`: the planted ratio of the `effect` scenario."""
-    shape = DESIGNS[design]
-    params = list(PARAMS[:len(shape)])
-    keys = [tuple(k) for k in np.ndindex(*shape)]
-    counts = [n[i % len(n)] for i in range(len(keys))] if isinstance(n, tuple) else [n] * len(keys)
-    cells = {}
-    for i, key in enumerate(keys):
-        mean = MEAN * (effect if scenario == "effect" and key[0] == shape[0] - 1 else 1.0)
-        sd = cv * mean
-        if scenario in NOISY:  # one configuration noisier than the others
-            noisy = keys[0] if design == "one-way" else keys[-1]
-            sd = NOISY[scenario] * 0.05 * mean if key == noisy else 0.05 * mean
-        cells[key] = list(rng.normal(mean, sd, counts[i]))
-    return trials_table(cells, params), params
+    over the configurations (unequal seeds)."""
+    params, cells = design_cells(design, scenario, cv, effect)
+    counts = [n[i % len(n)] for i in range(len(cells))] if isinstance(n, tuple) else [n] * len(cells)
+    draws = {key: list(rng.normal(mean, sd, counts[i])) for i, (key, (mean, sd)) in enumerate(cells.items())}
+    return trials_table(draws, params), params
 
 
 @dataclass

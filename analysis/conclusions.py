@@ -10,6 +10,7 @@ import pandas as pd
 
 from analysis.asha import GRACE_CORRELATION_WARNING, RELIABLE_CORRELATION, AshaReplay
 from analysis.design import Factor, PublishedFigure, level_label, variant_settings
+from analysis.model import TESTS
 from analysis.stats import (
     ALPHA, BETTER, NEEDS_SEEDS, WORSE, Effect, EffectAnalysis, _decimals, format_interval, format_number,
     interval, usable_trials,
@@ -365,11 +366,7 @@ def scorecard(trials: pd.DataFrame, figures: list[PublishedFigure], *, extractor
 
 def significance_note(family: int, scale: str, metric: str, tests: str = "hc2") -> str:
     fitted = f"log {metric}" if scale == "log" else metric
-    how = {"hc2": "HC2 standard errors with Bell-McCaffrey degrees of freedom (for a contrast that weighs every "
-                  "configuration alike, exactly the pooled residual variance with N - k df; for one that compares a "
-                  "few, those configurations' own variance)",
-           "welch": "each configuration's own variance (Welch-Satterthwaite degrees of freedom)",
-           "pooled": "the residual variance pooled over every configuration"}[tests]
+    how = TESTS[tests]
     centre = "geometric means over seeds" if scale == "log" else "means over seeds"
     return (f"Verdicts: one OLS fit of {fitted} on a mean per configuration; effects are contrasts of configuration "
             f"means averaged over the other parameters, tested with {how}, Holm-corrected over the {family} "

@@ -3,19 +3,20 @@
 **The model.** Every finished run's final metric, on the metric's analysis scale, is fitted by OLS on
 one mean per configuration (statsmodels: a cell-means regression, the saturated model of the design).
 In a full factorial grid that is the model with every swept factor and every interaction; in
-sum-to-zero coding its main effects are exactly the equal-weight averages below. Its residual
-variance, the seed-to-seed variance pooled over every configuration with N - k degrees of freedom, is
-the one noise estimate behind every statement of the report:
+sum-to-zero coding its main effects are exactly the equal-weight averages of `analysis.layout`. From
+that one fit come:
 
-- each effect of a level against its baseline: a linear contrast of the configuration means (in a
-  factorial grid averaged with equal weight over the other factors; where the others were not
-  crossed, as in random or Optuna search, the plain means of the level's runs and the baseline's),
-  tested with `fit.t_test`;
-- each two-way interaction of a factorial grid: (a, b) - (a0, b) - (a, b0) + (a0, b0), averaged over
-  the other factors, likewise;
+- each effect of a level against its baseline and each two-way interaction (linear contrasts of the
+  configuration means, `analysis.layout.Layout`), with HC2 standard errors (statsmodels) and
+  Bell-McCaffrey degrees of freedom: for a contrast that weighs every configuration alike (the main
+  effects and interactions of a balanced grid) exactly the pooled residual variance with N - k degrees
+  of freedom; for one that compares a few configurations, their variance (with equal seeds, Student's
+  t-test of those configurations). Pooling over every configuration for every comparison would let one
+  noisy configuration make others look different (the calibration measures 8.5-12% false verdicts in
+  one-way designs with a noisy baseline);
 - each configuration's interval: its mean +- t * s / sqrt(n), with the pooled s and its N - k df;
-- the best set (Gupta's subset selection with the pooled variance);
-- the variance components, and the seeds each undecided comparison would need.
+- the best set (Gupta's subset selection, each pair's one-sided margin, Bonferroni over k - 1);
+- the variance components, and the seeds each undecided comparison would need (`analysis.layout`).
 
 **The scale.** Metrics the registry declares positive (FID, KID, IS) are fitted on the log scale:
 their seed-to-seed SD grows with their size (about 5-15% of FID), so the log makes it constant, and
@@ -24,28 +25,20 @@ a configuration's centre is then its geometric mean over seeds. Other metrics ar
 and their intervals are clipped to the metric's range. A positive metric with a value <= 0 in some
 run falls back to the raw scale, and the report says so.
 
-**Unequal variances.** The pooled variance assumes every configuration has the same seed-to-seed
-variance on the analysis scale. Rule: Bartlett's test (scipy) over the configurations with at least
-two runs, at the 1% level. When it rejects, the report says so and every interval, test and the best
-set use each configuration's own variance instead (Welch's standard errors with Welch-Satterthwaite
-degrees of freedom), which is valid whatever the variances, at a cost in power.
+**Unequal variances.** Rule: Bartlett's test (scipy) over the configurations with at least two runs,
+on the analysis scale, at the 1% level. When it rejects, the report says so and every interval, test
+and the best set use each configuration's own variance (Welch-Satterthwaite degrees of freedom), which
+is valid whatever the variances, at a cost in power.
 
 **Multiplicity and verdicts.** Holm's step-down correction (statsmodels) over every effect and
 interaction of the report keeps the chance of any false `better`, `worse` or `interaction` at 5%. A
 comparison that a configuration with a single run enters gets `needs >= 2 seeds`.
-
-**The plan.** For every undecided comparison: the seeds per configuration at which the design would
-detect a stated difference (`min_effect`, in metric units; default 10% of the comparison's baseline)
-with 80% power at the Bonferroni level 0.05/m (noncentral t, scipy), given the fitted residual variance.
-On the log scale a difference d at a baseline of b is the ratio 1 + d/b, the harder to detect of the
-two directions.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -53,19 +46,23 @@ import pandas as pd
 import scipy.stats
 import statsmodels.api as sm
 
+from analysis.layout import DEFAULT_MIN_EFFECT, LOG, RAW, Layout, bell_mccaffrey_df, model_difference, seeds_needed
 from analysis.stats import (
-    ALPHA, BETTER, INTERACTION, NEEDS_SEEDS, NO_DIFFERENCE, NO_INTERACTION, POWER, WORSE, Effect, EffectAnalysis,
-    _holm, _sort_key, contrast, detectable_difference, usable_trials,
+    ALPHA, BETTER, INTERACTION, NEEDS_SEEDS, NO_DIFFERENCE, NO_INTERACTION, WORSE, Effect, EffectAnalysis, _decimals,
+    _holm, contrast, detectable_difference, format_number, usable_trials,
 )
 from gan.metrics import OUTPUTS
 
-__all__ = ["BARTLETT_ALPHA", "DEFAULT_MIN_EFFECT", "MAX_SEEDS", "DesignFit", "Layout", "analysis_scale",
-           "bell_mccaffrey_df", "fit_design", "plan_comparisons", "seeds_needed"]
+__all__ = ["BARTLETT_ALPHA", "TESTS", "DesignFit", "analysis_scale", "fit_design"]
 
 BARTLETT_ALPHA = 0.01  # below this Bartlett p-value the variances are taken to differ: Welch instead of pooling
-DEFAULT_MIN_EFFECT = 0.10  # the difference worth detecting, as a share of the comparison's baseline
-MAX_SEEDS = 1000  # the plan looks no further than this many seeds per configuration
-LOG, RAW = "log", "raw"
+TESTS = {  # how a fit's comparisons get their standard errors, as a report states it
+    "hc2": "HC2 standard errors with Bell-McCaffrey degrees of freedom (for a contrast that weighs every "
+           "configuration alike, exactly the pooled residual variance with N - k df; for one that compares a few, "
+           "those configurations' own variance)",
+    "welch": "each configuration's own variance (Welch-Satterthwaite degrees of freedom)",
+    "pooled": "the residual variance pooled over every configuration",
+}
 
 
 def analysis_scale(metric: str, values=None) -> str:
@@ -78,102 +75,6 @@ def analysis_scale(metric: str, values=None) -> str:
         if len(v) and not (v > 0).all():
             return RAW
     return LOG
-
-
-# -------------------------------------------------------------------------------------------------
-# What the design can estimate: its configurations and the contrasts over them
-
-
-@dataclass
-class Layout:
-    """The configurations of a design (cells), how many runs each has, and the contrasts over them."""
-
-    params: list[str]
-    cells: list[tuple]  # one key per configuration, sorted
-    counts: np.ndarray  # runs per configuration
-    baselines: dict[str, Any]
-
-    @classmethod
-    def from_keys(cls, keys: list[tuple], params: list[str], baselines: dict[str, Any] | None = None) -> "Layout":
-        """`keys`: one tuple of levels per run (or per planned run)."""
-        counted: dict[tuple, int] = {}
-        for k in keys:
-            counted[k] = counted.get(k, 0) + 1
-        cells = sorted(counted, key=lambda t: tuple(map(_sort_key, t)))
-        layout = cls(list(params), cells, np.array([counted[c] for c in cells], dtype=float), {})
-        for i, p in enumerate(params):
-            levels = layout.levels(p)
-            base = (baselines or {}).get(p, levels[0])
-            layout.baselines[p] = base if base in levels else levels[0]
-        return layout
-
-    def levels(self, p: str) -> list:
-        i = self.params.index(p)
-        return sorted({c[i] for c in self.cells}, key=_sort_key)
-
-    @property
-    def factorial(self) -> bool:
-        return len(self.params) >= 2 and len(self.cells) == math.prod(len(self.levels(p)) for p in self.params)
-
-    def index(self, key: tuple) -> int:
-        return self.cells.index(key)
-
-    def effect_weights(self, p: str, level, base) -> tuple[np.ndarray, str, list[str]]:
-        """(weights over cells, "averaged" or "groups", the parameters averaged over) of level minus base."""
-        i = self.params.index(p)
-        others = [q for q in self.params if q != p]
-        rest = lambda lv: {c[:i] + c[i + 1:] for c in self.cells if c[i] == lv}  # noqa: E731
-        at_level, at_base = rest(level), rest(base)
-        shared = at_level & at_base
-        w = np.zeros(len(self.cells))
-        if not others or (shared and at_level == shared and at_base == shared):
-            for r in shared:
-                w[self.index(r[:i] + (level,) + r[i:])] += 1 / len(shared)
-                w[self.index(r[:i] + (base,) + r[i:])] -= 1 / len(shared)
-            return w, "averaged", others
-        # not crossed (random or Optuna search): the plain means of the two groups of runs
-        for j, c in enumerate(self.cells):
-            if c[i] == level:
-                w[j] = self.counts[j]
-            elif c[i] == base:
-                w[j] = -self.counts[j]
-        w[w > 0] /= w[w > 0].sum()
-        w[w < 0] /= -w[w < 0].sum()
-        return w, "groups", []
-
-    def interaction_weights(self, p: str, a, q: str, b) -> tuple[np.ndarray, list[str]]:
-        """Weights of (a, b) - (a0, b) - (a, b0) + (a0, b0), averaged over the other parameters (factorial grids)."""
-        ip, iq = self.params.index(p), self.params.index(q)
-        a0, b0 = self.baselines[p], self.baselines[q]
-        rest_idx = [j for j in range(len(self.params)) if j not in (ip, iq)]
-        others = sorted({tuple(c[j] for j in rest_idx) for c in self.cells}, key=lambda t: tuple(map(_sort_key, t)))
-        w = np.zeros(len(self.cells))
-        for o in others:
-            for lp, lq, sign in ((a, b, 1), (a0, b, -1), (a, b0, -1), (a0, b0, 1)):
-                key, it = [], iter(o)
-                for j in range(len(self.params)):
-                    key.append(lp if j == ip else lq if j == iq else next(it))
-                w[self.index(tuple(key))] += sign / len(others)
-        return w, [self.params[j] for j in rest_idx]
-
-    def comparisons(self) -> list[tuple[str, str, Any, Any, np.ndarray, str, list[str]]]:
-        """Every comparison a report makes: (kind, parameter, level, baseline, weights, how, averaged over)."""
-        out = []
-        for p in self.params:
-            base = self.baselines[p]
-            for level in self.levels(p):
-                if level != base:
-                    w, how, over = self.effect_weights(p, level, base)
-                    out.append(("effect", p, level, base, w, how, over))
-        if self.factorial:
-            for p, q in combinations(self.params, 2):
-                for a in self.levels(p):
-                    for b in self.levels(q):
-                        if a != self.baselines[p] and b != self.baselines[q]:
-                            w, over = self.interaction_weights(p, a, q, b)
-                            out.append(("interaction", f"{p} x {q}", (a, b), (self.baselines[p], self.baselines[q]),
-                                        w, "averaged", over))
-        return out
 
 
 # -------------------------------------------------------------------------------------------------
@@ -196,13 +97,6 @@ class DesignFit:
     cells: pd.DataFrame  # one row per configuration: params, n, mean, low, high, cell, in_best_set, margin
     variance: dict | None  # seed against sampling spread (see variance_sentence)
     min_effect: float | None  # the difference the plan targets, in metric units (None: 10% of each baseline)
-
-    @property
-    def best(self) -> pd.DataFrame:
-        return self.cells
-
-    def to_original(self, v: float) -> float:
-        return math.exp(v) if self.scale == LOG else v
 
 
 def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
@@ -244,7 +138,7 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
         bartlett_p = float(scipy.stats.bartlett(*replicated).pvalue)
     equal = not (bartlett_p < BARTLETT_ALPHA)
     tests = {"pooled": "pooled", "own": "welch"}.get(variance, "hc2" if equal else "welch")
-    pooled = tests == "pooled" or (tests == "hc2" and equal)  # configuration intervals from the pooled variance
+    pooled = tests != "welch"  # configuration intervals from the pooled variance
     residual_df = float(fit.df_resid)
     residual_var = float(fit.scale) if residual_df > 0 else math.nan
     means = np.array([g.mean() for g in groups])
@@ -255,7 +149,7 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
 
     effects, interactions = [], []
     for kind, p, level, base, w, how, over in layout.comparisons():
-        e = _comparison(fit, cov, groups, layout, w, tests, kind, p, level, base, how, over, data, scale, means)
+        e = _comparison(fit, cov, groups, layout, w, tests, kind, p, level, base, how, over, scale, means)
         (effects if kind == "effect" else interactions).append(e)
     family = [e for e in effects + interactions if math.isfinite(e.p)]
     m = len(family)
@@ -269,7 +163,7 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
             target = min_effect if min_effect is not None else DEFAULT_MIN_EFFECT * abs(e.baseline_mean)
             e.target = float(target)
             e.seeds_needed = seeds_needed(e.weights, residual_var, alpha / max(m, 1),
-                                          _model_difference(target, e.baseline_mean, scale))
+                                          model_difference(target, e.baseline_mean, scale))
     analysis = EffectAnalysis(metric, mode, params, dict(layout.baselines), layout.factorial, effects, interactions, m)
     cells = _cells(layout, groups, means, residual_var, residual_df, pooled, tests, scale, metric, mode, alpha)
     for p in requested:  # a parameter at one level among the finished runs: a constant column, not a factor
@@ -280,14 +174,7 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
                      cells, variance, min_effect)
 
 
-def _model_difference(target: float, baseline: float, scale: str) -> float:
-    """A difference in metric units as a difference on the analysis scale (for log: the ratio 1 + d/b)."""
-    if scale == LOG:
-        return math.log1p(abs(target) / baseline) if baseline > 0 else math.nan
-    return abs(target)
-
-
-def _comparison(fit, cov, groups, layout: Layout, w, tests, kind, p, level, base, how, over, data, scale,
+def _comparison(fit, cov, groups, layout: Layout, w, tests, kind, p, level, base, how, over, scale,
                 means) -> Effect:
     used = w != 0
     if kind == "effect":
@@ -346,16 +233,6 @@ def _comparison(fit, cov, groups, layout: Layout, w, tests, kind, p, level, base
     return e
 
 
-def bell_mccaffrey_df(weights, counts) -> float:
-    """Degrees of freedom of a contrast's HC2 variance, sum(w_c^2 s_c^2 / n_c), when the configurations
-    share one variance (Bell and McCaffrey 2002; Imbens and Kolesar 2016): Satterthwaite's for that sum
-    of independent chi-squares. N - k for a contrast that weighs every configuration alike, 2(n - 1) for
-    two configurations of n runs."""
-    w, n = np.asarray(weights, dtype=float), np.asarray(counts, dtype=float)
-    a = w * w / n
-    return float(a.sum() ** 2 / np.sum(a * a / (n - 1)))
-
-
 def _verdict(e: Effect, mode: str, alpha: float = ALPHA) -> str:
     if not math.isfinite(e.se):
         return NEEDS_SEEDS
@@ -364,53 +241,6 @@ def _verdict(e: Effect, mode: str, alpha: float = ALPHA) -> str:
             return INTERACTION
         return BETTER if (e.estimate < 0) == (mode == "min") else WORSE
     return NO_INTERACTION if e.kind == "interaction" else NO_DIFFERENCE
-
-
-def seeds_needed(weights: np.ndarray, residual_var: float, alpha: float, difference: float,
-                 power: float = POWER) -> int | None:
-    """Smallest number of seeds per configuration (the same in each) at which a contrast with these
-    weights over the configurations detects `difference` (analysis scale) with `power` at `alpha`,
-    given the residual variance (the test: HC2 with Bell-McCaffrey df); None beyond MAX_SEEDS."""
-    if not (math.isfinite(residual_var) and residual_var > 0 and math.isfinite(difference) and difference > 0):
-        return None
-    w = np.asarray(weights, dtype=float)
-    ss, used = float(np.sum(w ** 2)), w[w != 0]
-
-    def enough(n: int) -> bool:
-        df = bell_mccaffrey_df(used, np.full(len(used), float(n)))
-        d = detectable_difference(math.sqrt(residual_var * ss / n), df, alpha, power)
-        return math.isfinite(d) and d <= difference
-
-    if not enough(MAX_SEEDS):
-        return None
-    low, high = 2, MAX_SEEDS
-    if enough(low):
-        return low
-    while high - low > 1:  # enough(high) and not enough(low)
-        mid = (low + high) // 2
-        low, high = (low, mid) if enough(mid) else (mid, high)
-    return high
-
-
-def plan_comparisons(layout: Layout, residual_var: float, scale: str, grand_mean: float, seeds: int,
-                     min_effect: float | None = None) -> list[dict]:
-    """For a planned design (every configuration with `seeds` runs) and a pilot's residual variance: each
-    comparison's detectable difference at `seeds` and the seeds it needs to detect `min_effect` (metric
-    units; default 10% of the pilot's mean), both at 80% power and the Bonferroni level."""
-    comps = layout.comparisons()
-    m = max(len(comps), 1)
-    target = min_effect if min_effect is not None else DEFAULT_MIN_EFFECT * abs(grand_mean)
-    diff = _model_difference(target, grand_mean, scale)
-    rows = []
-    for kind, p, level, base, w, how, over in comps:
-        ss, used = float(np.sum(w ** 2)), w[w != 0]
-        df = bell_mccaffrey_df(used, np.full(len(used), float(seeds))) if seeds >= 2 else math.nan
-        detectable = (detectable_difference(math.sqrt(residual_var * ss / seeds), df, ALPHA / m)
-                      if seeds >= 2 else math.nan)
-        rows.append({"kind": kind, "parameter": p, "level": level, "baseline": base, "target": target,
-                     "detectable": (math.expm1(detectable) * grand_mean if scale == LOG else detectable),
-                     "seeds_needed": seeds_needed(w, residual_var, ALPHA / m, diff)})
-    return rows
 
 
 # -------------------------------------------------------------------------------------------------
@@ -479,8 +309,6 @@ def _cells(layout: Layout, groups, means, residual_var, residual_df, pooled, tes
 
 
 def _cell_text(centre: float, low: float, high: float, n: int) -> str:
-    from analysis.stats import _decimals, format_number
-
     half = (high - low) / 2
     d = _decimals(half, centre)
     if not math.isfinite(half):

@@ -29,7 +29,8 @@ from analysis.conclusions import (
 from analysis.design import level_label
 from analysis.budget import SIZE_PARAMS, budget_curves, split_drop
 from analysis.load import BUDGET, Sweep, SweepNotFound, add_target_arguments, load_target
-from analysis.model import LOG, fit_design
+from analysis.layout import LOG
+from analysis.model import TESTS, fit_design
 from analysis.stats import usable_trials
 from analysis.tables import ranking, summary_table, to_markdown
 from gan.data import DATASETS
@@ -150,8 +151,7 @@ def fit_summary(fit) -> pd.DataFrame:
             ("residual SD (seed to seed)", f"{math.sqrt(fit.residual_var):.4g}" if math.isfinite(fit.residual_var) else "-"),
             ("residual degrees of freedom", f"{fit.residual_df:g}"),
             ("Bartlett's test of equal variances, p", f"{fit.bartlett_p:.3g}" if math.isfinite(fit.bartlett_p) else "-"),
-            ("tests", {"hc2": "HC2 standard errors, Bell-McCaffrey degrees of freedom", "welch": "Welch (each "
-                       "configuration's own variance)", "pooled": "pooled residual variance"}[fit.tests]),
+            ("tests", TESTS[fit.tests]),
             ("comparisons under Holm's correction", fit.analysis.family_size)]
     return pd.DataFrame(rows, columns=["what", "value"]).astype({"value": str})
 

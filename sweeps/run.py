@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import itertools
 import json
 import math
 import os
@@ -728,7 +727,8 @@ def _format_summary(summary: dict, spec: SweepSpec) -> str:
     import pandas as pd
 
     from analysis.design import level_label, variant_settings
-    from analysis.model import LOG, fit_design
+    from analysis.layout import LOG
+    from analysis.model import fit_design
 
     metric = summary["metric"]
     lines = [f"runs ranked by {metric} ({summary['mode']}):"]
@@ -785,65 +785,18 @@ def _seed_list(text: str) -> list[int]:
     return seeds
 
 
-class PilotError(Exception):
-    """A pilot sweep that cannot plan this spec."""
-
-
 def pilot_plan(spec: SweepSpec, pilot: str) -> str:
-    """The seeds each comparison of a grid spec needs, from the seed-to-seed variance an earlier sweep measured
-    (the report's model, analysis.model): what `--dry-run --pilot SWEEP` prints."""
-    import numpy as np
-
-    from analysis.load import SweepNotFound, load_sweep
-    from analysis.model import LOG, Layout, fit_design, plan_comparisons
-    from analysis.stats import usable_trials
+    """What `--dry-run --pilot SWEEP` prints: `analysis.plan.pilot_plan` for this grid spec's factors."""
+    from analysis.plan import PilotError, pilot_plan as plan_from
 
     if spec.method != "grid":
         raise PilotError(f"a plan needs the configurations in advance, which a {spec.method} search does not fix; "
                          "plan its seeded grid rerun instead.")
-    if not Path(pilot).is_dir():
-        raise PilotError("no such folder; give the folder of an earlier sweep (runs/sweeps/NAME-...), or its output "
-                         "root.")
-    try:
-        sweep = load_sweep(pilot)
-    except SweepNotFound as e:
-        raise PilotError(str(e)) from None
-    if sweep.metric != spec.metric:
-        raise PilotError(f"it ranked runs by {sweep.metric}, this spec by {spec.metric}: its variance says nothing "
-                         f"about {spec.metric}.")
-    fit = fit_design(sweep.trials, sweep.metric, sweep.mode, [p for p in sweep.swept if p in sweep.trials],
-                     sweep.baselines, plan=False)
-    if not (fit.residual_df >= 1):
-        raise PilotError("no configuration of it has two finished runs, so it measured no seed-to-seed variance.")
-    values = usable_trials(sweep.trials, sweep.metric)[sweep.metric].astype(float)
-    grand = float(np.exp(np.log(values).mean())) if fit.scale == LOG else float(values.mean())
-    params = [p for p in spec.parameters if p.values is not None and len(p.values) > 1]
-    keys = [tuple(level_label(v) for v in combo) for combo in itertools.product(*[p.values for p in params])]
-    baselines = {p.key: level_label(p.baseline if p.baseline is not None else p.values[0]) for p in params}
-    n = len(spec.seeds) * spec.num_samples
-    layout = Layout.from_keys([k for k in keys for _ in range(n)], [p.key for p in params], baselines)
-    rows = plan_comparisons(layout, fit.residual_var, fit.scale, grand, n, spec.min_effect)
-    target = rows[0]["target"] if rows else spec.min_effect
-    sd = (f"{math.sqrt(fit.residual_var):.1%} of {spec.metric} (SD of log {spec.metric})" if fit.scale == LOG
-          else f"{math.sqrt(fit.residual_var):.3g}")
-    lines = [f"plan from the pilot {sweep.out_dir or pilot}: seed-to-seed SD {sd}, {fit.residual_df:g} degrees of "
-             f"freedom over {int(fit.layout.counts.sum())} runs; {spec.metric} {grand:.4g} on average there",
-             f"difference to detect: {target:.4g} {spec.metric}"
-             + ("" if spec.min_effect is not None else " (10% of the pilot's average; set metric.min_effect)")
-             + f"; 80% power at the Bonferroni level over {len(rows)} comparisons; {n} seeds per configuration planned"]
-    extractor = sweep.design.extractor if sweep.design else None
-    if extractor and extractor != spec.evaluation.extractor:
-        lines.append(f"caution: the pilot scored {spec.metric} with the {extractor} extractor, this spec with "
-                     f"{spec.evaluation.extractor}; its seed-to-seed spread need not carry over")
-    for r in rows:
-        short = lambda k: k.split(".")[-1]  # noqa: E731
-        what = (f"{short(r['parameter'])} {level_label(r['baseline'])} -> {level_label(r['level'])}" if r["kind"] == "effect"
-                else f"{' x '.join(short(k) for k in r['parameter'].split(' x '))} interaction "
-                     f"({level_label(r['level'])} against {level_label(r['baseline'])})")
-        need = "more than 1000" if r["seeds_needed"] is None else str(r["seeds_needed"])
-        det = f"{r['detectable']:.3g}" if math.isfinite(r["detectable"]) else "nothing (needs >= 2 seeds)"
-        lines.append(f"  {what}: at {n} seeds detects {det} {spec.metric}; needs {need} seeds per configuration")
-    return "\n".join(lines)
+    factors = [(p.key, [level_label(v) for v in p.values],
+                level_label(p.baseline if p.baseline is not None else p.values[0]))
+               for p in spec.parameters if p.values is not None and len(p.values) > 1]
+    return plan_from(pilot, metric=spec.metric, extractor=spec.evaluation.extractor, factors=factors,
+                     seeds=len(spec.seeds) * spec.num_samples, min_effect=spec.min_effect)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -883,6 +836,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         print(plan(spec))
         if args.pilot:
+            from analysis.plan import PilotError
+
             try:
                 print(pilot_plan(spec, args.pilot))
             except PilotError as e:

@@ -15,7 +15,8 @@ from analysis.calibration import (
     best_set_coverage, calibrate, detection_rate, student_power, trials_table, welch_power,
 )
 from analysis.conclusions import effect_sentence, model_sentences
-from analysis.model import Layout, bell_mccaffrey_df, fit_design, plan_comparisons, seeds_needed
+from analysis.layout import Layout, bell_mccaffrey_df, plan_comparisons, seeds_needed
+from analysis.model import fit_design
 from analysis.stats import BETTER, NEEDS_SEEDS, NO_DIFFERENCE, WORSE
 
 METRIC = "fid"
