@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from analysis.load import Sweep, SweepNotFound, add_target_arguments, load_target
+from analysis.load import Sweep, SweepNotFound, add_target_arguments, download_artifact, load_target
 from analysis.stats import format_interval, interval, usable_trials
 from gan.data import DATASETS
 from gan.sampling import GENERATOR_ARTIFACT, Sampler
@@ -109,10 +109,9 @@ def _best_run(sweep: Sweep) -> pd.Series:
 def _pools(sweep: Sweep, run_id: str, n_generated: int, plan: AugmentPlan, tmp: Path) -> Pools:
     from mlflow.tracking import MlflowClient
 
-    from analysis.report import _download
     from gan.metrics.classifier import default_spec, train_test_split
 
-    path = _download(MlflowClient(sweep.tracking_uri), run_id, GENERATOR_ARTIFACT, tmp)
+    path = download_artifact(MlflowClient(sweep.tracking_uri), run_id, GENERATOR_ARTIFACT, tmp)
     if path is None:
         raise SweepNotFound(f"Run {run_id} has no {GENERATOR_ARTIFACT} artifact.")
     sampler = Sampler.load(path)

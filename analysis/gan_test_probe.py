@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from analysis.load import Sweep, SweepNotFound, add_target_arguments, load_target
+from analysis.load import Sweep, SweepNotFound, add_target_arguments, download_artifact, load_target
 from analysis.stats import format_interval, interval, usable_trials
 from gan.config import Config
 from gan.data import DATASETS, scale_pixels
@@ -127,8 +127,6 @@ def probe(sweep: Sweep, *, repeats: int = 10, samples: int = 10_000, lenet_epoch
     """(one row per run, variant and sample set; the per-class GAN-test per run and variant)."""
     from mlflow.tracking import MlflowClient
 
-    from analysis.report import _download
-
     done = usable_trials(sweep.trials, sweep.metric) if run_ids is None else sweep.trials[
         sweep.trials["run_id"].isin(run_ids)]
     if "model.conditional" in done:
@@ -141,7 +139,7 @@ def probe(sweep: Sweep, *, repeats: int = 10, samples: int = 10_000, lenet_epoch
     all_sets, all_classes = [], []
     for _, run in done.iterrows():
         with tempfile.TemporaryDirectory() as tmp:
-            path = _download(client, run["run_id"], GENERATOR_ARTIFACT, Path(tmp))
+            path = download_artifact(client, run["run_id"], GENERATOR_ARTIFACT, Path(tmp))
             if path is None:
                 raise SweepNotFound(f"Run {run['run_id']} has no {GENERATOR_ARTIFACT} artifact.")
             sampler = Sampler.load(path)

@@ -24,7 +24,7 @@ from gan.metrics import OUTPUTS, metric_direction
 from gan.status import Status
 from gan.train import TRAINING_CURVES
 
-__all__ = ["BUDGET", "Sweep", "SweepNotFound", "budget_plan", "load_sweep", "resolve_target"]
+__all__ = ["BUDGET", "Sweep", "SweepNotFound", "budget_plan", "download_artifact", "load_sweep", "resolve_target"]
 
 # every evaluation output of the metric registry, the `evaluation` counter and the training curves
 HISTORY_METRICS = (*OUTPUTS, "evaluation", *TRAINING_CURVES)
@@ -94,6 +94,14 @@ def resolve_target(target: str, tracking_uri: str | None = None, scale: str | No
 
         tracking_uri = mlflow.get_tracking_uri()
     return tracking_uri, experiment, None, None
+
+
+def download_artifact(client, run_id: str, path: str, dst: Path) -> Path | None:
+    """A run's artifact (file or folder) downloaded under `dst`, or None when the run does not have it."""
+    try:
+        return Path(client.download_artifacts(run_id, path, str(dst)))
+    except Exception:
+        return None
 
 
 def add_target_arguments(parser) -> None:

@@ -28,7 +28,7 @@ from analysis.conclusions import (
 )
 from analysis.design import level_label
 from analysis.budget import SIZE_PARAMS, budget_curves, split_drop
-from analysis.load import BUDGET, Sweep, SweepNotFound, add_target_arguments, load_target
+from analysis.load import BUDGET, Sweep, SweepNotFound, add_target_arguments, download_artifact, load_target
 from analysis.layout import LOG
 from analysis.model import TESTS, fit_design
 from analysis.stats import usable_trials
@@ -42,13 +42,6 @@ __all__ = ["build_report", "main"]
 
 # every registry output that ranks runs, then the training time
 SUMMARY_METRICS = [name for name, out in OUTPUTS.items() if out.direction] + ["wall_time_s"]
-
-
-def _download(client, run_id: str, path: str, dst: Path) -> Path | None:
-    try:
-        return Path(client.download_artifacts(run_id, path, str(dst)))
-    except Exception:
-        return None
 
 
 def _interpolation(sampler, pairs: int = 5, steps: int = 10) -> np.ndarray:
@@ -256,7 +249,7 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
                             plots.accuracy_contour(aug, name, out_dir / f"augmentation_{name}.png")))
         add_table("augmentation_published", "Augmentation: the study's figures beside ours", published_beside(aug))
         with tempfile.TemporaryDirectory() as tmp:
-            pca = _download(client, meta["run_id"], "pca.png", Path(tmp))
+            pca = download_artifact(client, meta["run_id"], "pca.png", Path(tmp))
             if pca:
                 (out_dir / "augmentation_pca.png").write_bytes(Path(pca).read_bytes())
                 figures.append(("penultimate activations of 100 real test and 100 generated images (PCA)",
@@ -306,7 +299,7 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
         for label, row in (("best", best_run), ("worst", worst_run)):
             if row is None:
                 continue
-            folder = _download(client, row["run_id"], "samples", Path(tmp) / label)
+            folder = download_artifact(client, row["run_id"], "samples", Path(tmp) / label)
             grids = sorted(folder.glob("*.png")) if folder else []
             if grids:
                 dst = out_dir / f"samples_{label}.png"
@@ -314,7 +307,7 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
                 figures.append((f"samples of the {label} single run ({plots._label(row, factors)}, "
                                 f"{metric} {row[metric]:.4g})", dst))
         if best_run is not None:
-            weights = _download(client, best_run["run_id"], GENERATOR_ARTIFACT, Path(tmp) / "g")
+            weights = download_artifact(client, best_run["run_id"], GENERATOR_ARTIFACT, Path(tmp) / "g")
             if weights:
                 sampler = Sampler.load(weights)
                 info = DATASETS.get(sampler.config.data.name)

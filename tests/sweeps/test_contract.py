@@ -88,19 +88,16 @@ def test_storage_faults_are_told_from_other_errors():
     assert storage_fault_cause(ValueError("bad value")) is None
 
 
+def _summary_spec(name: str, parameters: str, seeds: int):
+    """A small grid spec for the sweep summary's tests: `parameters` is the indented body of its `parameters:`."""
+    return parse_spec(f"name: {name}\nbase:\n  data: {{name: fashion_mnist}}\n  train: {{iterations: 20, eval_every: 10}}\n"
+                      f"parameters:\n{parameters}method: grid\nseeds: {seeds}\n", source=f"{name}.yaml")
+
+
 def test_the_sweep_summary_does_not_rank_a_lone_configuration_against_nothing():
     from sweeps.run import _format_summary
 
-    spec = parse_spec("""\
-name: lone
-base:
-  data: {name: fashion_mnist}
-  train: {iterations: 20, eval_every: 10}
-parameters:
-  optim.g_lr: {values: [0.0002, 0.002]}
-method: grid
-seeds: 3
-""", source="lone.yaml")
+    spec = _summary_spec("lone", "  optim.g_lr: {values: [0.0002, 0.002]}\n", 3)
     rows = [{"trial_id": f"t{s}", "status": Status.COMPLETED, "fid": 80.0 + s, "evaluation": 2, "step": 20,
              "swept": {"optim.g_lr": 0.0002, "train.seed": s}} for s in range(3)]
     rows.append({"trial_id": "t3", "status": Status.INTERRUPTED, "fid": 300.0, "evaluation": 1, "step": 10,
@@ -120,17 +117,7 @@ def test_the_sweep_summary_names_a_parameter_held_at_one_level():
     it, and the summary still names it with each configuration."""
     from sweeps.run import _format_summary
 
-    spec = parse_spec("""\
-name: held
-base:
-  data: {name: fashion_mnist}
-  train: {iterations: 20, eval_every: 10}
-parameters:
-  model.latent_dim: {values: [100]}
-  model.g_width: {values: [8, 32]}
-method: grid
-seeds: 2
-""", source="held.yaml")
+    spec = _summary_spec("held", "  model.latent_dim: {values: [100]}\n  model.g_width: {values: [8, 32]}\n", 2)
     rows = [{"trial_id": f"t{g}{s}", "status": Status.COMPLETED, "fid": (150.0 if g == 8 else 90.0) + s,
              "evaluation": 2, "step": 20, "swept": {"model.latent_dim": 100, "model.g_width": g, "train.seed": s}}
             for g in (8, 32) for s in (0, 1)]
@@ -141,16 +128,7 @@ seeds: 2
 def test_the_sweep_summary_of_a_sweep_where_no_trial_finished_says_so():
     from sweeps.run import _format_summary
 
-    spec = parse_spec("""\
-name: none
-base:
-  data: {name: fashion_mnist}
-  train: {iterations: 20, eval_every: 10}
-parameters:
-  model.g_width: {values: [8, 32]}
-method: grid
-seeds: 2
-""", source="none.yaml")
+    spec = _summary_spec("none", "  model.g_width: {values: [8, 32]}\n", 2)
     rows = [{"trial_id": f"t{g}{s}", "status": Status.DIVERGED, "fid": None, "evaluation": 1, "step": 10,
              "swept": {"model.g_width": g, "train.seed": s}} for g in (8, 32) for s in (0, 1)]
     text = _format_summary({"metric": "fid", "mode": "min", "trials": rows}, spec)
