@@ -46,13 +46,17 @@ from typing import Any
 import numpy as np
 import scipy.stats
 
+from analysis.design import ADAPTIVE_ARTIFACT
 from analysis.layout import DEFAULT_MIN_EFFECT, model_difference
 from analysis.model import DesignFit, fit_design
 from analysis.stats import ALPHA, BETTER, INTERACTION, NO_DIFFERENCE, NO_INTERACTION, WORSE
 
 EFFECTS = (0.8, 0.9)  # planted ratios: FID 20% and 10% lower at the first parameter's last level
 
-__all__ = ["DECIDED", "EFFECTS", "MAX_SEEDS", "Round", "SETTLED", "alpha_at", "next_round", "simulate"]
+__all__ = ["DECIDED", "EFFECTS", "MAX_SEEDS", "RECORD", "Round", "SETTLED", "alpha_at", "next_round", "record",
+           "record_lines", "record_table", "round_record", "simulate"]
+
+RECORD = ADAPTIVE_ARTIFACT  # in the sweep folder and the parent run's artifacts: the rounds of an adaptive sweep
 
 DECIDED = "every main effect decided or settled, and the best set a single configuration or a tie"
 MAX_SEEDS = "max seeds reached"
@@ -137,6 +141,103 @@ def next_round(trials, metric: str, mode: str, params: list[str], baselines: dic
     elif not add or look >= looks:
         stop, add = MAX_SEEDS, []
     return Round(look, level, fit, decided, settled, add, {c: open_cells[c] for c in add}, stop)
+
+
+# -------------------------------------------------------------------------------------------------
+# The record of an adaptive sweep: what each look decided and which configurations got seeds, and why
+
+
+def _cell_label(params: list[str], cell) -> str:
+    return ", ".join(f"{p.split('.')[-1]}={v}" for p, v in zip(params, cell)) or "base config"
+
+
+def round_record(r: Round, seeds: dict[tuple, int]) -> dict:
+    """One look, as JSON: its level, the runs it saw, its verdicts, and the seeds it added and why."""
+    return {"look": r.look, "alpha": r.alpha, "runs": int(sum(seeds.values())),
+            "decided": [[p, lv, v, at] for (p, lv), (v, at) in r.decided.items()],
+            "settled": [[p, lv] for p, lv in sorted(r.settled)],
+            "add": [{"cell": list(c), "reason": r.reasons[c]} for c in r.add], "stop": r.stop}
+
+
+def record(params: list[str], cells: list, given: list[int], initial: int, maximum: int, rounds: list[dict],
+           stop: str | None) -> dict:
+    """The whole record: per configuration its seeds, the looks that added them and why, and how the sweep ended."""
+    out = []
+    for cell, n in zip(cells, given):
+        added = [(rd["look"], a["reason"]) for rd in rounds for a in rd["add"] if list(a["cell"]) == list(cell)]
+        out.append({"levels": dict(zip(params, cell)), "label": _cell_label(params, cell), "seeds": int(n),
+                    "added": [{"after_look": look, "reason": why} for look, why in added]})
+    return {"params": list(params), "initial": initial, "max": maximum, "looks": maximum - initial + 1,
+            "trials": int(sum(given)), "max_trials": len(cells) * maximum, "stop": stop, "cells": out,
+            "rounds": rounds}
+
+
+def sequential_verdicts(fit: DesignFit, rec: dict) -> DesignFit:
+    """The fit of an adaptive sweep's runs with each comparison's verdict the one the sweep reached while
+    running (at its look's share of the 5%), which is what keeps false verdicts at 5% under the repeated
+    looks: a comparison the looks left undecided stays "no detectable difference" even where a test of the
+    final runs at the whole 5% would reject. Estimates, intervals and p-values stay the final fit's."""
+    import dataclasses
+
+    from analysis.stats import NEEDS_SEEDS
+
+    decided = {(p, str(lv)): v for p, lv, v, _ in (rec["rounds"][-1]["decided"] if rec.get("rounds") else [])}
+
+    def verdict(e):
+        if e.verdict == NEEDS_SEEDS:
+            return e
+        none = NO_INTERACTION if e.kind == "interaction" else NO_DIFFERENCE
+        return dataclasses.replace(e, verdict=decided.get(_key(e), none))
+
+    a = fit.analysis
+    analysis = dataclasses.replace(a, effects=[verdict(e) for e in a.effects],
+                                   interactions=[verdict(e) for e in a.interactions])
+    return dataclasses.replace(fit, analysis=analysis)
+
+
+def sequential_sentence(rec: dict) -> str:
+    """How an adaptive sweep's verdicts were reached, for the report's conclusions."""
+    saved = 1 - rec["trials"] / rec["max_trials"] if rec["max_trials"] else 0.0
+    seeds = sorted({c["seeds"] for c in rec["cells"]})
+    span = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]}"
+    return (f"Seeds were added adaptively ({rec['initial']} to {rec['max']} per configuration; this sweep gave "
+            f"{span}, {rec['trials']} trials instead of {rec['max_trials']}, {saved:.0%} fewer; ended: "
+            f"{rec['stop'] or 'interrupted before its last look'}). Each verdict is the one the sweep reached while running, "
+            f"at its look's share of the 5% (power-family alpha spending over at most {rec['looks']} looks, Holm within "
+            "a look), which keeps the chance of any false verdict at 5% under the repeated looks; the figures and "
+            "p-values quoted are the final fit's, not adjusted for the looks.")
+
+
+def record_table(rec: dict):
+    """One row per configuration: seeds run, the look after which it got its last one, and why it got them."""
+    import pandas as pd
+
+    rows = []
+    for c in rec["cells"]:
+        whys = [f"look {a['after_look']}: {a['reason']}" for a in c["added"]]
+        last = max((a["after_look"] for a in c["added"]), default=0)
+        rows.append({**c["levels"], "configuration": c["label"], "seeds": c["seeds"],
+                     "stopped_after_look": last + 1 if c["seeds"] < rec["max"] else None,
+                     "why": "; ".join(whys) if whys else "initial seeds only: nothing it enters was open"})
+    return pd.DataFrame(rows)
+
+
+def record_lines(rec: dict) -> list[str]:
+    """What the console and the report say of an adaptive sweep: trials, the saving, seeds per configuration, why."""
+    saved = 1 - rec["trials"] / rec["max_trials"] if rec["max_trials"] else 0.0
+    ended = rec["stop"] or "not ended yet (interrupted: --resume continues the round)"
+    lines = [f"adaptive seeds ({rec['initial']} to {rec['max']} per configuration, {len(rec['rounds'])} of at most "
+             f"{rec['looks']} looks): {rec['trials']} trials ran of the {rec['max_trials']} that {rec['max']} seeds "
+             f"everywhere would run ({saved:.0%} fewer); ended: {ended}."]
+    last = rec["rounds"][-1] if rec["rounds"] else {"decided": [], "settled": []}
+    said = [f"{p.split('.')[-1]} {lv}: {v} (look {at})" for p, lv, v, at in last["decided"]]
+    said += [f"{p.split('.')[-1]} {lv}: {SETTLED}" for p, lv in last["settled"]]
+    if said:
+        lines.append("  decided while running: " + "; ".join(said) + " (the report refits on every run)")
+    lines.append("  seeds per configuration, and why it got more than the first round's:")
+    for _, row in record_table(rec).iterrows():
+        lines.append(f"    {row['configuration']}: {row['seeds']} ({row['why']})")
+    return lines
 
 
 # -------------------------------------------------------------------------------------------------

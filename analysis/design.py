@@ -12,9 +12,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["DESIGN_ARTIFACT", "VARIANT_NAME", "Factor", "PublishedFigure", "SweepDesign", "level_label", "variant_settings"]
+__all__ = ["ADAPTIVE_ARTIFACT", "DESIGN_ARTIFACT", "VARIANT_NAME", "Factor", "PublishedFigure", "SweepDesign", "level_label", "variant_settings"]
 
 DESIGN_ARTIFACT = "design.json"
+ADAPTIVE_ARTIFACT = "adaptive.json"  # an adaptive sweep's rounds (analysis.adaptive.record), in its folder and parent run
 _VERSION = 1
 
 

@@ -11,6 +11,7 @@ folder), or an experiment name with a tracking URI. It returns the latest sweep 
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.design import DESIGN_ARTIFACT, SweepDesign, level_label, variant_settings
+from analysis.design import ADAPTIVE_ARTIFACT, DESIGN_ARTIFACT, SweepDesign, level_label, variant_settings
 from analysis.folders import STATE_FILE, latest_sweep_dir, read_state, spec_label
 from gan.metrics import OUTPUTS, metric_direction
 from gan.status import Status
@@ -48,6 +49,7 @@ class Sweep:
     out_dir: Path | None = None  # sweep output folder, when known
     design: SweepDesign | None = None  # what the sweep set out to measure (None for sweeps that did not log it)
     baselines: dict = field(default_factory=dict)  # factor -> its baseline level, as it appears in `trials`
+    adaptive: dict | None = None  # an adaptive sweep's record of its rounds (analysis.adaptive.record)
 
     def finished(self) -> pd.DataFrame:
         return self.trials[self.trials["status"].isin(Status.ended())]
@@ -193,7 +195,7 @@ def load_sweep(target: str, *, tracking_uri: str | None = None, parent_run_id: s
                 swept.append(BUDGET)
                 baselines[BUDGET] = design.budget["hold"][0]
     return Sweep(experiment, tracking_uri, parent, metric, mode, trials, histories, swept,
-                 dict(parent_run.data.params), folder, design, baselines)
+                 dict(parent_run.data.params), folder, design, baselines, _read_json(client, parent, folder, ADAPTIVE_ARTIFACT))
 
 
 BUDGET = "budget"  # the column naming each trial's budget plan, in sweeps with budget plans
@@ -217,6 +219,15 @@ def _read_design(client, parent_run_id: str, folder: Path | None) -> SweepDesign
         except Exception:  # a sweep from before designs were logged
             return None
         return SweepDesign.from_json(Path(path).read_text())
+
+
+def _read_json(client, parent_run_id: str, folder: Path | None, name: str) -> dict | None:
+    """A JSON file of the sweep folder, else the parent run's artifact of that name; None when neither has it."""
+    if folder is not None and (folder / name).is_file():
+        return json.loads((folder / name).read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        path = download_artifact(client, parent_run_id, name, Path(tmp))
+        return json.loads(path.read_text()) if path else None
 
 
 def _same_value(logged, value) -> bool:

@@ -14,7 +14,7 @@ import pandas as pd  # noqa: E402
 
 from gan.status import Status  # noqa: E402
 
-__all__ = ["accuracy_contour", "budget_curves", "class_histogram", "final_vs_param", "forest", "image_strip", "loss_curves",
+__all__ = ["accuracy_contour", "adaptive_seeds", "budget_curves", "class_histogram", "final_vs_param", "forest", "image_strip", "loss_curves",
            "metric_vs_step", "param_importance", "pca_scatter"]
 
 _STYLE = {Status.COMPLETED: ("-", 1.6), Status.EARLY_STOPPED: ("--", 1.0), Status.DIVERGED: (":", 1.0),
@@ -259,4 +259,25 @@ def pca_scatter(real: np.ndarray, real_labels: np.ndarray, generated: np.ndarray
     ax.set_ylabel(f"PC 2 ({explained[1]:.0%})")
     ax.set_title("classifier's penultimate activations (colour: class)")
     ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def adaptive_seeds(rec: dict, path: Path) -> Path:
+    """An adaptive sweep's seeds per configuration: the first round's, then one block per look that added
+    one; the text at each bar's end says where it stopped getting seeds."""
+    cells = rec["cells"]
+    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(cells) + 1.3))
+    colours = plt.cm.viridis(np.linspace(0.15, 0.85, max(rec["looks"], 1)))
+    for i, c in enumerate(cells):
+        ax.barh(i, rec["initial"], color="0.7", edgecolor="white")
+        for j, a in enumerate(sorted(c["added"], key=lambda a: a["after_look"])):
+            ax.barh(i, 1, left=rec["initial"] + j, color=colours[a["after_look"] - 1], edgecolor="white")
+        last = max((a["after_look"] for a in c["added"]), default=0)
+        end = "max seeds" if c["seeds"] >= rec["max"] else f"no more after look {last + 1}"
+        ax.text(c["seeds"] + 0.1, i, end, va="center", fontsize=8)
+    ax.axvline(rec["max"], color="0.3", ls="--", lw=1)
+    ax.set_yticks(range(len(cells)), [c["label"] for c in cells], fontsize=8)
+    ax.set_xlim(0, rec["max"] + 2.5)
+    ax.set_xlabel("seeds (grey: first round; colour: the look that added it; dashed: max)")
+    ax.invert_yaxis()
     return _save(fig, path)

@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 
 from analysis import plots
+from analysis.adaptive import record_table, sequential_sentence, sequential_verdicts
 from analysis.asha import replay_asha, rung_correlations
 from analysis.augment import PLANS, accuracy_grid, augmentation_results, published_beside
 from analysis.conclusions import (
@@ -179,6 +180,8 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
     # -- the statistics behind the conclusions ----------------------------------------------------
     min_effect = detect if detect is not None else (sweep.design.min_effect if sweep.design else None)
     fit = fit_design(trials, metric, mode, factors, sweep.baselines, uncertainty=uncertainty, min_effect=min_effect)
+    if sweep.adaptive:  # the verdicts the sweep reached at its looks, which hold their 5% under the repeated looks
+        fit = sequential_verdicts(fit, sweep.adaptive)
     analysis, best = fit.analysis, fit.cells
     correlations, replay, asha_text = _early_stopping_check(sweep, factors, best)
     dataset = str(trials["data.name"].iloc[0]) if "data.name" in trials else None
@@ -186,7 +189,7 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
                      final_samples=int(trials["eval_samples"].max()) if "eval_samples" in trials else 0,
                      dataset=dataset, factors=sweep.design.factors if sweep.design else [])
 
-    conclusions = model_sentences(fit, factors, uncertainty)
+    conclusions = ([sequential_sentence(sweep.adaptive)] if sweep.adaptive else []) + model_sentences(fit, factors, uncertainty)
     split = _budget_split(sweep, factors)
     if split is not None:
         conclusions.append(split[0].sentence(metric))
@@ -209,6 +212,14 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
                        f"best configuration at 95% (Gupta's subset selection on the same fit).</p>",
                   shown=shown)
     figures: list[tuple[str, Path]] = []
+    if sweep.adaptive:
+        seeds = record_table(sweep.adaptive)
+        add_table("seeds", "Seeds per configuration (adaptive)", seeds,
+                  note="<p>" + html.escape(sequential_sentence(sweep.adaptive)) + " <i>stopped after look</i>: the "
+                       "look at which the configuration got no further seed (empty: it reached max).</p>",
+                  shown=seeds.drop(columns=[c for c in sweep.adaptive["params"] if c in seeds]))
+        figures.append(("seeds per configuration, and the look after which each got no more",
+                        plots.adaptive_seeds(sweep.adaptive, out_dir / "seeds.png")))
     if analysis.effects or analysis.interactions:
         table = effect_table(analysis)
         add_table("effects", "Effects against the baseline", analysis.to_frame(), shown=table,

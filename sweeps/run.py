@@ -64,7 +64,10 @@ def plan(spec: SweepSpec) -> str:
         lines.append("budget plans, side by side: " + "; ".join(plans[p]() for p in spec.budget.hold)
                      + (" (a configuration whose epochs already give that many iterations runs once, for both)"
                         if {"epochs", "iterations"} <= set(spec.budget.hold) else ""))
-    lines.append(f"seeds: {list(spec.seeds)}; resources per trial: {spec.resources.cpus} CPU, {spec.resources.gpus} GPU; "
+    seeds = (f"adaptive, {spec.adaptive.initial} to {spec.adaptive.max} per configuration from {list(spec.seeds)} "
+             f"(one more per round where the model's answer is open; at most {spec.adaptive.looks} looks)"
+             if spec.adaptive else str(list(spec.seeds)))
+    lines.append(f"seeds: {seeds}; resources per trial: {spec.resources.cpus} CPU, {spec.resources.gpus} GPU; "
                  f"max concurrent: {spec.max_concurrent or 'unlimited'}")
     ev = spec.evaluation
     lines.append(f"evaluation: {ev.extractor} extractor, metrics {list(ev.metrics)}, {ev.num_samples} samples "
@@ -81,7 +84,9 @@ def plan(spec: SweepSpec) -> str:
     if configs:
         iters = [spec.iterations(spec.config_for(c)) for c in configs]
         evals = [spec.evaluations(spec.config_for(c)) for c in configs]
-        lines.append(f"trials: {len(configs)}; iterations per trial: {min(iters)}..{max(iters)} "
+        lines.append(f"trials: {'up to ' if spec.adaptive else ''}{len(configs)}"
+                     + (f" ({len(configs) // len(spec.seeds) * spec.adaptive.initial} in the first round)"
+                        if spec.adaptive else "") + f"; iterations per trial: {min(iters)}..{max(iters)} "
                      f"({sum(iters)} in all without early stopping); evaluations per trial: {min(evals)}..{max(evals)}")
         for i, c in enumerate(configs[:50]):
             lines.append(f"  {i:3d}: " + ", ".join(f"{k}={v}" for k, v in c.items()))
@@ -159,6 +164,8 @@ def _trial_space(spec: SweepSpec) -> dict:
         swept["train.seed"] = spec.seeds[0]
         if len(spec.seeds) > 1:  # SeedReplicates repeats each configuration; the repeat index picks the seed
             seeds = list(spec.seeds)
+    elif spec.adaptive:
+        swept = {}  # the adaptive searcher suggests each trial's swept values
     else:
         swept = tune.grid_search(spec.trial_configs())  # Tune's variant generator expands the list
     return TrialRequest(
@@ -171,8 +178,9 @@ class _Progress:
     """What Tune says of every trial, step by step (its state, last result and config), and how each
     ended; prints running/stopped/done counts and the best metric so far as trials report."""
 
-    def __init__(self, metric: str, mode: str, total: int):
-        self.metric, self.mode, self.total = metric, mode, total
+    def __init__(self, metric: str, mode: str, total: int, upto: int | None = None):
+        """`total`: the trials planned; with adaptive seeds 0, and `upto` the most the sweep may run."""
+        self.metric, self.mode, self.total, self.upto = metric, mode, total, upto
         self.best: tuple[float, str] | None = None
         self.trials: dict[str, dict] = {}  # trial id -> {"state": Tune's trial status, "last": result, "config": ...}
         self.ended: dict[str, Status] = {}  # trial id -> how it ended, for trials Tune ended in this session
@@ -231,7 +239,7 @@ class _Progress:
               + f"{counts[Status.COMPLETED]} completed, {counts[Status.EARLY_STOPPED]} stopped early, "
               f"{counts[Status.DIVERGED]} diverged, {counts[Status.ERROR]} errored"
               + (f", {counts[Status.INTERRUPTED]} interrupted" if interrupted else "")
-              + f" of {self.total}; {best}", flush=True)
+              + (f" of up to {self.upto}" if self.upto else f" of {self.total}") + f"; {best}", flush=True)
 
 
 def _progress_callback(progress: _Progress):
@@ -510,12 +518,16 @@ def _build_tuner(spec: SweepSpec, where: _Where, callbacks: list, resume: bool, 
         )
         if len(spec.seeds) > 1:
             search_alg = SeedReplicates(search_alg, repeat=len(spec.seeds))
+    elif spec.adaptive:
+        search_alg = _adaptive_searcher(spec, where)
     return tune.Tuner(
         trainable,
         param_space=_trial_space(spec),
         tune_config=tune.TuneConfig(
             metric=spec.metric, mode=spec.mode, search_alg=search_alg, scheduler=scheduler,
-            num_samples=spec.num_trials() if spec.method == "optuna" else 1,
+            # adaptive: one more than it can run, so that Tune asks the searcher again after the last round and
+            # it takes its last look
+            num_samples=spec.num_trials() + 1 if spec.adaptive else spec.num_trials() if spec.method == "optuna" else 1,
             max_concurrent_trials=spec.max_concurrent or None, reuse_actors=True,
         ),
         run_config=tune.RunConfig(
@@ -581,14 +593,15 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
     journal, state, sha = _open_tracking(spec, where, spec_path)
     try:
         _start_ray(address, verbose)
-        progress = _Progress(spec.metric, spec.mode, spec.num_trials())
+        progress = _Progress(spec.metric, spec.mode, 0, spec.num_trials()) if spec.adaptive else \
+            _Progress(spec.metric, spec.mode, spec.num_trials())
         tracker = MLflowTracker(journal, spec.metric, sha)
         callbacks = [tracker, _progress_callback(progress),
                      TuneStateBackup(where.state_backup, str(where.experiment_path))]
         tuner = _build_tuner(spec, where, callbacks, resume, verbose)
         interrupted = True
         try:
-            interrupted = _fit(tuner, progress)
+            interrupted = _fit(tuner, progress) or (spec.adaptive is not None and _adaptive_record(where) is None)
         finally:
             # ended as KILLED until the sweep has run every trial; a resumed sweep reopens the runs
             if interrupted:
@@ -602,6 +615,10 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
         write_state(where.out, state)
         (where.out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
         journal.append({"op": "artifact", "trial": None, "file": "summary.json", "path": None})
+        if spec.adaptive and _adaptive_record(where, finished=False):
+            from analysis.adaptive import RECORD
+
+            journal.append({"op": "artifact", "trial": None, "file": RECORD, "path": None})
         try:  # an interrupted sweep does not wait long: its --resume applies what waits
             journal.drain(min(tracking_wait, 10.0) if interrupted else tracking_wait)
         except KeyboardInterrupt:  # what waits stays in the journal
@@ -613,6 +630,12 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
     (where.out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     progress.print(interrupted)
     print(_format_summary(summary, spec), flush=True)
+    if spec.adaptive:
+        from analysis.adaptive import record_lines
+
+        rec = _adaptive_record(where, finished=False)
+        print("\n".join(record_lines(rec)) if rec else "adaptive seeds: no look yet (the first round has not ended)",
+              flush=True)
     print(_format_tracking(summary["tracking"], journal, where, interrupted), flush=True)
     if progress.fault:
         print(f"stopped: {progress.fault}\nthe sweep's storage: {where.experiment_path}\nNothing logged is lost. "
@@ -627,6 +650,18 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
             print(f"browse the Optuna study: {shlex.join(['optuna-dashboard', str(where.out / OPTUNA_JOURNAL)])} "
                   "(pip install optuna-dashboard)", flush=True)
     return summary
+
+
+def _adaptive_record(where: _Where, finished: bool = True) -> dict | None:
+    """The adaptive searcher's record of the rounds (None before its first look; with `finished`, None
+    until it has ended the sweep)."""
+    from analysis.adaptive import RECORD
+
+    path = where.out / RECORD
+    if not path.is_file():
+        return None
+    rec = json.loads(path.read_text())
+    return rec if rec.get("stop") or not finished else None
 
 
 def _tracking_report(journal, end_wait: float) -> dict:
@@ -708,7 +743,7 @@ def _summary(spec: SweepSpec, progress: _Progress, interrupted: bool) -> dict:
         ok = v is not None and math.isfinite(v) and row["status"] not in (Status.DIVERGED, Status.ERROR)
         return (not ok, row["status"] != Status.COMPLETED, (v if spec.mode == "min" else -v) if ok else 0)
 
-    if interrupted and spec.method != "optuna":  # the planned trials Tune had not created yet
+    if interrupted and spec.method != "optuna" and not spec.adaptive:  # the planned trials Tune had not created yet
         unseen = [json.dumps(c, sort_keys=True, default=str) for c in spec.trial_configs()]
         for row in rows:
             seen = json.dumps(row["swept"], sort_keys=True, default=str)
@@ -726,7 +761,6 @@ def _format_summary(summary: dict, spec: SweepSpec) -> str:
     that cannot be told apart from the best (analysis.stats), so no single-seed winner is named."""
     import pandas as pd
 
-    from analysis.design import level_label, variant_settings
     from analysis.layout import LOG
     from analysis.model import fit_design
 
@@ -739,17 +773,7 @@ def _format_summary(summary: dict, spec: SweepSpec) -> str:
         swept = ", ".join(f"{k}={v}" for k, v in row["swept"].items())
         lines.append(f"{i:3d}. {metric} {shown:>8}  {row['status']:<13} {where:<8} {swept}")
     factors = [p.key for p in spec.parameters]
-    rows = []
-    for row in summary["trials"]:
-        swept = row["swept"]
-        levels = {}
-        for p in spec.parameters:
-            if p.variant:  # the variant whose keys the trial carries
-                levels[p.key] = next((level_label(v) for v in p.values
-                                      if all(swept.get(k) == x for k, x in variant_settings(v).items())), None)
-            else:
-                levels[p.key] = level_label(swept.get(p.key))
-        rows.append({**levels, "status": row["status"], metric: row[metric]})
+    rows = [{**_levels(spec, row["swept"]), "status": row["status"], metric: row[metric]} for row in summary["trials"]]
     if not rows:
         return "\n".join(lines)
     fit = fit_design(pd.DataFrame(rows), metric, summary["mode"], factors)
@@ -772,6 +796,36 @@ def _format_summary(summary: dict, spec: SweepSpec) -> str:
         lines.append(f"  {kept} of {len(best)} configurations are indistinguishable from the best at 95% "
                      "(the report says which factors matter).")
     return "\n".join(lines)
+
+
+def _levels(spec: SweepSpec, swept: dict) -> dict:
+    """A trial's level of each factor, labelled as the report labels it (a variant by its name)."""
+    from analysis.design import variant_settings
+
+    levels = {}
+    for p in spec.parameters:
+        if p.variant:  # the variant whose keys the trial carries
+            levels[p.key] = next((level_label(v) for v in p.values
+                                  if all(swept.get(k) == x for k, x in variant_settings(v).items())), None)
+        else:
+            levels[p.key] = level_label(swept.get(p.key))
+    return levels
+
+
+def _adaptive_searcher(spec: SweepSpec, where: _Where):
+    """The searcher of `seeds: {initial, max}`: the grid's configurations, keyed by the levels of the factors
+    that vary, with the report's baselines."""
+    from analysis.adaptive import RECORD
+    from sweeps.search import AdaptiveReplication
+
+    configs = spec.configurations()
+    levels = [_levels(spec, c) for c in configs]
+    params = [p.key for p in spec.parameters if len({str(lv[p.key]) for lv in levels}) > 1]
+    baselines = {p.key: level_label(p.baseline if p.baseline is not None else p.values[0])
+                 for p in spec.parameters if p.key in params and p.values is not None}
+    return AdaptiveReplication(
+        [tuple(lv[k] for k in params) for lv in levels], configs, params, baselines, list(spec.seeds),
+        spec.adaptive.initial, spec.adaptive.max, spec.min_effect, str(where.out / RECORD), spec.metric, spec.mode)
 
 
 def _seed_list(text: str) -> list[int]:

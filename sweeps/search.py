@@ -1,4 +1,4 @@
-"""Searchers: Tune's OptunaSearch, told the truth about early-stopped trials.
+"""Searchers: Tune's OptunaSearch, told the truth about early-stopped trials, and adaptive seeds.
 
 Ray's OptunaSearch reports a trial that ASHA stopped to Optuna as COMPLETE with its last, early
 metric, so TPE ranks a 2-evaluation FID next to 20-evaluation ones. Here a trial reaches the study
@@ -17,14 +17,15 @@ from __future__ import annotations
 import json
 
 import math
+import pickle
 
 from optuna.trial import TrialState
-from ray.tune.search import Repeater
+from ray.tune.search import Repeater, Searcher
 from ray.tune.search.optuna import OptunaSearch
 from gan._io import atomic_path
 from sweeps.contract import TRIAL_INDEX, Result, finished as ran_to_the_end
 
-__all__ = ["TRIAL_INDEX", "PruningAwareOptunaSearch", "SeedReplicates"]
+__all__ = ["TRIAL_INDEX", "AdaptiveReplication", "PruningAwareOptunaSearch", "SeedReplicates"]
 
 
 class PruningAwareOptunaSearch(OptunaSearch):
@@ -124,3 +125,106 @@ class SeedReplicates(Repeater):
         last = max(int(r.get(Result.EVALUATION, 0)) for r in done)
         self.searcher.on_trial_complete(primary, {self.searcher.metric: mean, Result.EVALUATION: last,
                                                   Result.IS_FINAL: float(finished), Result.DIVERGED: float(not finished)})
+
+
+class AdaptiveReplication(Searcher):
+    """Adaptive seeds (`seeds: {initial, max}`) as a Tune searcher: rounds of seeds, each decided by the model.
+
+    It suggests `initial` seeds of every configuration, then returns no suggestion until each of them
+    has ended. At that look it refits the report's model on the finished runs
+    (`analysis.adaptive.next_round`: decisions at this look's share of the 5%, settling by equivalence)
+    and suggests one more seed for each configuration the rule names; when the rule stops the sweep it
+    returns FINISHED. Its whole state (looks, decisions, seeds handed out, results) is JSON, saved with
+    Tune's experiment state at every step, so `--resume` after Ctrl-C or a killed driver continues the
+    round it was in, with the decisions already made. The record of the rounds (`analysis.adaptive.RECORD`)
+    is rewritten in the sweep folder after every look, for the console and the report.
+    """
+
+    def __init__(self, cells: list[tuple], configs: list[dict], params: list[str], baselines: dict,
+                 seeds: list[int], initial: int, maximum: int, min_effect: float | None, record_file: str,
+                 metric: str, mode: str):
+        super().__init__(metric=metric, mode=mode)
+        self.cells, self.configs, self.params, self.baselines = [list(c) for c in cells], configs, params, baselines
+        self.seed_values, self.initial, self.maximum, self.min_effect = list(seeds), initial, maximum, min_effect
+        self.record_file = record_file
+        self.state = {"look": 0, "stop": None, "queue": [i for i in range(len(cells)) for _ in range(initial)],
+                      "given": [0] * len(cells), "trials": {}, "decided": [], "settled": [], "rounds": []}
+
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        return True  # the metric and mode are the spec's, given at construction
+
+    def suggest(self, trial_id: str):
+        s = self.state
+        if s["stop"]:
+            return Searcher.FINISHED
+        if not s["queue"]:
+            if any(not t["done"] for t in s["trials"].values()):
+                return None  # the round is still running
+            self._look()
+            if s["stop"]:
+                return Searcher.FINISHED
+        cell = s["queue"].pop(0)
+        seed = self.seed_values[s["given"][cell]]
+        s["given"][cell] += 1
+        s["trials"][trial_id] = {"cell": cell, "seed": seed, "done": False, "result": None}
+        return {"swept": {**self.configs[cell], "train.seed": seed}}
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        t = self.state["trials"].get(trial_id)
+        if t is None:
+            return
+        t["done"] = True
+        t["result"] = None if error or not result else {
+            k: float(result[k]) for k in (self.metric, Result.EVALUATION, Result.IS_FINAL, Result.DIVERGED) if k in result}
+
+    def trials_table(self):
+        """The finished runs, as the model reads them: one row per trial with its configuration's levels."""
+        import pandas as pd
+
+        from sweeps.contract import status_of
+
+        rows = [{**dict(zip(self.params, self.cells[t["cell"]])), "train.seed": t["seed"],
+                 "status": status_of(t["result"]), self.metric: (t["result"] or {}).get(self.metric)}
+                for t in self.state["trials"].values() if t["done"] and t["result"]]
+        return pd.DataFrame(rows, columns=[*self.params, "train.seed", "status", self.metric])
+
+    def _look(self) -> None:
+        from analysis.adaptive import next_round, round_record
+
+        s = self.state
+        seeds = {tuple(c): n for c, n in zip(self.cells, s["given"])}
+        r = next_round(self.trials_table(), self.metric, self.mode, self.params, self.baselines, look=s["look"] + 1,
+                       looks=self.maximum - self.initial + 1, seeds=seeds, max_seeds=self.maximum,
+                       decided={(p, lv): (v, at) for p, lv, v, at in s["decided"]},
+                       settled={(p, lv) for p, lv in s["settled"]}, min_effect=self.min_effect)
+        s["look"] = r.look
+        s["decided"] = [[p, lv, v, at] for (p, lv), (v, at) in r.decided.items()]
+        s["settled"] = [[p, lv] for p, lv in sorted(r.settled)]
+        index = {tuple(c): i for i, c in enumerate(self.cells)}
+        s["queue"] = [index[c] for c in r.add]
+        s["stop"] = r.stop
+        s["rounds"].append(round_record(r, seeds))
+        self.write_record()
+
+    def write_record(self) -> None:
+        from analysis.adaptive import record
+
+        with atomic_path(self.record_file) as tmp:
+            planned = [n + self.state["queue"].count(i) for i, n in enumerate(self.state["given"])]  # this round's too
+            tmp.write_text(json.dumps(record(self.params, self.cells, planned, self.initial, self.maximum,
+                                             self.state["rounds"], self.state["stop"]), indent=1, default=str))
+
+    def get_state(self) -> dict:
+        return json.loads(json.dumps(self.state))
+
+    def set_state(self, state: dict) -> None:
+        self.state = json.loads(json.dumps(state))
+
+    def save(self, checkpoint_path: str) -> None:
+        # a pickle of plain data, as Tune's other state files are (sweeps.tunestate checks them as pickles)
+        with atomic_path(checkpoint_path) as tmp:
+            tmp.write_bytes(pickle.dumps(self.get_state()))
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as f:
+            self.set_state(pickle.load(f))

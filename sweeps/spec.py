@@ -21,7 +21,7 @@ from gan.config import Config, ConfigError, flatten
 from gan.data import planned_size
 from gan.metrics import FID, OUTPUTS, EvalConfig
 
-__all__ = ["BUDGET_PLANS", "Budget", "Parameter", "Published", "SpecError", "SweepSpec", "load_spec", "parse_spec"]
+__all__ = ["BUDGET_PLANS", "AdaptiveSeeds", "Budget", "Parameter", "Published", "SpecError", "SweepSpec", "load_spec", "parse_spec"]
 
 METHODS = ("grid", "random", "optuna")
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
@@ -64,6 +64,19 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class AdaptiveSeeds:
+    """`seeds: {initial: n0, max: n1}`: every configuration starts with n0 seeds; after each round the
+    model decides which get one more (`analysis.adaptive`), up to n1. The seed values are `spec.seeds`."""
+
+    initial: int
+    max: int
+
+    @property
+    def looks(self) -> int:
+        return self.max - self.initial + 1
+
+
+@dataclass(frozen=True)
 class Resources:
     cpus: float = 1.0  # CPU cores per trial (also torch's thread count)
     gpus: float = 0.0  # GPUs per trial; a fraction lets several small trials share one GPU
@@ -97,7 +110,8 @@ class SweepSpec:
     min_effect: float | None = None  # the difference (metric units) worth detecting; None = 10% of each baseline
     early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
     num_samples: int = 1  # grid: repeats of the whole grid; random/optuna: configurations to try
-    seeds: tuple[int, ...] = (0,)  # replicates of each configuration (train.seed values)
+    seeds: tuple[int, ...] = (0,)  # replicates of each configuration (train.seed values; adaptive: up to max, in order)
+    adaptive: AdaptiveSeeds | None = None  # seeds added round by round where the answer is open
     resources: Resources = field(default_factory=Resources)
     max_concurrent: int = 0  # trials running at once; 0 = as many as resources allow
     max_failures: int = 2  # retries of a trial that crashed (from its last checkpoint)
@@ -130,6 +144,11 @@ class SweepSpec:
                       for _ in range(self.num_samples)]
         combos = [{**c, **plan} for c in combos for plan in self._budget_plans(c)]
         return [{**c, "train.seed": s} for c in combos for s in self.seeds]
+
+    def configurations(self) -> list[dict]:
+        """Grid/random: every configuration's swept values, without the seed, in order (each runs once per seed)."""
+        per = len(self.seeds)
+        return [{k: v for k, v in c.items() if k != "train.seed"} for c in self.trial_configs()[::per]]
 
     def budget_iterations(self) -> int | None:
         """The iterations plan's count: as given, or what the largest data subset trains under the epochs plan."""
@@ -329,7 +348,7 @@ def parse_spec(text: str, source: str = "<string>", scale: str | None = None,
             raise ctx.fail(("scales", scale, bad[0]), "cannot be overridden by a scale.")
         raw = deep_merge(raw, override)
     if seeds is not None:
-        raw["seeds"] = list(seeds)
+        raw["seeds"] = {**raw["seeds"], "values": list(seeds)} if isinstance(raw.get("seeds"), dict) else list(seeds)
     return _build_spec(raw, ctx, source, scale)
 
 
@@ -401,6 +420,9 @@ def _build_spec(raw: dict, ctx: _Ctx, source: str, scale: str | None) -> SweepSp
     if num_samples < 1:
         raise ctx.fail(("num_samples",), f"is {num_samples}, but must be >= 1.")
     seeds_raw = raw.get("seeds", [base.train.seed])
+    adaptive = None
+    if isinstance(seeds_raw, dict):
+        adaptive, seeds_raw = _parse_adaptive(ctx, seeds_raw, method, early, num_samples, raw.get("budget"))
     if isinstance(seeds_raw, int) and not isinstance(seeds_raw, bool):
         seeds_raw = list(range(seeds_raw))  # `seeds: 3` means seeds 0, 1, 2
     if not (isinstance(seeds_raw, list) and seeds_raw and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
@@ -433,13 +455,54 @@ def _build_spec(raw: dict, ctx: _Ctx, source: str, scale: str | None) -> SweepSp
     spec = SweepSpec(
         name=name, base=base, base_raw=base_raw, parameters=tuple(parameters), method=method, metric=metric, mode=mode,
         min_effect=min_effect,
-        early_stopping=early, num_samples=num_samples, seeds=tuple(seeds_raw), resources=resources,
+        early_stopping=early, num_samples=num_samples, seeds=tuple(seeds_raw), adaptive=adaptive, resources=resources,
         max_concurrent=max_concurrent, max_failures=max_failures, search_seed=search_seed, evaluation=evaluation,
         final_num_samples=final_n, description=description.strip(), published=published, budget=budget,
         source=source, scale=scale, raw=copy.deepcopy(raw),
     )
     _check_every_trial_config(spec, ctx)
     return spec
+
+
+_ADAPTIVE_KEYS = ("initial", "max", "values")
+MAX_SEEDS = 1000  # seeds per configuration a spec may ask for
+
+
+def _parse_adaptive(ctx: _Ctx, raw: dict, method: str, early: EarlyStopping, num_samples: int, budget):
+    """`seeds: {initial: n0, max: n1[, values: [...]]}` -> (AdaptiveSeeds, the n1 seed values in order)."""
+    unknown = sorted(set(raw) - set(_ADAPTIVE_KEYS))
+    if unknown:
+        raise ctx.fail(("seeds", unknown[0]), f"unknown key; allowed keys: {', '.join(_ADAPTIVE_KEYS)}.")
+    counts = {}
+    for key in ("initial", "max"):
+        if key not in raw:
+            raise ctx.fail(("seeds",), f"needs `{key}`: seeds: {{initial: 2, max: 6}} starts every configuration "
+                                       "with `initial` seeds and adds one per round, up to `max`, where the answer is open.")
+        v = raw[key]
+        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= MAX_SEEDS:
+            raise ctx.fail(("seeds", key), f"is {v!r}, but must be an integer from 1 to {MAX_SEEDS}.")
+        counts[key] = v
+    if counts["initial"] < 2:
+        raise ctx.fail(("seeds", "initial"), f"is {counts['initial']}, but must be >= 2: the model needs the "
+                                             "seed-to-seed variance of the first round to decide anything.")
+    if counts["max"] < counts["initial"]:
+        raise ctx.fail(("seeds", "max"), f"is {counts['max']}, but must be >= initial ({counts['initial']}).")
+    values = raw.get("values", list(range(counts["max"])))
+    if not (isinstance(values, list) and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in values)):
+        raise ctx.fail(("seeds", "values"), f"is {values!r}, but must be a list of integers >= 0.")
+    if len(values) != counts["max"]:
+        raise ctx.fail(("seeds", "values"), f"lists {len(values)} seeds, but `max` is {counts['max']}: give one "
+                                            "value per seed a configuration may get, in the order they are used.")
+    if method == "optuna":
+        raise ctx.fail(("seeds",), "adaptive seeds need the configurations in advance (`method: grid` or "
+                                   "`random`); under `method: optuna` give a list of seeds.")
+    if early.type != "none":
+        raise ctx.fail(("early_stopping",), f"is {early.type}, but adaptive seeds need `early_stopping: none`: ASHA "
+                                            "stops single seeds, and a configuration's mean would mix rungs.")
+    if num_samples != 1 or budget:
+        raise ctx.fail(("seeds",), "adaptive seeds run one grid under one budget: drop `num_samples` and `budget`, "
+                                   "or give a list of seeds.")
+    return AdaptiveSeeds(counts["initial"], counts["max"]), values
 
 
 def _parse_budget(ctx: _Ctx, raw, base: Config, method: str, swept: set) -> Budget:
