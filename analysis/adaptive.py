@@ -151,6 +151,13 @@ def _cell_label(params: list[str], cell) -> str:
     return ", ".join(f"{p.split('.')[-1]}={v}" for p, v in zip(params, cell)) or "base config"
 
 
+def _comparison(parameter: str, level: str) -> str:
+    """A decided comparison in words: `g_width 32` (the level against its baseline), `g_width x d_width`."""
+    if " x " in parameter:
+        return " x ".join(p.split(".")[-1] for p in parameter.split(" x "))
+    return f"{parameter.split('.')[-1]} {level}"
+
+
 def round_record(r: Round, seeds: dict[tuple, int]) -> dict:
     """One look, as JSON: its level, the runs it saw, its verdicts, and the seeds it added and why."""
     return {"look": r.look, "alpha": r.alpha, "runs": int(sum(seeds.values())),
@@ -230,8 +237,8 @@ def record_lines(rec: dict) -> list[str]:
              f"{rec['looks']} looks): {rec['trials']} trials ran of the {rec['max_trials']} that {rec['max']} seeds "
              f"everywhere would run ({saved:.0%} fewer); ended: {ended}."]
     last = rec["rounds"][-1] if rec["rounds"] else {"decided": [], "settled": []}
-    said = [f"{p.split('.')[-1]} {lv}: {v} (look {at})" for p, lv, v, at in last["decided"]]
-    said += [f"{p.split('.')[-1]} {lv}: {SETTLED}" for p, lv in last["settled"]]
+    said = [f"{_comparison(p, lv)}: {v} (look {at})" for p, lv, v, at in last["decided"]]
+    said += [f"{_comparison(p, lv)}: {SETTLED}" for p, lv in last["settled"]]
     if said:
         lines.append("  decided while running: " + "; ".join(said) + " (the report refits on every run)")
     lines.append("  seeds per configuration, and why it got more than the first round's:")

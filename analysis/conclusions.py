@@ -16,7 +16,7 @@ from analysis.stats import (
     interval, usable_trials,
 )
 
-__all__ = ["Scorecard", "asha_sentences", "best_set_sentence", "coherence_sentence", "effect_sentence", "effect_table",
+__all__ = ["Scorecard", "asha_sentences", "race_sentence", "best_set_sentence", "coherence_sentence", "effect_sentence", "effect_table",
            "interacting", "interaction_sentence", "model_sentences", "plan_sentence", "scorecard", "significance_note", "variance_sentence",
            "variances_sentence"]
 
@@ -281,6 +281,24 @@ def asha_sentences(correlations: pd.DataFrame, early_stopping: dict, replay: Ash
             text += f"; the best configuration by final mean ({best_label}) would have {fate}"
         out.append(text + ".")
     return out
+
+
+def race_sentence(rules: pd.DataFrame, grace: int, reduction_factor: float) -> str:
+    """The replayed ASHA beside the replayed race (`analysis.race.compare_rules`), in one sentence."""
+    asha, race = (rules.iloc[i] for i in (0, 1))
+
+    def said(row) -> str:
+        near = int(row["near-best configurations stopped"])
+        return (f"{row['evaluations saved']} of the evaluations saved, {int(row['runs stopped'])} runs stopped in "
+                f"{int(row['configurations touched'])} configurations, the best set "
+                + ("kept whole" if row["best set kept whole"] == "yes" else "cut into")
+                + (f", {near} configuration{'s' if near != 1 else ''} within min_effect of the best stopped" if near
+                   else ", none within min_effect of the best stopped"))
+
+    return (f"Seed-aware early stopping replayed at the same rungs (grace {grace}, reduction factor "
+            f"{reduction_factor:g}; a configuration stopped with all its seeds once the model shows it worse than the "
+            f"incumbent by more than min_effect, at the rung's share of the 5%): {said(race)}; ASHA on single runs: "
+            f"{said(asha)}.")
 
 
 @dataclass

@@ -23,9 +23,10 @@ import torch
 from analysis import plots
 from analysis.adaptive import record_table, sequential_sentence, sequential_verdicts
 from analysis.asha import replay_asha, rung_correlations
+from analysis.race import compare_rules, replay_race
 from analysis.augment import PLANS, accuracy_grid, augmentation_results, published_beside
 from analysis.conclusions import (
-    asha_sentences, effect_table, model_sentences, scorecard, short, significance_note,
+    asha_sentences, effect_table, model_sentences, race_sentence, scorecard, short, significance_note,
 )
 from analysis.design import level_label
 from analysis.budget import SIZE_PARAMS, budget_curves, split_drop
@@ -102,7 +103,7 @@ def _early_stopping_check(sweep: Sweep, factors: list[str], best: pd.DataFrame):
     correlations = rung_correlations(results, finished)
     es = dict(sweep.design.early_stopping) if sweep.design else {"type": sweep.params.get("spec.early_stopping", "none")}
     replay, best_label, best_stopped = None, None, None
-    if es.get("type") != "asha" and not results.empty and results["evaluation"].max() > 1:
+    if es.get("type") in (None, "none") and not results.empty and results["evaluation"].max() > 1:
         es.setdefault("grace_period", 1)
         es["grace_period"] = es.get("grace_period") or 1
         es["reduction_factor"] = es.get("reduction_factor") or 2
@@ -118,7 +119,27 @@ def _early_stopping_check(sweep: Sweep, factors: list[str], best: pd.DataFrame):
             best_label = ", ".join(f"{short(f)}={level_label(top[f])}" for f in factors) or "the base config"
             best_stopped = (sum(1 for t in runs["trial_id"] if t in replay.stopped), len(runs))
     sentences = asha_sentences(correlations, es, replay, best_label, best_stopped)
-    return correlations, replay, sentences
+    rules = None
+    if replay is not None and factors and len(best) > 1:
+        rules = _race_beside_asha(sweep, factors, best, canonical, replay, es)
+        sentences.append(race_sentence(rules, int(es["grace_period"]), float(es["reduction_factor"])))
+    return correlations, replay, sentences, rules
+
+
+def _race_beside_asha(sweep: Sweep, factors: list[str], best: pd.DataFrame, results: pd.DataFrame, replay,
+                      es: dict) -> pd.DataFrame:
+    """The seed-aware race (`analysis.race`) replayed over the same histories at ASHA's rungs below the
+    last, beside the replayed ASHA, both judged by the final fit."""
+    def label(row) -> str:
+        return ", ".join(f"{short(f)}={level_label(row[f])}" for f in factors)
+
+    configuration = {str(r["trial_id"]): label(r) for _, r in sweep.trials.iterrows()}
+    rungs = [int(r) for r in replay.rungs if r < results["evaluation"].max()]
+    min_effect = sweep.design.min_effect if sweep.design else None
+    race = replay_race(results.assign(trial_id=results["trial_id"].astype(str)), configuration, sweep.metric,
+                       sweep.mode, rungs, min_effect)
+    return compare_rules({str(t): e for t, e in replay.stopped.items()}, replay.saved_fraction, race, configuration,
+                         best, [label(r) for _, r in best.iterrows()], sweep.mode, min_effect)
 
 
 def _budget_split(sweep: Sweep, factors: list[str]):
@@ -183,7 +204,7 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
     if sweep.adaptive:  # the verdicts the sweep reached at its looks, which hold their 5% under the repeated looks
         fit = sequential_verdicts(fit, sweep.adaptive)
     analysis, best = fit.analysis, fit.cells
-    correlations, replay, asha_text = _early_stopping_check(sweep, factors, best)
+    correlations, replay, asha_text, rules = _early_stopping_check(sweep, factors, best)
     dataset = str(trials["data.name"].iloc[0]) if "data.name" in trials else None
     card = scorecard(trials, sweep.design.published if sweep.design else [], extractor=extractor,
                      final_samples=int(trials["eval_samples"].max()) if "eval_samples" in trials else 0,
@@ -268,6 +289,11 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
     if not correlations.empty or replay is not None:
         add_table("early_stopping", "Early stopping check: rank correlation with the final metric", correlations,
                   note="<p>" + html.escape(" ".join(asha_text)) + "</p>")
+    if rules is not None:
+        add_table("early_stopping_rules", "Early stopping replayed: ASHA on single runs beside the race on configurations",
+                  rules, note="<p>Both rules replayed over this sweep's histories with every run at once, judged by "
+                              "the final fit: <i>near-best</i> configurations ended within min_effect (default 10%) "
+                              "of the best final mean.</p>")
 
     rank = ranking(trials, metric, mode, factors)
     add_table("ranking", f"Ranking of trials by {metric}", rank,

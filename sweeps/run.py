@@ -49,7 +49,9 @@ def plan(spec: SweepSpec) -> str:
     lines.append(f"method: {spec.method}; metric: {spec.metric} ({spec.mode}); "
                  f"early stopping: {spec.early_stopping.type}"
                  + (f" (grace {spec.early_stopping.grace_period}, reduction {spec.early_stopping.reduction_factor}, "
-                    f"max {spec.max_evaluations()} evaluations)" if spec.early_stopping.type == "asha" else ""))
+                    f"max {spec.max_evaluations()} evaluations)" if spec.early_stopping.type != "none" else "")
+                 + (" on configurations: all of a configuration's seeds stop together" if spec.early_stopping.type
+                    == "race" else ""))
     lines.append("parameters:")
     for p in spec.parameters:
         dom = f"values {list(p.values)}" if p.values is not None else f"{p.distribution}[{p.low}, {p.high}]" + (
@@ -114,7 +116,7 @@ def sweep_design(spec: SweepSpec):
         factors.append(Factor(p.key, keys, levels, list(baseline) if isinstance(baseline, tuple) else baseline,
                               p.variant, defaults))
     es = dataclasses.asdict(spec.early_stopping)
-    if spec.early_stopping.type == "asha":
+    if spec.early_stopping.type != "none":
         es["max_evaluations"] = spec.max_evaluations()
     return SweepDesign(
         metric=spec.metric, mode=spec.mode, method=spec.method, seeds=list(spec.seeds), factors=factors,
@@ -502,6 +504,14 @@ def _build_tuner(spec: SweepSpec, where: _Where, callbacks: list, resume: bool, 
             time_attr=Result.EVALUATION, max_t=spec.max_evaluations(), grace_period=spec.early_stopping.grace_period,
             reduction_factor=spec.early_stopping.reduction_factor,
         )
+    elif spec.early_stopping.type == "race":
+        from analysis.asha import asha_rungs
+        from sweeps.race import RACE_RECORD, RaceScheduler
+
+        max_t = spec.max_evaluations()
+        rungs = [int(r) for r in asha_rungs(spec.early_stopping.grace_period, spec.early_stopping.reduction_factor,
+                                            max_t) if r < max_t]
+        scheduler = RaceScheduler(rungs, spec.metric, spec.mode, spec.min_effect, str(where.out / RACE_RECORD))
     search_alg = None
     if spec.method == "optuna":
         import optuna
@@ -615,6 +625,10 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
         write_state(where.out, state)
         (where.out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
         journal.append({"op": "artifact", "trial": None, "file": "summary.json", "path": None})
+        from sweeps.race import RACE_RECORD
+
+        if (where.out / RACE_RECORD).is_file():
+            journal.append({"op": "artifact", "trial": None, "file": RACE_RECORD, "path": None})
         if spec.adaptive and _adaptive_record(where, finished=False):
             from analysis.adaptive import RECORD
 

@@ -43,12 +43,15 @@ class Parameter:
     baseline: Any = None  # the level other levels are compared against in the report; None = the first value
 
 
+EARLY_STOPPING = ("none", "asha", "race")  # none; ASHA on single runs; the race on configurations (sweeps.race)
+
+
 @dataclass(frozen=True)
 class EarlyStopping:
-    type: str = "none"  # asha or none
+    type: str = "none"  # one of EARLY_STOPPING
     grace_period: int = 1  # evaluations every trial gets before it can be stopped
-    reduction_factor: float = 2.0  # ASHA keeps 1/reduction_factor of the trials at each rung
-    max_evaluations: int | None = None  # ASHA's max_t in evaluations; None = the most evaluations any trial runs
+    reduction_factor: float = 2.0  # ASHA keeps 1/reduction_factor of the trials at each rung; both lay out the rungs
+    max_evaluations: int | None = None  # max_t in evaluations; None = the most evaluations any trial runs
 
 
 BUDGET_PLANS = ("epochs", "iterations", "seconds")
@@ -409,8 +412,8 @@ def _build_spec(raw: dict, ctx: _Ctx, source: str, scale: str | None) -> SweepSp
     if isinstance(es_raw, str):
         es_raw = {"type": es_raw}
     early = _dataclass_from(ctx, ("early_stopping",), EarlyStopping, es_raw)
-    if early.type not in ("asha", "none"):
-        raise ctx.fail(("early_stopping", "type"), f"is {early.type!r}, but must be asha or none.")
+    if early.type not in EARLY_STOPPING:
+        raise ctx.fail(("early_stopping", "type"), f"is {early.type!r}, but must be one of: {', '.join(EARLY_STOPPING)}.")
     if early.grace_period < 1:
         raise ctx.fail(("early_stopping", "grace_period"), f"is {early.grace_period}, but must be >= 1 evaluation.")
     if early.reduction_factor <= 1:
@@ -434,6 +437,8 @@ def _build_spec(raw: dict, ctx: _Ctx, source: str, scale: str | None) -> SweepSp
         raise ctx.fail(("early_stopping",), "ASHA cannot be combined with seed replicates under `method: optuna`: it "
                                             "would stop seeds of one configuration one by one, and Optuna is told "
                                             "their mean. Use `early_stopping: none` with several seeds, or one seed.")
+    if early.type == "race":
+        _check_race(ctx, method, seeds_raw, adaptive, raw.get("max_concurrent", 0))
     if "train.seed" in {p.key for p in parameters}:
         raise ctx.fail(("parameters", "train.seed"), "is set by `seeds`; list the seeds there instead.")
 
@@ -462,6 +467,20 @@ def _build_spec(raw: dict, ctx: _Ctx, source: str, scale: str | None) -> SweepSp
     )
     _check_every_trial_config(spec, ctx)
     return spec
+
+
+def _check_race(ctx: _Ctx, method: str, seeds: list, adaptive, max_concurrent) -> None:
+    """The race decides on all of a configuration's seeds at once, with every run of a round in existence."""
+    if method == "optuna":
+        raise ctx.fail(("early_stopping", "type"), "is race, which needs the configurations in advance (`method: "
+                                                   "grid` or `random`); with optuna use asha with one seed, or none.")
+    if adaptive is None and len(seeds) < 2:
+        raise ctx.fail(("early_stopping", "type"), "is race, which compares configurations over their seeds: give at "
+                                                   "least 2 seeds (or `seeds: {initial: 2, max: ...}`).")
+    if max_concurrent:
+        raise ctx.fail(("max_concurrent",), f"is {max_concurrent!r}, but the race waits at each rung for every run of "
+                                            "the round, which must all exist: leave max_concurrent at 0 (the trials' "
+                                            "resources pace them; a run waiting at a rung holds none).")
 
 
 _ADAPTIVE_KEYS = ("initial", "max", "values")
@@ -496,8 +515,8 @@ def _parse_adaptive(ctx: _Ctx, raw: dict, method: str, early: EarlyStopping, num
     if method == "optuna":
         raise ctx.fail(("seeds",), "adaptive seeds need the configurations in advance (`method: grid` or "
                                    "`random`); under `method: optuna` give a list of seeds.")
-    if early.type != "none":
-        raise ctx.fail(("early_stopping",), f"is {early.type}, but adaptive seeds need `early_stopping: none`: ASHA "
+    if early.type == "asha":
+        raise ctx.fail(("early_stopping",), "is asha, but adaptive seeds need `early_stopping: none` or `race`: ASHA "
                                             "stops single seeds, and a configuration's mean would mix rungs.")
     if num_samples != 1 or budget:
         raise ctx.fail(("seeds",), "adaptive seeds run one grid under one budget: drop `num_samples` and `budget`, "
