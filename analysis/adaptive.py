@@ -15,7 +15,8 @@ model (`analysis.model.fit_design`) on every finished run and:
   uses, and to every configuration of the best set while that set holds more than one and could still
   shrink: once the margin by which a member may trail the best (Gupta's, at the whole 5%) is no larger
   than `min_effect`, the members are a tie worth no more seeds;
-- stops when no configuration gets a seed (`DECIDED`) or at n1 seeds (`MAX_SEEDS`).
+- stops when no configuration gets a seed, with a single best configuration (`DECIDED`) or a best set
+  that is a tie (`TIE`), or at n1 seeds (`MAX_SEEDS`).
 
 Interactions are tested at every look like the main effects and decided when they show, but an open
 interaction spends no seeds: its contrast has twice the standard error of a main effect, so settling it
@@ -53,13 +54,15 @@ from analysis.stats import ALPHA, BETTER, INTERACTION, NO_DIFFERENCE, NO_INTERAC
 
 EFFECTS = (0.8, 0.9)  # planted ratios: FID 20% and 10% lower at the first parameter's last level
 
-__all__ = ["DECIDED", "EFFECTS", "MAX_SEEDS", "RECORD", "Round", "SETTLED", "alpha_at", "next_round", "record",
+__all__ = ["ANSWERED", "DECIDED", "EFFECTS", "MAX_SEEDS", "TIE", "RECORD", "Round", "SETTLED", "alpha_at", "cell_label", "next_round", "record",
            "record_lines", "record_table", "round_record", "simulate"]
 
 RECORD = ADAPTIVE_ARTIFACT  # in the sweep folder and the parent run's artifacts: the rounds of an adaptive sweep
 
-DECIDED = "every main effect decided or settled, and the best set a single configuration or a tie"
+DECIDED = "every main effect decided or settled, and a single best configuration"
+TIE = "every main effect decided or settled, and the best set a tie within min_effect"
 MAX_SEEDS = "max seeds reached"
+ANSWERED = (DECIDED, TIE)  # the stops at which the sweep has its whole answer
 SETTLED = "settled: smaller than min_effect"
 
 
@@ -71,7 +74,10 @@ def alpha_at(look: int, looks: int, alpha: float = ALPHA, rho: float = 2.0) -> f
 
 
 def _key(e) -> tuple:
-    return (e.parameter, str(e.level))
+    """A comparison's key in a look's decisions: its parameter and level, the level as text, an interaction's
+    pair of levels as `a/b`, so that the key is the same whether the levels were read as numbers or text."""
+    level = "/".join(str(v) for v in e.level) if isinstance(e.level, (tuple, list)) else str(e.level)
+    return (e.parameter, level)
 
 
 @dataclass
@@ -137,7 +143,7 @@ def next_round(trials, metric: str, mode: str, params: list[str], baselines: dic
     add = [c for c in fit.layout.cells if c in open_cells and seeds.get(c, 0) < max_seeds]
     stop = None
     if not open_cells:
-        stop = DECIDED
+        stop = TIE if len(best) > 1 else DECIDED
     elif not add or look >= looks:
         stop, add = MAX_SEEDS, []
     return Round(look, level, fit, decided, settled, add, {c: open_cells[c] for c in add}, stop)
@@ -147,7 +153,8 @@ def next_round(trials, metric: str, mode: str, params: list[str], baselines: dic
 # The record of an adaptive sweep: what each look decided and which configurations got seeds, and why
 
 
-def _cell_label(params: list[str], cell) -> str:
+def cell_label(params: list[str], cell) -> str:
+    """A configuration as the record names it: `g_width=32, d_width=8`."""
     return ", ".join(f"{p.split('.')[-1]}={v}" for p, v in zip(params, cell)) or "base config"
 
 
@@ -172,7 +179,7 @@ def record(params: list[str], cells: list, given: list[int], initial: int, maxim
     out = []
     for cell, n in zip(cells, given):
         added = [(rd["look"], a["reason"]) for rd in rounds for a in rd["add"] if list(a["cell"]) == list(cell)]
-        out.append({"levels": dict(zip(params, cell)), "label": _cell_label(params, cell), "seeds": int(n),
+        out.append({"levels": dict(zip(params, cell)), "label": cell_label(params, cell), "seeds": int(n),
                     "added": [{"after_look": look, "reason": why} for look, why in added]})
     return {"params": list(params), "initial": initial, "max": maximum, "looks": maximum - initial + 1,
             "trials": int(sum(given)), "max_trials": len(cells) * maximum, "stop": stop, "cells": out,
@@ -229,13 +236,19 @@ def record_table(rec: dict):
     return pd.DataFrame(rows)
 
 
-def record_lines(rec: dict) -> list[str]:
-    """What the console and the report say of an adaptive sweep: trials, the saving, seeds per configuration, why."""
+def record_lines(rec: dict, seconds: dict[str, float] | None = None) -> list[str]:
+    """What the console says of an adaptive sweep: trials, the saving, seeds per configuration and why.
+    `seconds`: a configuration's mean training time per run (by its label), to put the saving in compute."""
     saved = 1 - rec["trials"] / rec["max_trials"] if rec["max_trials"] else 0.0
     ended = rec["stop"] or "not ended yet (interrupted: --resume continues the round)"
     lines = [f"adaptive seeds ({rec['initial']} to {rec['max']} per configuration, {len(rec['rounds'])} of at most "
              f"{rec['looks']} looks): {rec['trials']} trials ran of the {rec['max_trials']} that {rec['max']} seeds "
              f"everywhere would run ({saved:.0%} fewer); ended: {ended}."]
+    if seconds and all(c["label"] in seconds for c in rec["cells"]):
+        ran = sum(seconds[c["label"]] * c["seeds"] for c in rec["cells"])
+        full = sum(seconds[c["label"]] * rec["max"] for c in rec["cells"])
+        lines.append(f"  compute: {ran:.0f} s of training against {full:.0f} s with {rec['max']} seeds everywhere "
+                     f"({1 - ran / full:.0%} saved; each configuration's mean time per run)")
     last = rec["rounds"][-1] if rec["rounds"] else {"decided": [], "settled": []}
     said = [f"{_comparison(p, lv)}: {v} (look {at})" for p, lv, v, at in last["decided"]]
     said += [f"{_comparison(p, lv)}: {SETTLED}" for p, lv in last["settled"]]
@@ -307,7 +320,7 @@ def simulate(design: str, scenario: str, studies: int, *, initial: int = 2, maxi
                 bad = True
         false += bad
     return Simulated(false / studies, found / studies if scenario == "effect" else math.nan,
-                     stops.get(DECIDED, 0) / studies, float(np.mean(trials)), {k: v / studies for k, v in stops.items()})
+                     sum(stops.get(a, 0) for a in ANSWERED) / studies, float(np.mean(trials)), {k: v / studies for k, v in stops.items()})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -648,8 +648,8 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
         from analysis.adaptive import record_lines
 
         rec = _adaptive_record(where, finished=False)
-        print("\n".join(record_lines(rec)) if rec else "adaptive seeds: no look yet (the first round has not ended)",
-              flush=True)
+        print("\n".join(record_lines(rec, _seconds_per_configuration(spec, progress, rec))) if rec else
+              "adaptive seeds: no look yet (the first round has not ended)", flush=True)
     print(_format_tracking(summary["tracking"], journal, where, interrupted), flush=True)
     if progress.fault:
         print(f"stopped: {progress.fault}\nthe sweep's storage: {where.experiment_path}\nNothing logged is lost. "
@@ -676,6 +676,20 @@ def _adaptive_record(where: _Where, finished: bool = True) -> dict | None:
         return None
     rec = json.loads(path.read_text())
     return rec if rec.get("stop") or not finished else None
+
+
+def _seconds_per_configuration(spec: SweepSpec, progress: _Progress, rec: dict) -> dict[str, float]:
+    """Each configuration's mean training time per finished run (Tune's time_total_s), by its record label."""
+    from analysis.adaptive import cell_label
+
+    times: dict[str, list[float]] = {}
+    for t in progress.trials.values():
+        last = t.get("last") or {}
+        if "time_total_s" in last:
+            levels = _levels(spec, TrialRequest.from_trial_config(t["config"]).swept)
+            times.setdefault(cell_label(rec["params"], [levels[p] for p in rec["params"]]), []).append(
+                float(last["time_total_s"]))
+    return {k: sum(v) / len(v) for k, v in times.items()}
 
 
 def _tracking_report(journal, end_wait: float) -> dict:

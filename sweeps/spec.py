@@ -484,7 +484,7 @@ def _check_race(ctx: _Ctx, method: str, seeds: list, adaptive, max_concurrent) -
 
 
 _ADAPTIVE_KEYS = ("initial", "max", "values")
-MAX_SEEDS = 1000  # seeds per configuration a spec may ask for
+SEED_LIMIT = 1000  # seeds per configuration a spec may ask for
 
 
 def _parse_adaptive(ctx: _Ctx, raw: dict, method: str, early: EarlyStopping, num_samples: int, budget):
@@ -498,8 +498,8 @@ def _parse_adaptive(ctx: _Ctx, raw: dict, method: str, early: EarlyStopping, num
             raise ctx.fail(("seeds",), f"needs `{key}`: seeds: {{initial: 2, max: 6}} starts every configuration "
                                        "with `initial` seeds and adds one per round, up to `max`, where the answer is open.")
         v = raw[key]
-        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= MAX_SEEDS:
-            raise ctx.fail(("seeds", key), f"is {v!r}, but must be an integer from 1 to {MAX_SEEDS}.")
+        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= SEED_LIMIT:
+            raise ctx.fail(("seeds", key), f"is {v!r}, but must be an integer from 1 to {SEED_LIMIT}.")
         counts[key] = v
     if counts["initial"] < 2:
         raise ctx.fail(("seeds", "initial"), f"is {counts['initial']}, but must be >= 2: the model needs the "

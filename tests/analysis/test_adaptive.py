@@ -8,7 +8,7 @@ import pytest
 import statsmodels.formula.api as smf
 from statsmodels.stats.multitest import multipletests
 
-from analysis.adaptive import DECIDED, MAX_SEEDS, alpha_at, next_round, simulate
+from analysis.adaptive import DECIDED, MAX_SEEDS, TIE, alpha_at, next_round, simulate
 from analysis.calibration import trials_table
 
 
@@ -64,4 +64,25 @@ def test_a_planted_effect_is_found_and_a_fixed_design_is_the_rule_with_one_look(
     adaptive = simulate("2x2", "effect", 100, seed=5)
     assert adaptive.power >= 0.9  # FID 20% lower at 5% seed noise: found in practically every study
     fixed = simulate("2x2", "effect", 100, initial=3, maximum=3, seed=5)
-    assert fixed.trials == 12 and fixed.stops.keys() <= {DECIDED, MAX_SEEDS}
+    assert fixed.trials == 12 and fixed.stops.keys() <= {DECIDED, TIE, MAX_SEEDS}
+
+
+def test_the_report_quotes_the_verdicts_the_looks_reached_whatever_type_its_levels_are_read_as():
+    from analysis.adaptive import record, round_record, sequential_verdicts
+    from analysis.model import fit_design
+
+    rng = np.random.default_rng(2)
+    # g lowers FID by 30% only when d is at its second level: main effects and the interaction all real
+    cells = {(g, d): list(150 * (0.6 if g == d == 32 else 0.9 if 32 in (g, d) else 1.0) * np.exp(rng.normal(0, 0.03, 3)))
+             for g in (8, 32) for d in (8, 32)}
+    data = trials_table(cells, ["g", "d"])
+    r = next_round(data, "fid", "min", ["g", "d"], {"g": 8, "d": 8}, look=1, looks=1, seeds={c: 3 for c in cells},
+                   max_seeds=3)
+    assert {v for v, _ in r.decided.values()} >= {"better", "interaction"}
+    rec = record(["g", "d"], [list(c) for c in cells], [3] * 4, 3, 3, [round_record(r, {c: 3 for c in cells})], r.stop)
+    as_text = data.assign(g=data["g"].astype(str), d=data["d"].astype(str))  # as MLflow params come back
+    fit = sequential_verdicts(fit_design(as_text, "fid", "min", ["g", "d"], {"g": "8", "d": "8"}), rec)
+    said = {(e.parameter, e.verdict) for e in fit.analysis.effects + fit.analysis.interactions}
+    assert said == {(p, v) for (p, _), (v, _) in r.decided.items()} | {
+        (e.parameter, e.verdict) for e in fit.analysis.effects + fit.analysis.interactions if e.verdict == "no detectable difference"}
+    assert ("g x d", "interaction") in said
