@@ -128,10 +128,11 @@ def next_round(trials, metric: str, mode: str, params: list[str], baselines: dic
         for j in np.flatnonzero(e.weights):
             open_cells.setdefault(fit.layout.cells[j], label)
     best = fit.cells[fit.cells["in_best_set"] == True] if len(fit.cells) else fit.cells  # noqa: E712
-    tie = False
+    tie, single = False, len(best) == 1
     if len(best) > 1:  # a tie once the selection, at the whole 5%, could tell apart any difference worth deciding
         whole = fit_design(trials, metric, mode, params, baselines, plan=False).cells
         members = whole[whole["in_best_set"] == True]  # noqa: E712
+        single = len(members) == 1  # one configuration at 5%, several only at this look's smaller level
         target = min_effect if min_effect is not None else DEFAULT_MIN_EFFECT * float(best["mean"].iloc[0])
         reach = model_difference(target, float(best["mean"].iloc[0]), fit.scale)
         tie = float(members["margin"].max()) <= reach
@@ -143,7 +144,7 @@ def next_round(trials, metric: str, mode: str, params: list[str], baselines: dic
     add = [c for c in fit.layout.cells if c in open_cells and seeds.get(c, 0) < max_seeds]
     stop = None
     if not open_cells:
-        stop = TIE if len(best) > 1 else DECIDED
+        stop = DECIDED if single else TIE
     elif not add or look >= looks:
         stop, add = MAX_SEEDS, []
     return Round(look, level, fit, decided, settled, add, {c: open_cells[c] for c in add}, stop)

@@ -66,9 +66,11 @@ def plan(spec: SweepSpec) -> str:
         lines.append("budget plans, side by side: " + "; ".join(plans[p]() for p in spec.budget.hold)
                      + (" (a configuration whose epochs already give that many iterations runs once, for both)"
                         if {"epochs", "iterations"} <= set(spec.budget.hold) else ""))
-    seeds = (f"adaptive, {spec.adaptive.initial} to {spec.adaptive.max} per configuration from {list(spec.seeds)} "
-             f"(one more per round where the model's answer is open; at most {spec.adaptive.looks} looks)"
-             if spec.adaptive else str(list(spec.seeds)))
+    seeds = str(list(spec.seeds))
+    if spec.adaptive:
+        more = ("one more while the configuration is in a best set of several" if spec.method == "optuna" else
+                f"one more per round where the model's answer is open; at most {spec.adaptive.looks} looks")
+        seeds = f"adaptive, {spec.adaptive.initial} to {spec.adaptive.max} per configuration from {seeds} ({more})"
     lines.append(f"seeds: {seeds}; resources per trial: {spec.resources.cpus} CPU, {spec.resources.gpus} GPU; "
                  f"max concurrent: {spec.max_concurrent or 'unlimited'}")
     ev = spec.evaluation
@@ -96,7 +98,8 @@ def plan(spec: SweepSpec) -> str:
             lines.append(f"  ... {len(configs) - 50} more")
     else:
         it = spec.iterations(spec.base)
-        lines.append(f"trials: {spec.num_trials()} proposed by Optuna (TPE, seed {spec.search_seed}); "
+        lines.append(f"trials: {'up to ' if spec.adaptive else ''}{spec.num_trials()} proposed by Optuna (TPE, seed "
+                     f"{spec.search_seed}; {spec.num_samples} configurations); "
                      f"about {it} iterations per trial at the base config ({it * spec.num_trials()} in all without "
                      "early stopping)")
     return "\n".join(lines)
@@ -488,7 +491,7 @@ def _build_tuner(spec: SweepSpec, where: _Where, callbacks: list, resume: bool, 
     """A new Tuner for the spec, or on --resume the one Tune saved."""
     from ray import tune
 
-    from sweeps.search import PruningAwareOptunaSearch, SeedReplicates
+    from sweeps.search import AdaptiveOptunaSeeds, PruningAwareOptunaSearch, SeedReplicates
 
     trainable = tune.with_resources(_trainable(), {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus})
     path = str(where.experiment_path)
@@ -526,7 +529,10 @@ def _build_tuner(spec: SweepSpec, where: _Where, callbacks: list, resume: bool, 
             storage=JournalStorage(JournalFileBackend(str(where.out / OPTUNA_JOURNAL))),
             study_file=str(where.out / "optuna_study.json"),
         )
-        if len(spec.seeds) > 1:
+        if spec.adaptive:
+            search_alg = AdaptiveOptunaSeeds(search_alg, list(spec.seeds), spec.adaptive.initial, spec.adaptive.max,
+                                             spec.num_samples)
+        elif len(spec.seeds) > 1:
             search_alg = SeedReplicates(search_alg, repeat=len(spec.seeds))
     elif spec.adaptive:
         search_alg = _adaptive_searcher(spec, where)
@@ -611,7 +617,8 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
         tuner = _build_tuner(spec, where, callbacks, resume, verbose)
         interrupted = True
         try:
-            interrupted = _fit(tuner, progress) or (spec.adaptive is not None and _adaptive_record(where) is None)
+            interrupted = _fit(tuner, progress) or (spec.adaptive is not None and spec.method != "optuna"
+                                                    and _adaptive_record(where) is None)
         finally:
             # ended as KILLED until the sweep has run every trial; a resumed sweep reopens the runs
             if interrupted:
@@ -644,7 +651,7 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
     (where.out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     progress.print(interrupted)
     print(_format_summary(summary, spec), flush=True)
-    if spec.adaptive:
+    if spec.adaptive and spec.method != "optuna":
         from analysis.adaptive import record_lines
 
         rec = _adaptive_record(where, finished=False)

@@ -25,7 +25,7 @@ from ray.tune.search.optuna import OptunaSearch
 from gan._io import atomic_path
 from sweeps.contract import TRIAL_INDEX, Result, finished as ran_to_the_end
 
-__all__ = ["TRIAL_INDEX", "AdaptiveReplication", "PruningAwareOptunaSearch", "SeedReplicates"]
+__all__ = ["TRIAL_INDEX", "AdaptiveOptunaSeeds", "AdaptiveReplication", "PruningAwareOptunaSearch", "SeedReplicates"]
 
 
 class PruningAwareOptunaSearch(OptunaSearch):
@@ -228,3 +228,124 @@ class AdaptiveReplication(Searcher):
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as f:
             self.set_state(pickle.load(f))
+
+
+class AdaptiveOptunaSeeds(Searcher):
+    """`seeds: {initial, max}` under `method: optuna`: each configuration Optuna proposes runs `initial`
+    seeds (`TRIAL_INDEX` in the trial config picks the seed); once they have ended, it gets one more seed
+    while it is in a best set of several (Gupta's, at 5%, on the report's model fitted over every
+    configuration's finished runs, one mean per configuration) and has fewer than `max`; otherwise
+    Optuna is told the mean of its seeds, as `SeedReplicates` tells it (COMPLETE only when every seed
+    ran to the end). A configuration clearly worse than the best so far thus costs `initial` seeds, and a
+    contender up to `max`. A configuration's decision waits while one proposed before it is still running
+    its first seeds, and while no other configuration has ended its first seeds to compare it with. Its state (the configurations, their runs, the queue) is saved with Tune's
+    searcher state (the Optuna study itself lives in its journal), so `--resume` continues it."""
+
+    def __init__(self, searcher, seeds: list[int], initial: int, maximum: int, configurations: int):
+        super().__init__()
+        self.searcher = searcher
+        self.seeds, self.initial, self.maximum, self.configurations = list(seeds), initial, maximum, configurations
+        self.groups: dict[str, dict] = {}  # the trial id Optuna knows -> {"config", "runs": {trial id: run}, "told"}
+        self.owner: dict[str, str] = {}  # trial id -> its configuration's (Optuna's) trial id
+        self.queue: list[list] = []  # [configuration, seed index] to suggest next
+
+    @property
+    def metric(self) -> str:  # the Optuna searcher's, which Tune sets from the TuneConfig
+        return self.searcher.metric
+
+    @property
+    def mode(self) -> str:
+        return self.searcher.mode
+
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        return self.searcher.set_search_properties(metric, mode, config, **spec)
+
+    def suggest(self, trial_id: str):
+        if self.queue:
+            primary, index = self.queue.pop(0)
+            return self._run(primary, trial_id, index)
+        if len(self.groups) < self.configurations:
+            config = self.searcher.suggest(trial_id)
+            if not isinstance(config, dict):
+                return config
+            self.groups[trial_id] = {"config": config, "runs": {}, "told": False}
+            self.queue += [[trial_id, i] for i in range(1, self.initial)]
+            return self._run(trial_id, trial_id, 0)
+        return Searcher.FINISHED if all(g["told"] for g in self.groups.values()) else None
+
+    def _run(self, primary: str, trial_id: str, index: int) -> dict:
+        self.groups[primary]["runs"][trial_id] = {"index": index, "done": False, "result": None}
+        self.owner[trial_id] = primary
+        return {**self.groups[primary]["config"], TRIAL_INDEX: index}
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        primary = self.owner.get(trial_id)
+        if primary is None:
+            return
+        run = self.groups[primary]["runs"][trial_id]
+        run["done"] = True
+        run["result"] = None if error or not result else {
+            k: float(result[k]) for k in (self.metric, Result.EVALUATION, Result.IS_FINAL, Result.DIVERGED) if k in result}
+        self._settle()
+
+    def best_set(self) -> set[str]:
+        """The configurations (by Optuna's trial id) in the best set of the fit over the finished runs of every
+        configuration with at least two."""
+        import pandas as pd
+
+        from analysis.model import fit_design
+        from sweeps.contract import status_of
+
+        rows = [{"configuration": primary, "status": status_of(r["result"]), self.metric: r["result"].get(self.metric)}
+                for primary, g in self.groups.items() for r in g["runs"].values() if r["done"] and r["result"]
+                and sum(x["done"] for x in g["runs"].values()) >= 2]  # configurations with a variance of their own
+        if not rows:
+            return set()
+        cells = fit_design(pd.DataFrame(rows), self.metric, self.mode, ["configuration"], plan=False).cells
+        if len(cells) < 2:
+            return set(cells["configuration"]) if "configuration" in cells else set()
+        return {str(c) for c, b in zip(cells["configuration"], cells["in_best_set"]) if b is True}
+
+    def _settle(self) -> None:
+        """Every configuration whose seeds have all ended: one more seed, or its mean to Optuna."""
+        ready = [p for p, g in self.groups.items() if not g["told"] and all(r["done"] for r in g["runs"].values())
+                 and not any(q[0] == p for q in self.queue)]
+        if not ready:
+            return
+        order = list(self.groups)
+        measured = {p for p, g in self.groups.items()  # with its first seeds ended
+                    if sum(r["done"] for r in g["runs"].values()) >= self.initial}
+        best = self.best_set()
+        for primary in ready:
+            g = self.groups[primary]
+            earlier = order[:order.index(primary)]
+            if any(sum(r["done"] for r in self.groups[p]["runs"].values()) < self.initial for p in earlier):
+                continue  # a configuration proposed before it is still running its first seeds: wait for it
+            if not measured - {primary} and (len(self.groups) > 1 or len(self.groups) < self.configurations):
+                continue  # nothing to compare it with yet, but there will be
+            if primary in best and len(best) > 1 and len(g["runs"]) < self.maximum:
+                self.queue.append([primary, len(g["runs"])])
+                continue
+            g["told"] = True
+            done = [r["result"] for r in g["runs"].values() if r["result"] is not None]
+            if not done:
+                self.searcher.on_trial_complete(primary, None, error=True)
+                continue
+            values = [r[self.metric] for r in done if self.metric in r]
+            finished = len(done) == len(g["runs"]) and all(ran_to_the_end(r) for r in done)
+            mean = sum(values) / len(values) if values and all(math.isfinite(v) for v in values) else math.inf
+            self.searcher.on_trial_complete(primary, {
+                self.metric: mean, Result.EVALUATION: max(r.get(Result.EVALUATION, 0) for r in done),
+                Result.IS_FINAL: float(finished), Result.DIVERGED: float(not finished)})
+
+    def get_state(self) -> dict:
+        return json.loads(json.dumps({"groups": self.groups, "owner": self.owner, "queue": self.queue}))
+
+    def set_state(self, state: dict) -> None:
+        self.groups, self.owner, self.queue = state["groups"], state["owner"], state["queue"]
+
+    def save(self, checkpoint_path: str) -> None:
+        self.searcher.save(checkpoint_path)
+
+    def restore(self, checkpoint_path: str) -> None:
+        self.searcher.restore(checkpoint_path)

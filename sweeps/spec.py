@@ -512,13 +512,10 @@ def _parse_adaptive(ctx: _Ctx, raw: dict, method: str, early: EarlyStopping, num
     if len(values) != counts["max"]:
         raise ctx.fail(("seeds", "values"), f"lists {len(values)} seeds, but `max` is {counts['max']}: give one "
                                             "value per seed a configuration may get, in the order they are used.")
-    if method == "optuna":
-        raise ctx.fail(("seeds",), "adaptive seeds need the configurations in advance (`method: grid` or "
-                                   "`random`); under `method: optuna` give a list of seeds.")
     if early.type == "asha":
         raise ctx.fail(("early_stopping",), "is asha, but adaptive seeds need `early_stopping: none` or `race`: ASHA "
                                             "stops single seeds, and a configuration's mean would mix rungs.")
-    if num_samples != 1 or budget:
+    if (num_samples != 1 and method != "optuna") or budget:
         raise ctx.fail(("seeds",), "adaptive seeds run one grid under one budget: drop `num_samples` and `budget`, "
                                    "or give a list of seeds.")
     return AdaptiveSeeds(counts["initial"], counts["max"]), values

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import ray
 
@@ -64,9 +65,10 @@ def test_adaptive_seeds_parse_and_bad_ones_are_refused_with_the_key_and_what_is_
         ("seeds: {initial: 2, max: 4.5}", "must be an integer"),
     ]:
         assert said in _spec_error(SPEC.replace(adaptive, bad)), bad
-    assert "under `method: optuna` give a list" in _spec_error(
-        SPEC.replace("method: grid", "method: optuna\nnum_samples: 2"))
-    assert "need `early_stopping: none`" in _spec_error(SPEC + "early_stopping: {type: asha}\n")
+    optuna = parse_spec(SPEC.replace("method: grid", "method: optuna\nnum_samples: 3"), source="a.yaml")
+    assert optuna.adaptive == spec.adaptive and optuna.num_trials() == 12  # up to 4 seeds of 3 configurations
+    assert "adaptive seeds need `early_stopping: none` or `race`" in _spec_error(SPEC + "early_stopping: {type: asha}\n")
+    assert "drop `num_samples` and `budget`" in _spec_error(SPEC + "num_samples: 2\n")
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +156,62 @@ def test_a_driver_killed_mid_round_resumes_to_the_same_trials_and_decisions(adap
     assert pairs == _completed(reference)[0]
     kept = sweep.trials[sweep.trials["status"] != "lost"]
     assert len(kept) == len(set(kept["trial_id"])) == len(pairs)  # every trial exactly once
+
+
+OPTUNA_SPEC = SPEC.replace("model.g_width: {values: [4, 16]}",
+                           "optim.g_lr: {distribution: loguniform, low: 1.0e-5, high: 3.0e-3}").replace(
+    "method: grid", "method: optuna\nnum_samples: 4")
+
+
+def test_under_optuna_each_configuration_gets_more_seeds_only_while_in_a_best_set_and_optuna_its_mean(tmp_path):
+    out = tmp_path / "optuna"
+    summary = run_sweep(parse_spec(OPTUNA_SPEC, source="adaptive_optuna.yaml"), out=out)
+    ray.shutdown()
+    assert not summary["interrupted"]
+    folder = Path(summary["sweep_dir"])
+    sweep = load_sweep(str(folder))
+    runs = sweep.trials[sweep.trials["status"] == "completed"].assign(lr=lambda t: t["optim.g_lr"].astype(float))
+    seeds = runs.groupby("lr")["train.seed"].apply(lambda s: sorted(int(v) for v in s))
+    assert len(seeds) == 4  # four configurations, each with a prefix of the seed values
+    values = [3, 5, 7, 9]
+    assert all(s == values[:len(s)] and 2 <= len(s) <= 4 for s in seeds), seeds
+    study = json.loads((folder / "optuna_study.json").read_text())["trials"]
+    assert [t["state"] for t in study] == ["COMPLETE"] * 4
+    for t in study:  # Optuna is told each configuration's mean over all the seeds it got
+        mine = runs[np.isclose(runs["lr"], t["params"]["swept/optim.g_lr"])]
+        assert t["value"] == pytest.approx(mine["fid"].mean(), rel=1e-9)
+
+
+def test_the_optuna_seeds_go_to_the_contenders_and_a_clearly_worse_configuration_is_told_after_its_first_two():
+    """The searcher driven by hand over a real Optuna study, with FIDs chosen per configuration: two tied
+    contenders and one far behind."""
+    import optuna
+
+    from sweeps.search import AdaptiveOptunaSeeds, PruningAwareOptunaSearch
+    from ray import tune
+
+    inner = PruningAwareOptunaSearch(space={"lr": tune.uniform(0, 1)}, metric="fid", mode="min",
+                                     sampler=optuna.samplers.RandomSampler(seed=0))
+    search = AdaptiveOptunaSeeds(inner, [3, 5, 7, 9], 2, 4, 3)
+    fids = [[100, 104, 101, 103], [102, 99, 103, 100], [300, 310]]  # configuration -> its seeds' FIDs, in order
+    pending, given, n = [], {}, 0
+    while True:
+        while True:
+            config = search.suggest(f"t{n}")
+            if not isinstance(config, dict):
+                break
+            pending.append((f"t{n}", config))
+            n += 1
+        if not pending:
+            assert config == "FINISHED"
+            break
+        trial, config = pending.pop(0)
+        primary = search.owner[trial]
+        which = list(search.groups).index(primary)
+        index = config["__trial_index__"]
+        given[which] = given.get(which, 0) + 1
+        search.on_trial_complete(trial, {"fid": float(fids[which][index]), "evaluation": 3, "is_final": 1.0})
+    assert given == {0: 4, 1: 4, 2: 2}  # the tied pair up to max; the one 3x worse stops at its first two
+    study = inner._ot_study.get_trials(deepcopy=False)
+    assert [t.state.name for t in study] == ["COMPLETE"] * 3
+    assert [t.value for t in study] == pytest.approx([102.0, 101.0, 305.0])
