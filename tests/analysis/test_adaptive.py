@@ -86,3 +86,23 @@ def test_the_report_quotes_the_verdicts_the_looks_reached_whatever_type_its_leve
     assert said == {(p, v) for (p, _), (v, _) in r.decided.items()} | {
         (e.parameter, e.verdict) for e in fit.analysis.effects + fit.analysis.interactions if e.verdict == "no detectable difference"}
     assert ("g x d", "interaction") in said
+
+
+def test_an_open_interaction_gets_seeds_only_while_its_estimate_is_beyond_min_effect():
+    def look(interaction: float):
+        # no sampling: each configuration's two seeds sit at its mean x exp(+-0.04), a pooled SD of log FID of
+        # 0.057; both main effects (log 0.6, log 0.7) are then 9 to 13 standard errors out, decided at the
+        # first look's 0.56%, and the interaction's log ratio `interaction` has a standard error of 0.08
+        cells = {(a, b): [150 * (0.6 if a else 1.0) * (0.7 if b else 1.0) * math.exp(interaction if a and b else 0.0)
+                          * math.exp(d) for d in (0.04, -0.04)] for a in (0, 1) for b in (0, 1)}
+        return next_round(trials_table(cells, ["a", "b"]), "fid", "min", ["a", "b"], {"a": 0, "b": 0}, look=1,
+                          looks=3, seeds={c: 2 for c in cells}, max_seeds=4)
+
+    # an interaction of 0.2 on the log scale (t = 2.5, p = 0.07: far from decided) is beyond the 10% margin (0.095):
+    # every configuration gets a seed, for the interaction
+    r = look(-0.2)
+    assert {("a", "1"), ("b", "1")} <= set(r.decided) and ("a x b", "1/1") not in r.decided
+    assert sorted(r.add) == [(0, 0), (0, 1), (1, 0), (1, 1)] and all("a x b" in why for why in r.reasons.values())
+    # none: it spends nothing, and the sweep ends
+    r = look(0.0)
+    assert r.add == [] and r.stop is not None and ("a x b", "1/1") not in r.decided
