@@ -729,6 +729,8 @@ def _resume_command(spec: SweepSpec, where: _Where, spec_path: str | None) -> st
     args = ["python", "-m", "sweeps.run", spec_path or spec.source]
     if spec.scale:
         args += ["--scale", spec.scale]
+    if spec.seeds_given:
+        args += ["--seeds", ",".join(map(str, spec.seeds_given))]
     return shlex.join(args + ["--out", str(where.root), "--resume"])
 
 

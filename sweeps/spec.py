@@ -126,6 +126,7 @@ class SweepSpec:
     budget: Budget = field(default_factory=Budget)  # budget plans each configuration runs under
     source: str = "<string>"  # file the spec came from
     scale: str | None = None  # the scale applied, if any
+    seeds_given: tuple[int, ...] | None = None  # the seeds given on the command line (--seeds), which a resume repeats
     raw: dict = field(default_factory=dict, repr=False, compare=False)  # the spec as written, its scale applied
 
     # -- derived -------------------------------------------------------------------------------
@@ -352,7 +353,8 @@ def parse_spec(text: str, source: str = "<string>", scale: str | None = None,
         raw = deep_merge(raw, override)
     if seeds is not None:
         raw["seeds"] = {**raw["seeds"], "values": list(seeds)} if isinstance(raw.get("seeds"), dict) else list(seeds)
-    return _build_spec(raw, ctx, source, scale)
+    spec = _build_spec(raw, ctx, source, scale)
+    return dataclasses.replace(spec, seeds_given=tuple(seeds)) if seeds is not None else spec
 
 
 def _req_type(ctx, path, value, types, what):

@@ -54,6 +54,11 @@ def test_adaptive_seeds_parse_and_bad_ones_are_refused_with_the_key_and_what_is_
     assert default.seeds == (0, 1, 2, 3)
     rerun = parse_spec(SPEC, source="a.yaml", seeds=[10, 11, 12, 13])  # --seeds: another seed set, same rule
     assert rerun.seeds == (10, 11, 12, 13) and rerun.adaptive == spec.adaptive
+    from sweeps.run import _resume_command, _Where
+
+    where = _Where(Path("/out"), "adaptive_tiny", "x", Path("/out/sweeps/x"), "sqlite:///x.db", "/out/ray", None)
+    assert "--seeds 10,11,12,13" in _resume_command(rerun, where, "a.yaml")  # an interrupted rerun resumes itself
+    assert "--seeds" not in _resume_command(spec, where, "a.yaml")
     adaptive = "seeds: {initial: 2, max: 4, values: [3, 5, 7, 9]}"
     for bad, said in [
         ("seeds: {initial: 1, max: 4}", "`seeds.initial`"),
