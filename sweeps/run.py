@@ -33,12 +33,12 @@ from gan.config import flatten
 from gan.status import Status
 from sweeps.contract import Result, TrialRequest, last_result, status_of, trial_storage_fault
 from sweeps.journal import REJECTED_FILE, push_command, short_error
+from sweeps.schedule import OPTUNA_JOURNAL, adaptive_record, levels, make_scheduler, make_search
 from sweeps.spec import SpecError, SweepSpec, load_spec
 
 __all__ = ["RESOLVED_SPEC", "main", "plan", "resolved_spec", "run_sweep", "sweep_design"]
 
 RESOLVED_SPEC = "spec.resolved.yaml"  # in the sweep folder: the spec as run, loadable
-OPTUNA_JOURNAL = "optuna.journal"  # in the sweep folder of an Optuna sweep: the study, in Optuna's journal storage
 
 
 def plan(spec: SweepSpec) -> str:
@@ -491,8 +491,6 @@ def _build_tuner(spec: SweepSpec, where: _Where, callbacks: list, resume: bool, 
     """A new Tuner for the spec, or on --resume the one Tune saved."""
     from ray import tune
 
-    from sweeps.search import AdaptiveOptunaSeeds, PruningAwareOptunaSearch, SeedReplicates
-
     trainable = tune.with_resources(_trainable(), {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus})
     path = str(where.experiment_path)
     if resume and tune.Tuner.can_restore(path):
@@ -501,41 +499,7 @@ def _build_tuner(spec: SweepSpec, where: _Where, callbacks: list, resume: bool, 
                                    restart_errored=False)
         _use_callbacks_on_restore(tuner, callbacks)
         return tuner
-    scheduler = None
-    if spec.early_stopping.type == "asha":
-        scheduler = tune.schedulers.ASHAScheduler(
-            time_attr=Result.EVALUATION, max_t=spec.max_evaluations(), grace_period=spec.early_stopping.grace_period,
-            reduction_factor=spec.early_stopping.reduction_factor,
-        )
-    elif spec.early_stopping.type == "race":
-        from analysis.asha import asha_rungs
-        from sweeps.race import RACE_RECORD, RaceScheduler
-
-        max_t = spec.max_evaluations()
-        rungs = [int(r) for r in asha_rungs(spec.early_stopping.grace_period, spec.early_stopping.reduction_factor,
-                                            max_t) if r < max_t]
-        scheduler = RaceScheduler(rungs, spec.metric, spec.mode, spec.min_effect, str(where.out / RACE_RECORD))
-    search_alg = None
-    if spec.method == "optuna":
-        import optuna
-
-        from optuna.storages import JournalStorage
-        from optuna.storages.journal import JournalFileBackend
-
-        # the study lives in Optuna's own journal file in the sweep folder: --resume, optuna-dashboard and
-        # optuna.load_study all read the same study
-        search_alg = PruningAwareOptunaSearch(
-            sampler=optuna.samplers.TPESampler(seed=spec.search_seed), study_name=spec.name,
-            storage=JournalStorage(JournalFileBackend(str(where.out / OPTUNA_JOURNAL))),
-            study_file=str(where.out / "optuna_study.json"),
-        )
-        if spec.adaptive:
-            search_alg = AdaptiveOptunaSeeds(search_alg, list(spec.seeds), spec.adaptive.initial, spec.adaptive.max,
-                                             spec.num_samples)
-        elif len(spec.seeds) > 1:
-            search_alg = SeedReplicates(search_alg, repeat=len(spec.seeds))
-    elif spec.adaptive:
-        search_alg = _adaptive_searcher(spec, where)
+    scheduler, search_alg = make_scheduler(spec, where.out), make_search(spec, where.out)
     return tune.Tuner(
         trainable,
         param_space=_trial_space(spec),
@@ -618,7 +582,7 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
         interrupted = True
         try:
             interrupted = _fit(tuner, progress) or (spec.adaptive is not None and spec.method != "optuna"
-                                                    and _adaptive_record(where) is None)
+                                                    and adaptive_record(where.out) is None)
         finally:
             # ended as KILLED until the sweep has run every trial; a resumed sweep reopens the runs
             if interrupted:
@@ -636,7 +600,7 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
 
         if (where.out / RACE_RECORD).is_file():
             journal.append({"op": "artifact", "trial": None, "file": RACE_RECORD, "path": None})
-        if spec.adaptive and _adaptive_record(where, finished=False):
+        if spec.adaptive and adaptive_record(where.out, finished=False):
             from analysis.adaptive import RECORD
 
             journal.append({"op": "artifact", "trial": None, "file": RECORD, "path": None})
@@ -654,7 +618,7 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
     if spec.adaptive and spec.method != "optuna":
         from analysis.adaptive import record_lines
 
-        rec = _adaptive_record(where, finished=False)
+        rec = adaptive_record(where.out, finished=False)
         print("\n".join(record_lines(rec, _seconds_per_configuration(spec, progress, rec))) if rec else
               "adaptive seeds: no look yet (the first round has not ended)", flush=True)
     print(_format_tracking(summary["tracking"], journal, where, interrupted), flush=True)
@@ -673,18 +637,6 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
     return summary
 
 
-def _adaptive_record(where: _Where, finished: bool = True) -> dict | None:
-    """The adaptive searcher's record of the rounds (None before its first look; with `finished`, None
-    until it has ended the sweep)."""
-    from analysis.adaptive import RECORD
-
-    path = where.out / RECORD
-    if not path.is_file():
-        return None
-    rec = json.loads(path.read_text())
-    return rec if rec.get("stop") or not finished else None
-
-
 def _seconds_per_configuration(spec: SweepSpec, progress: _Progress, rec: dict) -> dict[str, float]:
     """Each configuration's mean training time per finished run (Tune's time_total_s), by its record label."""
     from analysis.adaptive import cell_label
@@ -693,8 +645,8 @@ def _seconds_per_configuration(spec: SweepSpec, progress: _Progress, rec: dict) 
     for t in progress.trials.values():
         last = t.get("last") or {}
         if "time_total_s" in last:
-            levels = _levels(spec, TrialRequest.from_trial_config(t["config"]).swept)
-            times.setdefault(cell_label(rec["params"], [levels[p] for p in rec["params"]]), []).append(
+            lv = levels(spec, TrialRequest.from_trial_config(t["config"]).swept)
+            times.setdefault(cell_label(rec["params"], [lv[p] for p in rec["params"]]), []).append(
                 float(last["time_total_s"]))
     return {k: sum(v) / len(v) for k, v in times.items()}
 
@@ -810,7 +762,7 @@ def _format_summary(summary: dict, spec: SweepSpec) -> str:
         swept = ", ".join(f"{k}={v}" for k, v in row["swept"].items())
         lines.append(f"{i:3d}. {metric} {shown:>8}  {row['status']:<13} {where:<8} {swept}")
     factors = [p.key for p in spec.parameters]
-    rows = [{**_levels(spec, row["swept"]), "status": row["status"], metric: row[metric]} for row in summary["trials"]]
+    rows = [{**levels(spec, row["swept"]), "status": row["status"], metric: row[metric]} for row in summary["trials"]]
     if not rows:
         return "\n".join(lines)
     fit = fit_design(pd.DataFrame(rows), metric, summary["mode"], factors)
@@ -833,36 +785,6 @@ def _format_summary(summary: dict, spec: SweepSpec) -> str:
         lines.append(f"  {kept} of {len(best)} configurations are indistinguishable from the best at 95% "
                      "(the report says which factors matter).")
     return "\n".join(lines)
-
-
-def _levels(spec: SweepSpec, swept: dict) -> dict:
-    """A trial's level of each factor, labelled as the report labels it (a variant by its name)."""
-    from analysis.design import variant_settings
-
-    levels = {}
-    for p in spec.parameters:
-        if p.variant:  # the variant whose keys the trial carries
-            levels[p.key] = next((level_label(v) for v in p.values
-                                  if all(swept.get(k) == x for k, x in variant_settings(v).items())), None)
-        else:
-            levels[p.key] = level_label(swept.get(p.key))
-    return levels
-
-
-def _adaptive_searcher(spec: SweepSpec, where: _Where):
-    """The searcher of `seeds: {initial, max}`: the grid's configurations, keyed by the levels of the factors
-    that vary, with the report's baselines."""
-    from analysis.adaptive import RECORD
-    from sweeps.search import AdaptiveReplication
-
-    configs = spec.configurations()
-    levels = [_levels(spec, c) for c in configs]
-    params = [p.key for p in spec.parameters if len({str(lv[p.key]) for lv in levels}) > 1]
-    baselines = {p.key: level_label(p.baseline if p.baseline is not None else p.values[0])
-                 for p in spec.parameters if p.key in params and p.values is not None}
-    return AdaptiveReplication(
-        [tuple(lv[k] for k in params) for lv in levels], configs, params, baselines, list(spec.seeds),
-        spec.adaptive.initial, spec.adaptive.max, spec.min_effect, str(where.out / RECORD), spec.metric, spec.mode)
 
 
 def _seed_list(text: str) -> list[int]:

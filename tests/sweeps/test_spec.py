@@ -182,11 +182,16 @@ def test_cli_reports_bad_spec_before_starting_ray(tmp_path):
     assert not (tmp_path / "out").exists()  # nothing was started or written
     dry = subprocess.run([sys.executable, "-m", "sweeps.run", str(REPO / "search_spaces" / "hidden_dims.yaml"),
                           "--scale", "smoke", "--dry-run"], capture_output=True, text=True, cwd=REPO, timeout=120)
-    assert dry.returncode == 0 and "trials: 12" in dry.stdout and "model.g_width: values [8, 32]" in dry.stdout
+    assert dry.returncode == 0 and "trials: up to 16 (8 in the first round)" in dry.stdout
+    assert "model.g_width: values [8, 32]" in dry.stdout
     other = subprocess.run([sys.executable, "-m", "sweeps.run", str(REPO / "search_spaces" / "hidden_dims.yaml"),
                             "--scale", "smoke", "--dry-run", "--seeds", "3,4,5,6"], capture_output=True, text=True,
                            cwd=REPO, timeout=120)
-    assert other.returncode == 0 and "seeds: [3, 4, 5, 6]" in other.stdout and "trials: 16" in other.stdout
+    assert other.returncode == 0 and "from [3, 4, 5, 6]" in other.stdout and "trials: up to 16" in other.stdout
+    short = subprocess.run([sys.executable, "-m", "sweeps.run", str(REPO / "search_spaces" / "hidden_dims.yaml"),
+                            "--scale", "smoke", "--dry-run", "--seeds", "3,4,5"], capture_output=True, text=True,
+                           cwd=REPO, timeout=120)  # adaptive seeds take one value per seed a configuration may get
+    assert short.returncode == 2 and "lists 3 seeds, but `max` is 4" in short.stderr and "Traceback" not in short.stderr
     bad = subprocess.run([sys.executable, "-m", "sweeps.run", str(REPO / "search_spaces" / "hidden_dims.yaml"),
                           "--dry-run", "--seeds", "3,3"], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert bad.returncode == 2 and "--seeds" in bad.stderr and "distinct" in bad.stderr and "Traceback" not in bad.stderr
