@@ -32,6 +32,10 @@ __all__ = ["TuneStateBackup", "TuneStateDamaged", "check_tune_state", "restore_t
 TUNER_PKL = "tuner.pkl"
 # Tune's state files carry the session's start time, e.g. experiment_state-2026-11-25_11-49-00.json
 _SESSION = re.compile(r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}")
+# the only names a backup may hold: the ones Tune writes (a backup is handed around with its sweep folder)
+_MEMBER = re.compile(r"(experiment_state-{s}\.json|searcher-state-{s}\.pkl|search_gen_state-{s}\.json|tuner\.pkl)".format(
+    s=_SESSION.pattern))
+MAX_MEMBER_BYTES = 1 << 30  # a state file of a 30,000-trial sweep is about 1 GB; beyond that a backup is refused
 
 
 class TuneStateDamaged(RuntimeError):
@@ -94,6 +98,16 @@ def restore_tune_state(backup: Path, experiment_path: Path) -> list[str]:
     from the newest name it finds.
     """
     with zipfile.ZipFile(backup) as z:
+        for info in z.infolist():  # before anything is read or written: names Tune writes, stored, bounded
+            if not _MEMBER.fullmatch(info.filename):
+                raise TuneStateDamaged(f"The state backup {backup} holds a member named {info.filename!r}, which is not "
+                                       "one of Tune's state files (experiment_state-<time>.json, searcher-state-<time>."
+                                       "pkl, search_gen_state-<time>.json, tuner.pkl); nothing was restored.")
+            # zipfile reads a member only up to the size its header declares, so bounding that bounds the memory
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.file_size > MAX_MEMBER_BYTES:
+                raise TuneStateDamaged(f"The state backup {backup} holds {info.filename!r} of {info.file_size} bytes "
+                                       f"(compression {info.compress_type}); a state file is stored or deflated and at "
+                                       f"most {MAX_MEMBER_BYTES} bytes. Nothing was restored.")
         bad = z.testzip()
         if bad is not None:
             raise TuneStateDamaged(f"The state backup {backup} is damaged (member {bad!r} fails its CRC check).")

@@ -100,3 +100,37 @@ def test_the_search_generator_state_is_a_pickle_whatever_its_suffix(tmp_path):
     (tmp_path / f"search_gen_state-{OLD}.json").write_bytes(pickle.dumps({"gen": 1})[:-2])
     with pytest.raises(TuneStateDamaged, match=f"search_gen_state-{OLD}.json is not a complete pickle"):
         check_tune_state(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["../outside/experiment_state-2026-01-01_00-00-00.json", "*", "sub/tuner.pkl",
+                                  "/tmp/tuner.pkl", "experiment_state-2026-01-01_00-00-00.json.sh", ".."])
+def test_a_backup_member_that_is_not_a_tune_state_file_is_refused_before_anything_is_touched(tmp_path, name):
+    experiment = tmp_path / "sweep" / "exp"
+    experiment.mkdir(parents=True)
+    outside = tmp_path / "sweep" / "outside"
+    outside.mkdir()
+    victim = outside / "experiment_state-2025-01-01_00-00-00.json"
+    victim.write_text("{}")
+    mine = experiment / "experiment_state-2025-05-05_00-00-00.json"
+    mine.write_text("{}")
+    backup = tmp_path / "tune_state.zip"
+    with zipfile.ZipFile(backup, "w") as z:
+        z.writestr("tuner.pkl", b"\x80\x04N.")
+        z.writestr(name, b"{}")
+    with pytest.raises(TuneStateDamaged, match="not one of Tune's state files"):
+        restore_tune_state(backup, experiment)
+    assert victim.read_text() == "{}" and mine.read_text() == "{}"  # nothing deleted, nothing written
+    assert sorted(p.name for p in experiment.iterdir()) == [mine.name]
+
+
+def test_a_backup_member_larger_than_the_bound_is_refused_unread(tmp_path, monkeypatch):
+    import sweeps.tunestate as ts
+
+    monkeypatch.setattr(ts, "MAX_MEMBER_BYTES", 1000)
+    backup = tmp_path / "tune_state.zip"
+    with zipfile.ZipFile(backup, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("experiment_state-2026-01-01_00-00-00.json", b"[" + b"0," * 5000 + b"0]")  # 10 kB, deflated small
+    (tmp_path / "exp").mkdir()
+    with pytest.raises(TuneStateDamaged, match="at most 1000 bytes"):
+        restore_tune_state(backup, tmp_path / "exp")
+    assert not any((tmp_path / "exp").iterdir())
