@@ -70,6 +70,10 @@ def quick_http_failures() -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
 
 
+class UnsafePath(ValueError):
+    """A journal entry names a file outside its sweep folder: the entry is refused, never uploaded."""
+
+
 class JournalBusy(RuntimeError):
     """Another process (a running driver, or a push) is applying this sweep's journal."""
 
@@ -288,6 +292,21 @@ class Journal:
             self._steps[run_id] = int(self.client.get_run(run_id).data.metrics.get(Result.STEP, -1))
         return self._steps[run_id]
 
+    def _artifact_file(self, name) -> Path:
+        """The file an artifact entry names, which must lie in the sweep folder, reached without a symlink: a
+        journal is handed around with its folder, and `push` uploads what it names."""
+        rel = Path(str(name))
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+            raise UnsafePath(f"artifact file {name!r} is not a path inside the sweep folder")
+        path = self.folder
+        for part in rel.parts:
+            path = path / part
+            if path.is_symlink():
+                raise UnsafePath(f"artifact file {name!r} goes through a symlink ({path}); refused")
+        if not path.resolve().is_relative_to(self.folder.resolve()):
+            raise UnsafePath(f"artifact file {name!r} resolves outside the sweep folder")
+        return path
+
     def _apply(self, entry: dict) -> None:
         from mlflow.entities import Metric, Param, RunTag
 
@@ -315,7 +334,7 @@ class Journal:
         elif op == "tags":
             client.log_batch(self._run_id(entry["trial"]), tags=[RunTag(k, str(v)) for k, v in entry["tags"].items()])
         elif op == "artifact":
-            path = self.folder / entry["file"]
+            path = self._artifact_file(entry["file"])
             if not path.is_file():  # a journal copy is removed only after its upload: this one is in MLflow
                 return
             client.log_artifact(self._run_id(entry["trial"]), str(path), artifact_path=entry.get("path"))

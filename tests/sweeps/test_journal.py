@@ -107,3 +107,26 @@ def test_a_refused_entry_is_kept_aside_and_the_rest_applied(store):
     assert refused["trial"] == "never-opened" and "no MLflow run of trial never-opened" in refused["error"]
     (run,) = MlflowClient(uri).search_runs([exp_id], "tags.role = 'trial'")
     assert run.data.metrics["fid"] == 90.0
+
+
+def test_a_journal_can_upload_only_files_of_its_own_folder_and_never_through_a_symlink(store, tmp_path):
+    uri, exp_id, parent, folder = store
+    secret = tmp_path / "credentials"
+    secret.write_text("key=hunter2")
+    (folder / "journal_files").mkdir()
+    (folder / "journal_files" / "link").symlink_to(secret)
+    (folder / "lnk").symlink_to(tmp_path)
+    (folder / "journal_files" / "kept.txt").write_text("a file of the sweep")
+    left = Journal(folder, uri, exp_id, parent, "sweep1")
+    hostile = [str(secret), "journal_files/../../credentials", "journal_files/link", "lnk/credentials", "../credentials"]
+    for name in hostile:
+        left.append({"op": "artifact", "trial": None, "file": name, "path": None})
+    left.append({"op": "artifact", "trial": None, "file": "journal_files/kept.txt", "path": None})
+    assert push([str(folder)]) == 0
+    client = MlflowClient(uri)
+    uploaded = {a.path for a in client.list_artifacts(parent)}
+    assert uploaded == {"kept.txt"}  # the sweep's own file, and nothing else
+    refused = [json.loads(line) for line in (folder / REJECTED_FILE).read_text().splitlines()]
+    assert [r["file"] for r in refused] == hostile and all("refused" in r["error"] or "sweep folder" in r["error"]
+                                                           for r in refused)
+    assert secret.read_text() == "key=hunter2"  # never deleted after an upload
