@@ -70,7 +70,7 @@ class DataConfig:
         _check_choice("data.name", self.name, DATASETS.names())
         _check_choice("data.split", self.split, ("train", "test", "all"))
         _check_range("data.dataset_fraction", self.dataset_fraction, 0.0, 1.0, lo_open=True)
-        _check_range("data.num_images", self.num_images, 1)
+        _check_range("data.num_images", self.num_images, 1, 10**9)
         if self.num_images is not None and self.dataset_fraction != 1.0:
             raise ConfigError(
                 "`data.num_images` and `data.dataset_fraction` both set; give one of them "
@@ -178,18 +178,18 @@ class TrainConfig:
     grid_columns: int = 8  # samples per row of the saved sample grid (one row per class when conditional)
 
     def __post_init__(self):
-        _check_range("train.batch_size", self.batch_size, 1)
+        _check_range("train.batch_size", self.batch_size, 1, 65536)
         if (self.iterations is None) == (self.epochs is None):
             raise ConfigError(
                 "Exactly one of `train.iterations` and `train.epochs` must be set "
                 f"(got iterations={self.iterations!r}, epochs={self.epochs!r})."
             )
-        _check_range("train.iterations", self.iterations, 1)
-        _check_range("train.epochs", self.epochs, 0.0, None, lo_open=True)
+        _check_range("train.iterations", self.iterations, 1, 10**9)
+        _check_range("train.epochs", self.epochs, 0.0, 1e6, lo_open=True)
         _check_range("train.n_critic", self.n_critic, 1, 100)
         _check_choice("train.noise", self.noise, ("normal", "uniform"))
         _check_range("train.seed", self.seed, 0, 2**63 - 1)
-        _check_range("train.eval_every", self.eval_every, 1)
+        _check_range("train.eval_every", self.eval_every, 1, 10**9)
         _check_range("train.max_seconds", self.max_seconds, 0.0, None, lo_open=True)
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             _fail("train.device", self.device, "'auto', 'cpu', 'cuda' or 'cuda:N'")

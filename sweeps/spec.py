@@ -262,19 +262,65 @@ def deep_merge(base: Mapping, override: Mapping) -> dict:
 # Parsing with file/key/line in every error
 
 
+MAX_SPEC_BYTES = 1_000_000  # a spec file's size
+MAX_SPEC_NODES = 100_000  # values in a spec once its aliases are expanded
+
+
+def _check_aliases(node, source: str) -> None:
+    """Refuse an alias that contains itself, and a spec whose aliases expand to more than MAX_SPEC_NODES
+    values (a few hundred bytes of nested aliases can stand for billions), counting each node once."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def size(n) -> int:
+        if id(n) in sizes:
+            return sizes[id(n)]
+        if id(n) in open_:
+            raise SpecError(f"{source}, line {n.start_mark.line + 1}: a YAML alias refers to a value that contains "
+                            "it (a recursive alias); write the value out instead.")
+        open_.add(id(n))
+        if isinstance(n, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in n.value)
+        elif isinstance(n, yaml.SequenceNode):
+            total = 1 + sum(size(v) for v in n.value)
+        else:
+            total = 1
+        open_.discard(id(n))
+        if total > MAX_SPEC_NODES:
+            raise SpecError(f"{source}, line {n.start_mark.line + 1}: with its YAML aliases expanded the spec holds "
+                            f"more than {MAX_SPEC_NODES} values; a spec may hold at most that many.")
+        sizes[id(n)] = total
+        return total
+
+    if node is not None:
+        size(node)
+
+
+def _check_finite(value, ctx, path: tuple) -> None:
+    """Every number of the spec is finite: NaN and infinity are refused where they stand."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ctx.fail(path, f"is {value!r}, but must be a finite number.")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(v, ctx, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_finite(v, ctx, path + (i,))
+
+
 class _Locator:
     """Maps key paths to line numbers of the YAML source."""
 
-    def __init__(self, text: str):
+    def __init__(self, node):
         self.lines: dict[tuple, int] = {}
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError:
-            node = None
+        self._seen: set[int] = set()  # a node an alias repeats is walked once, at its first place
         if node is not None:
             self._walk(node, ())
 
     def _walk(self, node, path):
+        if id(node) in self._seen:
+            return
+        self._seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             for k, v in node.value:
                 p = path + (k.value,)
@@ -326,13 +372,20 @@ def load_spec(path: str | Path, scale: str | None = None, seeds: list[int] | Non
 def parse_spec(text: str, source: str = "<string>", scale: str | None = None,
                seeds: list[int] | None = None) -> SweepSpec:
     """`seeds` replaces the spec's (after its scale), e.g. to rerun a sweep on another seed set."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(f"{source}: the spec is {len(text)} characters long; a spec may have at most {MAX_SPEC_BYTES}.")
     try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_aliases(node, source)  # before anything expands what aliases repeat
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark else ""
         raise SpecError(f"{source}{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
-    ctx = _Ctx(source, _Locator(text))
+    except RecursionError:
+        raise SpecError(f"{source}: the YAML is nested too deeply to read; a spec is a few levels deep.") from None
+    ctx = _Ctx(source, _Locator(node))
+    _check_finite(raw, ctx, ())
     if not isinstance(raw, dict):
         raise ctx.fail((), "a spec must be a mapping with at least `name`, `base` and `parameters`.")
     unknown = sorted(set(raw) - _TOP_KEYS)
@@ -341,20 +394,38 @@ def parse_spec(text: str, source: str = "<string>", scale: str | None = None,
     scales = raw.pop("scales", None) or {}
     if not isinstance(scales, dict):
         raise ctx.fail(("scales",), "must map scale names (e.g. smoke) to overrides of this spec.")
+    if scale is not None and scale not in scales:
+        raise ctx.fail(("scales",), f"no scale {scale!r} in this spec; available: {', '.join(map(str, scales)) or 'none'}.")
+    spec = _scaled(raw, scales, scale, ctx, source, seeds)
+    # every other scale is checked too, so that a typo in one is found the day it is written, not the day it runs
+    for other in scales:
+        if other != scale:
+            _scaled(raw, scales, other, ctx, source, None)
     if scale is not None:
-        if scale not in scales:
-            raise ctx.fail(("scales",), f"no scale {scale!r} in this spec; available: {', '.join(scales) or 'none'}.")
+        _scaled(raw, scales, None, ctx, source, None)
+    return dataclasses.replace(spec, seeds_given=tuple(seeds)) if seeds is not None else spec
+
+
+def _scaled(raw: dict, scales: dict, scale, ctx: _Ctx, source: str, seeds: list[int] | None) -> SweepSpec:
+    """The spec at `scale` (None: as written), `seeds` replacing its seeds."""
+    if scale is not None:
         override = scales[scale]
         if not isinstance(override, dict):
             raise ctx.fail(("scales", scale), "must be a mapping of spec keys to override.")
-        bad = sorted(set(override) - (_TOP_KEYS - {"scales", "name"}))
+        bad = sorted(set(override) - (_TOP_KEYS - {"scales", "name"}), key=str)
         if bad:
             raise ctx.fail(("scales", scale, bad[0]), "cannot be overridden by a scale.")
         raw = deep_merge(raw, override)
+    else:
+        raw = copy.deepcopy(raw)
     if seeds is not None:
         raw["seeds"] = {**raw["seeds"], "values": list(seeds)} if isinstance(raw.get("seeds"), dict) else list(seeds)
-    spec = _build_spec(raw, ctx, source, scale)
-    return dataclasses.replace(spec, seeds_given=tuple(seeds)) if seeds is not None else spec
+    try:
+        return _build_spec(raw, ctx, source, scale)
+    except SpecError as e:
+        if scale is None or str(e).startswith("in scale"):
+            raise
+        raise SpecError(f"in scale {scale!r}: {e}") from None
 
 
 def _req_type(ctx, path, value, types, what):
@@ -418,18 +489,25 @@ def _build_spec(raw: dict, ctx: _Ctx, source: str, scale: str | None) -> SweepSp
         raise ctx.fail(("early_stopping", "type"), f"is {early.type!r}, but must be one of: {', '.join(EARLY_STOPPING)}.")
     if early.grace_period < 1:
         raise ctx.fail(("early_stopping", "grace_period"), f"is {early.grace_period}, but must be >= 1 evaluation.")
+    if early.max_evaluations is not None and early.max_evaluations < 1:
+        raise ctx.fail(("early_stopping", "max_evaluations"), f"is {early.max_evaluations}, but must be >= 1 "
+                                                              "evaluation (or null: the most any trial runs).")
     if early.reduction_factor <= 1:
         raise ctx.fail(("early_stopping", "reduction_factor"), f"is {early.reduction_factor}, but must be > 1.")
 
     num_samples = _req_type(ctx, ("num_samples",), raw.get("num_samples", 1), int, "an integer >= 1")
-    if num_samples < 1:
-        raise ctx.fail(("num_samples",), f"is {num_samples}, but must be >= 1.")
+    if not 1 <= num_samples <= MAX_TRIALS:
+        raise ctx.fail(("num_samples",), f"is {num_samples}, but must be from 1 to {MAX_TRIALS}.")
     seeds_raw = raw.get("seeds", [base.train.seed])
     adaptive = None
     if isinstance(seeds_raw, dict):
         adaptive, seeds_raw = _parse_adaptive(ctx, seeds_raw, method, early, num_samples, raw.get("budget"))
     if isinstance(seeds_raw, int) and not isinstance(seeds_raw, bool):
+        if not 1 <= seeds_raw <= SEED_LIMIT:
+            raise ctx.fail(("seeds",), f"is {seeds_raw}, but a count of seeds must be from 1 to {SEED_LIMIT}.")
         seeds_raw = list(range(seeds_raw))  # `seeds: 3` means seeds 0, 1, 2
+    if isinstance(seeds_raw, list) and len(seeds_raw) > SEED_LIMIT:
+        raise ctx.fail(("seeds",), f"lists {len(seeds_raw)} seeds; a configuration may have at most {SEED_LIMIT}.")
     if not (isinstance(seeds_raw, list) and seeds_raw and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
                                                               for s in seeds_raw)):
         raise ctx.fail(("seeds",), f"is {seeds_raw!r}, but must be a non-empty list of integers >= 0 or a count.")
@@ -448,7 +526,12 @@ def _build_spec(raw: dict, ctx: _Ctx, source: str, scale: str | None) -> SweepSp
     if resources.cpus <= 0 or resources.gpus < 0:
         raise ctx.fail(("resources",), f"cpus must be > 0 and gpus >= 0 (got cpus={resources.cpus}, gpus={resources.gpus}).")
     max_concurrent = _req_type(ctx, ("max_concurrent",), raw.get("max_concurrent", 0), int, "an integer >= 0")
+    if not 0 <= max_concurrent <= MAX_TRIALS:
+        raise ctx.fail(("max_concurrent",), f"is {max_concurrent}, but must be from 0 (as many as the resources allow) "
+                                            f"to {MAX_TRIALS}.")
     max_failures = _req_type(ctx, ("max_failures",), raw.get("max_failures", 2), int, "an integer >= 0")
+    if not 0 <= max_failures <= 100:
+        raise ctx.fail(("max_failures",), f"is {max_failures}, but must be from 0 to 100 retries of a crashed trial.")
     search_seed = _req_type(ctx, ("search_seed",), raw.get("search_seed", 0), int, "an integer")
     final_n = raw.get("final_num_samples")
     if final_n is not None and (not isinstance(final_n, int) or isinstance(final_n, bool) or final_n < 10):
@@ -467,8 +550,22 @@ def _build_spec(raw: dict, ctx: _Ctx, source: str, scale: str | None) -> SweepSp
         final_num_samples=final_n, description=description.strip(), published=published, budget=budget,
         source=source, scale=scale, raw=copy.deepcopy(raw),
     )
+    _check_trial_count(spec, ctx)
     _check_every_trial_config(spec, ctx)
     return spec
+
+
+MAX_TRIALS = 100_000  # trials one sweep may plan
+
+
+def _check_trial_count(spec: SweepSpec, ctx: _Ctx) -> None:
+    """The trials the spec plans, counted before any list of them is built."""
+    combos = math.prod(len(p.values) for p in spec.parameters) if spec.method == "grid" else 1
+    n = combos * spec.num_samples * len(spec.seeds) * max(1, len(spec.budget.hold))
+    if n > MAX_TRIALS:
+        raise ctx.fail(("parameters",) if spec.method == "grid" else ("num_samples",),
+                       f"the spec plans {n} trials ({combos} configurations x {spec.num_samples} x {len(spec.seeds)} "
+                       f"seeds); a sweep may plan at most {MAX_TRIALS}. Sweep fewer values, or split the sweep.")
 
 
 def _check_race(ctx: _Ctx, method: str, seeds: list, adaptive, max_concurrent) -> None:

@@ -291,3 +291,26 @@ def test_cli_refuses_unwritable_output_and_storage_before_any_work(tmp_path, cas
     assert "Traceback" not in proc.stderr
     assert not (out / "sweeps").exists() and not (out / "mlflow.db").exists()  # nothing was started
     assert "evaluation ready" not in proc.stdout  # nor the evaluation's caches prepared
+
+
+@pytest.mark.parametrize("edit, said", [
+    (lambda t: t + "max_failures: -1\n", "`max_failures`: is -1, but must be from 0 to 100"),
+    (lambda t: t + "max_concurrent: -2\n", "`max_concurrent`: is -2"),
+    (lambda t: t.replace("iterations: 5000", "iterations: 1000000000000000000000"), "must be in [1, 1000000000]"),
+    (lambda t: t.replace("seeds: [0, 1, 2]", "seeds: 100000000"), "a count of seeds must be from 1 to 1000"),
+    (lambda t: t.replace("early_stopping: none", "early_stopping: {type: asha, max_evaluations: 0}"),
+     "`early_stopping.max_evaluations`: is 0"),
+    (lambda t: t.replace("early_stopping: none", "early_stopping: {type: asha, reduction_factor: .nan}"),
+     "`early_stopping.reduction_factor`: is nan, but must be a finite number"),
+    (lambda t: t.replace("model.latent_dim: {values: [16, 100]}", "model.latent_dim: {distribution: uniform, low: .inf, "
+                                                                  "high: 3}").replace("method: grid", "method: random"),
+     "`parameters.model.latent_dim.low`: is inf"),
+    (lambda t: "d: " + "[" * 5000 + "]" * 5000 + "\n" + t, "nested too deeply"),
+    (lambda t: t.replace("      model.d_width: {values: [8, 32]}\n", "      model.d_widht: {values: [8, 32]}\n"),
+     "in scale 'smoke'"),
+])
+def test_out_of_range_non_finite_deep_and_mistyped_scale_input_is_refused_with_where_and_what(edit, said):
+    text = (REPO / "search_spaces" / "hidden_dims.yaml").read_text()
+    with pytest.raises(SpecError) as e:
+        parse_spec(edit(text), source="hidden_dims.yaml")  # the full scale: the smoke one is checked all the same
+    assert said in str(e.value) and "hidden_dims.yaml" in str(e.value)
