@@ -77,7 +77,7 @@ def _img(path: Path) -> str:
 
 
 def _table_html(df: pd.DataFrame) -> str:
-    return df.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0, classes="t")
+    return df.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0, classes="t", escape=True)
 
 
 def _evaluation_results(sweep: Sweep, metric: str) -> pd.DataFrame:
@@ -192,10 +192,11 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
 
     counts = trials["status"].value_counts().to_dict()
     extractor = sweep.design.extractor if sweep.design else str(trials.get("eval.extractor", pd.Series(["?"])).iloc[0])
-    header = (f"<p>Experiment <b>{html.escape(sweep.experiment)}</b>, sweep run <code>{sweep.parent_run_id}</code> "
-              f"at <code>{html.escape(sweep.tracking_uri)}</code>. {len(trials)} trials: "
-              + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-              + f". Ranked by <b>{metric}</b> ({'lower' if mode == 'min' else 'higher'} is better); extractor "
+    esc = html.escape  # every text from the tracking store or the sweep folder is escaped before it reaches the page
+    header = (f"<p>Experiment <b>{esc(sweep.experiment)}</b>, sweep run <code>{esc(str(sweep.parent_run_id))}</code> "
+              f"at <code>{esc(sweep.tracking_uri)}</code>. {len(trials)} trials: "
+              + ", ".join(f"{v} {esc(str(k))}" for k, v in sorted(counts.items(), key=lambda kv: str(kv[0])))
+              + f". Ranked by <b>{esc(metric)}</b> ({'lower' if mode == 'min' else 'higher'} is better); extractor "
               f"<code>{html.escape(extractor)}</code>.</p>")
 
     # -- the statistics behind the conclusions ----------------------------------------------------
@@ -269,8 +270,9 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
     if aug is not None and not aug.empty:
         meta = aug.attrs
         plan = meta.get("plan", {})
-        note = (f"<p>A {plan.get('classifier', '?')} classifier trained for {plan.get('epochs', '?')} epochs on real "
-                f"training images mixed with images of generator run <code>{meta.get('generator_run')}</code>, scored "
+        note = (f"<p>A {esc(str(plan.get('classifier', '?')))} classifier trained for {esc(str(plan.get('epochs', '?')))} "
+                f"epochs on real training images mixed with images of generator run "
+                f"<code>{esc(str(meta.get('generator_run')))}</code>, scored "
                 f"on the real test split; mean ± 95% CI over {len(plan.get('seeds', []))} trainings per cell (n). "
                 "Plans: <i>mixed</i> (shuffled together), <i>filtered</i> (only generated images the real-data "
                 "classifier labels as their class), <i>pretrained</i> (half the epochs on generated, then real).</p>")

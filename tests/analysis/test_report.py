@@ -314,3 +314,25 @@ def test_the_asha_replay_does_not_depend_on_the_order_results_happened_to_arrive
     second = _early_stopping_check(other, PARAMS, best)
     assert first[2] == second[2] and any(t.startswith("Replayed ASHA") for t in first[2])
     assert first[1].stopped == second[1].stopped
+
+
+def test_text_from_the_tracking_store_reaches_the_page_escaped(sweep, tmp_path):
+    """Anyone who can write to a shared tracking store names experiments, tags and params: none of it may run
+    as script in a colleague's report."""
+    import shutil
+
+    from mlflow.tracking import MlflowClient
+
+    _, out = sweep
+    shutil.copy(out / "mlflow.db", tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("tiny_report")
+    hostile = "<script>alert(1)</script>"
+    client.rename_experiment(exp.experiment_id, hostile)
+    trial = client.search_runs([exp.experiment_id], "tags.role = 'trial'")[0]
+    client.set_tag(trial.info.run_id, "status", '<img src=x onerror="alert(2)">')
+    client.set_tag(trial.info.run_id, "mlflow.runName", hostile)
+    page = build_report(load_sweep(hostile, tracking_uri=uri), tmp_path / "report", log_to_mlflow=False).read_text()
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # shown, as text
