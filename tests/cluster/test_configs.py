@@ -31,7 +31,7 @@ def test_launcher_config_typo_is_caught_by_the_same_check():
 
 
 def test_kuberay_rayjob_manifest():
-    doc = yaml.safe_load((REPO / "cluster" / "kuberay.yaml").read_text())
+    doc = next(yaml.safe_load_all((REPO / "cluster" / "kuberay.yaml").read_text()))
     assert doc["apiVersion"] == "ray.io/v1" and doc["kind"] == "RayJob"
     spec = doc["spec"]
     assert spec["entrypoint"].startswith("python -m sweeps.run search_spaces/")
@@ -46,3 +46,32 @@ def test_kuberay_rayjob_manifest():
         assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
     # the entrypoint's spec exists in this repository
     assert (REPO / spec["entrypoint"].split()[3]).is_file()
+
+
+@pytest.mark.parametrize("name", ["aws.yaml", "gcp.yaml"])
+def test_launcher_configs_start_ray_with_token_auth_and_mlflow_on_loopback(name):
+    raw = yaml.safe_load((REPO / "cluster" / name).read_text())
+    for key in ("head_start_ray_commands", "worker_start_ray_commands"):
+        starts = [c for c in raw[key] if "ray start" in c]
+        assert starts and all("RAY_AUTH_MODE=token" in c for c in starts), (key, starts)
+    assert any(dst.endswith("/.ray/auth_token") for dst in raw["file_mounts"])  # every node gets the one token
+    assert any("RAY_AUTH_MODE=token" in c for c in raw["setup_commands"])  # and the driver uses it
+    (mlflow,) = [c for c in raw["head_setup_commands"] if "mlflow server" in c]
+    assert "--host 127.0.0.1" in mlflow and "0.0.0.0" not in mlflow
+    assert all("--dashboard-host=127.0.0.1" in c for c in raw["head_start_ray_commands"] if "ray start" in c)
+
+
+def test_kuberay_pods_take_the_token_from_a_secret_behind_a_network_policy():
+    job, policy = yaml.safe_load_all((REPO / "cluster" / "kuberay.yaml").read_text())
+    cluster = job["spec"]["rayClusterSpec"]
+    templates = [cluster["headGroupSpec"]["template"], *(g["template"] for g in cluster["workerGroupSpecs"]),
+                 job["spec"]["submitterPodTemplate"]]
+    for template in templates:
+        assert template["metadata"]["labels"] == policy["spec"]["podSelector"]["matchLabels"]
+        for container in template["spec"]["containers"]:
+            env = {e["name"]: e for e in container["env"]}
+            assert env["RAY_AUTH_MODE"]["value"] == "token"
+            assert "secretKeyRef" in env["RAY_AUTH_TOKEN"]["valueFrom"] and "value" not in env["RAY_AUTH_TOKEN"]
+    assert policy["kind"] == "NetworkPolicy" and policy["spec"]["policyTypes"] == ["Ingress"]
+    sources = policy["spec"]["ingress"][0]["from"]
+    assert {"podSelector": {"matchLabels": {"app": "gansweep-ray"}}} in sources and len(sources) == 2
