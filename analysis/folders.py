@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import yaml
 
 from gan._io import atomic_path
 
-__all__ = ["STATE_FILE", "SweepState", "latest_sweep_dir", "read_state", "spec_label", "sweep_label", "write_state"]
+__all__ = ["STATE_FILE", "StateDamaged", "SweepState", "latest_sweep_dir", "read_state", "spec_label", "sweep_label", "write_state"]
 
 STATE_FILE = "sweep.json"
 
@@ -47,22 +48,38 @@ def spec_label(spec_path: str | Path, scale: str | None) -> tuple[str, str]:
     return name, sweep_label(name, scale)
 
 
+class StateDamaged(ValueError):
+    """A sweep.json that cannot be read as a sweep's state; the message names the file and what is wrong."""
+
+
 def write_state(folder: Path, state: SweepState) -> None:
-    with atomic_path(folder / STATE_FILE) as tmp:
+    with atomic_path(folder / STATE_FILE, fsync=True) as tmp:
         tmp.write_text(json.dumps(dataclasses.asdict(state), indent=1))
 
 
 def read_state(folder: Path) -> SweepState:
-    raw = json.loads((Path(folder) / STATE_FILE).read_text())
-    known = {f.name for f in dataclasses.fields(SweepState)}
-    return SweepState(**{k: v for k, v in raw.items() if k in known})
+    path = Path(folder) / STATE_FILE
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise StateDamaged(f"{path}: cannot be read as a sweep's state ({e})") from None
+    fields = {f.name: f for f in dataclasses.fields(SweepState)}
+    required = [n for n, f in fields.items() if f.default is dataclasses.MISSING]
+    if not isinstance(raw, dict) or any(not isinstance(raw.get(n), str) for n in required if n != "scale"):
+        raise StateDamaged(f"{path}: not a sweep's state (it needs the text fields {', '.join(required)})")
+    return SweepState(**{k: v for k, v in raw.items() if k in fields})
 
 
 def latest_sweep_dir(root: Path, label: str | None = None, unfinished: bool = False) -> Path | None:
-    """The newest sweep folder under ROOT/sweeps (of one label, and optionally only an unfinished one)."""
+    """The newest sweep folder under ROOT/sweeps (of one label, and optionally only an unfinished one). A
+    folder whose sweep.json is damaged is skipped with a warning: it does not hide its neighbours."""
     found = []
     for f in (Path(root) / "sweeps").glob(f"{label + '-' if label else ''}*/{STATE_FILE}"):
-        state = read_state(f.parent)
+        try:
+            state = read_state(f.parent)
+        except StateDamaged as e:
+            warnings.warn(f"skipped a damaged sweep folder: {e}", stacklevel=2)
+            continue
         if (label is None or state.label == label) and not (unfinished and state.finished):
             found.append((state.sweep_id, f.parent))
     return max(found)[1] if found else None

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.design import ADAPTIVE_ARTIFACT, DESIGN_ARTIFACT, SweepDesign, level_label, variant_settings
-from analysis.folders import STATE_FILE, latest_sweep_dir, read_state, spec_label
+from analysis.folders import STATE_FILE, StateDamaged, latest_sweep_dir, read_state, spec_label
 from gan.metrics import OUTPUTS, metric_direction
 from gan.status import Status
 from gan.train import TRAINING_CURVES
@@ -89,7 +89,10 @@ def resolve_target(target: str, tracking_uri: str | None = None, scale: str | No
     else:
         experiment = target
     if folder is not None:
-        state = read_state(folder)
+        try:
+            state = read_state(folder)
+        except StateDamaged as e:
+            raise SweepNotFound(str(e)) from None
         return tracking_uri or state.tracking_uri, state.experiment, state.parent_run_id, folder
     if tracking_uri is None:
         import mlflow

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from analysis.folders import STATE_FILE, read_state
+from analysis.folders import STATE_FILE, StateDamaged, read_state
 from sweeps.journal import JOURNAL_FILE, REJECTED_FILE, Journal, JournalBusy, push_command, quick_http_failures
 
 __all__ = ["main"]
@@ -39,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.wait < 0:
         print(f"error: --wait {args.wait:g}: give 0 or more seconds", file=sys.stderr)
         return 2
-    state = read_state(folder)
+    try:
+        state = read_state(folder)
+    except StateDamaged as e:
+        print(f"error: {e}; nothing was pushed.", file=sys.stderr)
+        return 2
     uri = args.tracking_uri or state.tracking_uri
     quick_http_failures()
     journal = Journal(folder, uri, state.experiment_id, state.parent_run_id, state.sweep_id)

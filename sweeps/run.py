@@ -444,8 +444,8 @@ def _open_tracking(spec: SweepSpec, where: _Where, spec_path: str | None):
     if previous:
         journal.append({"op": "status", "trial": None, "status": "RUNNING"})
     # the spec as run, scale applied: a loadable spec (python -m sweeps.run spec.resolved.yaml), its plan in comments
-    (where.out / RESOLVED_SPEC).write_text(resolved_spec(spec))
-    (where.out / DESIGN_ARTIFACT).write_text(sweep_design(spec).to_json())
+    _write(where.out / RESOLVED_SPEC, resolved_spec(spec))
+    _write(where.out / DESIGN_ARTIFACT, sweep_design(spec).to_json())
     for name in (RESOLVED_SPEC, DESIGN_ARTIFACT):
         journal.append({"op": "artifact", "trial": None, "file": name, "path": None})
     if spec_path and Path(spec_path).is_file():
@@ -454,6 +454,14 @@ def _open_tracking(spec: SweepSpec, where: _Where, spec_path: str | None):
         journal.append({"op": "artifact", "trial": None, "file": rel, "path": None})
     print(f"MLflow: experiment {spec.name!r}, parent run {parent} at {where.tracking_uri}", flush=True)
     return journal, state, sha
+
+
+def _write(path: Path, text: str) -> None:
+    """A file of the sweep folder that resume or the report reads: written whole or not at all, and synced."""
+    from gan._io import atomic_path
+
+    with atomic_path(path, fsync=True) as tmp:
+        tmp.write_text(text)
 
 
 def _sweep_note(spec: SweepSpec) -> str:
@@ -594,7 +602,7 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
         summary["stopped_by"] = progress.fault
         state.finished = not interrupted
         write_state(where.out, state)
-        (where.out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+        _write(where.out / "summary.json", json.dumps(summary, indent=1, default=str))
         journal.append({"op": "artifact", "trial": None, "file": "summary.json", "path": None})
         from sweeps.race import RACE_RECORD
 
@@ -612,7 +620,7 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
     finally:
         journal.close()
     # again, with how the journal fared: this copy stays in the sweep folder (MLflow has the one above)
-    (where.out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    _write(where.out / "summary.json", json.dumps(summary, indent=1, default=str))
     progress.print(interrupted)
     print(_format_summary(summary, spec), flush=True)
     if spec.adaptive and spec.method != "optuna":
