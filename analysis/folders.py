@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ import yaml
 
 from gan._io import atomic_path
 
-__all__ = ["STATE_FILE", "StateDamaged", "SweepState", "latest_sweep_dir", "read_state", "spec_label", "sweep_label", "write_state"]
+__all__ = ["STATE_FILE", "StateDamaged", "UntrustedFolder", "check_trusted", "SweepState", "latest_sweep_dir", "read_state", "spec_label", "sweep_label", "write_state"]
 
 STATE_FILE = "sweep.json"
 
@@ -46,6 +47,30 @@ def spec_label(spec_path: str | Path, scale: str | None) -> tuple[str, str]:
     if not isinstance(name, str):
         raise ValueError(f"{spec_path}: a spec needs a `name`.")
     return name, sweep_label(name, scale)
+
+
+class UntrustedFolder(PermissionError):
+    """A sweep folder another user owns, or others may write to: resuming or pushing it runs what it holds."""
+
+
+def check_trusted(*folders: Path) -> None:
+    """Refuse folders that this user does not own or that group or others may write to. A sweep folder is
+    code: `--resume` unpickles Tune's state in it, and push uploads what its journal names."""
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.exists():
+            continue
+        info = folder.stat()
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            why = f"it belongs to another user (uid {info.st_uid})"
+        elif info.st_mode & 0o022:
+            why = f"group or others may write to it (mode {oct(info.st_mode & 0o777)})"
+        else:
+            continue
+        raise UntrustedFolder(
+            f"{folder}: {why}. A sweep folder is code, like a pickle: resuming it unpickles Tune's state and "
+            "pushing it uploads what its journal names. Resume or push only folders you created; if you trust "
+            "this one, give --trust-folder (or take it over: chown it and chmod go-w).")
 
 
 class StateDamaged(ValueError):

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from analysis.folders import STATE_FILE, StateDamaged, read_state
+from analysis.folders import STATE_FILE, StateDamaged, UntrustedFolder, check_trusted, read_state
 from sweeps.journal import JOURNAL_FILE, REJECTED_FILE, Journal, JournalBusy, push_command, quick_http_failures
 
 __all__ = ["main"]
@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
                                                "(the same store: its experiment and run ids must be there)")
     parser.add_argument("--wait", type=float, default=300.0, metavar="SECONDS",
                         help="give up after this long while MLflow does not answer (default: 300)")
+    parser.add_argument("--trust-folder", action="store_true",
+                        help="push a sweep folder another user owns or others may write to (its journal decides "
+                             "what is uploaded)")
     args = parser.parse_args(argv)
     folder = Path(args.sweep_dir)
     if not (folder / STATE_FILE).is_file():
@@ -39,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.wait < 0:
         print(f"error: --wait {args.wait:g}: give 0 or more seconds", file=sys.stderr)
         return 2
+    if not args.trust_folder:
+        try:
+            check_trusted(folder)
+        except UntrustedFolder as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     try:
         state = read_state(folder)
     except StateDamaged as e:

@@ -28,7 +28,7 @@ from pathlib import Path
 import yaml
 
 from analysis.design import level_label
-from analysis.folders import SweepState, latest_sweep_dir, read_state, sweep_label, write_state
+from analysis.folders import SweepState, UntrustedFolder, check_trusted, latest_sweep_dir, read_state, sweep_label, write_state
 from gan.config import flatten
 from gan.status import Status
 from sweeps.contract import Result, TrialRequest, last_result, status_of, trial_storage_fault
@@ -335,7 +335,8 @@ class _Where:
         return self.out / "tune_state.zip"
 
 
-def _locate(spec: SweepSpec, out: Path, resume: bool, storage: str | None, tracking_uri: str | None) -> _Where:
+def _locate(spec: SweepSpec, out: Path, resume: bool, storage: str | None, tracking_uri: str | None,
+            trust_folder: bool = False) -> _Where:
     """Resolve the output folders and stores, and on --resume the unfinished sweep to continue."""
     root = out.resolve()
     _check_writable(root, "--out")
@@ -348,6 +349,12 @@ def _locate(spec: SweepSpec, out: Path, resume: bool, storage: str | None, track
         if sweep_dir is None:
             raise SpecError(f"--resume: no unfinished sweep of {label!r} in {root / 'sweeps'}; run without --resume.")
         previous = read_state(sweep_dir)
+        if not trust_folder:
+            experiment = Path(previous.storage) / previous.run_name if "://" not in previous.storage else None
+            try:
+                check_trusted(sweep_dir, *([experiment] if experiment else []))
+            except UntrustedFolder as e:
+                raise SpecError(f"--resume: {e}") from None
     tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or (previous and previous.tracking_uri) or \
         f"sqlite:///{root / 'mlflow.db'}"
     storage = storage or (previous and previous.storage) or str(root / "ray")
@@ -565,7 +572,7 @@ def _fit(tuner, progress: _Progress) -> bool:
 
 def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str | None = None,
               storage: str | None = None, tracking_uri: str | None = None, spec_path: str | None = None,
-              verbose: int = 0, tracking_wait: float = 60.0) -> dict:
+              verbose: int = 0, tracking_wait: float = 60.0, trust_folder: bool = False) -> dict:
     """Run (or with `resume`, continue) a sweep; returns its summary (`interrupted` says whether it ended,
     `tracking` how its MLflow journal fared). At the end the driver waits up to `tracking_wait` seconds
     for MLflow to hold every result; what it does not yet hold stays in the journal, to push later."""
@@ -574,7 +581,7 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
     from sweeps.tunestate import TuneStateBackup
 
     quick_http_failures()
-    where = _locate(spec, out, resume, storage, tracking_uri)
+    where = _locate(spec, out, resume, storage, tracking_uri, trust_folder)
     if resume:
         _repair_tune_state(where)
     _prepare_caches(spec)
@@ -841,6 +848,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=_seed_list, metavar="S,S,...",
                         help="run every configuration with these seeds instead of the spec's (e.g. 3,4,5): the same "
                              "sweep on another seed set")
+    parser.add_argument("--trust-folder", action="store_true",
+                        help="with --resume: resume a sweep folder another user owns or others may write to (a "
+                             "sweep folder is code: resuming unpickles Tune's state in it)")
     parser.add_argument("--pilot", metavar="SWEEP_FOLDER",
                         help="with --dry-run: from an earlier sweep's seed-to-seed variance, the difference each "
                              "comparison of this spec can detect and the seeds it needs for the spec's min_effect")
@@ -872,7 +882,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = run_sweep(spec, out=out, resume=args.resume, address=args.address, storage=args.storage,
                             tracking_uri=args.tracking_uri, spec_path=args.spec, verbose=args.verbose,
-                            tracking_wait=args.tracking_wait)
+                            tracking_wait=args.tracking_wait, trust_folder=args.trust_folder)
     except (SpecError, TuneStateDamaged) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

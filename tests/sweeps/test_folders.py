@@ -11,7 +11,7 @@ import pytest
 
 from analysis.folders import StateDamaged, SweepState, latest_sweep_dir, read_state, write_state
 from gan._io import atomic_path
-from tests.helpers import REPO
+from tests.helpers import MNIST_TEST_DIR, REPO
 
 
 def _state(label: str, sweep_id: str, finished: bool = False) -> SweepState:
@@ -53,3 +53,51 @@ def test_an_atomic_write_leaves_the_old_file_or_the_new_one_and_no_temporary(tmp
         assert str(os.getpid()) in tmp.name and tmp.parent == tmp_path
         tmp.write_text("new")
     assert target.read_text() == "new" and os.listdir(tmp_path) == ["summary.json"]
+
+
+def _unfinished_sweep(out, name="trusty"):
+    folder = out / "sweeps" / f"{name}-20260101-a"
+    folder.mkdir(parents=True)
+    write_state(folder, _state(name, "20260101-a"))
+    return folder
+
+
+SPEC = f"""\
+name: trusty
+base:
+  data: {{name: mnist, root: {MNIST_TEST_DIR}, split: test, num_images: 100}}
+  model: {{arch: dcgan, latent_dim: 8, g_width: 8, d_width: 8}}
+  train: {{iterations: 10, eval_every: 10, batch_size: 16}}
+parameters:
+  optim.g_lr: {{values: [0.0002]}}
+"""
+
+
+def test_resume_and_push_refuse_a_folder_others_may_write_to_unless_trusted(tmp_path):
+    out = tmp_path / "out"
+    folder = _unfinished_sweep(out)
+    os.chmod(folder, 0o777)
+    spec = tmp_path / "trusty.yaml"
+    spec.write_text(SPEC)
+    resume = subprocess.run([sys.executable, "-m", "sweeps.run", str(spec), "--out", str(out), "--resume"],
+                            capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert resume.returncode == 2 and "group or others may write to it (mode 0o777)" in resume.stderr
+    assert "--trust-folder" in resume.stderr and "Traceback" not in resume.stderr
+    push = subprocess.run([sys.executable, "-m", "sweeps.push", str(folder)], capture_output=True, text=True,
+                          cwd=REPO, timeout=120)
+    assert push.returncode == 2 and "A sweep folder is code" in push.stderr
+    trusted = subprocess.run([sys.executable, "-m", "sweeps.push", str(folder), "--trust-folder", "--wait", "0"],
+                             capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert "A sweep folder is code" not in trusted.stderr  # past the check (the fake store then answers or not)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="giving a folder to another user needs root")
+def test_resume_refuses_a_folder_another_user_owns(tmp_path):
+    out = tmp_path / "out"
+    folder = _unfinished_sweep(out)
+    os.chown(folder, 65534, 65534)
+    spec = tmp_path / "trusty.yaml"
+    spec.write_text(SPEC)
+    resume = subprocess.run([sys.executable, "-m", "sweeps.run", str(spec), "--out", str(out), "--resume"],
+                            capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert resume.returncode == 2 and "belongs to another user (uid 65534)" in resume.stderr
