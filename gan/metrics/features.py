@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,14 +145,19 @@ def _file_key(path: Path) -> str:
 @EXTRACTORS.register("inception")
 def _build_inception(*, inception_weights: str | None = None, device: torch.device, **_) -> Extractor:
     path = inception_weights_path(inception_weights)
-    if path is not None:
-        # torch-fidelity unpickles the file with weights_only=False; refuse anything that is not plain tensors first
-        torch.load(path, map_location="cpu", weights_only=True)
     try:
-        module = create_feature_extractor(
-            INCEPTION_TF_NAME, ["2048", "logits_unbiased"], cuda=False,
-            feature_extractor_weights_path=str(path) if path else None, verbose=False,
-        )
+        with tempfile.TemporaryDirectory(prefix="gansweep-inception-") as private:
+            weights = None
+            if path is not None:
+                # torch-fidelity unpickles the file it is given with weights_only=False. It gets a copy that holds
+                # only the tensors read here with weights_only=True, in a folder of this process: never the
+                # user's file, which could change between a check and its load.
+                weights = Path(private) / INCEPTION_FILE
+                torch.save(torch.load(path, map_location="cpu", weights_only=True), weights)
+            module = create_feature_extractor(
+                INCEPTION_TF_NAME, ["2048", "logits_unbiased"], cuda=False,
+                feature_extractor_weights_path=str(weights) if weights else None, verbose=False,
+            )
     except Exception as e:
         if path is not None:
             raise

@@ -109,3 +109,22 @@ def test_inception_weights_that_are_not_plain_tensors_are_refused(tmp_path):
     with pytest.raises(Exception, match="[Ww]eights only load failed|Unsupported"):
         Evaluator(EvalConfig(extractor="inception", inception_weights=str(path), real_samples=10),
                   DataConfig(**mnist_test_data()))
+
+
+def test_torch_fidelity_never_unpickles_the_users_weights_file(random_inception_weights, monkeypatch):
+    """torch-fidelity loads its weights with weights_only=False: it is handed a private copy of the tensors read
+    with weights_only=True, so a file swapped after the check is never unpickled."""
+    seen = []
+    real_load = torch.load
+
+    def load(f, *args, **kwargs):
+        seen.append((str(f), kwargs.get("weights_only")))
+        return real_load(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", load)
+    from gan.metrics.features import build_extractor
+
+    build_extractor("inception", inception_weights=str(random_inception_weights), device=torch.device("cpu"))
+    unsafe = [f for f, weights_only in seen if weights_only is not True]
+    assert str(random_inception_weights) not in unsafe and (str(random_inception_weights), True) in seen
+    assert unsafe  # torch-fidelity's own load happened, on the private copy
