@@ -16,7 +16,7 @@ import yaml
 
 from gan._io import atomic_path
 
-__all__ = ["STATE_FILE", "StateDamaged", "UntrustedFolder", "check_trusted", "SweepState", "latest_sweep_dir", "read_state", "spec_label", "sweep_label", "write_state"]
+__all__ = ["FolderBusy", "LOCK_FILE", "STATE_FILE", "StateDamaged", "lock_folder", "UntrustedFolder", "check_trusted", "SweepState", "latest_sweep_dir", "read_state", "spec_label", "sweep_label", "write_state"]
 
 STATE_FILE = "sweep.json"
 
@@ -71,6 +71,28 @@ def check_trusted(*folders: Path) -> None:
             f"{folder}: {why}. A sweep folder is code, like a pickle: resuming it unpickles Tune's state and "
             "pushing it uploads what its journal names. Resume or push only folders you created; if you trust "
             "this one, give --trust-folder (or take it over: chown it and chmod go-w).")
+
+
+LOCK_FILE = "sweep.lock"  # held by the process that works in a sweep folder: a driver, or a push
+
+
+class FolderBusy(RuntimeError):
+    """Another process (a running driver, or a push) works in this sweep folder."""
+
+
+def lock_folder(folder: Path):
+    """Take the sweep folder's exclusive lock before anything in it is touched; returns the open lock file,
+    which holds the lock until it is closed (or the process ends). Raises FolderBusy."""
+    import fcntl
+
+    handle = open(Path(folder) / LOCK_FILE, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise FolderBusy(f"{folder} is in use by another process (a running sweep driver, or `python -m "
+                         "sweeps.push`); nothing in it was touched. Wait for it to end.") from None
+    return handle
 
 
 class StateDamaged(ValueError):

@@ -17,7 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from analysis.folders import STATE_FILE, StateDamaged, UntrustedFolder, check_trusted, read_state
+from analysis.folders import (
+    STATE_FILE, FolderBusy, StateDamaged, UntrustedFolder, check_trusted, lock_folder, read_state,
+)
 from sweeps.journal import JOURNAL_FILE, REJECTED_FILE, Journal, JournalBusy, push_command, quick_http_failures
 
 __all__ = ["main"]
@@ -48,6 +50,18 @@ def main(argv: list[str] | None = None) -> int:
         except UntrustedFolder as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
+    try:
+        lock = lock_folder(folder)  # before the journal is read: a live driver may be writing its last line
+    except FolderBusy as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        return _push(folder, args)
+    finally:
+        lock.close()
+
+
+def _push(folder: Path, args) -> int:
     try:
         state = read_state(folder)
     except StateDamaged as e:

@@ -28,7 +28,10 @@ from pathlib import Path
 import yaml
 
 from analysis.design import level_label
-from analysis.folders import SweepState, UntrustedFolder, check_trusted, latest_sweep_dir, read_state, sweep_label, write_state
+from analysis.folders import (
+    FolderBusy, SweepState, UntrustedFolder, check_trusted, latest_sweep_dir, lock_folder, read_state, sweep_label,
+    write_state,
+)
 from gan.config import flatten
 from gan.status import Status
 from sweeps.contract import Result, TrialRequest, last_result, status_of, trial_storage_fault
@@ -577,11 +580,25 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
     `tracking` how its MLflow journal fared). At the end the driver waits up to `tracking_wait` seconds
     for MLflow to hold every result; what it does not yet hold stays in the journal, to push later."""
     from sweeps.journal import quick_http_failures
-    from sweeps.tracking import MLflowTracker
-    from sweeps.tunestate import TuneStateBackup
 
     quick_http_failures()
     where = _locate(spec, out, resume, storage, tracking_uri, trust_folder)
+    try:
+        lock = lock_folder(where.out)  # before anything in the folder is touched; held until the driver ends
+    except FolderBusy as e:
+        raise SpecError(f"--resume: {e}" if resume else str(e)) from None
+    try:
+        return _run_locked(spec, where, resume, address, spec_path, verbose, tracking_wait)
+    finally:
+        lock.close()
+
+
+def _run_locked(spec: SweepSpec, where: _Where, resume: bool, address: str | None, spec_path: str | None,
+                verbose: int, tracking_wait: float) -> dict:
+    """run_sweep's work, in a sweep folder this driver holds the lock of."""
+    from sweeps.tracking import MLflowTracker
+    from sweeps.tunestate import TuneStateBackup
+
     if resume:
         _repair_tune_state(where)
     _prepare_caches(spec)

@@ -101,3 +101,27 @@ def test_resume_refuses_a_folder_another_user_owns(tmp_path):
     resume = subprocess.run([sys.executable, "-m", "sweeps.run", str(spec), "--out", str(out), "--resume"],
                             capture_output=True, text=True, cwd=REPO, timeout=120)
     assert resume.returncode == 2 and "belongs to another user (uid 65534)" in resume.stderr
+
+
+def test_a_folder_in_use_is_not_touched_by_a_second_resume_or_a_push(tmp_path):
+    from analysis.folders import lock_folder
+
+    out = tmp_path / "out"
+    folder = _unfinished_sweep(out)
+    (folder / "mlflow_journal.jsonl").write_text('{"op": "status", "trial": null, "status": "RUNNING"}\n{"op": "resu')
+    before = (folder / "mlflow_journal.jsonl").read_bytes()  # a live driver is writing its last line
+    spec = tmp_path / "trusty.yaml"
+    spec.write_text(SPEC)
+    held = lock_folder(folder)  # the running driver
+    try:
+        push = subprocess.run([sys.executable, "-m", "sweeps.push", str(folder)], capture_output=True, text=True,
+                              cwd=REPO, timeout=120)
+        assert push.returncode == 2 and "in use by another process" in push.stderr
+        resume = subprocess.run([sys.executable, "-m", "sweeps.run", str(spec), "--out", str(out), "--resume"],
+                                capture_output=True, text=True, cwd=REPO, timeout=120)
+        assert resume.returncode == 2 and "in use by another process" in resume.stderr
+        assert "Traceback" not in push.stderr + resume.stderr
+        assert (folder / "mlflow_journal.jsonl").read_bytes() == before  # its last line was not cut
+        assert sorted(p.name for p in folder.iterdir()) == ["mlflow_journal.jsonl", "sweep.json", "sweep.lock"]
+    finally:
+        held.close()
