@@ -96,13 +96,21 @@ def open_parent_run(tracking_uri: str, experiment: str, sweep_id: str, artifact_
     """Create the sweep's parent run (on --resume, find its experiment; the journal reopens the run);
     returns (experiment_id, run_id). `note`
     (the sweep's metric, factors and seeds) heads the parent run's page, `experiment_note` the experiment's."""
+    from mlflow.exceptions import MlflowException
+
     client = store_client(tracking_uri)
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
-        exp_id = client.create_experiment(experiment, artifact_location=artifact_location,
-                                          tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND,
-                                                **({NOTE_TAG: experiment_note} if experiment_note else {})})
-    else:
+        try:
+            exp_id = client.create_experiment(experiment, artifact_location=artifact_location,
+                                              tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND,
+                                                    **({NOTE_TAG: experiment_note} if experiment_note else {})})
+            exp = None
+        except MlflowException as e:  # two sweeps of one spec started together: the other one created it
+            exp = client.get_experiment_by_name(experiment)
+            if exp is None:
+                raise e
+    if exp is not None:
         exp_id = exp.experiment_id
         if exp.lifecycle_stage == "deleted":
             client.restore_experiment(exp_id)

@@ -130,3 +130,21 @@ def test_a_journal_can_upload_only_files_of_its_own_folder_and_never_through_a_s
     assert [r["file"] for r in refused] == hostile and all("refused" in r["error"] or "sweep folder" in r["error"]
                                                            for r in refused)
     assert secret.read_text() == "key=hunter2"  # never deleted after an upload
+
+
+def test_two_sweeps_of_one_spec_started_together_share_the_experiment_the_first_created(tmp_path, monkeypatch):
+    """The race, made certain: the experiment appears between this driver's lookup and its create."""
+    from mlflow.tracking import MlflowClient as Client
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    exp_a, run_a = open_parent_run(uri, "same", "sweep-a", None, {}, {})
+    real = Client.get_experiment_by_name
+    calls = []
+
+    def lookup(self, name):
+        calls.append(name)
+        return None if len(calls) == 1 else real(self, name)  # the first lookup ran before the other's create
+
+    monkeypatch.setattr(Client, "get_experiment_by_name", lookup)
+    exp_b, run_b = open_parent_run(uri, "same", "sweep-b", None, {}, {})
+    assert exp_b == exp_a and run_b != run_a and len(calls) == 2
