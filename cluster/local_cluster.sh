@@ -12,14 +12,16 @@
 # MLflow tracking server listens on the bridge address, reachable from every node. All traffic stays
 # on this machine: the bridge and namespaces are created here and have no route outside.
 # Needs root, iproute2 and this project's .venv. After `start`, source $STATE/env for RAY_ADDRESS,
-# MLFLOW_TRACKING_URI and GANSWEEP_NODE_IP.
+# MLFLOW_TRACKING_URI and GANSWEEP_NODE_IP. $STATE is a folder of root's alone (created mode 700; one that
+# is a symlink or another user's is refused), and only processes this script started are killed: each pid
+# is checked by its owner and command line first.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${GANSWEEP_VENV:-$REPO/.venv}
 SUBNET=${GSW_SUBNET:-10.231.77}       # /24 used only on the bridge created here
 BRIDGE=${GSW_BRIDGE:-gswbr0}
 PREFIX=${GSW_PREFIX:-gsw}
-STATE=${GSW_STATE:-/tmp/gansweep-cluster}
+STATE=${GSW_STATE:-/run/gansweep-cluster}   # private to root (mode 700): pids, logs, the env file
 HEAD_IP=$SUBNET.1
 RAY_PORT=${GSW_RAY_PORT:-6390}
 MLFLOW_PORT=${GSW_MLFLOW_PORT:-5050}
@@ -34,10 +36,36 @@ command -v ip >/dev/null || die "needs iproute2 (ip)"
 
 worker_ns() { echo "$PREFIX-w$1"; }
 
+private_state() {  # $STATE: a real folder of this user's, mode 700, before anything is written in it
+    [ -L "$STATE" ] && die "$STATE is a symlink; refusing to keep the cluster's state there"
+    if [ -e "$STATE" ]; then
+        [ -d "$STATE" ] || die "$STATE exists and is not a folder"
+        [ "$(stat -c %u "$STATE")" = "$(id -u)" ] || die "$STATE belongs to another user; refusing it"
+    else
+        mkdir -m 700 -p "$STATE"
+    fi
+    chmod 700 "$STATE"
+}
+
+# pids among "$@" that this user runs and whose command line holds every one of the patterns in $MATCH
+# (a `|`-separated list): the processes this script started, not whatever a pid file or pgrep names
+ours() {
+    local pid cmd
+    for pid in "$@"; do
+        [ -r "/proc/$pid/cmdline" ] || continue
+        [ "$(stat -c %u "/proc/$pid")" = "$(id -u)" ] || continue
+        cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline")
+        local ok=1 pat
+        IFS='|' read -ra pats <<< "$MATCH"
+        for pat in "${pats[@]}"; do [[ "$cmd" == *"$pat"* ]] || ok=0; done
+        [ "$ok" = 1 ] && echo "$pid"
+    done
+}
+
 start() {
     local n=${1:-2}
+    private_state
     [ -e "$STATE/env" ] && die "already running (state in $STATE); run stop first"
-    mkdir -p "$STATE"
     ip link add "$BRIDGE" type bridge
     ip addr add "$HEAD_IP/24" dev "$BRIDGE"
     ip link set "$BRIDGE" up
@@ -88,19 +116,32 @@ kill_worker() {
 # the MLflow server: the `mlflow server` command and the uvicorn process it starts (which outlives it
 # when only the command is killed)
 mlflow_pids() {
-    [ -f "$STATE/mlflow.pid" ] && cat "$STATE/mlflow.pid"
-    pgrep -f -- "--host $HEAD_IP --port $MLFLOW_PORT" || true
+    local candidates
+    candidates="$( [ -f "$STATE/mlflow.pid" ] && cat "$STATE/mlflow.pid"; pgrep -f -- "--port $MLFLOW_PORT" || true)"
+    # shellcheck disable=SC2086
+    MATCH="--port $MLFLOW_PORT|sqlite:///$STATE/mlflow.db" ours $candidates
+    # the uvicorn process the server starts carries the address, not the store: it is its child
+    MATCH="mlflow|--host $HEAD_IP|--port $MLFLOW_PORT" ours $(pgrep -f -- "--port $MLFLOW_PORT" || true)
+}
+
+head_pids() {  # Ray's processes of the head: started with its temp dir, run from this project's venv or Ray
+    # shellcheck disable=SC2046
+    MATCH="$STATE/head" ours $(pgrep -f -- "$STATE/head" || true) | while read -r pid; do
+        cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline")
+        case "$cmd" in *ray*|*raylet*|*gcs_server*|*"$VENV"*) echo "$pid" ;; esac
+    done
 }
 
 kill_head() {
-    local pids; pids=$(pgrep -f -- "$STATE/head" || true)
-    pids="$pids $(mlflow_pids)"
+    private_state
+    local pids; pids="$(head_pids) $(mlflow_pids)"
     # shellcheck disable=SC2086
     [ -n "${pids// /}" ] && kill -9 $pids 2>/dev/null || true
     echo "killed the head ($(echo $pids | wc -w) processes); its disk ($STATE) is kept: stop, then start again"
 }
 
 stop() {
+    private_state
     for pid in $(mlflow_pids); do kill -9 "$pid" 2>/dev/null || true; done
     for ns in $(ip netns list | awk '{print $1}' | grep "^$PREFIX-w" || true); do
         local pids; pids=$(ip netns pids "$ns" || true)
@@ -108,7 +149,7 @@ stop() {
         ip netns del "$ns"
     done
     if [ -d "$STATE/head" ]; then
-        for pid in $(pgrep -f -- "$STATE/head" || true); do kill -9 "$pid" 2>/dev/null || true; done
+        for pid in $(head_pids); do kill -9 "$pid" 2>/dev/null || true; done
     fi
     # the kernel frees a namespace's links after the namespace: delete the host ends now, and wait until
     # they and the bridge are gone, so that a `start` right after finds none of its names taken

@@ -168,3 +168,39 @@ def test_the_head_node_dying_with_its_driver_and_mlflow_server_loses_nothing_on_
         steps = [s for s, _ in history]
         assert sorted(steps) == list(range(10, 151, 10)), steps  # every evaluation once, none lost
         assert set(logged.get(r.data.tags["trial_id"], [])) <= set(history)  # what was logged is still there
+
+
+def _script(state: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GSW_SUBNET": "10.231.79", "GSW_BRIDGE": "gswsafe0", "GSW_PREFIX": "gsws",
+           "GSW_STATE": str(state), "GSW_RAY_PORT": "6392", "GSW_MLFLOW_PORT": "5052"}
+    return subprocess.run(["bash", str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_state_folder_is_private_and_only_processes_the_script_started_are_killed(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = tmp_path / "state-link"
+    link.symlink_to(elsewhere)
+    refused = _script(link, "stop")
+    assert refused.returncode != 0 and "is a symlink" in refused.stderr
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    os.chown(foreign, 65534, 65534)
+    refused = _script(foreign, "stop")
+    assert refused.returncode != 0 and "belongs to another user" in refused.stderr
+    # a pid file naming a process this script never started, and a process whose command line holds the
+    # state path: neither is killed
+    state = tmp_path / "state"
+    state.mkdir(mode=0o755)
+    bystanders = [subprocess.Popen(["sleep", "300"]),
+                  subprocess.Popen(["bash", "-c", f"sleep 300 # {state}/head --port 5052"])]
+    try:
+        (state / "mlflow.pid").write_text(f"{bystanders[0].pid}\n")
+        (state / "head").mkdir()
+        done = _script(state, "stop")
+        assert done.returncode == 0, done.stderr
+        assert all(p.poll() is None for p in bystanders)  # both still running
+        assert oct(state.stat().st_mode & 0o777) == "0o700"
+    finally:
+        for p in bystanders:
+            p.kill()
