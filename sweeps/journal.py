@@ -70,6 +70,13 @@ def quick_http_failures() -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
 
 
+OPS = ("open", "result", "tags", "artifact", "status", "settle")  # the kinds of entry a driver writes
+
+
+class JournalDamaged(ValueError):
+    """A journal line that no driver wrote: the journal is refused as a whole, before anything is applied."""
+
+
 class UnsafePath(ValueError):
     """A journal entry names a file outside its sweep folder: the entry is refused, never uploaded."""
 
@@ -123,7 +130,12 @@ class Journal:
         self.folder.mkdir(parents=True, exist_ok=True)
         done = 0
         if (self.folder / APPLIED_FILE).is_file():
-            done = int((self.folder / APPLIED_FILE).read_text().strip() or 0)
+            try:
+                done = int((self.folder / APPLIED_FILE).read_text().strip() or 0)
+            except ValueError:
+                raise JournalDamaged(f"{self.folder / APPLIED_FILE} does not hold a count of applied entries; "
+                                     "delete it to apply the whole journal again (what MLflow holds is kept: "
+                                     "entries are applied once).") from None
         self._count = 0
         if not self.path.is_file():
             return
@@ -132,10 +144,24 @@ class Journal:
         if len(whole) != len(raw):
             with open(self.path, "r+b") as f:
                 f.truncate(len(whole))
-        for line in whole.decode().splitlines():
-            entry = json.loads(line)
-            if entry["op"] == "open":
-                self._names[entry["trial"]] = entry["name"]
+        try:
+            text = whole.decode()
+        except UnicodeDecodeError as e:
+            raise JournalDamaged(f"{self.path} is not text ({e}); nothing was applied.") from None
+        for number, line in enumerate(text.splitlines(), start=1):
+            try:
+                entry = json.loads(line)
+            except ValueError as e:
+                entry, why = None, f"not JSON ({e})"
+            else:
+                why = "not a journal entry (a mapping with a known `op`)"
+            if isinstance(entry, dict) and not isinstance(entry.get("trial"), (str, type(None))):
+                entry, why = None, "its `trial` is not a trial id"
+            if not isinstance(entry, dict) or entry.get("op") not in OPS:
+                raise JournalDamaged(f"{self.path}, line {number}: {why}; nothing was applied. The journal was changed "
+                                     "by something other than a sweep driver; MLflow holds what was applied before.")
+            if entry["op"] == "open" and isinstance(entry.get("name"), str):
+                self._names[entry.get("trial")] = entry["name"]
             if self._count >= done:
                 self._queue.append((self._count, entry))
             self._count += 1

@@ -20,7 +20,9 @@ from pathlib import Path
 from analysis.folders import (
     STATE_FILE, FolderBusy, StateDamaged, UntrustedFolder, check_trusted, lock_folder, read_state,
 )
-from sweeps.journal import JOURNAL_FILE, REJECTED_FILE, Journal, JournalBusy, push_command, quick_http_failures
+from sweeps.journal import (
+    JOURNAL_FILE, REJECTED_FILE, Journal, JournalBusy, JournalDamaged, push_command, quick_http_failures,
+)
 
 __all__ = ["main"]
 
@@ -69,7 +71,11 @@ def _push(folder: Path, args) -> int:
         return 2
     uri = args.tracking_uri or state.tracking_uri
     quick_http_failures()
-    journal = Journal(folder, uri, state.experiment_id, state.parent_run_id, state.sweep_id)
+    try:
+        journal = Journal(folder, uri, state.experiment_id, state.parent_run_id, state.sweep_id)
+    except JournalDamaged as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     waiting = len(journal.pending())
     if not waiting:
         print(f"nothing to push: MLflow at {uri} holds every entry of {folder / JOURNAL_FILE}")

@@ -35,7 +35,7 @@ from analysis.folders import (
 from gan.config import flatten
 from gan.status import Status
 from sweeps.contract import Result, TrialRequest, last_result, status_of, trial_storage_fault
-from sweeps.journal import REJECTED_FILE, push_command, short_error
+from sweeps.journal import REJECTED_FILE, JournalDamaged, push_command, short_error
 from sweeps.schedule import OPTUNA_JOURNAL, adaptive_record, levels, make_scheduler, make_search
 from sweeps.spec import SpecError, SweepSpec, load_spec
 
@@ -900,7 +900,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = run_sweep(spec, out=out, resume=args.resume, address=args.address, storage=args.storage,
                             tracking_uri=args.tracking_uri, spec_path=args.spec, verbose=args.verbose,
                             tracking_wait=args.tracking_wait, trust_folder=args.trust_folder)
-    except (SpecError, TuneStateDamaged) as e:
+    except (SpecError, TuneStateDamaged, JournalDamaged) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # a second Ctrl-C while the first was being handled: Tune's state is saved

@@ -95,8 +95,18 @@ def restore_tune_state(backup: Path, experiment_path: Path) -> list[str]:
     """Write the backed-up files into Tune's (local) experiment folder; returns their names.
 
     Files of the same kind from another session (other timestamps) are removed, since Tune restores
-    from the newest name it finds.
+    from the newest name it finds. A backup that is not a readable zip of Tune's state files is refused
+    (TuneStateDamaged) before anything is written.
     """
+    try:
+        return _restore(backup, experiment_path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, UnicodeDecodeError, EOFError,
+            ValueError, OSError) as e:
+        raise TuneStateDamaged(f"The state backup {backup} cannot be read as a zip of Tune's state "
+                               f"({type(e).__name__}: {e}); nothing was restored.") from None
+
+
+def _restore(backup: Path, experiment_path: Path) -> list[str]:
     with zipfile.ZipFile(backup) as z:
         for info in z.infolist():  # before anything is read or written: names Tune writes, stored, bounded
             if not _MEMBER.fullmatch(info.filename):
@@ -117,12 +127,13 @@ def restore_tune_state(backup: Path, experiment_path: Path) -> list[str]:
             data = z.read(info)
             if info.filename not in members or _damage(info.filename, data) is None:
                 members[info.filename] = data
-        for name, data in members.items():
-            for other in experiment_path.glob(_SESSION.sub("*", name)):
-                if other.name != name:
-                    other.unlink()
-            with atomic_path(experiment_path / name, fsync=True) as tmp:
-                tmp.write_bytes(data)
+    # every member read whole and checked: only now is the experiment folder touched
+    for name, data in members.items():
+        for other in experiment_path.glob(_SESSION.sub("*", name)):
+            if other.name != name:
+                other.unlink()
+        with atomic_path(experiment_path / name, fsync=True) as tmp:
+            tmp.write_bytes(data)
     return list(members)
 
 
