@@ -396,13 +396,20 @@ def parse_spec(text: str, source: str = "<string>", scale: str | None = None,
         raise ctx.fail(("scales",), "must map scale names (e.g. smoke) to overrides of this spec.")
     if scale is not None and scale not in scales:
         raise ctx.fail(("scales",), f"no scale {scale!r} in this spec; available: {', '.join(map(str, scales)) or 'none'}.")
-    spec = _scaled(raw, scales, scale, ctx, source, seeds)
-    # every other scale is checked too, so that a typo in one is found the day it is written, not the day it runs
-    for other in scales:
-        if other != scale:
-            _scaled(raw, scales, other, ctx, source, None)
-    if scale is not None:
-        _scaled(raw, scales, None, ctx, source, None)
+    try:
+        spec = _scaled(raw, scales, scale, ctx, source, seeds)
+        # every other scale is checked too, so that a typo in one is found the day it is written, not the day it runs
+        for other in scales:
+            if other != scale:
+                _scaled(raw, scales, other, ctx, source, None)
+        if scale is not None:
+            _scaled(raw, scales, None, ctx, source, None)
+    except SpecError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError) as e:
+        # a value of a type no check above foresaw: still an error about the spec, never a traceback
+        raise SpecError(f"{source}: a value of an unexpected type or size ({type(e).__name__}: {e}); check the "
+                        "keys against docs/spec.md.") from None
     return dataclasses.replace(spec, seeds_given=tuple(seeds)) if seeds is not None else spec
 
 
@@ -707,7 +714,7 @@ def _parse_published(ctx: _Ctx, raw, valid_keys: set, variants: dict) -> tuple[P
             elif k not in valid_keys:
                 raise ctx.fail(where + ("params", k), "is not a key of the training config (or a variant parameter).")
         metric = item["metric"]
-        if metric not in OUTPUTS:
+        if not isinstance(metric, str) or metric not in OUTPUTS:
             raise ctx.fail(where + ("metric",), f"is {metric!r}, but must be one of {', '.join(sorted(OUTPUTS))}.")
         for key in ("value", "spread"):
             v = item.get(key)

@@ -117,6 +117,8 @@ def mutated(draw):
 @example(("loop: &l [*l]\n" + TINY, None))  # a recursive alias: was a RecursionError traceback
 @example((TINY.replace("[0.0002, 0.002]", "[.nan, 0.002]"), None))
 @example((TINY.replace("small: {seeds: [0, 1]}", "small: {seedz: [0, 1]}"), None))  # a typo in a scale not run
+@example((TINY + "published:\n  source: s\n  results:\n    - {params: {optim.g_lr: 0.002}, metric: [], value: 5}\n",
+          None))  # a published metric that is a list: was a TypeError traceback
 def test_a_mutated_spec_parses_or_is_refused_with_a_spec_error_naming_the_file(case):
     text, scale = case
     start = time.perf_counter()
