@@ -266,6 +266,22 @@ MAX_SPEC_BYTES = 1_000_000  # a spec file's size
 MAX_SPEC_NODES = 100_000  # values in a spec once its aliases are expanded
 
 
+MAX_SPEC_DEPTH = 64  # nesting of mappings and lists
+
+
+def _check_depth(text: str, source: str) -> None:
+    """Refuse YAML nested deeper than MAX_SPEC_DEPTH, read as a flat stream of events (no recursion)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_SPEC_DEPTH:
+                raise SpecError(f"{source}, line {event.start_mark.line + 1}: the YAML is nested more than "
+                                f"{MAX_SPEC_DEPTH} levels deep; a spec is a few levels deep.")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
 def _check_aliases(node, source: str) -> None:
     """Refuse an alias that contains itself, and a spec whose aliases expand to more than MAX_SPEC_NODES
     values (a few hundred bytes of nested aliases can stand for billions), counting each node once."""
@@ -375,6 +391,7 @@ def parse_spec(text: str, source: str = "<string>", scale: str | None = None,
     if len(text) > MAX_SPEC_BYTES:
         raise SpecError(f"{source}: the spec is {len(text)} characters long; a spec may have at most {MAX_SPEC_BYTES}.")
     try:
+        _check_depth(text, source)  # before the recursive composer meets it
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         _check_aliases(node, source)  # before anything expands what aliases repeat
         raw = yaml.safe_load(text)

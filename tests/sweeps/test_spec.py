@@ -305,7 +305,7 @@ def test_cli_refuses_unwritable_output_and_storage_before_any_work(tmp_path, cas
     (lambda t: t.replace("model.latent_dim: {values: [16, 100]}", "model.latent_dim: {distribution: uniform, low: .inf, "
                                                                   "high: 3}").replace("method: grid", "method: random"),
      "`parameters.model.latent_dim.low`: is inf"),
-    (lambda t: "d: " + "[" * 5000 + "]" * 5000 + "\n" + t, "nested too deeply"),
+    (lambda t: "d: " + "[" * 5000 + "]" * 5000 + "\n" + t, "nested more than 64 levels deep"),
     (lambda t: t.replace("      model.d_width: {values: [8, 32]}\n", "      model.d_widht: {values: [8, 32]}\n"),
      "in scale 'smoke'"),
 ])
