@@ -24,6 +24,7 @@ import zipfile
 from pathlib import Path
 
 from ray.tune import Callback
+from ray.tune.search import BasicVariantGenerator, SearchGenerator, Searcher
 
 from gan._io import atomic_path
 
@@ -32,9 +33,12 @@ __all__ = ["TuneStateBackup", "TuneStateDamaged", "check_tune_state", "restore_t
 TUNER_PKL = "tuner.pkl"
 # Tune's state files carry the session's start time, e.g. experiment_state-2026-11-25_11-49-00.json
 _SESSION = re.compile(r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}")
-# the only names a backup may hold: the ones Tune writes (a backup is handed around with its sweep folder)
-_MEMBER = re.compile(r"(experiment_state-{s}\.json|searcher-state-{s}\.pkl|search_gen_state-{s}\.json|tuner\.pkl)".format(
-    s=_SESSION.pattern))
+# the only names a backup may hold: the ones Tune writes (a backup is handed around with its sweep folder):
+# the experiment state, the state files of Tune's search algorithms (their own templates) and tuner.pkl
+_TEMPLATES = ("experiment_state-{}.json", BasicVariantGenerator.CKPT_FILE_TMPL, SearchGenerator.CKPT_FILE_TMPL,
+              Searcher.CKPT_FILE_TMPL)
+_MEMBER = re.compile("|".join([re.escape(t).replace(r"\{\}", _SESSION.pattern) for t in _TEMPLATES]
+                              + [re.escape(TUNER_PKL)]))
 MAX_MEMBER_BYTES = 1 << 30  # a state file of a 30,000-trial sweep is about 1 GB; beyond that a backup is refused
 
 
@@ -111,8 +115,8 @@ def _restore(backup: Path, experiment_path: Path) -> list[str]:
         for info in z.infolist():  # before anything is read or written: names Tune writes, stored, bounded
             if not _MEMBER.fullmatch(info.filename):
                 raise TuneStateDamaged(f"The state backup {backup} holds a member named {info.filename!r}, which is not "
-                                       "one of Tune's state files (experiment_state-<time>.json, searcher-state-<time>."
-                                       "pkl, search_gen_state-<time>.json, tuner.pkl); nothing was restored.")
+                                       "one of Tune's state files (" + ", ".join(t.format("<time>") for t in _TEMPLATES)
+                                       + f", {TUNER_PKL}); nothing was restored.")
             # zipfile reads a member only up to the size its header declares, so bounding that bounds the memory
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.file_size > MAX_MEMBER_BYTES:
                 raise TuneStateDamaged(f"The state backup {backup} holds {info.filename!r} of {info.file_size} bytes "

@@ -31,6 +31,7 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                                        HealthCheck.data_too_large])
 SESSION = "2026-01-01_00-00-00"
 GOOD_MEMBERS = {f"experiment_state-{SESSION}.json": b'{"trial_data": []}', "tuner.pkl": b"\x80\x04N.",
+                f"basic-variant-state-{SESSION}.json": b"\x80\x04}\x94.",
                 f"searcher-state-{SESSION}.pkl": b"\x80\x04}\x94.", f"search_gen_state-{SESSION}.json": b"\x80\x04}\x94."}
 names = st.one_of(st.sampled_from([*GOOD_MEMBERS, "../x.json", "/etc/x", "*", "a/../../b", "..", "", ".", "\x00",
                                    f"experiment_state-{SESSION}.json/../../x"]), st.text(max_size=30))

@@ -134,3 +134,18 @@ def test_a_backup_member_larger_than_the_bound_is_refused_unread(tmp_path, monke
     with pytest.raises(TuneStateDamaged, match="at most 1000 bytes"):
         restore_tune_state(backup, tmp_path / "exp")
     assert not any((tmp_path / "exp").iterdir())
+
+
+def test_a_backup_of_every_state_file_tune_writes_restores(tmp_path):
+    """The names a real sweep's backup holds: a grid sweep's variant generator, a searcher's state, tuner.pkl."""
+    session = "2026-12-01_13-34-47"
+    files = {f"experiment_state-{session}.json": b"{}", f"basic-variant-state-{session}.json": b"\x80\x04}\x94.",
+             f"search_gen_state-{session}.json": b"\x80\x04}\x94.", f"searcher-state-{session}.pkl": b"\x80\x04}\x94.",
+             "tuner.pkl": b"\x80\x04N."}
+    backup = tmp_path / "tune_state.zip"
+    with zipfile.ZipFile(backup, "w", zipfile.ZIP_STORED) as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    (tmp_path / "exp").mkdir()
+    assert sorted(restore_tune_state(backup, tmp_path / "exp")) == sorted(files)
+    check_tune_state(tmp_path / "exp")
