@@ -115,16 +115,23 @@ class SeedReplicates(Repeater):
         outcomes[trial_id] = None if error else dict(result or {})
         if len(outcomes) < self.repeat:
             return
-        done = [r for r in outcomes.values() if r is not None]
-        if not done:
-            self.searcher.on_trial_complete(primary, None, error=True)
-            return
-        values = [float(r[self.searcher.metric]) for r in done if self.searcher.metric in r]
-        finished = len(done) == self.repeat and all(ran_to_the_end(r) for r in done)
-        mean = sum(values) / len(values) if values and all(math.isfinite(v) for v in values) else math.inf
-        last = max(int(r.get(Result.EVALUATION, 0)) for r in done)
-        self.searcher.on_trial_complete(primary, {self.searcher.metric: mean, Result.EVALUATION: last,
-                                                  Result.IS_FINAL: float(finished), Result.DIVERGED: float(not finished)})
+        tell_mean(self.searcher, primary, list(outcomes.values()))
+
+
+def tell_mean(searcher, primary: str, results: list[dict | None]) -> None:
+    """Tell the Optuna searcher a configuration's outcome over its seeds (`results`: each seed's last result,
+    None for an error): FAIL when every seed errored; else the mean of the seeds' final metrics, COMPLETE
+    only when every seed ran to its last evaluation, PRUNED otherwise."""
+    done = [r for r in results if r is not None]
+    if not done:
+        searcher.on_trial_complete(primary, None, error=True)
+        return
+    values = [float(r[searcher.metric]) for r in done if searcher.metric in r]
+    finished = len(done) == len(results) and all(ran_to_the_end(r) for r in done)
+    mean = sum(values) / len(values) if values and all(math.isfinite(v) for v in values) else math.inf
+    last = max(int(r.get(Result.EVALUATION, 0)) for r in done)
+    searcher.on_trial_complete(primary, {searcher.metric: mean, Result.EVALUATION: last,
+                                         Result.IS_FINAL: float(finished), Result.DIVERGED: float(not finished)})
 
 
 class AdaptiveReplication(Searcher):
@@ -327,16 +334,7 @@ class AdaptiveOptunaSeeds(Searcher):
                 self.queue.append([primary, len(g["runs"])])
                 continue
             g["told"] = True
-            done = [r["result"] for r in g["runs"].values() if r["result"] is not None]
-            if not done:
-                self.searcher.on_trial_complete(primary, None, error=True)
-                continue
-            values = [r[self.metric] for r in done if self.metric in r]
-            finished = len(done) == len(g["runs"]) and all(ran_to_the_end(r) for r in done)
-            mean = sum(values) / len(values) if values and all(math.isfinite(v) for v in values) else math.inf
-            self.searcher.on_trial_complete(primary, {
-                self.metric: mean, Result.EVALUATION: max(r.get(Result.EVALUATION, 0) for r in done),
-                Result.IS_FINAL: float(finished), Result.DIVERGED: float(not finished)})
+            tell_mean(self.searcher, primary, [r["result"] for r in g["runs"].values()])
 
     def get_state(self) -> dict:
         return json.loads(json.dumps({"groups": self.groups, "owner": self.owner, "queue": self.queue}))
