@@ -51,17 +51,15 @@ from typing import Any
 import numpy as np
 import scipy.stats
 
-from analysis.design import ADAPTIVE_ARTIFACT
 from analysis.layout import DEFAULT_MIN_EFFECT, model_difference
 from analysis.model import DesignFit, fit_design
 from analysis.stats import ALPHA, BETTER, INTERACTION, NO_DIFFERENCE, NO_INTERACTION, WORSE
 
 EFFECTS = (0.8, 0.9)  # planted ratios: FID 20% and 10% lower at the first parameter's last level
 
-__all__ = ["ANSWERED", "DECIDED", "EFFECTS", "MAX_SEEDS", "TIE", "RECORD", "Round", "SETTLED", "alpha_at", "cell_label", "next_round", "record",
+__all__ = ["ANSWERED", "DECIDED", "EFFECTS", "MAX_SEEDS", "TIE", "Round", "SETTLED", "alpha_at", "cell_label", "next_round", "record",
            "record_lines", "record_table", "round_record", "simulate"]
 
-RECORD = ADAPTIVE_ARTIFACT  # in the sweep folder and the parent run's artifacts: the rounds of an adaptive sweep
 
 DECIDED = "every main effect decided or settled, and a single best configuration"
 TIE = "every main effect decided or settled, and the best set a tie within min_effect"

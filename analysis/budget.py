@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.design import level_label
+from record.design import level_label
 from analysis.stats import _decimals, contrast, format_interval, format_number, interval, usable_trials
 
 __all__ = ["SIZE_PARAMS", "BudgetSplit", "budget_curves", "split_drop"]

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis.asha import GRACE_CORRELATION_WARNING, RELIABLE_CORRELATION, AshaReplay
-from analysis.design import Factor, PublishedFigure, level_label, variant_settings
+from record.design import Factor, level_label, variant_settings
+from record.figures import PublishedFigure
 from analysis.model import TESTS
 from analysis.stats import (
     ALPHA, BETTER, NEEDS_SEEDS, WORSE, Effect, EffectAnalysis, _decimals, format_interval, format_number,

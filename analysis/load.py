@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.design import ADAPTIVE_ARTIFACT, DESIGN_ARTIFACT, SweepDesign, level_label, variant_settings
-from analysis.folders import STATE_FILE, StateDamaged, latest_sweep_dir, read_state, spec_label
+from record.design import SweepDesign, level_label, variant_settings
+from record.folder import ADAPTIVE_ARTIFACT, DESIGN_ARTIFACT, STATE_FILE, StateDamaged, latest_sweep_dir, read_state, spec_label
 from gan.metrics import OUTPUTS, metric_direction
 from gan.status import Status
 from gan.train import TRAINING_CURVES

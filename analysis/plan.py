@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.design import level_label
+from record.design import level_label
 from analysis.layout import LOG, Layout, plan_comparisons
 from analysis.load import SweepNotFound, load_sweep
 from analysis.model import fit_design

@@ -28,7 +28,7 @@ from analysis.augment import PLANS, accuracy_grid, augmentation_results, publish
 from analysis.conclusions import (
     asha_sentences, effect_table, model_sentences, race_sentence, scorecard, short, significance_note,
 )
-from analysis.design import level_label
+from record.design import level_label
 from analysis.budget import SIZE_PARAMS, budget_curves, split_drop
 from analysis.load import BUDGET, Sweep, SweepNotFound, add_target_arguments, download_artifact, load_target
 from analysis.layout import LOG

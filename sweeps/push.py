@@ -17,12 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-from analysis.folders import (
+from record.folder import (
     STATE_FILE, FolderBusy, StateDamaged, UntrustedFolder, check_trusted, lock_folder, read_state,
 )
-from sweeps.journal import (
-    JOURNAL_FILE, REJECTED_FILE, Journal, JournalBusy, JournalDamaged, push_command, quick_http_failures,
-)
+from sweeps.tracking.client import quick_http_failures
+from sweeps.tracking.journal import JOURNAL_FILE, REJECTED_FILE, Journal, JournalBusy, JournalDamaged, push_command
 
 __all__ = ["main"]
 

@@ -27,9 +27,8 @@ from analysis.race import race_step
 from gan._io import atomic_path
 from sweeps.contract import Result, TrialRequest
 
-__all__ = ["RACE_RECORD", "RaceScheduler", "configuration_of"]
+__all__ = ["RaceScheduler", "configuration_of"]
 
-RACE_RECORD = "race.json"  # in the sweep folder: the race's state and decisions
 
 
 def configuration_of(trial_config: dict) -> str:

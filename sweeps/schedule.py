@@ -14,18 +14,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from analysis.design import level_label
+from record.design import level_label
+from record.folder import ADAPTIVE_ARTIFACT, OPTUNA_JOURNAL, OPTUNA_STUDY, RACE_FILE
 from sweeps.contract import Result
 from sweeps.spec import SweepSpec
 
-__all__ = ["OPTUNA_JOURNAL", "adaptive_record", "levels", "make_scheduler", "make_search"]
+__all__ = ["adaptive_record", "levels", "make_scheduler", "make_search"]
 
-OPTUNA_JOURNAL = "optuna.journal"  # in the sweep folder of an Optuna sweep: the study, in Optuna's journal storage
 
 
 def levels(spec: SweepSpec, swept: dict) -> dict:
     """A trial's level of each factor, labelled as the report labels it (a variant by its name)."""
-    from analysis.design import variant_settings
+    from record.design import variant_settings
 
     out = {}
     for p in spec.parameters:
@@ -47,12 +47,12 @@ def make_scheduler(spec: SweepSpec, folder: Path):
                              reduction_factor=spec.early_stopping.reduction_factor)
     if spec.early_stopping.type == "race":
         from analysis.asha import asha_rungs
-        from sweeps.race import RACE_RECORD, RaceScheduler
+        from sweeps.race import RaceScheduler
 
         max_t = spec.max_evaluations()
         rungs = [int(r) for r in asha_rungs(spec.early_stopping.grace_period, spec.early_stopping.reduction_factor,
                                             max_t) if r < max_t]
-        return RaceScheduler(rungs, spec.metric, spec.mode, spec.min_effect, str(folder / RACE_RECORD))
+        return RaceScheduler(rungs, spec.metric, spec.mode, spec.min_effect, str(folder / RACE_FILE))
     return None
 
 
@@ -70,7 +70,7 @@ def make_search(spec: SweepSpec, folder: Path):
         search = PruningAwareOptunaSearch(
             sampler=optuna.samplers.TPESampler(seed=spec.search_seed), study_name=spec.name,
             storage=JournalStorage(JournalFileBackend(str(folder / OPTUNA_JOURNAL))),
-            study_file=str(folder / "optuna_study.json"),
+            study_file=str(folder / OPTUNA_STUDY),
         )
         if spec.adaptive:
             return AdaptiveOptunaSeeds(search, list(spec.seeds), spec.adaptive.initial, spec.adaptive.max,
@@ -84,7 +84,6 @@ def make_search(spec: SweepSpec, folder: Path):
 def _adaptive_grid(spec: SweepSpec, folder: Path):
     """The searcher of `seeds: {initial, max}` over a grid: its configurations, keyed by the levels of the
     factors that vary, with the report's baselines."""
-    from analysis.adaptive import RECORD
     from sweeps.search import AdaptiveReplication
 
     configs = spec.configurations()
@@ -94,15 +93,13 @@ def _adaptive_grid(spec: SweepSpec, folder: Path):
                  for p in spec.parameters if p.key in params and p.values is not None}
     return AdaptiveReplication(
         [tuple(x[k] for k in params) for x in lv], configs, params, baselines, list(spec.seeds),
-        spec.adaptive.initial, spec.adaptive.max, spec.min_effect, str(folder / RECORD), spec.metric, spec.mode)
+        spec.adaptive.initial, spec.adaptive.max, spec.min_effect, str(folder / ADAPTIVE_ARTIFACT), spec.metric, spec.mode)
 
 
 def adaptive_record(folder: Path, finished: bool = True) -> dict | None:
     """The adaptive searcher's record of the rounds in a sweep folder (None before its first look; with
     `finished`, None until it has ended the sweep)."""
-    from analysis.adaptive import RECORD
-
-    path = folder / RECORD
+    path = folder / ADAPTIVE_ARTIFACT
     if not path.is_file():
         return None
     rec = json.loads(path.read_text())

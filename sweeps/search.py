@@ -143,7 +143,7 @@ class AdaptiveReplication(Searcher):
     and suggests one more seed for each configuration the rule names; when the rule stops the sweep it
     returns FINISHED. Its whole state (looks, decisions, seeds handed out, results) is JSON, saved with
     Tune's experiment state at every step, so `--resume` after Ctrl-C or a killed driver continues the
-    round it was in, with the decisions already made. The record of the rounds (`analysis.adaptive.RECORD`)
+    round it was in, with the decisions already made. The record of the rounds (record.folder.ADAPTIVE_ARTIFACT)
     is rewritten in the sweep folder after every look, for the console and the report.
     """
 

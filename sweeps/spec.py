@@ -16,12 +16,13 @@ from typing import Any, Mapping
 
 import yaml
 
-from analysis.design import VARIANT_NAME, level_label, variant_settings
+from record.design import VARIANT_NAME, level_label, variant_settings
+from record.figures import PublishedFigure
 from gan.config import Config, ConfigError, flatten
 from gan.data import planned_size
 from gan.metrics import FID, OUTPUTS, EvalConfig
 
-__all__ = ["BUDGET_PLANS", "AdaptiveSeeds", "Budget", "Parameter", "Published", "SpecError", "SweepSpec", "load_spec", "parse_spec"]
+__all__ = ["BUDGET_PLANS", "AdaptiveSeeds", "Budget", "Parameter", "SpecError", "SweepSpec", "load_spec", "parse_spec"]
 
 METHODS = ("grid", "random", "optuna")
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
@@ -86,22 +87,6 @@ class Resources:
 
 
 @dataclass(frozen=True)
-class Published:
-    """A figure a study published for one configuration, to stand beside ours in the report's scorecard."""
-
-    params: dict  # dotted config keys -> values that pick the configuration, e.g. {model.latent_dim: 16}
-    metric: str  # a metric registry output, e.g. fid
-    value: float
-    source: str  # the study (file, table) it comes from
-    extractor: str | None = None  # the network that measured it (inception, domain, or the study's own classifier)
-    dataset: str | None = None  # the dataset it was measured on (a data.name)
-    samples: int | None = None  # generated samples behind it; None = the study does not say
-    spread: float | None = None  # the study's own ± (std over seeds or repeats), where it gives one
-    statistic: str = "last"  # last: the value at the end of training; best: the best over training
-    note: str = ""
-
-
-@dataclass(frozen=True)
 class SweepSpec:
     name: str  # MLflow experiment name and Tune run name
     base: Config  # the training config every trial starts from
@@ -122,7 +107,7 @@ class SweepSpec:
     evaluation: EvalConfig = field(default_factory=EvalConfig)
     final_num_samples: int | None = None  # samples for a trial's last evaluation; None = evaluation.num_samples
     description: str = ""
-    published: tuple[Published, ...] = ()  # published figures for configurations of this sweep
+    published: tuple[PublishedFigure, ...] = ()  # published figures for configurations of this sweep
     budget: Budget = field(default_factory=Budget)  # budget plans each configuration runs under
     source: str = "<string>"  # file the spec came from
     scale: str | None = None  # the scale applied, if any
@@ -694,7 +679,7 @@ def _parse_metric(ctx, raw) -> tuple[str, float | None]:
     return raw["name"], min_effect
 
 
-def _parse_published(ctx: _Ctx, raw, valid_keys: set, variants: dict) -> tuple[Published, ...]:
+def _parse_published(ctx: _Ctx, raw, valid_keys: set, variants: dict) -> tuple[PublishedFigure, ...]:
     """`published: {source, extractor, dataset, samples, results: [{params, metric, value, ...}, ...]}`; the
     mapping's fields are defaults for every result, which may override them. `params` pick a configuration
     by config keys, or by a variant parameter's key and one of its level labels (e.g. `variant: compact`)."""
@@ -747,7 +732,7 @@ def _parse_published(ctx: _Ctx, raw, valid_keys: set, variants: dict) -> tuple[P
         if statistic not in STATISTICS:
             raise ctx.fail(where + ("statistic",), f"is {statistic!r}, but must be one of {', '.join(STATISTICS)} "
                                                    "(the value at the end of training, or the best over training).")
-        out.append(Published(params=dict(params), metric=metric, value=float(item["value"]), source=item["source"],
+        out.append(PublishedFigure(params=dict(params), metric=metric, value=float(item["value"]), source=item["source"],
                              extractor=item.get("extractor"), dataset=item.get("dataset"), samples=samples,
                              spread=None if item.get("spread") is None else float(item["spread"]),
                              statistic=statistic, note=item.get("note") or ""))

@@ -3,7 +3,8 @@
 import pandas as pd
 
 from analysis.conclusions import scorecard
-from analysis.design import Factor, PublishedFigure, level_label
+from record.design import Factor, level_label
+from record.figures import PublishedFigure
 
 LEVELS = [{"model.label_dim": 64}, {"train.epochs": 200}, {"model.label_dim": 256}]
 ABLATION = Factor(name="ablation", keys=["model.label_dim", "train.epochs"], levels=LEVELS, variant=True,

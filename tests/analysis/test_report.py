@@ -17,7 +17,7 @@ from statsmodels.stats.multitest import multipletests
 
 from analysis import SweepNotFound, load_sweep
 from analysis.report import build_report
-from sweeps.run import run_sweep
+from sweeps.driver import run_sweep
 from sweeps.spec import parse_spec
 from tests.helpers import MNIST_TEST_DIR, REPO
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.design import Factor, SweepDesign
+from record.design import Factor, SweepDesign
 from analysis.load import _factor_columns
 from analysis.tables import SECONDS_PER_EPOCH, summary_table
 

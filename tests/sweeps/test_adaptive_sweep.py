@@ -16,8 +16,9 @@ import pytest
 import ray
 
 from analysis import load_sweep
-from analysis.adaptive import RECORD, next_round
-from sweeps.run import run_sweep
+from analysis.adaptive import next_round
+from record.folder import ADAPTIVE_ARTIFACT as RECORD
+from sweeps.driver import run_sweep
 from sweeps.spec import SpecError, parse_spec
 from tests.helpers import MNIST_TEST_DIR, REPO
 
@@ -54,7 +55,8 @@ def test_adaptive_seeds_parse_and_bad_ones_are_refused_with_the_key_and_what_is_
     assert default.seeds == (0, 1, 2, 3)
     rerun = parse_spec(SPEC, source="a.yaml", seeds=[10, 11, 12, 13])  # --seeds: another seed set, same rule
     assert rerun.seeds == (10, 11, 12, 13) and rerun.adaptive == spec.adaptive
-    from sweeps.run import _resume_command, _Where
+    from sweeps.location import Where as _Where
+    from sweeps.summary import resume_command as _resume_command
 
     where = _Where(Path("/out"), "adaptive_tiny", "x", Path("/out/sweeps/x"), "sqlite:///x.db", "/out/ray", None)
     assert "--seeds 10,11,12,13" in _resume_command(rerun, where, "a.yaml")  # an interrupted rerun resumes itself

@@ -6,7 +6,7 @@ import pytest
 
 from gan.status import Status
 from sweeps.contract import TRIAL_INDEX, Result, TrialRequest, status_of
-from sweeps.run import resolved_spec
+from sweeps.plan import resolved_spec
 from sweeps.spec import load_spec, parse_spec
 from tests.helpers import REPO
 
@@ -54,7 +54,7 @@ def test_progress_counts_trials_waiting_to_resume_apart_from_running_ones(capsys
     """A resumed sweep's trials that have results but wait for a free slot are not running."""
     from types import SimpleNamespace
 
-    from sweeps.run import _Progress
+    from sweeps.progress import Progress as _Progress
 
     progress = _Progress("fid", "min", 4)
     progress.step([SimpleNamespace(trial_id="a", status="RUNNING", last_result={Result.EVALUATION: 1}, config={}),
@@ -95,7 +95,7 @@ def _summary_spec(name: str, parameters: str, seeds: int):
 
 
 def test_the_sweep_summary_does_not_rank_a_lone_configuration_against_nothing():
-    from sweeps.run import _format_summary
+    from sweeps.summary import format_summary as _format_summary
 
     spec = _summary_spec("lone", "  optim.g_lr: {values: [0.0002, 0.002]}\n", 3)
     rows = [{"trial_id": f"t{s}", "status": Status.COMPLETED, "fid": 80.0 + s, "evaluation": 2, "step": 20,
@@ -115,7 +115,7 @@ def test_the_sweep_summary_does_not_rank_a_lone_configuration_against_nothing():
 def test_the_sweep_summary_names_a_parameter_held_at_one_level():
     """hidden_dims at smoke scale sweeps latent_dim over the one value 100: the fitted model has no factor for
     it, and the summary still names it with each configuration."""
-    from sweeps.run import _format_summary
+    from sweeps.summary import format_summary as _format_summary
 
     spec = _summary_spec("held", "  model.latent_dim: {values: [100]}\n  model.g_width: {values: [8, 32]}\n", 2)
     rows = [{"trial_id": f"t{g}{s}", "status": Status.COMPLETED, "fid": (150.0 if g == 8 else 90.0) + s,
@@ -126,7 +126,7 @@ def test_the_sweep_summary_names_a_parameter_held_at_one_level():
 
 
 def test_the_sweep_summary_of_a_sweep_where_no_trial_finished_says_so():
-    from sweeps.run import _format_summary
+    from sweeps.summary import format_summary as _format_summary
 
     spec = _summary_spec("none", "  model.g_width: {values: [8, 32]}\n", 2)
     rows = [{"trial_id": f"t{g}{s}", "status": Status.DIVERGED, "fid": None, "evaluation": 1, "step": 10,

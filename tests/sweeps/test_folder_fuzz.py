@@ -19,10 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mlflow.tracking import MlflowClient
 
-from analysis.folders import STATE_FILE, StateDamaged, SweepState, latest_sweep_dir, read_state, write_state
-from sweeps.journal import JOURNAL_FILE, Journal
+from record.folder import STATE_FILE, StateDamaged, SweepState, latest_sweep_dir, read_state
+from sweeps.location import write_state
+from sweeps.tracking.journal import JOURNAL_FILE, Journal
 from sweeps.push import main as push
-from sweeps.tracking import open_parent_run
+from sweeps.tracking.client import open_parent_run
 from sweeps.tunestate import TuneStateDamaged, check_tune_state, restore_tune_state
 
 EXAMPLES = int(os.environ.get("GANSWEEP_FUZZ_EXAMPLES", "60"))

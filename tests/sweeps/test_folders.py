@@ -9,7 +9,8 @@ import subprocess
 
 import pytest
 
-from analysis.folders import StateDamaged, SweepState, latest_sweep_dir, read_state, write_state
+from record.folder import StateDamaged, SweepState, latest_sweep_dir, read_state
+from sweeps.location import write_state
 from gan._io import atomic_path
 from tests.helpers import MNIST_TEST_DIR, REPO
 
@@ -104,7 +105,7 @@ def test_resume_refuses_a_folder_another_user_owns(tmp_path):
 
 
 def test_a_folder_in_use_is_not_touched_by_a_second_resume_or_a_push(tmp_path):
-    from analysis.folders import lock_folder
+    from record.folder import lock_folder
 
     out = tmp_path / "out"
     folder = _unfinished_sweep(out)

@@ -13,8 +13,8 @@ import ray
 import scipy.stats
 
 from analysis import load_sweep
-from sweeps.race import RACE_RECORD
-from sweeps.run import run_sweep
+from record.folder import RACE_FILE as RACE_RECORD
+from sweeps.driver import run_sweep
 from sweeps.spec import SpecError, parse_spec
 from tests.helpers import MNIST_TEST_DIR
 

@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from analysis.design import level_label, variant_settings
+from record.design import level_label, variant_settings
 from gan.config import flatten
-from sweeps.run import plan, sweep_design
+from sweeps.plan import plan, sweep_design
 from sweeps.spec import SpecError, load_spec, parse_spec
 from tests.helpers import REPO, free_port
 

@@ -19,7 +19,7 @@ import ray
 from mlflow.tracking import MlflowClient
 
 from analysis import load_sweep, ranking
-from sweeps.run import run_sweep
+from sweeps.driver import run_sweep
 from sweeps.spec import parse_spec
 from tests.helpers import MNIST_TEST_DIR, REPO, MlflowServer
 

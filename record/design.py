@@ -2,7 +2,7 @@
 the early-stopping rule, and the figures a study published. Stored as the `design.json` artifact of
 the sweep's parent MLflow run (and in the sweep folder), so a report needs nothing but MLflow.
 
-This module owns the format: the sweep service fills a `SweepDesign` and writes `to_json()`; the
+This module owns the format (the file's name is record.folder's): the sweep service fills a `SweepDesign` and writes `to_json()`; the
 report reads it back with `from_json()`.
 """
 
@@ -12,10 +12,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["ADAPTIVE_ARTIFACT", "DESIGN_ARTIFACT", "VARIANT_NAME", "Factor", "PublishedFigure", "SweepDesign", "level_label", "variant_settings"]
+from record.figures import PublishedFigure
 
-DESIGN_ARTIFACT = "design.json"
-ADAPTIVE_ARTIFACT = "adaptive.json"  # an adaptive sweep's rounds (analysis.adaptive.record), in its folder and parent run
+__all__ = ["VARIANT_NAME", "Factor", "SweepDesign", "level_label", "variant_settings"]
+
 _VERSION = 1
 
 
@@ -47,20 +47,6 @@ class Factor:
 def variant_settings(level: dict) -> dict:
     """The config keys a variant's level sets (its name left out)."""
     return {k: v for k, v in level.items() if k != VARIANT_NAME}
-
-
-@dataclass(frozen=True)
-class PublishedFigure:
-    params: dict[str, Any]  # config keys -> values of the configuration it belongs to
-    metric: str
-    value: float
-    source: str
-    extractor: str | None = None
-    dataset: str | None = None
-    samples: int | None = None
-    spread: float | None = None
-    statistic: str = "last"  # last (end of training) or best (best over training)
-    note: str = ""
 
 
 @dataclass(frozen=True)

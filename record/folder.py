@@ -1,6 +1,24 @@
-"""The sweep folder, `<root>/sweeps/<name>[-<scale>]-<sweep id>/`, and its `sweep.json`: the one owner of
-their format. The sweep service writes the state through `write_state`; `--resume` and the report find
-sweeps through `latest_sweep_dir` and read them with `read_state`.
+"""The sweep folder, `<root>/sweeps/<name>[-<scale>]-<sweep id>/`, its file names and its `sweep.json`:
+the one owner of their format. The sweep service makes the folder with `sweep_folder` and writes the state
+(`SweepState.to_json`); `--resume` and the report find sweeps through `latest_sweep_dir` and read them with
+`read_state`.
+
+What a sweep folder holds (each name below is its only spelling):
+
+    sweep.json              STATE_FILE: where the sweep's stores are (SweepState)
+    sweep.lock              LOCK_FILE: held by the process working in the folder
+    spec.resolved.yaml      RESOLVED_SPEC: the spec as run, scale applied, loadable
+    design.json             DESIGN_ARTIFACT: what the sweep set out to measure (record.design)
+    adaptive.json           ADAPTIVE_ARTIFACT: an adaptive sweep's rounds (analysis.adaptive.record)
+    race.json               RACE_FILE: the race's decisions per rung (sweeps.race)
+    optuna_study.json       OPTUNA_STUDY: Tune's Optuna searcher's state
+    optuna.journal          OPTUNA_JOURNAL: the Optuna study (optuna-dashboard reads it)
+    tune_state.zip          TUNE_STATE_BACKUP: a complete copy of Tune's experiment state (sweeps.tunestate)
+    summary.json            SUMMARY_FILE: the driver's last word on every trial
+    mlflow_journal.*        the MLflow journal (sweeps.tracking.journal), and journal_files/ it uploads
+
+and, in the output root beside `sweeps/`, the embedded MLflow store (MLFLOW_DB, MLARTIFACTS) and Tune's
+storage (TUNE_STORAGE).
 """
 
 from __future__ import annotations
@@ -14,11 +32,30 @@ from pathlib import Path
 
 import yaml
 
-from gan._io import atomic_path
-
-__all__ = ["FolderBusy", "LOCK_FILE", "STATE_FILE", "StateDamaged", "lock_folder", "UntrustedFolder", "check_trusted", "SweepState", "latest_sweep_dir", "read_state", "spec_label", "sweep_label", "write_state"]
+__all__ = [
+    "ADAPTIVE_ARTIFACT", "DESIGN_ARTIFACT", "FolderBusy", "LOCK_FILE", "MLARTIFACTS", "MLFLOW_DB", "OPTUNA_JOURNAL",
+    "OPTUNA_STUDY",
+    "RACE_FILE", "RESOLVED_SPEC", "STATE_FILE", "SUMMARY_FILE", "SWEEPS_DIR", "StateDamaged", "SweepState",
+    "TUNE_STATE_BACKUP", "TUNE_STORAGE", "UntrustedFolder", "check_trusted", "latest_sweep_dir", "lock_folder",
+    "read_state", "spec_label", "sweep_folder", "sweep_label",
+]
 
 STATE_FILE = "sweep.json"
+LOCK_FILE = "sweep.lock"  # held by the process that works in a sweep folder: a driver, or a push
+RESOLVED_SPEC = "spec.resolved.yaml"
+DESIGN_ARTIFACT = "design.json"  # also the parent run's artifact of that name
+ADAPTIVE_ARTIFACT = "adaptive.json"  # also the parent run's artifact of that name
+RACE_FILE = "race.json"
+OPTUNA_STUDY = "optuna_study.json"  # Tune's OptunaSearch state
+OPTUNA_JOURNAL = "optuna.journal"  # the study, in Optuna's journal storage (optuna-dashboard reads it)
+TUNE_STATE_BACKUP = "tune_state.zip"
+SUMMARY_FILE = "summary.json"
+
+# in the output root
+SWEEPS_DIR = "sweeps"  # the sweep folders
+MLFLOW_DB = "mlflow.db"  # the embedded MLflow store (sqlite)
+MLARTIFACTS = "mlartifacts"  # the embedded store's artifacts
+TUNE_STORAGE = "ray"  # Tune's storage, unless --storage names another
 
 
 @dataclass
@@ -35,9 +72,18 @@ class SweepState:
     run_name: str  # label-sweep_id: the folder name and Tune's experiment name
     finished: bool = False  # set when Tune's fit returned; an unfinished sweep can be resumed
 
+    def to_json(self) -> str:
+        """The text of sweep.json; the driver writes it whole or not at all (sweeps.location.write_state)."""
+        return json.dumps(dataclasses.asdict(self), indent=1)
+
 
 def sweep_label(name: str, scale: str | None) -> str:
     return name + (f"-{scale}" if scale else "")
+
+
+def sweep_folder(root: Path, label: str, sweep_id: str) -> Path:
+    """The folder of one sweep under an output root; `latest_sweep_dir` finds it by this shape."""
+    return Path(root) / SWEEPS_DIR / f"{label}-{sweep_id}"
 
 
 def spec_label(spec_path: str | Path, scale: str | None) -> tuple[str, str]:
@@ -73,8 +119,6 @@ def check_trusted(*folders: Path) -> None:
             "this one, give --trust-folder (or take it over: chown it and chmod go-w).")
 
 
-LOCK_FILE = "sweep.lock"  # held by the process that works in a sweep folder: a driver, or a push
-
 
 class FolderBusy(RuntimeError):
     """Another process (a running driver, or a push) works in this sweep folder."""
@@ -99,11 +143,6 @@ class StateDamaged(ValueError):
     """A sweep.json that cannot be read as a sweep's state; the message names the file and what is wrong."""
 
 
-def write_state(folder: Path, state: SweepState) -> None:
-    with atomic_path(folder / STATE_FILE, fsync=True) as tmp:
-        tmp.write_text(json.dumps(dataclasses.asdict(state), indent=1))
-
-
 def read_state(folder: Path) -> SweepState:
     path = Path(folder) / STATE_FILE
     try:
@@ -121,7 +160,7 @@ def latest_sweep_dir(root: Path, label: str | None = None, unfinished: bool = Fa
     """The newest sweep folder under ROOT/sweeps (of one label, and optionally only an unfinished one). A
     folder whose sweep.json is damaged is skipped with a warning: it does not hide its neighbours."""
     found = []
-    for f in (Path(root) / "sweeps").glob(f"{label + '-' if label else ''}*/{STATE_FILE}"):
+    for f in (Path(root) / SWEEPS_DIR).glob(f"{label + '-' if label else ''}*/{STATE_FILE}"):
         try:
             state = read_state(f.parent)
         except StateDamaged as e:

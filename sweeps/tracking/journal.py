@@ -6,7 +6,8 @@ the sweep's folder, flushed and fsynced, and the driver goes on at once. One thr
 entries in order. While the server is unreachable it retries with backoff (the entries wait in the
 journal, the trials keep training); when the server is back it catches up. At the end of a sweep the
 driver waits a bounded time for the journal to drain; what is still waiting then is applied by the
-next `--resume` of the sweep or by `python -m sweeps.push SWEEP_FOLDER`.
+next `--resume` of the sweep or by `python -m sweeps.push SWEEP_FOLDER`. Params are written typed
+(record.params), so they read back as they were.
 
 Applying an entry twice changes nothing, so a crash between applying an entry and counting it applied
 (`mlflow_journal.applied`) loses nothing and duplicates nothing: a trial's run is looked up by its
@@ -40,9 +41,12 @@ import uuid
 from collections import Counter, deque
 from pathlib import Path
 
+from record import params as typed
+from record.names import ROLE_TRIAL, SWEEP_ID, TRIAL_ID, RunStatus, by_role
 from sweeps.contract import Result
+from sweeps.tracking.client import short_error, store_client, transient
 
-__all__ = ["JOURNAL_FILE", "Journal", "JournalBusy", "push_command", "quick_http_failures", "short_error"]
+__all__ = ["JOURNAL_FILE", "Journal", "JournalBusy", "JournalDamaged", "UnsafePath", "push_command"]
 
 JOURNAL_FILE = "mlflow_journal.jsonl"
 APPLIED_FILE = "mlflow_journal.applied"  # how many leading entries are known to be in MLflow
@@ -51,23 +55,12 @@ FILES_DIR = "journal_files"
 LOCK_FILE = "mlflow_journal.lock"
 
 # MLflow error codes that mean "try again later"; any other MlflowException is a refusal of the entry
-_TRANSIENT_CODES = {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED",
-                    "ABORTED", "UNAVAILABLE", "RESOURCE_EXHAUSTED", "CANCELLED"}
 _BACKOFF = (0.5, 5.0)  # first and longest wait between tries while MLflow is unreachable, seconds
 
 
 def push_command(folder: Path) -> str:
     """The command that applies what waits in a sweep folder's journal."""
     return shlex.join(["python", "-m", "sweeps.push", str(folder)])
-
-
-def quick_http_failures() -> None:
-    """Let an MLflow HTTP request to a dead server fail within seconds, not after MLflow's default seven
-    retries over about four minutes: the journal's thread retries on its own, without limit, and so
-    notices a returning server at once. A user's own settings of these variables win."""
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
 
 
 OPS = ("open", "result", "tags", "artifact", "status", "settle")  # the kinds of entry a driver writes
@@ -83,14 +76,6 @@ class UnsafePath(ValueError):
 
 class JournalBusy(RuntimeError):
     """Another process (a running driver, or a push) is applying this sweep's journal."""
-
-
-def _transient(e: BaseException) -> bool:
-    from mlflow.exceptions import MlflowException
-
-    if isinstance(e, MlflowException):
-        return e.error_code in _TRANSIENT_CODES
-    return isinstance(e, (OSError, TimeoutError)) or type(e).__module__.startswith(("requests", "urllib3", "sqlalchemy"))
 
 
 class Journal:
@@ -256,7 +241,7 @@ class Journal:
             try:
                 self._apply(entry)
             except Exception as e:  # noqa: BLE001 - sorted into "try again" and "refused" below
-                if _transient(e):
+                if transient(e):
                     if self.unreachable_since is None:
                         self.unreachable_since = time.time()
                         print(f"MLflow at {self.tracking_uri} is not answering ({short_error(e)}); results wait in "
@@ -292,8 +277,6 @@ class Journal:
     @property
     def client(self):
         if self._client is None:
-            from sweeps.tracking import store_client
-
             self._client = store_client(self.tracking_uri)
         return self._client
 
@@ -310,7 +293,7 @@ class Journal:
     def _find(self, trial: str) -> str | None:
         found = self.client.search_runs(
             [self.experiment_id], max_results=5,
-            filter_string=f"tags.trial_id = '{trial}' and tags.sweep_id = '{self.sweep_id}'")
+            filter_string=f"tags.{TRIAL_ID} = '{trial}' and tags.{SWEEP_ID} = '{self.sweep_id}'")
         return found[0].info.run_id if found else None
 
     def _last_step(self, run_id: str) -> int:
@@ -342,11 +325,11 @@ class Journal:
             if run_id is None:
                 run_id = client.create_run(self.experiment_id, run_name=entry["name"], tags=entry["tags"]).info.run_id
                 self._steps[run_id] = -1
-                params = [Param(k, str(v)[:6000]) for k, v in entry["params"].items()]
+                params = [Param(k, typed.encode(v)) for k, v in entry["params"].items()]
                 for i in range(0, len(params), 100):
                     client.log_batch(run_id, params=params[i : i + 100])
             else:
-                client.update_run(run_id, status="RUNNING")
+                client.update_run(run_id, status=RunStatus.RUNNING)
                 client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in entry["tags"].items()])
             self._runs[entry["trial"]] = run_id
         elif op == "result":
@@ -370,17 +353,17 @@ class Journal:
                     path.parent.rmdir()
         elif op == "status":
             run_id = self._run_id(entry["trial"])
-            if entry["status"] == "RUNNING":
-                client.update_run(run_id, status="RUNNING")
+            if entry["status"] == RunStatus.RUNNING:
+                client.update_run(run_id, status=RunStatus.RUNNING)
             else:
                 client.set_terminated(run_id, status=entry["status"])
         elif op == "settle":
             runs = client.search_runs(
                 [self.experiment_id], max_results=10000,
-                filter_string=f"tags.sweep_id = '{self.sweep_id}' and tags.role = 'trial'")
+                filter_string=by_role(ROLE_TRIAL, **{SWEEP_ID: self.sweep_id}))
             for r in runs:
                 tags = r.data.tags
-                if tags.get(entry["tag"]) not in entry["statuses"] or tags.get("trial_id") in entry["exclude"]:
+                if tags.get(entry["tag"]) not in entry["statuses"] or tags.get(TRIAL_ID) in entry["exclude"]:
                     continue
                 if entry["delete_empty"] and not r.data.metrics:
                     client.delete_run(r.info.run_id)
@@ -391,16 +374,3 @@ class Journal:
             raise ValueError(f"unknown journal entry {op!r}")
 
 
-# what a failed request's long message comes down to
-_CAUSES = {"Connection refused": "connection refused", "Name or service not known": "unknown host",
-           "timed out": "timed out", "Read timeout": "timed out", "Connection reset": "connection reset",
-           "database is locked": "database is locked"}
-
-
-def short_error(e: BaseException) -> str:
-    """What an MLflow failure comes down to, in a few words where it is a known cause."""
-    text = f"{type(e).__name__}: {e}".replace("\n", " ")
-    for phrase, cause in _CAUSES.items():
-        if phrase in text:
-            return cause
-    return text if len(text) <= 300 else text[:297] + "..."

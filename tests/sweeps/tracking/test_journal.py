@@ -10,10 +10,11 @@ import time
 import pytest
 from mlflow.tracking import MlflowClient
 
-from analysis.folders import SweepState, write_state
-from sweeps.journal import APPLIED_FILE, JOURNAL_FILE, REJECTED_FILE, Journal, JournalBusy, quick_http_failures
+from record.folder import SweepState
+from sweeps.location import write_state
+from sweeps.tracking.client import open_parent_run, quick_http_failures
+from sweeps.tracking.journal import APPLIED_FILE, JOURNAL_FILE, REJECTED_FILE, Journal, JournalBusy
 from sweeps.push import main as push
-from sweeps.tracking import open_parent_run
 from tests.helpers import free_port
 
 

@@ -1,0 +1,69 @@
+"""The names the layers share in MLflow and in Tune results: tags, roles, run statuses and param prefixes.
+
+The sweep service writes runs with these names; the report and the studies find and read runs by them.
+A name here is the literal MLflow stores, so changing one is a change of format.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BASE_PARAM", "EVALUATION", "GIT_COMMIT", "LAST_EVALUATION", "NODE", "NOTE", "PARENT", "ROLE", "ROLE_SWEEP",
+    "ROLE_TRIAL", "RunStatus", "SPEC_FILE", "SPEC_PARAM", "SPEC_PARAMETERS", "STATUS", "SWEEP_ID", "SWEPT", "TRIAL_ID",
+    "by_role", "run_name",
+]
+
+# -- tags ----------------------------------------------------------------------------------------
+ROLE = "role"  # what a run is: ROLE_SWEEP (a sweep's parent run), ROLE_TRIAL, or a study's own role
+SWEEP_ID = "sweep_id"  # the sweep a run belongs to (record.folder.SweepState.sweep_id)
+TRIAL_ID = "trial_id"  # Tune's trial id of a trial run
+STATUS = "status"  # a trial's gan.Status value (MLflow's own run status says less: it has no "pruned")
+SWEPT = "swept"  # a trial's swept values as text, for MLflow's search box
+LAST_EVALUATION = "last_evaluation"  # the last evaluation a trial reached
+NODE = "node_hostname"  # the machine a trial trained on
+GIT_COMMIT = "git_commit"
+SPEC_FILE = "spec_file"
+PARENT = "mlflow.parentRunId"  # MLflow's own: nests a trial's run under its sweep's
+NOTE = "mlflow.note.content"  # MLflow's own: the description its UI shows on an experiment's or a run's page
+
+ROLE_SWEEP = "sweep"
+ROLE_TRIAL = "trial"
+
+# -- params --------------------------------------------------------------------------------------
+# a trial's params are its resolved config's flattened keys (`model.g_width`, ...), typed (record.params);
+# the parent run's are the spec's settings under SPEC_PARAM and the base config under BASE_PARAM
+SPEC_PARAM = "spec."
+BASE_PARAM = "base."
+SPEC_PARAMETERS = SPEC_PARAM + "parameters"  # the swept keys in the spec's order, comma-separated
+
+# -- results -------------------------------------------------------------------------------------
+EVALUATION = "evaluation"  # the counter of evaluations in a trial's results and metrics
+
+
+class RunStatus:
+    """MLflow's run statuses (mlflow.entities.RunStatus names), as the client takes and returns them."""
+
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+
+def by_role(role: str, **tags: str) -> str:
+    """An MLflow search filter for the runs of one role with the given tags, e.g.
+    `by_role(ROLE_TRIAL, sweep_id=...)`. Values are quoted; none may hold a quote (ids and roles do not)."""
+    parts = {ROLE: role, **tags}
+    for k, v in parts.items():
+        assert "'" not in str(v), (k, v)
+    return " and ".join(f"tags.{k} = '{v}'" for k, v in parts.items())
+
+
+def run_name(swept: dict) -> str:
+    """A trial's name from its swept values, by the last part of each key (`g_width=32 seed=0`), or the
+    whole key where two keys share a last part: its MLflow run's name, and how the console names it."""
+    short = [k.rsplit(".", 1)[-1] for k in swept]
+    names = [s if short.count(s) == 1 else k for s, k in zip(short, swept)]
+    return " ".join(f"{n}={_short_value(v)}" for n, v in zip(names, swept.values()))[:250] or "base config"
+
+
+def _short_value(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)

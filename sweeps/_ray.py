@@ -1,0 +1,51 @@
+"""Every reach into Ray beyond its public Tune API, in one place, each pinned by a fast shape test
+(tests/sweeps/test_ray.py) that fails loudly when Ray changes:
+
+- `ray.init(_node_ip_address=...)`: the driver's address on a machine with several (GANSWEEP_NODE_IP);
+- `Tuner._local_tuner._run_config.callbacks`: a restored Tuner runs with the callbacks it pickled, not
+  the driver's (`use_callbacks_on_restore`).
+
+Also the environment Ray starts the trials with (`start_ray`).
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["start_ray", "use_callbacks_on_restore"]
+
+
+def start_ray(address: str | None, verbose: int) -> None:
+    import ray
+
+    # Snapshot Tune's experiment state at every step (not every ~10 s), so a trial that has an MLflow run
+    # is also in the state that --resume restores.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    env_vars = {k: os.environ[k] for k in ("GANSWEEP_CACHE_DIR", "GANSWEEP_DATA_DIR", "GANSWEEP_INCEPTION_WEIGHTS",
+                                           "TORCH_HOME") if k in os.environ}
+    env_vars["RAY_CHDIR_TO_TRIAL_DIR"] = "0"
+    if ray.is_initialized():
+        return
+    init_kwargs = {}
+    if os.environ.get("GANSWEEP_NODE_IP"):  # the driver's address when the machine has several
+        init_kwargs["_node_ip_address"] = os.environ["GANSWEEP_NODE_IP"]
+    # without an address, a Ray of our own: `ray.init()` alone would join any cluster `ray start` left
+    # running on this machine, and its queue (`--address auto` joins it on purpose)
+    ray.init(address=address or os.environ.get("RAY_ADDRESS") or "local", include_dashboard=False,
+             runtime_env={"env_vars": env_vars}, log_to_driver=verbose > 0, logging_level="WARNING", **init_kwargs)
+
+
+def use_callbacks_on_restore(tuner, callbacks: list) -> None:
+    """Make a restored Tuner call this driver's callbacks.
+
+    Tune pickles the RunConfig, callbacks included, into tuner.pkl when a sweep starts, and
+    `Tuner.restore` (which takes no callbacks) runs with the unpickled copies: the MLflow tracker, the
+    progress and the state backup of the first session, not this driver's. This is the one private
+    reach into Ray here (Ray 2.60: `Tuner._local_tuner._run_config`); it fails loudly if Ray changes shape.
+    """
+    run_config = getattr(getattr(tuner, "_local_tuner", None), "_run_config", None)
+    if run_config is None or not hasattr(run_config, "callbacks"):
+        raise RuntimeError("this Ray version's Tuner has no _local_tuner._run_config.callbacks; gansweep cannot "
+                           "hand a resumed sweep its callbacks (see sweeps/_ray.py, use_callbacks_on_restore).")
+    run_config.callbacks = list(callbacks)

@@ -1,0 +1,134 @@
+"""What a sweep sets out to do, before it runs: the plan `--dry-run` prints (`plan`), the spec as run
+(`resolved_spec`, the sweep folder's spec.resolved.yaml), the design the report reads (`sweep_design`,
+design.json), the parent run's note, and `--dry-run --pilot`'s seed plan."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import yaml
+
+from gan.config import flatten
+from record.design import Factor, SweepDesign, level_label, variant_settings
+from sweeps.spec import SweepSpec
+
+__all__ = ["pilot_plan", "plan", "resolved_spec", "sweep_design", "sweep_note"]
+
+
+def plan(spec: SweepSpec) -> str:
+    """Human-readable resolved search space, trial count and estimated iterations."""
+    lines = [f"sweep {spec.name!r} from {spec.source}" + (f" (scale {spec.scale})" if spec.scale else "")]
+    if spec.description:
+        lines.append(f"  {spec.description}")
+    lines.append(f"method: {spec.method}; metric: {spec.metric} ({spec.mode}); "
+                 f"early stopping: {spec.early_stopping.type}"
+                 + (f" (grace {spec.early_stopping.grace_period}, reduction {spec.early_stopping.reduction_factor}, "
+                    f"max {spec.max_evaluations()} evaluations)" if spec.early_stopping.type != "none" else "")
+                 + (" on configurations: all of a configuration's seeds stop together" if spec.early_stopping.type
+                    == "race" else ""))
+    lines.append("parameters:")
+    for p in spec.parameters:
+        dom = f"values {list(p.values)}" if p.values is not None else f"{p.distribution}[{p.low}, {p.high}]" + (
+            f" step {p.step}" if p.step else "")
+        lines.append(f"  {p.key}: {dom}")
+    if not spec.parameters:
+        lines.append("  (none: the base config only)")
+    if spec.budget.hold:
+        plans = {"epochs": lambda: "epochs as configured",
+                 "iterations": lambda: f"{spec.budget_iterations()} iterations",
+                 "seconds": lambda: f"{spec.budget.seconds:g} s of training"}
+        lines.append("budget plans, side by side: " + "; ".join(plans[p]() for p in spec.budget.hold)
+                     + (" (a configuration whose epochs already give that many iterations runs once, for both)"
+                        if {"epochs", "iterations"} <= set(spec.budget.hold) else ""))
+    seeds = str(list(spec.seeds))
+    if spec.adaptive:
+        more = ("one more while the configuration is in a best set of several" if spec.method == "optuna" else
+                f"one more per round where the model's answer is open; at most {spec.adaptive.looks} looks")
+        seeds = f"adaptive, {spec.adaptive.initial} to {spec.adaptive.max} per configuration from {seeds} ({more})"
+    lines.append(f"seeds: {seeds}; resources per trial: {spec.resources.cpus} CPU, {spec.resources.gpus} GPU; "
+                 f"max concurrent: {spec.max_concurrent or 'unlimited'}")
+    ev = spec.evaluation
+    lines.append(f"evaluation: {ev.extractor} extractor, metrics {list(ev.metrics)}, {ev.num_samples} samples "
+                 f"({spec.final_num_samples or ev.num_samples} at the end), {ev.real_samples} real")
+    if spec.published:
+        lines.append(f"published figures ({len(spec.published)}), shown beside ours in the report's scorecard:")
+        for f in spec.published:
+            config = ", ".join(f"{k}={v}" for k, v in f.params.items())
+            spread = f" ± {f.spread:g}" if f.spread is not None else ""
+            best = " (best over training)" if f.statistic == "best" else ""
+            lines.append(f"  {f.metric}{best} {f.value:g}{spread} at {config} ({f.extractor or 'extractor not stated'}, "
+                         f"{f.dataset or 'dataset not stated'}; {f.source})")
+    configs = spec.trial_configs()
+    if configs:
+        iters = [spec.iterations(spec.config_for(c)) for c in configs]
+        evals = [spec.evaluations(spec.config_for(c)) for c in configs]
+        lines.append(f"trials: {'up to ' if spec.adaptive else ''}{len(configs)}"
+                     + (f" ({len(configs) // len(spec.seeds) * spec.adaptive.initial} in the first round)"
+                        if spec.adaptive else "") + f"; iterations per trial: {min(iters)}..{max(iters)} "
+                     f"({sum(iters)} in all without early stopping); evaluations per trial: {min(evals)}..{max(evals)}")
+        for i, c in enumerate(configs[:50]):
+            lines.append(f"  {i:3d}: " + ", ".join(f"{k}={v}" for k, v in c.items()))
+        if len(configs) > 50:
+            lines.append(f"  ... {len(configs) - 50} more")
+    else:
+        it = spec.iterations(spec.base)
+        lines.append(f"trials: {'up to ' if spec.adaptive else ''}{spec.num_trials()} proposed by Optuna (TPE, seed "
+                     f"{spec.search_seed}; {spec.num_samples} configurations); "
+                     f"about {it} iterations per trial at the base config ({it * spec.num_trials()} in all without "
+                     "early stopping)")
+    return "\n".join(lines)
+
+
+def sweep_design(spec: SweepSpec):
+    """The spec's factors, baselines, early-stopping rule and published figures, as the report reads them."""
+    factors = []
+    base = flatten(spec.base.resolve().to_dict())  # as trials log their params
+    for p in spec.parameters:
+        keys = sorted({k for v in p.values for k in variant_settings(v)}) if p.variant else [p.key]
+        levels = [list(v) if isinstance(v, tuple) else v for v in p.values] if p.values is not None else None
+        baseline = p.baseline if p.baseline is not None else (levels[0] if levels else None)
+        defaults = {k: list(base[k]) if isinstance(base[k], tuple) else base[k] for k in keys} if p.variant else None
+        factors.append(Factor(p.key, keys, levels, list(baseline) if isinstance(baseline, tuple) else baseline,
+                              p.variant, defaults))
+    es = dataclasses.asdict(spec.early_stopping)
+    if spec.early_stopping.type != "none":
+        es["max_evaluations"] = spec.max_evaluations()
+    return SweepDesign(
+        metric=spec.metric, mode=spec.mode, method=spec.method, seeds=list(spec.seeds), factors=factors,
+        early_stopping=es, extractor=spec.evaluation.extractor,
+        final_samples=spec.final_num_samples or spec.evaluation.num_samples,
+        published=list(spec.published),
+        budget={"hold": list(spec.budget.hold), "iterations": spec.budget_iterations(),
+                "seconds": spec.budget.seconds} if spec.budget.hold else {},
+        min_effect=spec.min_effect,
+    )
+
+
+def resolved_spec(spec: SweepSpec) -> str:
+    """The spec as run, its scale applied, as a loadable spec file; its plan above it in comments."""
+    return "".join(f"# {line}\n" for line in plan(spec).splitlines()) + yaml.safe_dump(
+        spec.raw, sort_keys=False, default_flow_style=None, width=120)
+
+
+def pilot_plan(spec: SweepSpec, pilot: str) -> str:
+    """What `--dry-run --pilot SWEEP` prints: `analysis.plan.pilot_plan` for this grid spec's factors."""
+    from analysis.plan import PilotError, pilot_plan as plan_from
+
+    if spec.method != "grid":
+        raise PilotError(f"a plan needs the configurations in advance, which a {spec.method} search does not fix; "
+                         "plan its seeded grid rerun instead.")
+    factors = [(p.key, [level_label(v) for v in p.values],
+                level_label(p.baseline if p.baseline is not None else p.values[0]))
+               for p in spec.parameters if p.values is not None and len(p.values) > 1]
+    return plan_from(pilot, metric=spec.metric, extractor=spec.evaluation.extractor, factors=factors,
+                     seeds=len(spec.seeds) * spec.num_samples, min_effect=spec.min_effect)
+
+
+def sweep_note(spec: SweepSpec) -> str:
+    """What the parent run's page says first: the metric that ranks the runs, the factors and the seeds."""
+    factors = "\n".join(f"- `{p.key}`: " + (", ".join(str(level_label(v)) for v in p.values) if p.values is not None
+                                           else f"{p.distribution} [{p.low}, {p.high}]") for p in spec.parameters)
+    return (f"**{spec.metric}** ({'lower' if spec.mode == 'min' else 'higher'} is better) ranks the runs; "
+            f"child runs are named by their swept values.\n\nFactors:\n{factors or '- none (the base config)'}\n\n"
+            f"Seeds: {', '.join(map(str, spec.seeds))}; method: {spec.method}; scale: {spec.scale or 'full'}. "
+            "The report (`python -m analysis.report`) compares them with intervals over seeds.")

@@ -1,0 +1,131 @@
+"""Every reach into MLflow beyond its plain client calls, in one place, each pinned by a fast test
+(tests/sweeps/tracking/test_client.py) that fails loudly when MLflow changes shape:
+
+- the experiment-kind tag (`mlflow.experimentKind`): MLflow 3.x's UI opens an experiment without it on
+  a GenAI overview, not on its runs table;
+- the error codes of `MlflowException.error_code` that mean "try again" (`transient`);
+- the first touch of a new SQLite store under a file lock (`store_client`): two sweeps started together
+  would both run MLflow's schema migration, and one fails on the other's `alembic_version` row;
+- the environment variables of MLflow's HTTP retries (`quick_http_failures`).
+
+Also the sweep's parent run (`open_parent_run`) and what a failed request comes down to (`short_error`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from record import params as typed
+from record.names import NOTE, ROLE, ROLE_SWEEP, SWEEP_ID
+
+__all__ = ["EXPERIMENT_KIND", "EXPERIMENT_KIND_TAG", "git_commit", "open_parent_run", "quick_http_failures",
+           "short_error", "store_client", "transient"]
+
+# MLflow's UI opens an experiment of this kind on its runs table (3.x opens others on a GenAI overview)
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
+
+_TRANSIENT_CODES = {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED",
+                    "ABORTED", "UNAVAILABLE", "RESOURCE_EXHAUSTED", "CANCELLED"}
+
+
+def git_commit() -> str:
+    repo = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def store_client(tracking_uri: str):
+    """An MLflow client whose store is ready. Two sweeps started together on one new SQLite store would
+    both create its tables, and MLflow's schema migration of one fails under the other ("expected to
+    match one row ... in 'alembic_version'"): the first touch of an SQLite store happens under a file lock."""
+    from mlflow.tracking import MlflowClient
+
+    if not tracking_uri.startswith("sqlite:///"):
+        return MlflowClient(tracking_uri=tracking_uri)
+    db = Path(tracking_uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            client = MlflowClient(tracking_uri=tracking_uri)
+            client.search_experiments(max_results=1)  # creates or migrates the tables, if the client did not
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return client
+
+
+def open_parent_run(tracking_uri: str, experiment: str, sweep_id: str, artifact_location: str | None,
+                    params: dict[str, Any], tags: dict[str, str], existing_run_id: str | None = None,
+                    note: str | None = None, experiment_note: str | None = None) -> tuple[str, str]:
+    """Create the sweep's parent run (on --resume, find its experiment; the journal reopens the run);
+    returns (experiment_id, run_id). `note`
+    (the sweep's metric, factors and seeds) heads the parent run's page, `experiment_note` the experiment's."""
+    from mlflow.exceptions import MlflowException
+
+    client = store_client(tracking_uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        try:
+            exp_id = client.create_experiment(experiment, artifact_location=artifact_location,
+                                              tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND,
+                                                    **({NOTE: experiment_note} if experiment_note else {})})
+            exp = None
+        except MlflowException as e:  # two sweeps of one spec started together: the other one created it
+            exp = client.get_experiment_by_name(experiment)
+            if exp is None:
+                raise e
+    if exp is not None:
+        exp_id = exp.experiment_id
+        if exp.lifecycle_stage == "deleted":
+            client.restore_experiment(exp_id)
+        if EXPERIMENT_KIND_TAG not in exp.tags:
+            client.set_experiment_tag(exp_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+    if existing_run_id:  # reopened through the journal, after what an earlier driver left in it
+        return exp_id, existing_run_id
+    run = client.create_run(exp_id, run_name=f"sweep-{sweep_id}", tags={
+        SWEEP_ID: sweep_id, ROLE: ROLE_SWEEP, **tags, **({NOTE: note} if note else {})})
+    from mlflow.entities import Param
+
+    items = [Param(k, typed.encode(v)) for k, v in params.items()]
+    for i in range(0, len(items), 100):
+        client.log_batch(run.info.run_id, params=items[i : i + 100])
+    return exp_id, run.info.run_id
+
+
+def quick_http_failures() -> None:
+    """Let an MLflow HTTP request to a dead server fail within seconds, not after MLflow's default seven
+    retries over about four minutes: the journal's thread retries on its own, without limit, and so
+    notices a returning server at once. A user's own settings of these variables win."""
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+
+
+def transient(e: BaseException) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    if isinstance(e, MlflowException):
+        return e.error_code in _TRANSIENT_CODES
+    return isinstance(e, (OSError, TimeoutError)) or type(e).__module__.startswith(("requests", "urllib3", "sqlalchemy"))
+
+
+# what a failed request's long message comes down to
+_CAUSES = {"Connection refused": "connection refused", "Name or service not known": "unknown host",
+           "timed out": "timed out", "Read timeout": "timed out", "Connection reset": "connection reset",
+           "database is locked": "database is locked"}
+
+
+def short_error(e: BaseException) -> str:
+    """What an MLflow failure comes down to, in a few words where it is a known cause."""
+    text = f"{type(e).__name__}: {e}".replace("\n", " ")
+    for phrase, cause in _CAUSES.items():
+        if phrase in text:
+            return cause
+    return text if len(text) <= 300 else text[:297] + "..."
