@@ -1,5 +1,5 @@
 """Adaptive replication: after each round of seeds, which configurations get another one, and when the sweep
-has its answer. `python -m analysis.adaptive [--studies 400]` checks the rule by simulation.
+has its answer. `python -m experiments.adaptive_calibration [--studies 400]` checks the rule by simulation.
 
 A sweep with `seeds: {initial: n0, max: n1}` runs n0 seeds of every configuration, then looks at what it
 has at most L = n1 - n0 + 1 times (after n0, n0 + 1, ..., n1 seeds). At each look it refits the report's
@@ -36,14 +36,13 @@ settled, at look t only at level alpha_t. Since the alpha_t add up to 5%, the ch
 verdict at any look is at most 5% by the union bound, whatever the data-dependent seed counts did in
 between: the rule is valid under optional stopping, at the price of ignoring how strongly the looks
 are correlated (a group-sequential boundary would spend less). The best set at a look is Gupta's at
-that look's level. `simulate` runs the same function over FID-shaped noise, and `main` sets it beside
-fixed designs analysed once at 5% (the same rule with a single look): false verdicts, power, the
-share of studies fully answered, and trials.
+that look's level. experiments.adaptive_calibration runs the same function over FID-shaped noise and
+sets it beside fixed designs analysed once at 5% (the same rule with a single look): false verdicts,
+power, the share of studies fully answered, and trials.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,10 +54,9 @@ from analysis.layout import DEFAULT_MIN_EFFECT, model_difference
 from analysis.model import DesignFit, fit_design
 from analysis.stats import ALPHA, BETTER, INTERACTION, NO_DIFFERENCE, NO_INTERACTION, WORSE
 
-EFFECTS = (0.8, 0.9)  # planted ratios: FID 20% and 10% lower at the first parameter's last level
 
-__all__ = ["ANSWERED", "DECIDED", "EFFECTS", "MAX_SEEDS", "TIE", "Round", "SETTLED", "alpha_at", "cell_label", "next_round", "record",
-           "record_lines", "record_table", "round_record", "simulate"]
+__all__ = ["ANSWERED", "DECIDED", "MAX_SEEDS", "TIE", "Round", "SETTLED", "alpha_at", "cell_label", "next_round", "record",
+           "record_lines", "record_table", "round_record"]
 
 
 DECIDED = "every main effect decided or settled, and a single best configuration"
@@ -263,100 +261,3 @@ def record_lines(rec: dict, seconds: dict[str, float] | None = None) -> list[str
     for _, row in record_table(rec).iterrows():
         lines.append(f"    {row['configuration']}: {row['seeds']} ({row['why']})")
     return lines
-
-
-# -------------------------------------------------------------------------------------------------
-# Simulation: the rule over FID-shaped noise, against fixed designs
-
-
-def _run(pool: dict[tuple, np.ndarray], params, initial: int, maximum: int, rho: float, min_effect):
-    """One adaptive study over pre-drawn seeds (`pool`: maximum values per configuration)."""
-    from analysis.calibration import trials_table
-
-    seeds = {c: initial for c in pool}
-    decided, settled = {}, set()
-    looks = maximum - initial + 1
-    for look in range(1, looks + 1):
-        data = trials_table({c: list(v[:seeds[c]]) for c, v in pool.items()}, params)
-        r = next_round(data, "fid", "min", params, {p: 0 for p in params}, look=look, looks=looks, seeds=seeds,
-                       max_seeds=maximum, decided=decided, settled=settled, min_effect=min_effect, rho=rho)
-        decided, settled = r.decided, r.settled
-        if r.stop:
-            return r, seeds
-        for c in r.add:
-            seeds[c] += 1
-    return r, seeds
-
-
-@dataclass
-class Simulated:
-    false_verdicts: float  # share of studies with any false verdict
-    power: float  # share of studies that found the planted effect (nan without one)
-    answered: float  # share of studies that ended with every main effect decided or settled and the best set resolved
-    trials: float  # mean trials per study
-    stops: dict[str, float]  # share of studies ended by each reason
-
-
-def simulate(design: str, scenario: str, studies: int, *, initial: int = 2, maximum: int = 6, rho: float = 2.0,
-             seed: int = 0, cv: float = 0.05, effect: float | None = None,
-             min_effect: float | None = None) -> Simulated:
-    """The adaptive rule over `studies` simulated studies of `analysis.calibration` (same designs and
-    scenarios, every configuration drawing up to `maximum` seeds). `cv`: the seed SD as a share of the
-    mean (5%, as the main job measures); `effect`: the planted ratio (default calibration's)."""
-    from analysis.calibration import DESIGNS, EFFECT, design_cells
-
-    rng = np.random.default_rng(seed)
-    shape = DESIGNS[design]
-    params, cells = design_cells(design, scenario, cv, EFFECT if effect is None else effect)
-    false = found = 0
-    trials, stops = [], {}
-    for _ in range(studies):
-        pool = {key: rng.normal(mean, sd, maximum) for key, (mean, sd) in cells.items()}
-        r, seeds = _run(pool, params, initial, maximum, rho, min_effect)
-        trials.append(sum(seeds.values()))
-        stops[r.stop] = stops.get(r.stop, 0) + 1
-        bad = False
-        for (parameter, level), (verdict, _) in r.decided.items():
-            real = scenario == "effect" and parameter == "a" and level == str(shape[0] - 1)
-            if real:
-                found += verdict == BETTER
-                bad |= verdict == WORSE
-            else:
-                bad = True
-        false += bad
-    return Simulated(false / studies, found / studies if scenario == "effect" else math.nan,
-                     sum(stops.get(a, 0) for a in ANSWERED) / studies, float(np.mean(trials)), {k: v / studies for k, v in stops.items()})
-
-
-def main(argv: list[str] | None = None) -> int:
-
-    parser = argparse.ArgumentParser(prog="python -m analysis.adaptive", description=__doc__.split("\n")[0])
-    parser.add_argument("--studies", type=int, default=400, help="simulated studies per line (default 400)")
-    parser.add_argument("--initial", type=int, default=2)
-    parser.add_argument("--max", type=int, default=6)
-    parser.add_argument("--rho", type=float, default=2.0, help="the spending function's exponent (default 2)")
-    parser.add_argument("--cv", type=float, default=0.05, help="seed SD as a share of the mean (default 0.05)")
-    args = parser.parse_args(argv)
-    s = args.studies
-    print(f"{s} simulated studies per line; seed SD {args.cv:.0%} of the mean; adaptive: seeds {{initial: "
-          f"{args.initial}, max: {args.max}}}, spending rho {args.rho:g}; fixed: n seeds everywhere, one look at 5% "
-          f"(the same rule with a single look). Cells: false verdicts / power / answered (every main effect decided or "
-          f"settled, the best set one configuration or a tie) / trials.")
-    fixed_ns = list(range(args.initial, args.max + 1))
-    print("| design | scenario | adaptive | " + " | ".join(f"fixed, {n} seeds" for n in fixed_ns) + " |")
-    print("|---|---|---|" + "---|" * len(fixed_ns))
-    for i, design in enumerate(("2x2", "2x2x2")):
-        for j, (scenario, effect) in enumerate([("null", None), ("noisy", None)] + [("effect", e) for e in EFFECTS]):
-            runs = [simulate(design, scenario, s, initial=args.initial, maximum=args.max, rho=args.rho,
-                             seed=100 * i + j, cv=args.cv, effect=effect)]
-            runs += [simulate(design, scenario, s, initial=n, maximum=n, seed=100 * i + j, cv=args.cv, effect=effect)
-                     for n in fixed_ns]
-            cell = lambda r: (f"{r.false_verdicts:.1%} / {r.power:.0%} / {r.answered:.0%} / {r.trials:.1f}"  # noqa: E731
-                              if math.isfinite(r.power) else f"{r.false_verdicts:.1%} / - / {r.answered:.0%} / {r.trials:.1f}")
-            what = scenario if effect is None else f"effect x {effect:g}"
-            print(f"| {design} | {what} | " + " | ".join(cell(r) for r in runs) + " |", flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -10,7 +10,7 @@ import pandas as pd
 
 from analysis.asha import GRACE_CORRELATION_WARNING, RELIABLE_CORRELATION, AshaReplay
 from record.design import Factor, level_label, variant_settings
-from record.figures import PublishedFigure
+from record.figures import INSIDE, MISSING, NOT_COMPARABLE, OUTSIDE, PublishedFigure, figure_verdict
 from analysis.model import TESTS
 from analysis.stats import (
     ALPHA, BETTER, NEEDS_SEEDS, WORSE, Effect, EffectAnalysis, _decimals, format_interval, format_number,
@@ -336,7 +336,7 @@ def scorecard(trials: pd.DataFrame, figures: list[PublishedFigure], *, extractor
     """Published figures beside ours: our mean and 95% interval over the runs of the same configuration,
     and whether the published value lies inside it, unless the two cannot be compared. `factors`: the
     design's, so that a figure of a variant's level is matched to that level's trials alone."""
-    rows, notes = [], []
+    rows, notes, kinds = [], [], []
     for f in figures:
         match = _figure_trials(trials, f.params, list(factors))
         config = ", ".join(f"{short(k)}={level_label(v)}" for k, v in f.params.items())
@@ -344,21 +344,13 @@ def scorecard(trials: pd.DataFrame, figures: list[PublishedFigure], *, extractor
         ours = interval(usable_trials(match, column)[column]) if column in match else interval([])
         published = f"{f.value:g}" + (f" ± {f.spread:g}" if f.spread is not None else "")
         reasons = []
-        if ours.n == 0:
-            verdict = "not run at this scale" if match.empty else "no finished run"
-        else:
-            if f.extractor and f.extractor != extractor:
-                reasons.append(f"measured with {f.extractor}, ours with the {extractor} extractor")
-            if f.dataset and dataset and f.dataset != dataset:
-                reasons.append(f"published on {f.dataset}, ours on {dataset}")
-            if reasons:
-                verdict = "not comparable: " + "; ".join(reasons)
-            elif ours.n < 2:
-                verdict = "one run: no interval to compare against"
-            elif ours.low <= f.value <= ours.high:
-                verdict = "published value inside our 95% interval"
-            else:
-                verdict = f"published value outside our 95% interval (ours {'higher' if ours.mean > f.value else 'lower'})"
+        if f.extractor and f.extractor != extractor:
+            reasons.append(f"measured with {f.extractor}, ours with the {extractor} extractor")
+        if f.dataset and dataset and f.dataset != dataset:
+            reasons.append(f"published on {f.dataset}, ours on {dataset}")
+        kind, verdict = figure_verdict(f.value, ours.n, ours.mean, ours.low, ours.high, reasons=reasons,
+                                       missing="not run at this scale" if match.empty else "no finished run")
+        kinds.append(kind)
         samples = f"{f.samples or 'not stated'} / {final_samples}"
         if ours.n and f.samples and f.samples != final_samples and not reasons:
             verdict += f"; sample counts differ ({f.samples} vs {final_samples}), which biases FID-type metrics"
@@ -368,15 +360,14 @@ def scorecard(trials: pd.DataFrame, figures: list[PublishedFigure], *, extractor
                      "samples (study / ours)": samples, "verdict": verdict, "source": f.source})
     table = pd.DataFrame(rows)
     if not table.empty:
-        comparable = table[table["verdict"].str.startswith("published value")]
-        inside = table["verdict"].str.startswith("published value inside").sum()
-        blocked = table["verdict"].str.startswith("not comparable").sum()
-        absent = table["verdict"].isin(["not run at this scale", "no finished run"]).sum()
+        count = {k: kinds.count(k) for k in (INSIDE, OUTSIDE, NOT_COMPARABLE, MISSING)}
+        comparable, inside, blocked, absent = (count[INSIDE] + count[OUTSIDE], count[INSIDE], count[NOT_COMPARABLE],
+                                               count[MISSING])
         text = f"Published figures: {len(table)} listed"
         if absent:
             text += f"; {absent} belong to configurations without a finished run here"
-        if len(comparable):
-            text += f"; {inside} of {len(comparable)} comparable ones lie inside our 95% intervals"
+        if comparable:
+            text += f"; {inside} of {comparable} comparable ones lie inside our 95% intervals"
         if blocked:
             text += f"; {blocked} cannot be compared (different feature extractor or dataset), so we do not compare them"
         notes.append(text + ".")

@@ -24,11 +24,14 @@ from record.folder import ADAPTIVE_ARTIFACT, DESIGN_ARTIFACT, STATE_FILE, StateD
 from gan.metrics import OUTPUTS, metric_direction
 from gan.status import Status
 from gan.train import TRAINING_CURVES
+from record import params as typed
+from record.names import (EVALUATION, LAST_EVALUATION, NODE, PARENT, ROLE_SWEEP, SPEC_PARAM, SPEC_PARAMETERS, STATUS,
+                          TRIAL_ID, by_role)
 
 __all__ = ["BUDGET", "Sweep", "SweepNotFound", "budget_plan", "download_artifact", "load_sweep", "resolve_target"]
 
 # every evaluation output of the metric registry, the `evaluation` counter and the training curves
-HISTORY_METRICS = (*OUTPUTS, "evaluation", *TRAINING_CURVES)
+HISTORY_METRICS = (*OUTPUTS, EVALUATION, *TRAINING_CURVES)
 
 
 class SweepNotFound(LookupError):
@@ -50,22 +53,6 @@ class Sweep:
     design: SweepDesign | None = None  # what the sweep set out to measure (None for sweeps that did not log it)
     baselines: dict = field(default_factory=dict)  # factor -> its baseline level, as it appears in `trials`
     adaptive: dict | None = None  # an adaptive sweep's record of its rounds (analysis.adaptive.record)
-
-    def finished(self) -> pd.DataFrame:
-        return self.trials[self.trials["status"].isin(Status.ended())]
-
-
-def _typed(value: str):
-    for cast in (int, float):
-        try:
-            return cast(value)
-        except (TypeError, ValueError):
-            pass
-    if value in ("True", "False"):
-        return value == "True"
-    if value == "None":
-        return None
-    return value
 
 
 def resolve_target(target: str, tracking_uri: str | None = None, scale: str | None = None,
@@ -130,75 +117,93 @@ def load_sweep(target: str, *, tracking_uri: str | None = None, parent_run_id: s
     from mlflow.tracking import MlflowClient
 
     tracking_uri, experiment, parent, folder = resolve_target(target, tracking_uri, scale, root)
-    parent = parent_run_id or parent
     client = MlflowClient(tracking_uri)
+    exp_id, parent = _find_sweep(client, tracking_uri, experiment, parent_run_id or parent)
+    parent_run = client.get_run(parent)
+    design = _read_design(client, parent, folder)
+    params = parent_run.data.params
+    # the design is the record of what the sweep ranks by; sweeps logged before it kept them as params
+    metric = design.metric if design else params.get(SPEC_PARAM + "metric", "fid")
+    mode = design.mode if design else params.get(SPEC_PARAM + "mode", metric_direction(metric) or "min")
+    runs = client.search_runs([exp_id], filter_string=f"tags.{PARENT} = '{parent}'", max_results=10000)
+    trials, histories = _trial_rows(client, runs, metric, mode, history_metrics)
+    if trials.empty or not trials["status"].isin(Status.ended()).any():
+        raise SweepNotFound(f"Sweep {parent} of experiment {experiment!r} has no finished trials "
+                            f"({len(trials)} trial runs found).")
+    order = [k.strip() for k in params.get(SPEC_PARAMETERS, "").split(",") if k.strip()]
+    swept, baselines = _swept_columns(trials, design, order)
+    return Sweep(experiment, tracking_uri, parent, metric, mode, trials, histories, swept, dict(params), folder,
+                 design, baselines, _read_json(client, parent, folder, ADAPTIVE_ARTIFACT))
+
+
+def _find_sweep(client, tracking_uri: str, experiment: str, parent: str | None) -> tuple[str, str]:
+    """(experiment id, parent run id): the given sweep, else the experiment's newest."""
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         names = sorted(e.name for e in client.search_experiments())
         raise SweepNotFound(f"No experiment {experiment!r} at {tracking_uri}; experiments there: "
                             f"{', '.join(names) or 'none'}.")
     if parent is None:
-        sweeps = client.search_runs([exp.experiment_id], filter_string="tags.role = 'sweep'",
+        sweeps = client.search_runs([exp.experiment_id], filter_string=by_role(ROLE_SWEEP),
                                     order_by=["attributes.start_time DESC"], max_results=1)
         if not sweeps:
             raise SweepNotFound(f"Experiment {experiment!r} at {tracking_uri} holds no sweep (no parent run).")
         parent = sweeps[0].info.run_id
-    parent_run = client.get_run(parent)
-    runs = client.search_runs([exp.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent}'",
-                              max_results=10000)
+    return exp.experiment_id, parent
+
+
+_RUN_COLUMNS = ("run_id", TRIAL_ID, "status", "run_name", NODE, LAST_EVALUATION, "last_step", "wall_time_s")
+
+
+def _trial_rows(client, runs, metric: str, mode: str, history_metrics) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per trial run (its params typed as they were logged, its last and best metrics), and the
+    histories of `history_metrics` in long form."""
     rows, history_rows = [], []
-    metric = parent_run.data.params.get("spec.metric", "fid")
-    mode = parent_run.data.params.get("spec.mode", metric_direction(metric) or "min")
     for r in runs:
         tags, data = r.data.tags, r.data
-        row = {"run_id": r.info.run_id, "trial_id": tags.get("trial_id"), "status": tags.get("status", Status.RUNNING),
-               "run_name": r.info.run_name, "node_hostname": tags.get("node_hostname"),
-               "last_evaluation": int(float(tags.get("last_evaluation", data.metrics.get("evaluation", 0)))),
+        row = {"run_id": r.info.run_id, TRIAL_ID: tags.get(TRIAL_ID), "status": tags.get(STATUS, Status.RUNNING),
+               "run_name": r.info.run_name, NODE: tags.get(NODE),
+               LAST_EVALUATION: int(float(tags.get(LAST_EVALUATION, data.metrics.get(EVALUATION, 0)))),
                "last_step": int(data.metrics.get("step", 0)), "wall_time_s": data.metrics.get("wall_time_s")}
-        for k, v in data.params.items():
-            row[k] = _typed(v)
-        for k, v in data.metrics.items():
-            row[k] = v
+        row.update({k: _cell(typed.decode(v)) for k, v in data.params.items()})
+        row.update(data.metrics)
         for name in history_metrics:
             if name not in data.metrics:
                 continue
             hist = client.get_metric_history(r.info.run_id, name)
-            for m in hist:
-                history_rows.append({"run_id": r.info.run_id, "trial_id": row["trial_id"], "metric": name,
-                                     "step": m.step, "value": m.value, "timestamp": m.timestamp})
+            history_rows += [{"run_id": r.info.run_id, TRIAL_ID: row[TRIAL_ID], "metric": name, "step": m.step,
+                              "value": m.value, "timestamp": m.timestamp} for m in hist]
             direction = mode if name == metric else metric_direction(name)
             if hist and direction in ("min", "max"):  # the best value over training, as studies often report
                 values = [m.value for m in hist]
                 row[f"best_{name}"] = min(values) if direction == "min" else max(values)
         rows.append(row)
-    trials = pd.DataFrame(rows)
-    histories = pd.DataFrame(history_rows, columns=["run_id", "trial_id", "metric", "step", "value", "timestamp"])
-    if trials.empty or not trials["status"].isin(Status.ended()).any():
-        raise SweepNotFound(f"Sweep {parent} of experiment {experiment!r} has no finished trials "
-                            f"({len(trials)} trial runs found).")
-    skip = {"train.seed"}
-    known = set(trials.columns) - {"run_id", "trial_id", "status", "run_name", "node_hostname", "last_evaluation",
-                                   "last_step", "wall_time_s"}
-    swept = []
-    for col in sorted(known):
-        if "." not in col or col in skip or col.startswith("eval."):
-            continue
-        if trials[col].astype(str).nunique() > 1:
-            swept.append(col)
-    order = [k.strip() for k in parent_run.data.params.get("spec.parameters", "").split(",") if k.strip()]
+    histories = pd.DataFrame(history_rows, columns=["run_id", TRIAL_ID, "metric", "step", "value", "timestamp"])
+    return pd.DataFrame(rows), histories
+
+
+def _cell(value):
+    """A param as a table cell: a list (JSON's tuple) as a tuple, so columns can be grouped by it."""
+    return tuple(_cell(v) for v in value) if isinstance(value, list) else value
+
+
+def _swept_columns(trials: pd.DataFrame, design: SweepDesign | None, order: list[str]) -> tuple[list[str], dict]:
+    """The factors (config keys that vary, train.seed and eval.* left out, in the spec's order; a design's
+    variants and budget plans as columns of their own) and each one's baseline."""
+    swept = [col for col in sorted(set(trials.columns) - set(_RUN_COLUMNS))
+             if "." in col and col != "train.seed" and not col.startswith("eval.")
+             and trials[col].astype(str).nunique() > 1]
     swept.sort(key=lambda k: order.index(k) if k in order else len(order))  # the spec's order first
-    design = _read_design(client, parent, folder)
-    baselines: dict = {}
-    if design is not None:
-        swept, baselines = _factor_columns(trials, design, swept)
-        if design.budget.get("hold"):
-            trials[BUDGET] = trials.apply(budget_plan, axis=1)
-            swept = [p for p in swept if p not in ("train.epochs", "train.iterations", "train.max_seconds")]
-            if trials[BUDGET].nunique() > 1:
-                swept.append(BUDGET)
-                baselines[BUDGET] = design.budget["hold"][0]
-    return Sweep(experiment, tracking_uri, parent, metric, mode, trials, histories, swept,
-                 dict(parent_run.data.params), folder, design, baselines, _read_json(client, parent, folder, ADAPTIVE_ARTIFACT))
+    if design is None:
+        return swept, {}
+    swept, baselines = _factor_columns(trials, design, swept)
+    if design.budget.get("hold"):
+        trials[BUDGET] = trials.apply(budget_plan, axis=1)
+        swept = [p for p in swept if p not in ("train.epochs", "train.iterations", "train.max_seconds")]
+        if trials[BUDGET].nunique() > 1:
+            swept.append(BUDGET)
+            baselines[BUDGET] = design.budget["hold"][0]
+    return swept, baselines
 
 
 BUDGET = "budget"  # the column naming each trial's budget plan, in sweeps with budget plans
@@ -206,9 +211,9 @@ BUDGET = "budget"  # the column naming each trial's budget plan, in sweeps with 
 
 def budget_plan(row) -> str:
     """A trial's budget plan from its config: a time budget, else an epoch count, else an iteration count."""
-    if row.get("train.max_seconds") not in (None, "None") and pd.notna(row.get("train.max_seconds")):
+    if pd.notna(row.get("train.max_seconds")):
         return "seconds"
-    if row.get("train.epochs") not in (None, "None") and pd.notna(row.get("train.epochs")):
+    if pd.notna(row.get("train.epochs")):
         return "epochs"
     return "iterations"
 
@@ -217,11 +222,8 @@ def _read_design(client, parent_run_id: str, folder: Path | None) -> SweepDesign
     if folder is not None and (folder / DESIGN_ARTIFACT).is_file():
         return SweepDesign.from_json((folder / DESIGN_ARTIFACT).read_text())
     with tempfile.TemporaryDirectory() as tmp:
-        try:
-            path = client.download_artifacts(parent_run_id, DESIGN_ARTIFACT, tmp)
-        except Exception:  # a sweep from before designs were logged
-            return None
-        return SweepDesign.from_json(Path(path).read_text())
+        path = download_artifact(client, parent_run_id, DESIGN_ARTIFACT, Path(tmp))  # None: logged before designs
+        return SweepDesign.from_json(path.read_text()) if path else None
 
 
 def _read_json(client, parent_run_id: str, folder: Path | None, name: str) -> dict | None:
@@ -241,7 +243,9 @@ def _same_value(logged, value) -> bool:
     if isinstance(value, numbers) and isinstance(logged, numbers) and not isinstance(value, bool) \
             and not isinstance(logged, (bool, np.bool_)):
         return float(logged) == float(value)  # 64 read back as 64.0 from a column with NaNs
-    return level_label(logged) == level_label(value)
+    # params read back typed (record.params): equal values, a tuple against a design's list alike, and a
+    # flag never equal to a number (True == 1 in Python)
+    return _cell(logged) == _cell(value) and isinstance(logged, bool) == isinstance(value, bool)
 
 
 def _factor_columns(trials: pd.DataFrame, design: SweepDesign, swept: list[str]) -> tuple[list[str], dict]:

@@ -24,7 +24,7 @@ from analysis import plots
 from analysis.adaptive import record_table, sequential_sentence, sequential_verdicts
 from analysis.asha import replay_asha, rung_correlations
 from analysis.race import compare_rules, replay_race
-from analysis.augment import PLANS, accuracy_grid, augmentation_results, published_beside
+from analysis.augmentation import PLANS, accuracy_grid, augmentation_results, published_beside
 from analysis.conclusions import (
     asha_sentences, effect_table, model_sentences, race_sentence, scorecard, short, significance_note,
 )

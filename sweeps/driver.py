@@ -148,7 +148,7 @@ def open_tracking(spec: SweepSpec, where: Where, spec_path: str | None):
 
     sha = git_commit()
     params = {f"{SPEC_PARAM}{k}": v for k, v in {
-        "method": spec.method, "metric": spec.metric, "mode": spec.mode, "early_stopping": spec.early_stopping.type,
+        "method": spec.method, "early_stopping": spec.early_stopping.type,
         "num_samples": spec.num_samples, "seeds": list(spec.seeds), "scale": spec.scale or "full",
         "parameters": ", ".join(p.key for p in spec.parameters), "evaluation.extractor": spec.evaluation.extractor,
     }.items()}

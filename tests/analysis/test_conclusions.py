@@ -74,7 +74,7 @@ def test_a_report_never_calls_a_configuration_distinguishable_while_every_factor
     itself. Every report must either not say so or say why."""
     import numpy as np
 
-    from analysis.calibration import trials_table
+    from experiments.calibration import trials_table
     from analysis.conclusions import model_sentences
     from analysis.model import fit_design
 

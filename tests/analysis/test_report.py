@@ -219,9 +219,10 @@ def test_report_cli_and_clear_errors(sweep, tmp_path):
 
 
 def test_augmentation_study_over_the_sweep_resumes_and_is_reported(sweep, tmp_path):
-    """`analysis.augment` trains a LeNet per (plan, real, generated, seed) cell with the sweep's best
+    """`experiments.augment` trains a LeNet per (plan, real, generated, seed) cell with the sweep's best
     generator's images, one MLflow run per cell; a second call trains nothing new; the report shows it."""
-    from analysis.augment import AugmentPlan, augmentation_results, run_augmentation
+    from analysis.augmentation import augmentation_results
+    from experiments.augment import AugmentPlan, run_augmentation
 
     s, _ = sweep
     plan = AugmentPlan(real=(0, 1000), generated=(0, 200), plans=("mixed", "pretrained"), epochs=4,
@@ -249,9 +250,9 @@ def test_augmentation_study_over_the_sweep_resumes_and_is_reported(sweep, tmp_pa
 
 
 def test_gan_test_probe_rescored_under_each_protocol_variant(sweep, tmp_path):
-    """`analysis.gan_test_probe` re-scores finished conditional generators with the sweep's judge, the other
+    """`experiments.gan_test_probe` re-scores finished conditional generators with the sweep's judge, the other
     sampling mode, the unscaled-pixel mistake and a LeNet judge, on the same sample sets."""
-    from analysis.gan_test_probe import VARIANTS, judge_predictions, main, probe, summarise
+    from experiments.gan_test_probe import VARIANTS, judge_predictions, main, probe, summarise
     from gan.metrics.classifier import accuracy, default_spec, load_or_train_classifier, train_test_split
 
     s, out = sweep

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from analysis.calibration import welch_power
+from experiments.calibration import welch_power
 from analysis.stats import Interval, cell_table, contrast, detectable_difference, format_interval, interval
-from analysis.calibration import trials_table as table
+from experiments.calibration import trials_table as table
 
 METRIC = "fid"
 

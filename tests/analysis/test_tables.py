@@ -54,7 +54,7 @@ def test_summary_shows_last_and_best_over_training_with_intervals_and_seconds_pe
 
 
 def test_augmentation_figures_are_compared_only_on_the_studys_dataset_and_classifier():
-    from analysis.augment import published_beside
+    from analysis.augmentation import published_beside
 
     cells = pd.DataFrame({"plan": ["mixed"] * 4, "real": [60000] * 4, "generated": [0, 0, 60000, 60000],
                           "seed": [0, 1, 0, 1], "test_accuracy": [0.95, 0.944, 0.96, 0.965]})

@@ -1,4 +1,4 @@
-"""How much a GAN-test figure owes to its protocol: `python -m analysis.gan_test_probe TARGET [options]`.
+"""How much a GAN-test figure owes to its protocol: `python -m experiments.gan_test_probe TARGET [options]`.
 
 GAN-test, the accuracy of a classifier trained on real images (the judge) on generated images of the class
 that was asked for, is comparable between two studies only when the judge and the sampling are the same.
@@ -178,7 +178,7 @@ def summarise(sets: pd.DataFrame) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.gan_test_probe", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m experiments.gan_test_probe", description=__doc__.split("\n")[0])
     add_target_arguments(parser)
     parser.add_argument("--runs", help="comma-separated MLflow run ids; default: every finished conditional run")
     parser.add_argument("--repeats", type=int, default=10, help="sample sets per run and variant (the study: 10)")

@@ -1,4 +1,4 @@
-"""Calibration of the report's verdicts, by simulation: `python -m analysis.calibration [--studies 400]`.
+"""Calibration of the report's verdicts, by simulation: `python -m experiments.calibration [--studies 400]`.
 
 Synthetic trial tables go through `fit_design`, the function the report runs on MLflow data, and, on
 the very same simulated studies, through the method reports used before it: Welch contrasts of raw
@@ -186,7 +186,7 @@ LINES = [(design, n) for design in DESIGNS for n in (2, 3, 5)] + [(design, (2, 3
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.calibration", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m experiments.calibration", description=__doc__.split("\n")[0])
     parser.add_argument("--studies", type=int, default=400, help="simulated studies per line (default 400)")
     args = parser.parse_args(argv)
     s = args.studies

@@ -1,4 +1,4 @@
-"""The augmentation study over a finished sweep: `python -m analysis.augment TARGET [options]`.
+"""The augmentation study over a finished sweep: `python -m experiments.augment TARGET [options]`.
 
 A classifier (the DCGAN/CGAN study's LeNet by default) is trained on every mix of n_real real training
 images and n_generated images from the sweep's best conditional generator (named by its MLflow run),
@@ -10,7 +10,8 @@ and its accuracy on the real test split is recorded. Three plans, as the study r
   ones (cells with both).
 Each cell and seed is one MLflow run under an `augmentation` run of the sweep's experiment, so a run that
 stops (Ctrl-C, a crash) resumes where it stopped when started again with the same options. The report of
-the sweep shows the table, a contour plot and the PCA picture of the classifier's penultimate layer.
+the sweep shows the table, a contour plot and the PCA picture of the classifier's penultimate layer
+(read back by analysis.augmentation).
 """
 
 from __future__ import annotations
@@ -27,26 +28,17 @@ import numpy as np
 import pandas as pd
 import torch
 
+from analysis.augmentation import (ACCURACY, CELL_KEY, CELL_ROLE, PLANS, ROLE, accuracy_grid, augmentation_results,
+                                   finished_cells, published_beside)
 from analysis.load import Sweep, SweepNotFound, add_target_arguments, download_artifact, load_target
-from analysis.stats import format_interval, interval, usable_trials
-from gan.data import DATASETS
+from analysis.stats import usable_trials
+from gan.data import DATASETS, scale_pixels
+from record.names import PARENT, ROLE as ROLE_TAG, RunStatus
 from gan.sampling import GENERATOR_ARTIFACT, Sampler
 
-__all__ = ["PLANS", "PUBLISHED", "AugmentPlan", "augmentation_results", "main", "run_augmentation"]
+__all__ = ["AugmentPlan", "main", "run_augmentation"]
 
 SIZES = (0, 600, 6000, 12000, 30000, 60000)  # the study's subset sizes, real and generated
-PLANS = ("mixed", "filtered", "pretrained")
-ROLE = "augmentation"  # tag of the run that holds one augmentation study
-# the study's figures (MNIST, LeNet, best CGAN with one-sided label smoothing), by plan and cell
-PUBLISHED_DATASET = "mnist"
-PUBLISHED = [
-    {"plan": "mixed", "real": 60000, "generated": 0, "value": 0.947, "source": "001, section 3 (line 75) and 4 (line 115): real only, 94.7%"},
-    {"plan": "mixed", "real": 60000, "generated": 60000, "value": 0.9625, "source": "001, section 4 (line 115): 96.25%, the best cell"},
-    {"plan": "mixed", "real": 0, "generated": 60000, "value": 0.4793, "source": "001, section 4 (line 116): generated only, 47.93%"},
-    {"plan": "mixed", "real": 600, "generated": 60000, "value": 0.8900, "source": "001, section 4 (line 116): 600 real added, 89.00%"},
-    {"plan": "filtered", "real": 60000, "generated": 60000, "value": 0.9576, "source": "001, section 4 (line 126): quality check, 95.76% at 60000/60000"},
-    {"plan": "pretrained", "real": None, "generated": None, "value": 0.9555, "source": "001, section 4 (line 128): 15 epochs generated then 15 real, best 95.55%"},
-]
 
 
 @dataclass(frozen=True)
@@ -130,7 +122,7 @@ def _pools(sweep: Sweep, run_id: str, n_generated: int, plan: AugmentPlan, tmp: 
     if "filtered" in plan.plans and len(labels):
         judge = _real_classifier(pools, plan)
         with torch.no_grad():
-            pred = torch.cat([judge(x.float() / 127.5 - 1).argmax(1) for x in gen_x.split(2000)])
+            pred = torch.cat([judge(scale_pixels(x, "tanh")).argmax(1) for x in gen_x.split(2000)])
         pools.kept = pred == labels
     return pools
 
@@ -161,25 +153,16 @@ def _train_cell(pools: Pools, plan_name: str, n_real: int, n_gen: int, seed: int
 def _parent_run(client, sweep: Sweep, plan: AugmentPlan, generator_run: str) -> str:
     exp = client.get_experiment_by_name(sweep.experiment)
     found = client.search_runs([exp.experiment_id], filter_string=(
-        f"tags.role = '{ROLE}' and tags.sweep_parent = '{sweep.parent_run_id}' and tags.plan_key = '{plan.key()}'"),
+        f"tags.{ROLE_TAG} = '{ROLE}' and tags.sweep_parent = '{sweep.parent_run_id}' and tags.plan_key = '{plan.key()}'"),
         max_results=1)
     if found:
         return found[0].info.run_id
     run = client.create_run(exp.experiment_id, run_name=f"augmentation-{generator_run[:8]}", tags={
-        "role": ROLE, "sweep_parent": sweep.parent_run_id, "plan_key": plan.key(), "generator_run": generator_run,
+        ROLE_TAG: ROLE, "sweep_parent": sweep.parent_run_id, "plan_key": plan.key(), "generator_run": generator_run,
         "plan": json.dumps(asdict(plan))})
     return run.info.run_id
 
 
-def _finished_cells(client, experiment_id: str, parent: str) -> dict:
-    runs = client.search_runs([experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent}'",
-                              max_results=10000)
-    done = {}
-    for r in runs:
-        if r.info.status == "FINISHED" and "test_accuracy" in r.data.metrics:
-            p = r.data.params
-            done[(p["plan"], int(p["real"]), int(p["generated"]), int(p["seed"]))] = r.data.metrics["test_accuracy"]
-    return done
 
 
 def _pca_picture(pools: Pools, plan: AugmentPlan, out: Path) -> Path:
@@ -194,7 +177,7 @@ def _pca_picture(pools: Pools, plan: AugmentPlan, out: Path) -> Path:
     ri = torch.randperm(len(pools.test_y), generator=gen)[:100]
     gi = torch.randperm(len(pools.gen_y), generator=gen)[:100]
     with torch.no_grad():
-        feats = [model.forward_features(x.float() / 127.5 - 1)[0].numpy() for x in (pools.test_x[ri], pools.gen_x[gi])]
+        feats = [model.forward_features(scale_pixels(x, "tanh"))[0].numpy() for x in (pools.test_x[ri], pools.gen_x[gi])]
     pca = PCA(n_components=2).fit(np.concatenate(feats))
     points = [pca.transform(f) for f in feats]
     return plots.pca_scatter(points[0], pools.test_y[ri].numpy(), points[1], pools.gen_y[gi].numpy(),
@@ -210,7 +193,7 @@ def run_augmentation(sweep: Sweep, plan: AugmentPlan, out_dir: Path, log=print) 
     parent = _parent_run(client, sweep, plan, generator_run)
     client.set_tag(parent, "dataset", client.get_run(generator_run).data.params.get("data.name", ""))
     exp_id = client.get_run(parent).info.experiment_id
-    done = _finished_cells(client, exp_id, parent)
+    done = finished_cells(client, exp_id, parent)
     todo = [c for c in plan.cells() if c not in done]
     log(f"augmentation study {parent} (generator run {generator_run}): {len(done)} cells done, {len(todo)} to train")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -230,93 +213,28 @@ def run_augmentation(sweep: Sweep, plan: AugmentPlan, out_dir: Path, log=print) 
                 client.log_artifact(parent, str(_pca_picture(pools, plan, out_dir / "pca.png")))
             for i, (name, r, g, s) in enumerate(todo, 1):
                 run = client.create_run(exp_id, run_name=f"{name}-r{r}-g{g}-s{s}",
-                                        tags={"mlflow.parentRunId": parent, "role": "augmentation_cell"})
+                                        tags={PARENT: parent, ROLE_TAG: CELL_ROLE})
                 rid = run.info.run_id
                 try:
-                    for k, v in {"plan": name, "real": r, "generated": g, "seed": s, "classifier": plan.classifier,
+                    for k, v in {**dict(zip(CELL_KEY, (name, r, g, s))), "classifier": plan.classifier,
                                  "epochs": plan.epochs}.items():
                         client.log_param(rid, k, v)
                     _, acc = _train_cell(pools, name, r, g, s, plan)
-                    client.log_metric(rid, "test_accuracy", acc)
-                    client.set_terminated(rid, "FINISHED")
+                    client.log_metric(rid, ACCURACY, acc)
+                    client.set_terminated(rid, RunStatus.FINISHED)
                 except BaseException:
-                    client.set_terminated(rid, "KILLED")  # not counted as done: it is trained again on resume
+                    client.set_terminated(rid, RunStatus.KILLED)  # not counted as done: it is trained again on resume
                     raise
                 log(f"  [{i}/{len(todo)}] {name:<10} real {r:>6} generated {g:>6} seed {s}: test accuracy {acc:.4f}")
                 done[(name, r, g, s)] = acc
-    client.set_terminated(parent, "FINISHED")
+    client.set_terminated(parent, RunStatus.FINISHED)
     return augmentation_results(sweep)
 
 
-def augmentation_results(sweep: Sweep) -> pd.DataFrame | None:
-    """Every finished cell of the sweep's newest augmentation study, or None when it has none."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(sweep.tracking_uri)
-    exp = client.get_experiment_by_name(sweep.experiment)
-    found = client.search_runs([exp.experiment_id], filter_string=(
-        f"tags.role = '{ROLE}' and tags.sweep_parent = '{sweep.parent_run_id}'"),
-        order_by=["attributes.start_time DESC"], max_results=1)
-    if not found:
-        return None
-    parent = found[0]
-    done = _finished_cells(client, exp.experiment_id, parent.info.run_id)
-    rows = [{"plan": p, "real": r, "generated": g, "seed": s, "test_accuracy": a} for (p, r, g, s), a in done.items()]
-    table = pd.DataFrame(rows, columns=["plan", "real", "generated", "seed", "test_accuracy"])
-    table.attrs.update(run_id=parent.info.run_id, generator_run=parent.data.tags.get("generator_run"),
-                       plan=json.loads(parent.data.tags.get("plan", "{}")), dataset=parent.data.tags.get("dataset"))
-    return table
 
 
-def accuracy_grid(cells: pd.DataFrame, plan: str) -> pd.DataFrame:
-    """Rows real sizes, columns generated sizes: mean test accuracy (%) ± 95% CI over seeds (n)."""
-    part = cells[cells["plan"] == plan]
-    grid = {}
-    for (r, g), group in part.groupby(["real", "generated"]):
-        iv = interval(group["test_accuracy"] * 100)
-        grid.setdefault(r, {})[g] = format_interval(iv)
-    table = pd.DataFrame(grid).T.sort_index()
-    table = table[sorted(table.columns)]
-    table.index.name = "real \\ generated"
-    return table.reset_index()
 
 
-def published_beside(cells: pd.DataFrame) -> pd.DataFrame:
-    """The study's figures beside our mean and 95% interval over seeds at the same cell (the pretrained
-    figure is the study's best cell, set beside our best mean). They were measured on MNIST with its
-    LeNet; on another dataset or with another classifier they are shown, not compared."""
-    reasons = []
-    dataset, classifier = cells.attrs.get("dataset"), cells.attrs.get("plan", {}).get("classifier")
-    if dataset != PUBLISHED_DATASET:
-        reasons.append(f"published on {PUBLISHED_DATASET}, ours on {dataset or 'an unrecorded dataset'}")
-    if classifier != "lenet":
-        reasons.append(f"published with the study's LeNet, ours with the {classifier} classifier")
-    rows = []
-    for f in PUBLISHED:
-        part = cells[cells["plan"] == f["plan"]]
-        if f["real"] is None:
-            means = part.groupby(["real", "generated"])["test_accuracy"].mean()
-            if means.empty:
-                continue
-            r, g = means.idxmax()
-        else:
-            r, g = f["real"], f["generated"]
-        acc = part[(part["real"] == r) & (part["generated"] == g)]["test_accuracy"]
-        iv = interval(acc)
-        if iv.n == 0:
-            verdict = "not run in this plan"
-        elif reasons:
-            verdict = "not comparable: " + "; ".join(reasons)
-        elif iv.n < 2:
-            verdict = "one seed: no interval"
-        elif iv.low <= f["value"] <= iv.high:
-            verdict = "published value inside our 95% interval"
-        else:
-            verdict = f"published value outside our 95% interval (ours {'higher' if iv.mean > f['value'] else 'lower'})"
-        rows.append({"plan": f["plan"], "real / generated": f"{r} / {g}", "published": f"{f['value']:.4f}",
-                     "ours (mean ± 95% CI (n))": format_interval(iv) if iv.n else "-", "verdict": verdict,
-                     "source": f["source"]})
-    return pd.DataFrame(rows)
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -330,7 +248,7 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.augment", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m experiments.augment", description=__doc__.split("\n")[0])
     add_target_arguments(parser)
     parser.add_argument("--generator-run", help="MLflow run whose generator makes the images; default: the best finished run")
     parser.add_argument("--real", type=_sizes, default=SIZES, help="real subset sizes (default: the study's 0,600,...,60000)")
