@@ -139,8 +139,7 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
     equal = not (bartlett_p < BARTLETT_ALPHA)
     tests = {"pooled": "pooled", "own": "welch"}.get(variance, "hc2" if equal else "welch")
     pooled = tests != "welch"  # configuration intervals from the pooled variance
-    residual_df = float(fit.df_resid)
-    residual_var = float(fit.scale) if residual_df > 0 else math.nan
+    residual_df, residual_var = float(fit.df_resid), (float(fit.scale) if fit.df_resid > 0 else math.nan)
     means = np.array([g.mean() for g in groups])
     cov = None
     if residual_df > 0:
@@ -151,19 +150,7 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
     for kind, p, level, base, w, how, over in layout.comparisons():
         e = _comparison(fit, cov, groups, layout, w, tests, kind, p, level, base, how, over, scale, means)
         (effects if kind == "effect" else interactions).append(e)
-    family = [e for e in effects + interactions if math.isfinite(e.p)]
-    m = len(family)
-    if m:
-        for e, pa in zip(family, _holm([e.p for e in family])):
-            e.p_adjusted = float(pa)
-    for e in effects + interactions:
-        e.detectable = detectable_difference(e.se, e.df, alpha / max(m, 1))
-        e.verdict = _verdict(e, mode, alpha)
-        if plan and e.verdict in (NO_DIFFERENCE, NO_INTERACTION) and math.isfinite(residual_var):
-            target = min_effect if min_effect is not None else DEFAULT_MIN_EFFECT * abs(e.baseline_mean)
-            e.target = float(target)
-            e.seeds_needed = seeds_needed(e.weights, residual_var, alpha / max(m, 1),
-                                          model_difference(target, e.baseline_mean, scale))
+    m = _judge(effects + interactions, mode, alpha, residual_var if plan else math.nan, min_effect, scale)
     analysis = EffectAnalysis(metric, mode, params, dict(layout.baselines), layout.factorial, effects, interactions, m)
     cells = _cells(layout, groups, means, residual_var, residual_df, pooled, tests, scale, metric, mode, alpha)
     for p in requested:  # a parameter at one level among the finished runs: a constant column, not a factor
@@ -172,6 +159,26 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
     variance = _variance(data, values, groups, residual_var, residual_df, scale, uncertainty, metric)
     return DesignFit(metric, mode, scale, note, layout, tests, pooled, bartlett_p, residual_var, residual_df, analysis,
                      cells, variance, min_effect)
+
+
+def _judge(comparisons: list, mode: str, alpha: float, residual_var: float, min_effect, scale: str) -> int:
+    """Holm-adjust the comparisons' p-values over the family, give each its verdict, and where a comparison
+    finds no difference (and `residual_var` is finite) the seeds it needs for `min_effect`; returns the
+    family's size."""
+    family = [e for e in comparisons if math.isfinite(e.p)]
+    m = len(family)
+    if m:
+        for e, pa in zip(family, _holm([e.p for e in family])):
+            e.p_adjusted = float(pa)
+    for e in comparisons:
+        e.detectable = detectable_difference(e.se, e.df, alpha / max(m, 1))
+        e.verdict = _verdict(e, mode, alpha)
+        if e.verdict in (NO_DIFFERENCE, NO_INTERACTION) and math.isfinite(residual_var):
+            target = min_effect if min_effect is not None else DEFAULT_MIN_EFFECT * abs(e.baseline_mean)
+            e.target = float(target)
+            e.seeds_needed = seeds_needed(e.weights, residual_var, alpha / max(m, 1),
+                                          model_difference(target, e.baseline_mean, scale))
+    return m
 
 
 def _comparison(fit, cov, groups, layout: Layout, w, tests, kind, p, level, base, how, over, scale,

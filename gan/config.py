@@ -8,6 +8,7 @@ always records the values it actually used.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import types
@@ -25,7 +26,10 @@ __all__ = [
     "ModelConfig",
     "OptimConfig",
     "TrainConfig",
+    "check_type",
     "flatten",
+    "merge_dotted",
+    "type_name",
 ]
 
 
@@ -290,12 +294,24 @@ def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _type_ok(value: Any, tp: Any) -> tuple[bool, Any]:
+def merge_dotted(base: Mapping, swept: Mapping[str, Any]) -> dict:
+    """The inverse of `flatten`, over a base: {'model.latent_dim': 16} set into a copy of nested `base`."""
+    out = copy.deepcopy(dict(base))
+    for key, value in swept.items():
+        *parents, leaf = key.split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def check_type(value: Any, tp: Any) -> tuple[bool, Any]:
     """Check `value` against a type hint; returns (ok, value converted where lossless)."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(tp):
-            ok, conv = _type_ok(value, arg)
+            ok, conv = check_type(value, arg)
             if ok:
                 return True, conv
         return False, value
@@ -316,7 +332,7 @@ def _type_ok(value: Any, tp: Any) -> tuple[bool, Any]:
             return False, value
         converted = []
         for item, arg in zip(value, args):
-            ok, conv = _type_ok(item, arg)
+            ok, conv = check_type(item, arg)
             if not ok:
                 return False, value
             converted.append(conv)
@@ -324,14 +340,14 @@ def _type_ok(value: Any, tp: Any) -> tuple[bool, Any]:
     raise AssertionError(f"unsupported config type {tp}")
 
 
-def _type_name(tp: Any) -> str:
+def type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+        return " or ".join(type_name(a) for a in typing.get_args(tp))
     if tp is type(None):
         return "null"
     if origin is tuple:
-        return f"a list of {len(typing.get_args(tp))} " + _type_name(typing.get_args(tp)[0])
+        return f"a list of {len(typing.get_args(tp))} " + type_name(typing.get_args(tp)[0])
     return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(tp, str(tp))
 
 
@@ -352,8 +368,8 @@ def _build(cls: type, raw: Any, prefix: str):
         if dataclasses.is_dataclass(tp):
             kwargs[key] = _build(tp, value, f"{prefix}{key}.")
             continue
-        ok, conv = _type_ok(value, tp)
+        ok, conv = check_type(value, tp)
         if not ok:
-            raise ConfigError(f"The value of `{prefix}{key}` is {value!r}, but must be {_type_name(tp)}.")
+            raise ConfigError(f"The value of `{prefix}{key}` is {value!r}, but must be {type_name(tp)}.")
         kwargs[key] = conv
     return cls(**kwargs)

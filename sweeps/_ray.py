@@ -1,9 +1,11 @@
-"""Every reach into Ray beyond its public Tune API, in one place, each pinned by a fast shape test
+"""Every reach into Ray beyond its public Tune API, named here and each pinned by a fast shape test
 (tests/sweeps/test_ray.py) that fails loudly when Ray changes:
 
 - `ray.init(_node_ip_address=...)`: the driver's address on a machine with several (GANSWEEP_NODE_IP);
 - `Tuner._local_tuner._run_config.callbacks`: a restored Tuner runs with the callbacks it pickled, not
-  the driver's (`use_callbacks_on_restore`).
+  the driver's (`use_callbacks_on_restore`);
+- in sweeps/tunestate.py: `Trial.storage.experiment_driver_staging_path` (the driver's complete copy of
+  Tune's state) and the searchers' `CKPT_FILE_TMPL` names of Tune's state files.
 
 Also the environment Ray starts the trials with (`start_ray`).
 """

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from ray.tune.search.repeater import TRIAL_INDEX
 
-from gan.config import Config
+from gan.config import Config, merge_dotted
 from gan.metrics import EvalConfig
 from gan.status import Status
 
@@ -121,15 +121,13 @@ class TrialRequest:
         missing = {"base", "swept", "eval", "metric", "mode"} - set(config)
         if missing:
             raise KeyError(f"not a gansweep trial config: {sorted(missing)} missing")
-        req = cls(**{"final_num_samples": None, "threads": 1, **{k: v for k, v in config.items() if k in names}})
-        swept = dict(req.swept)
-        if TRIAL_INDEX in config and req.seeds:
-            swept["train.seed"] = req.seeds[int(config[TRIAL_INDEX])]
-        return cls(**{**{f.name: getattr(req, f.name) for f in fields(cls)}, "swept": swept})
+        given = {"final_num_samples": None, "threads": 1, **{k: v for k, v in config.items() if k in names}}
+        swept = dict(given["swept"])
+        if TRIAL_INDEX in config and given.get("seeds"):
+            swept["train.seed"] = given["seeds"][int(config[TRIAL_INDEX])]
+        return cls(**{**given, "swept": swept})
 
     def training_config(self) -> Config:
-        from sweeps.spec import merge_dotted
-
         return Config.from_dict(merge_dotted(self.base, self.swept))
 
     def eval_config(self) -> EvalConfig:

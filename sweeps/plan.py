@@ -58,6 +58,13 @@ def plan(spec: SweepSpec) -> str:
             best = " (best over training)" if f.statistic == "best" else ""
             lines.append(f"  {f.metric}{best} {f.value:g}{spread} at {config} ({f.extractor or 'extractor not stated'}, "
                          f"{f.dataset or 'dataset not stated'}; {f.source})")
+    lines += _trial_lines(spec)
+    return "\n".join(lines)
+
+
+def _trial_lines(spec: SweepSpec) -> list[str]:
+    """The plan's trials: their count, iterations and evaluations, and the first 50 one by one."""
+    lines = []
     configs = spec.trial_configs()
     if configs:
         iters = [spec.iterations(spec.config_for(c)) for c in configs]
@@ -76,7 +83,7 @@ def plan(spec: SweepSpec) -> str:
                      f"{spec.search_seed}; {spec.num_samples} configurations); "
                      f"about {it} iterations per trial at the base config ({it * spec.num_trials()} in all without "
                      "early stopping)")
-    return "\n".join(lines)
+    return lines
 
 
 def sweep_design(spec: SweepSpec):

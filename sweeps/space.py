@@ -4,7 +4,7 @@ the swept values as Tune's grid, Optuna's distributions, or nothing where a sear
 from __future__ import annotations
 
 import dataclasses
-import json
+import copy
 from pathlib import Path
 
 from sweeps.contract import TrialRequest
@@ -15,7 +15,7 @@ __all__ = ["trial_space"]
 
 def _absolute_paths(raw: dict) -> dict:
     """Trials run in their own folders: make file paths in the training config absolute."""
-    out = json.loads(json.dumps(raw))
+    out = copy.deepcopy(raw)
     data = out.get("data") or {}
     if data.get("root"):
         data["root"] = str(Path(data["root"]).expanduser().resolve())

@@ -29,7 +29,8 @@ __all__ = ["EXPERIMENT_KIND", "EXPERIMENT_KIND_TAG", "git_commit", "open_parent_
 EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
 
 _TRANSIENT_CODES = {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED",
-                    "ABORTED", "UNAVAILABLE", "RESOURCE_EXHAUSTED", "CANCELLED"}
+                    "ABORTED", "SERVICE_UNDER_MAINTENANCE", "WORKSPACE_TEMPORARILY_UNAVAILABLE", "RESOURCE_EXHAUSTED",
+                    "CANCELLED"}  # names of MLflow's ErrorCode (pinned by tests/sweeps/tracking/test_client.py)
 
 
 def git_commit() -> str:
