@@ -1,5 +1,5 @@
-"""Tables of a sweep as DataFrames and Markdown: the metric per configuration with its 95% interval over
-seeds, every metric per configuration, and the ranking of individual trials."""
+"""Tables of a sweep as DataFrames and Markdown: every metric per configuration, and the ranking of
+individual trials. (The metric per configuration with its interval is `analysis.stats.cell_table`.)"""
 
 from __future__ import annotations
 
@@ -7,18 +7,10 @@ import math
 
 import pandas as pd
 
-from analysis.stats import cell_table, format_interval, interval, usable_trials
+from analysis.stats import format_interval, interval, usable_trials
 from gan.status import Status
 
-__all__ = ["SECONDS_PER_EPOCH", "metric_table", "ranking", "summary_table", "to_markdown"]
-
-
-def metric_table(trials: pd.DataFrame, metric: str, params: list[str]) -> pd.DataFrame:
-    """One row per combination of the params: n, mean, the 95% interval over seeds (low, high, half_width,
-    the method) and the `cell` text `mean ± half-width (n)`."""
-    if not params:
-        raise ValueError("metric_table needs at least one param.")
-    return cell_table(trials, metric, params)
+__all__ = ["SECONDS_PER_EPOCH", "ranking", "summary_table", "to_markdown"]
 
 
 SECONDS_PER_EPOCH = "s/epoch"  # training seconds per pass over the data (evaluations excluded)

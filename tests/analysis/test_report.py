@@ -304,7 +304,7 @@ def test_the_asha_replay_does_not_depend_on_the_order_results_happened_to_arrive
     import dataclasses
 
     from analysis.model import fit_design
-    from analysis.report import _early_stopping_check
+    from analysis.report._early_stopping import _early_stopping_check
 
     s, _ = sweep
     best = fit_design(s.trials, s.metric, s.mode, PARAMS, s.baselines).cells

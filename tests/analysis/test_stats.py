@@ -68,3 +68,10 @@ def test_cell_table_has_one_row_per_configuration():
     cells = cell_table(data, METRIC, ["g", "z"])
     assert len(cells) == 3 and list(cells["n"]) == [2, 2, 1]
     assert cells.loc[1, "cell"] == format_interval(interval([3.0, 5.0]))
+    # against an independent reference: scipy's t half-width t(0.975, n - 1) s / sqrt(n), and the text written
+    # by hand at the half-width's second significant digit (6.353 -> 6.4, 12.71 -> 13; the mean to 3 digits
+    # when a single run has no interval)
+    half_widths = [scipy.stats.t.ppf(0.975, 1) * scipy.stats.sem(v) for v in ([1.0, 2.0], [3.0, 5.0])]
+    assert half_widths == [pytest.approx(6.3531, abs=1e-4), pytest.approx(12.7062, abs=1e-4)]
+    assert list(cells["mean"]) == [1.5, 4.0, 4.0] and list(cells["half_width"][:2]) == pytest.approx(half_widths)
+    assert list(cells["cell"]) == ["1.5 ± 6.4 (2)", "4 ± 13 (2)", "4.00 (1)"]

@@ -1,0 +1,88 @@
+"""`build_report`: the statistics behind the conclusions computed once, then each section of the page in
+the order it is shown."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.adaptive import sequential_sentence, sequential_verdicts
+from analysis.conclusions import model_sentences, significance_note
+from analysis.load import Sweep
+from analysis.model import fit_design
+from analysis.report._budget import budget_section, budget_split
+from analysis.report._early_stopping import _early_stopping_check, early_stopping_tables
+from analysis.report._page import Page
+from analysis.report._published import augmentation_section, scorecard_table, sweep_scorecard
+from analysis.report._runs import best_and_worst, run_plots, run_tables
+from analysis.report._samples import samples_section
+from analysis.report._verdicts import (
+    conclusions_section, configurations_table, effects_section, fit_table, seeds_section,
+)
+from gan.metrics import OUTPUTS
+
+
+def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None = None,
+                 log_to_mlflow: bool = True, detect: float | None = None) -> Path:
+    """`detect`: the difference (metric units) the plan for undecided comparisons is for; default the
+    spec's `metric.min_effect`, else 10% of each comparison's baseline."""
+    from mlflow.tracking import MlflowClient
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    client = MlflowClient(sweep.tracking_uri)
+    metric, mode, trials = sweep.metric, sweep.mode, sweep.trials
+    factors = table_params or [p for p in sweep.swept if p in trials]
+    uncertainty = next((o.name for o in OUTPUTS.values() if o.uncertainty_of == metric), None)
+    extractor = sweep.design.extractor if sweep.design else str(trials.get("eval.extractor", pd.Series(["?"])).iloc[0])
+    page = Page(out_dir)
+
+    # -- the statistics behind the conclusions ----------------------------------------------------
+    min_effect = detect if detect is not None else (sweep.design.min_effect if sweep.design else None)
+    fit = fit_design(trials, metric, mode, factors, sweep.baselines, uncertainty=uncertainty, min_effect=min_effect)
+    if sweep.adaptive:  # the verdicts the sweep reached at its looks, which hold their 5% under the repeated looks
+        fit = sequential_verdicts(fit, sweep.adaptive)
+    correlations, replay, asha_text, rules = _early_stopping_check(sweep, factors, fit.cells)
+    card = sweep_scorecard(sweep, extractor)
+
+    conclusions = [sequential_sentence(sweep.adaptive)] if sweep.adaptive else []
+    conclusions += model_sentences(fit, factors, uncertainty)
+    split = budget_split(sweep, factors)
+    if split is not None:
+        conclusions.append(split[0].sentence(metric))
+    conclusions += asha_text + card.sentences
+    family_size = fit.analysis.family_size
+    note = significance_note(family_size, fit.scale, metric, fit.tests) if family_size else ""
+
+    # -- the page, in the order it is shown: the tables, then every figure -------------------------
+    conclusions_section(page, conclusions, note)
+    configurations_table(page, fit, metric, factors)
+    seeds_section(page, sweep.adaptive)
+    effects_section(page, fit, metric, note)
+    fit_table(page, fit, metric)
+    budget_section(page, split, metric)
+    scorecard_table(page, card)
+    augmentation_section(page, sweep, client)
+    early_stopping_tables(page, correlations, replay, asha_text, rules)
+    run_tables(page, trials, metric, mode, factors)
+    best_run, worst_run = best_and_worst(trials, metric, mode)
+    run_plots(page, sweep, factors, best_run, worst_run)
+    samples_section(page, client, factors, metric, best_run, worst_run)
+
+    report = page.write(sweep.experiment, _header(sweep, extractor))
+    if log_to_mlflow:
+        client.log_artifacts(sweep.parent_run_id, str(out_dir), artifact_path="report")
+    return report
+
+
+def _header(sweep: Sweep, extractor: str) -> str:
+    """The sweep's experiment, run and store, its trials by status, the metric and the feature extractor."""
+    trials, metric, mode = sweep.trials, sweep.metric, sweep.mode
+    counts = trials["status"].value_counts().to_dict()
+    esc = html.escape  # every text from the tracking store or the sweep folder is escaped before it reaches the page
+    return (f"<p>Experiment <b>{esc(sweep.experiment)}</b>, sweep run <code>{esc(str(sweep.parent_run_id))}</code> "
+            f"at <code>{esc(sweep.tracking_uri)}</code>. {len(trials)} trials: "
+            + ", ".join(f"{v} {esc(str(k))}" for k, v in sorted(counts.items(), key=lambda kv: str(kv[0])))
+            + f". Ranked by <b>{esc(metric)}</b> ({'lower' if mode == 'min' else 'higher'} is better); extractor "
+            f"<code>{html.escape(extractor)}</code>.</p>")

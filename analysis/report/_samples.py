@@ -1,0 +1,76 @@
+"""What the best and worst runs' generators draw: their logged sample grids, and the best generator's latent
+interpolation and class histogram, drawn by the code that drew its FID samples (`gan.sampling.Sampler`)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from analysis import plots
+from analysis.load import download_artifact
+from analysis.report._page import Page
+from gan.data import DATASETS
+from gan.sampling import GENERATOR_ARTIFACT, Sampler
+
+
+def _interpolation(sampler, pairs: int = 5, steps: int = 10) -> np.ndarray:
+    """z1 + i/K (z2 - z1), i = 0..K, for a few random pairs (one class per row when conditional)."""
+    gen = torch.Generator(sampler.device).manual_seed(0)
+    z1, z2 = sampler.noise(pairs, gen), sampler.noise(pairs, gen)
+    t = torch.linspace(0, 1, steps + 1, device=sampler.device)
+    z = (z1[:, None] + t[None, :, None] * (z2 - z1)[:, None]).reshape(-1, sampler.config.model.latent_dim)
+    y = (torch.arange(pairs) % sampler.num_classes).repeat_interleave(steps + 1)
+    return sampler.decode(z, y).numpy()
+
+
+def _class_histogram(sampler, n: int = 2000):
+    """Predicted classes of n generated samples by the dataset's domain classifier, with KL to the real distribution."""
+    from gan.metrics import EvalConfig, Evaluator
+
+    cfg = sampler.config
+    if sampler.num_classes < 2:
+        return None
+    ev = Evaluator(EvalConfig(metrics=("class_histogram",), real_samples=5000, num_samples=n), cfg.data,
+                   conditional=cfg.model.conditional)
+    generate = sampler.generate  # as the trainer's evaluations drew them
+    arts: dict = {}
+    scores = ev.evaluate(generate, artifacts=arts)
+    return arts["class_histogram"], scores["class_kl"]
+
+
+def samples_section(page: Page, client, factors: list[str], metric: str, best_run, worst_run) -> None:
+    """The last logged sample grid of the best and of the worst run, then the best generator's figures."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, row in (("best", best_run), ("worst", worst_run)):
+            if row is None:
+                continue
+            folder = download_artifact(client, row["run_id"], "samples", Path(tmp) / label)
+            grids = sorted(folder.glob("*.png")) if folder else []
+            if grids:
+                dst = page.out_dir / f"samples_{label}.png"
+                dst.write_bytes(grids[-1].read_bytes())
+                page.add_figure(f"samples of the {label} single run ({plots._label(row, factors)}, "
+                                f"{metric} {row[metric]:.4g})", dst)
+        if best_run is not None:
+            _generator_figures(page, client, best_run, Path(tmp) / "g")
+
+
+def _generator_figures(page: Page, client, best_run, tmp: Path) -> None:
+    """The best run's logged generator, loaded: its latent interpolation and its class histogram."""
+    weights = download_artifact(client, best_run["run_id"], GENERATOR_ARTIFACT, tmp)
+    if not weights:
+        return
+    sampler = Sampler.load(weights)
+    info = DATASETS.get(sampler.config.data.name)
+    strip = _interpolation(sampler)
+    page.add_figure("latent interpolation of the best generator (5 pairs, K = 10)",
+                    plots.image_strip(strip, page.out_dir / "interpolation.png", rows=5))
+    hist = _class_histogram(sampler)
+    if hist:
+        (counts_h, kl) = hist
+        page.add_figure(f"class histogram of the best generator (KL to real {kl:.3f})",
+                        plots.class_histogram(counts_h["generated"], counts_h["real"],
+                                              list(info.class_names), page.out_dir / "class_histogram.png"))
