@@ -50,23 +50,6 @@ def test_the_resolved_spec_loads_to_the_same_trials_at_every_scale(path: Path, t
         assert again.num_trials() == spec.num_trials()
 
 
-def test_progress_counts_trials_waiting_to_resume_apart_from_running_ones(capsys):
-    """A resumed sweep's trials that have results but wait for a free slot are not running."""
-    from types import SimpleNamespace
-
-    from sweeps.progress import Progress as _Progress
-
-    progress = _Progress("fid", "min", 4)
-    progress.step([SimpleNamespace(trial_id="a", status="RUNNING", last_result={Result.EVALUATION: 1}, config={}),
-                   SimpleNamespace(trial_id="b", status="PENDING", last_result={Result.EVALUATION: 2}, config={}),
-                   SimpleNamespace(trial_id="c", status="PENDING", last_result={}, config={})])
-    progress.print()
-    progress.print(interrupted=True)
-    live, stopped = capsys.readouterr().out.splitlines()
-    assert "trials: 1 running, 1 waiting to resume, 0 completed" in live
-    assert "trials: 0 running, 0 completed" in stopped and "2 interrupted of 4" in stopped
-
-
 def test_storage_faults_are_told_from_other_errors():
     import errno
 
@@ -86,50 +69,3 @@ def test_storage_faults_are_told_from_other_errors():
                                        "on device")) == "no space left on the device"
     assert storage_fault_cause(OSError(errno.ENOENT, "No such file or directory")) is None
     assert storage_fault_cause(ValueError("bad value")) is None
-
-
-def _summary_spec(name: str, parameters: str, seeds: int):
-    """A small grid spec for the sweep summary's tests: `parameters` is the indented body of its `parameters:`."""
-    return parse_spec(f"name: {name}\nbase:\n  data: {{name: fashion_mnist}}\n  train: {{iterations: 20, eval_every: 10}}\n"
-                      f"parameters:\n{parameters}method: grid\nseeds: {seeds}\n", source=f"{name}.yaml")
-
-
-def test_the_sweep_summary_does_not_rank_a_lone_configuration_against_nothing():
-    from sweeps.summary import format_summary as _format_summary
-
-    spec = _summary_spec("lone", "  optim.g_lr: {values: [0.0002, 0.002]}\n", 3)
-    rows = [{"trial_id": f"t{s}", "status": Status.COMPLETED, "fid": 80.0 + s, "evaluation": 2, "step": 20,
-             "swept": {"optim.g_lr": 0.0002, "train.seed": s}} for s in range(3)]
-    rows.append({"trial_id": "t3", "status": Status.INTERRUPTED, "fid": 300.0, "evaluation": 1, "step": 10,
-                 "swept": {"optim.g_lr": 0.002, "train.seed": 0}})
-    text = _format_summary({"metric": "fid", "mode": "min", "trials": rows}, spec)
-    assert "only one configuration has finished runs: nothing to rank it against." in text
-    assert "indistinguishable from the best" not in text
-    rows[3]["status"] = Status.COMPLETED  # a second configuration with one run: now there is a comparison
-    rows += [{**rows[3], "trial_id": f"t{4 + s}", "fid": 301.0 + s, "swept": {"optim.g_lr": 0.002, "train.seed": s}}
-             for s in (1, 2)]
-    text = _format_summary({"metric": "fid", "mode": "min", "trials": rows}, spec)
-    assert "1 of 2 configurations are indistinguishable from the best at 95%" in text
-
-
-def test_the_sweep_summary_names_a_parameter_held_at_one_level():
-    """hidden_dims at smoke scale sweeps latent_dim over the one value 100: the fitted model has no factor for
-    it, and the summary still names it with each configuration."""
-    from sweeps.summary import format_summary as _format_summary
-
-    spec = _summary_spec("held", "  model.latent_dim: {values: [100]}\n  model.g_width: {values: [8, 32]}\n", 2)
-    rows = [{"trial_id": f"t{g}{s}", "status": Status.COMPLETED, "fid": (150.0 if g == 8 else 90.0) + s,
-             "evaluation": 2, "step": 20, "swept": {"model.latent_dim": 100, "model.g_width": g, "train.seed": s}}
-            for g in (8, 32) for s in (0, 1)]
-    text = _format_summary({"metric": "fid", "mode": "min", "trials": rows}, spec)
-    assert "latent_dim=100, g_width=32" in text and "geometric mean [95% CI]" in text
-
-
-def test_the_sweep_summary_of_a_sweep_where_no_trial_finished_says_so():
-    from sweeps.summary import format_summary as _format_summary
-
-    spec = _summary_spec("none", "  model.g_width: {values: [8, 32]}\n", 2)
-    rows = [{"trial_id": f"t{g}{s}", "status": Status.DIVERGED, "fid": None, "evaluation": 1, "step": 10,
-             "swept": {"model.g_width": g, "train.seed": s}} for g in (8, 32) for s in (0, 1)]
-    text = _format_summary({"metric": "fid", "mode": "min", "trials": rows}, spec)
-    assert text.endswith("no trial finished with a finite fid.")
