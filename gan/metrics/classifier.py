@@ -21,7 +21,7 @@ from torch import nn
 from gan._io import atomic_path
 from gan._registry import Registry
 from gan.config import DataConfig
-from gan.data import DATASETS, _locate, cache_dir, load_dataset, scale_pixels, stratified_subset
+from gan.data import DATASETS, cache_dir, load_dataset, locate_dataset, scale_pixels, stratified_subset
 
 __all__ = ["CLASSIFIERS", "PRESENTATIONS_PER_FIT", "ClassifierSpec", "DomainClassifier", "LeNet", "accuracy",
            "classifier_epochs", "default_spec", "fit_classifier", "load_or_train_classifier", "train_test_split"]
@@ -119,8 +119,8 @@ def default_spec(data_cfg: DataConfig, *, epochs: int | None = None, seed: int =
     base = dataclasses.replace(data_cfg, dataset_fraction=1.0, num_images=None)
     train, test = dataclasses.replace(base, split="train"), dataclasses.replace(base, split="test")
     try:  # only look for the files: every trial asks, decoding here would be wasted
-        _locate(train, info)
-        _locate(test, info)
+        locate_dataset(train, info)
+        locate_dataset(test, info)
         return ClassifierSpec(train, test, epochs=epochs, seed=seed)
     except FileNotFoundError:
         return ClassifierSpec(dataclasses.replace(base, split=data_cfg.split), None, epochs=epochs, seed=seed)
