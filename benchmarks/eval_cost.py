@@ -19,7 +19,8 @@ import torch
 from gan import Config, Trainer
 from gan.config import DataConfig
 from gan.metrics import EvalConfig, Evaluator, bootstrap_fid
-from gan.metrics.evaluate import METRICS, EvalContext
+from gan.metrics import METRICS
+from gan.metrics.evaluator import EvalContext
 from gan.metrics.features import inception_weights_path
 
 

@@ -22,7 +22,7 @@ import torchvision
 import torchvision.transforms as T
 
 from gan import Config, Trainer
-from gan.data import DATASETS, _locate
+from gan.data import DATASETS, locate_dataset
 
 
 def plain_loop(trainer: Trainer, folder: Path, iterations: int, batch_size: int, workers: int) -> float:
@@ -85,7 +85,7 @@ def main() -> None:
             "train": {"iterations": args.iterations, "batch_size": args.batch_size, "device": "cpu"},
         }))
 
-    folder = _locate(Config.from_dict({"train": {"iterations": 1}}).data, DATASETS.get("fashion_mnist"))
+    folder = locate_dataset(Config.from_dict({"train": {"iterations": 1}}).data, DATASETS.get("fashion_mnist"))
     warm = make()
     gansweep_loop(warm, 5)  # first-call overheads (allocator, kernels) out of the way
     plain_loop(warm, folder, 5, args.batch_size, args.workers)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,13 +21,21 @@ from torch import nn
 from gan._io import atomic_path
 from gan._registry import Registry
 from gan.config import DataConfig
-from gan.data import DATASETS, _locate, cache_dir, load_dataset, scale_pixels, stratified_subset
+from gan.data import DATASETS, cache_dir, load_dataset, locate_dataset, scale_pixels, stratified_subset
 
-__all__ = ["CLASSIFIERS", "ClassifierSpec", "DomainClassifier", "LeNet", "accuracy", "default_spec", "fit_classifier",
-           "load_or_train_classifier", "train_test_split"]
+__all__ = ["CLASSIFIERS", "PRESENTATIONS_PER_FIT", "ClassifierSpec", "DomainClassifier", "LeNet", "accuracy",
+           "classifier_epochs", "default_spec", "fit_classifier", "load_or_train_classifier", "train_test_split"]
 
 FEATURE_DIM = 128  # width of the penultimate layer used as the feature space for FID/KID/PR
 _VERSION = 1  # bump when the network or its training changes, so old cache entries are not reused
+# images a classifier sees in one training when no epoch count is given: a budget in images rather than
+# passes, so fitting on few images takes more passes and every fit costs about the same
+PRESENTATIONS_PER_FIT = 48_000
+
+
+def classifier_epochs(n_images: int) -> int:
+    """Passes over n_images that present about PRESENTATIONS_PER_FIT images, rounded up; at least 2."""
+    return max(2, -(-PRESENTATIONS_PER_FIT // n_images))
 
 
 class DomainClassifier(nn.Module):
@@ -112,8 +119,8 @@ def default_spec(data_cfg: DataConfig, *, epochs: int | None = None, seed: int =
     base = dataclasses.replace(data_cfg, dataset_fraction=1.0, num_images=None)
     train, test = dataclasses.replace(base, split="train"), dataclasses.replace(base, split="test")
     try:  # only look for the files: every trial asks, decoding here would be wasted
-        _locate(train, info)
-        _locate(test, info)
+        locate_dataset(train, info)
+        locate_dataset(test, info)
         return ClassifierSpec(train, test, epochs=epochs, seed=seed)
     except FileNotFoundError:
         return ClassifierSpec(dataclasses.replace(base, split=data_cfg.split), None, epochs=epochs, seed=seed)
@@ -196,7 +203,7 @@ def load_or_train_classifier(spec: ClassifierSpec, device: str | torch.device = 
                 print(f"classifier cache {path} unreadable ({e}); retraining")
     x_train, y_train, x_test, y_test, info = train_test_split(spec)
     start = time.perf_counter()
-    epochs = spec.epochs or max(2, math.ceil(48_000 / x_train.shape[0]))
+    epochs = spec.epochs or classifier_epochs(x_train.shape[0])
     model = fit_classifier(
         x_train, y_train, info.num_classes, epochs=epochs, batch_size=spec.batch_size, lr=spec.lr,
         seed=spec.seed, device=device,

@@ -25,6 +25,7 @@ from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 from torch_fidelity.utils import create_feature_extractor
 
 from gan._registry import Registry
+from gan.data import scale_pixels
 from gan.metrics.classifier import ClassifierSpec, DomainClassifier, _cache_path, load_or_train_classifier
 
 __all__ = ["EXTRACTORS", "Extractor", "InceptionWeightsMissing", "build_extractor", "inception_weights_path"]
@@ -68,7 +69,7 @@ class DomainFeatureExtractor(FeatureExtractorBase):
 
     def forward(self, x):
         assert x.dtype == torch.uint8 and x.dim() == 4, (x.dtype, x.shape)
-        features, logits = self.net.forward_features(x.float() / 127.5 - 1.0)
+        features, logits = self.net.forward_features(scale_pixels(x, "tanh"))
         out = {"features": features, "logits": logits}
         return tuple(out[name] for name in self.features_list)
 

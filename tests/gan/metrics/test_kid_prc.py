@@ -6,7 +6,9 @@ import torch
 from torch_fidelity.metric_kid import kid_features_to_metric
 from torch_fidelity.metric_prc import prc_features_to_metric
 
-from gan.metrics.evaluate import RealReference, kid, precision_recall
+from gan.metrics.kid import kid
+from gan.metrics.precision_recall import precision_recall
+from gan.metrics.reference import RealReference
 
 
 def reference(features: torch.Tensor, tmp_path) -> RealReference:

@@ -1,0 +1,96 @@
+"""The studies' metrics judged by classifiers or pixels rather than by feature statistics: GAN-test,
+GAN-train (Shmelkov et al.), the predicted-class histogram (mode collapse), the nearest-training-image
+distance (memorisation) and the augmentation experiment of the conditional DCGAN study."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from gan.metrics.classifier import accuracy, classifier_epochs, fit_classifier
+from gan.metrics.registry import CLASS_KL, GAN_TEST, GAN_TEST_STD, GAN_TRAIN, NN_DISTANCE, register_metric
+
+if TYPE_CHECKING:  # type hints only: the evaluator module sits above the metrics
+    from gan.metrics.evaluator import EvalContext
+
+__all__ = ["augmentation_experiment"]
+
+
+@register_metric("gan_test", outputs={GAN_TEST: "max", GAN_TEST_STD: f"std of {GAN_TEST}"}, bounds={GAN_TEST: (0.0, 1.0)},
+                 needs=("classifier", "labels"))
+def _gan_test(ctx: EvalContext) -> dict[str, float]:
+    """Accuracy of the real-trained classifier on generated samples of the requested class (mean, std over repeats)."""
+    clf = ctx.evaluator.classifier
+    accs = [accuracy(clf, ctx.images, ctx.labels)]
+    cfg = ctx.evaluator.config
+    for r in range(1, cfg.gan_test_repeats):
+        images, labels = ctx.generate(ctx.images.shape[0], seed=cfg.seed + 1000 + r)
+        accs.append(accuracy(clf, images, labels))
+    # the sample standard deviation over the sets, as studies that repeat GAN-test report it
+    return {GAN_TEST: float(np.mean(accs)), GAN_TEST_STD: float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0}
+
+
+# needs the classifier for its test split (the evaluator's `test_set`), not for its weights
+@register_metric("gan_train", outputs={GAN_TRAIN: "max"}, bounds={GAN_TRAIN: (0.0, 1.0)}, needs=("classifier", "labels"))
+def _gan_train(ctx: EvalContext) -> dict[str, float]:
+    """Accuracy on real test images of a classifier trained only on generated, labelled samples."""
+    ev = ctx.evaluator
+    model = fit_classifier(ctx.images, ctx.labels, ev.num_classes, epochs=ev.classifier_epochs_for(ctx.images.shape[0]),
+                           seed=ev.config.seed)
+    test_images, test_labels = ev.test_set
+    return {GAN_TRAIN: accuracy(model, test_images, test_labels)}
+
+
+@register_metric("class_histogram", outputs={CLASS_KL: "min"}, bounds={CLASS_KL: (0.0, math.inf)}, needs=("classifier",))
+def _class_histogram(ctx: EvalContext) -> dict[str, float]:
+    """Predicted-class histogram of the samples and its KL divergence to the real class distribution (mode collapse)."""
+    k = ctx.evaluator.num_classes
+    pred = ctx.predicted_classes
+    hist = torch.bincount(pred, minlength=k).double()
+    real = torch.bincount(ctx.real.labels, minlength=k).double()
+    p, q = (hist + 1e-6) / (hist + 1e-6).sum(), (real + 1e-6) / (real + 1e-6).sum()
+    ctx.artifacts["class_histogram"] = {"generated": hist.long().tolist(), "real": real.long().tolist()}
+    return {CLASS_KL: float((p * (p / q).log()).sum())}
+
+
+@register_metric("memorization", outputs={NN_DISTANCE: "max"}, bounds={NN_DISTANCE: (0.0, math.inf)})
+def _memorization(ctx: EvalContext) -> dict[str, float]:
+    """Mean pixel-space L2 distance (pixels in [0, 1]) from each generated image to its nearest training image."""
+    train = ctx.evaluator.train_images.flatten(1).float() / 255
+    gen = ctx.images.flatten(1).float() / 255
+    nearest_d, nearest_i = [], []
+    for chunk in gen.split(500):
+        d = torch.cdist(chunk, train, compute_mode="donot_use_mm_for_euclid_dist")  # exact, 0 for copies
+        v, i = d.min(dim=1)
+        nearest_d.append(v)
+        nearest_i.append(i)
+    dist, idx = torch.cat(nearest_d), torch.cat(nearest_i)
+    ctx.artifacts["nearest_neighbours"] = (ctx.images[:8], ctx.evaluator.train_images[idx[:8]])
+    return {NN_DISTANCE: float(dist.mean())}
+
+
+def augmentation_experiment(
+    real_images: torch.Tensor, real_labels: torch.Tensor, generated_images: torch.Tensor, generated_labels: torch.Tensor,
+    test_images: torch.Tensor, test_labels: torch.Tensor, mixes: list[tuple[int, int]], *, num_classes: int,
+    epochs: int | None = None, seed: int = 0,
+) -> list[dict[str, float]]:
+    """Train the classifier on (n_real, n_generated) mixes of real and generated labelled images and report
+    its accuracy on real test images, as the conditional DCGAN study did to augment a LeNet."""
+    rows = []
+    gen = torch.Generator().manual_seed(seed)
+    for n_real, n_gen in mixes:
+        if n_real > real_images.shape[0] or n_gen > generated_images.shape[0] or n_real + n_gen == 0:
+            raise ValueError(f"Mix ({n_real} real, {n_gen} generated) is not available from "
+                             f"{real_images.shape[0]} real and {generated_images.shape[0]} generated images.")
+        ri = torch.randperm(real_images.shape[0], generator=gen)[:n_real]
+        gi = torch.randperm(generated_images.shape[0], generator=gen)[:n_gen]
+        x = torch.cat([real_images[ri], generated_images[gi]])
+        y = torch.cat([real_labels[ri], generated_labels[gi]])
+        n = x.shape[0]
+        model = fit_classifier(x, y, num_classes, epochs=epochs or classifier_epochs(n), seed=seed,
+                               batch_size=min(128, n))
+        rows.append({"real": n_real, "generated": n_gen, "test_accuracy": accuracy(model, test_images, test_labels)})
+    return rows

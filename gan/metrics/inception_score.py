@@ -1,0 +1,21 @@
+"""Inception Score (Salimans et al.) of the extractor's logits, through torch-fidelity: with the `domain`
+extractor it is the classifier Inception Score of the domain classifier."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from torch_fidelity.metric_isc import isc_features_to_metric
+
+from gan.metrics.registry import IS, IS_STD, register_metric
+
+if TYPE_CHECKING:  # type hints only: the evaluator module sits above the metrics
+    from gan.metrics.evaluator import EvalContext
+
+__all__: list[str] = []  # the registered metric `is` is the interface
+
+
+@register_metric("is", outputs={IS: "max", IS_STD: f"std of {IS}"}, positive=(IS,))
+def _is(ctx: EvalContext) -> dict[str, float]:
+    out = isc_features_to_metric(ctx.features["logits"], splits=10, rng_seed=ctx.evaluator.config.seed)
+    return {IS: out["inception_score_mean"], IS_STD: out["inception_score_std"]}
