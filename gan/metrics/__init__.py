@@ -34,13 +34,13 @@ from gan.metrics.config import EVAL_SAMPLES, EvalConfig  # noqa: I001 (after the
 # each metric family registers its metrics on import
 from gan.metrics.fid import bootstrap_fid, frechet_distance
 from gan.metrics import kid as _kid, precision_recall as _precision_recall, inception_score as _inception_score  # noqa: F401
-from gan.metrics.classifier_metrics import augmentation_experiment
+from gan.metrics import classifier_metrics as _classifier_metrics  # noqa: F401
 from gan.metrics.evaluator import Evaluator
 
 __all__ = [
     "CLASS_KL", "EVAL_SAMPLES", "EXTRACTORS", "FID", "FID_STD", "GAN_TEST", "GAN_TEST_STD", "GAN_TRAIN", "IS",
     "IS_STD", "KID", "KID_STD", "METRICS", "NN_DISTANCE", "OUTPUTS", "PRECISION", "RECALL",
     "ClassifierSpec", "DomainClassifier", "EvalConfig", "Evaluator", "Extractor", "InceptionWeightsMissing",
-    "MetricOutput", "augmentation_experiment", "bootstrap_fid", "build_extractor", "fit_classifier",
+    "MetricOutput", "bootstrap_fid", "build_extractor", "fit_classifier",
     "frechet_distance", "load_or_train_classifier", "metric_direction", "register_metric",
 ]

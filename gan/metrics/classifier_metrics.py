@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from gan.metrics.classifier import accuracy, classifier_epochs, fit_classifier
+from gan.metrics.classifier import accuracy, fit_classifier
 from gan.metrics.registry import CLASS_KL, GAN_TEST, GAN_TEST_STD, GAN_TRAIN, NN_DISTANCE, register_metric
 
 if TYPE_CHECKING:  # type hints only: the evaluator module sits above the metrics
     from gan.metrics.evaluator import EvalContext
 
-__all__ = ["augmentation_experiment"]
+__all__: list[str] = []  # the metrics register themselves; nothing else is public
 
 
 @register_metric("gan_test", outputs={GAN_TEST: "max", GAN_TEST_STD: f"std of {GAN_TEST}"}, bounds={GAN_TEST: (0.0, 1.0)},
@@ -70,27 +70,3 @@ def _memorization(ctx: EvalContext) -> dict[str, float]:
     dist, idx = torch.cat(nearest_d), torch.cat(nearest_i)
     ctx.artifacts["nearest_neighbours"] = (ctx.images[:8], ctx.evaluator.train_images[idx[:8]])
     return {NN_DISTANCE: float(dist.mean())}
-
-
-def augmentation_experiment(
-    real_images: torch.Tensor, real_labels: torch.Tensor, generated_images: torch.Tensor, generated_labels: torch.Tensor,
-    test_images: torch.Tensor, test_labels: torch.Tensor, mixes: list[tuple[int, int]], *, num_classes: int,
-    epochs: int | None = None, seed: int = 0,
-) -> list[dict[str, float]]:
-    """Train the classifier on (n_real, n_generated) mixes of real and generated labelled images and report
-    its accuracy on real test images, as the conditional DCGAN study did to augment a LeNet."""
-    rows = []
-    gen = torch.Generator().manual_seed(seed)
-    for n_real, n_gen in mixes:
-        if n_real > real_images.shape[0] or n_gen > generated_images.shape[0] or n_real + n_gen == 0:
-            raise ValueError(f"Mix ({n_real} real, {n_gen} generated) is not available from "
-                             f"{real_images.shape[0]} real and {generated_images.shape[0]} generated images.")
-        ri = torch.randperm(real_images.shape[0], generator=gen)[:n_real]
-        gi = torch.randperm(generated_images.shape[0], generator=gen)[:n_gen]
-        x = torch.cat([real_images[ri], generated_images[gi]])
-        y = torch.cat([real_labels[ri], generated_labels[gi]])
-        n = x.shape[0]
-        model = fit_classifier(x, y, num_classes, epochs=epochs or classifier_epochs(n), seed=seed,
-                               batch_size=min(128, n))
-        rows.append({"real": n_real, "generated": n_gen, "test_accuracy": accuracy(model, test_images, test_labels)})
-    return rows
