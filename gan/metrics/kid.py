@@ -8,22 +8,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from gan.metrics.kernels import kid_kernel_sum
 from gan.metrics.registry import KID, KID_STD, register_metric
 
 if TYPE_CHECKING:  # type hints only: the reference imports this module, so importing it back would be a circle
     from gan.metrics.evaluator import EvalContext
     from gan.metrics.reference import RealReference
 
-__all__ = ["KID_SUBSETS", "kid", "kid_kernel_sum"]
+__all__ = ["KID_SUBSETS", "kid"]
 
 KID_SUBSETS = 100  # torch-fidelity's default number of KID subsets
-
-
-def kid_kernel_sum(x: torch.Tensor, y: torch.Tensor, off_diagonal: bool = False) -> float:
-    """Sum of torch-fidelity's KID kernel (x·y / D + 1)^3 over all pairs (without the diagonal, for x = y)."""
-    k = torch.addmm(torch.ones(()), x, y.T, alpha=1.0 / x.shape[1]).pow_(3)
-    total = k.sum(dtype=torch.float64)
-    return float(total - k.diagonal().sum(dtype=torch.float64)) if off_diagonal else float(total)
 
 
 def kid(features: torch.Tensor, real: RealReference, subset: int, seed: int,

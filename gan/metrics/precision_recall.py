@@ -7,20 +7,14 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from gan.metrics.kernels import knn_radii
 from gan.metrics.registry import PRECISION, RECALL, register_metric
 
 if TYPE_CHECKING:  # type hints only: the reference imports this module, so importing it back would be a circle
     from gan.metrics.evaluator import EvalContext
     from gan.metrics.reference import RealReference
 
-__all__ = ["knn_radii", "precision_recall"]
-
-
-def knn_radii(features: torch.Tensor, k: int, chunk: int = 4096) -> torch.Tensor:
-    """Distance of each feature to its k-th nearest other one (the (k+1)-th counting itself), as
-    torch-fidelity's precision/recall balls."""
-    return torch.cat([torch.cdist(part, features).topk(k + 1, dim=1, largest=False).values[:, -1]
-                      for part in features.split(chunk)])
+__all__ = ["precision_recall"]
 
 
 def precision_recall(features: torch.Tensor, real: RealReference, k: int, chunk: int = 4096) -> tuple[float, float]:

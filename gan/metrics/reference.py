@@ -20,8 +20,7 @@ from gan._io import atomic_path
 from gan.config import DataConfig
 from gan.data import cache_dir, load_dataset
 from gan.metrics.features import Extractor
-from gan.metrics.kid import kid_kernel_sum
-from gan.metrics.precision_recall import knn_radii
+from gan.metrics.kernels import kid_kernel_sum, knn_radii
 
 __all__ = ["RealReference", "load_real_reference"]
 
