@@ -43,9 +43,13 @@ def _early_stopping_check(sweep: Sweep, factors: list[str], best: pd.DataFrame):
         es.setdefault("grace_period", 1)
         es["grace_period"] = es.get("grace_period") or 1
         es["reduction_factor"] = es.get("reduction_factor") or 2
-        # in the order results arrive when every trial runs at once at the same speed: the sweep's own
-        # arrival order depends on scheduling, and a replay in it would differ between two runs of one sweep
-        canonical = results.sort_values(["evaluation", "trial_id"], kind="stable")
+        # in the order results arrive when every trial runs at once at the same speed, trials of one
+        # evaluation in the order of their swept values (their run names): the sweep's own arrival order
+        # depends on scheduling, and Tune's trial ids are drawn afresh by every sweep, so a replay in either
+        # would differ between two runs of one sweep whose every FID is the same
+        names = trials.set_index("trial_id")["run_name"]
+        canonical = (results.assign(order=results["trial_id"].map(names))
+                     .sort_values(["evaluation", "order", "trial_id"], kind="stable").drop(columns="order"))
         replay = replay_asha(canonical, sweep.mode, int(es["grace_period"]), float(es["reduction_factor"]))
         if not best.empty:
             top = best.iloc[0]
