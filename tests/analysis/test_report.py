@@ -315,6 +315,13 @@ def test_the_asha_replay_does_not_depend_on_the_order_results_happened_to_arrive
     second = _early_stopping_check(other, PARAMS, best)
     assert first[2] == second[2] and any(t.startswith("Replayed ASHA") for t in first[2])
     assert first[1].stopped == second[1].stopped
+    # another run of the sweep: every result the same, but Tune draws new trial ids (here: their reverse order)
+    ids = sorted(s.trials["trial_id"])
+    new_id = dict(zip(ids, [f"t{i:02d}" for i in reversed(range(len(ids)))]))
+    renamed = dataclasses.replace(s, trials=s.trials.assign(trial_id=s.trials["trial_id"].map(new_id)),
+                                  histories=s.histories.assign(trial_id=s.histories["trial_id"].map(new_id)))
+    third = _early_stopping_check(renamed, PARAMS, best)
+    assert third[2] == first[2] and {new_id[t]: e for t, e in first[1].stopped.items()} == third[1].stopped
 
 
 def test_text_from_the_tracking_store_reaches_the_page_escaped(sweep, tmp_path):
