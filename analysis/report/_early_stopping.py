@@ -3,6 +3,7 @@ a sweep that ran without early stopping, and the seed-aware race replayed beside
 
 from __future__ import annotations
 
+import hashlib
 import html
 
 import pandas as pd
@@ -30,6 +31,20 @@ def _evaluation_results(sweep: Sweep, metric: str) -> pd.DataFrame:
     return values.sort_values(["timestamp", "evaluation"]).reset_index(drop=True)
 
 
+def _canonical_order(results: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
+    """The results in an order they could arrive in when every trial runs at once at the same speed:
+    evaluation by evaluation, and within one in a fixed pseudo-random order of the trials, by a hash of
+    their run names (their swept values and seed). The sweep's own arrival order depends on scheduling, and
+    Tune's trial ids are drawn afresh by every sweep, so a replay in either differs between two runs of one
+    sweep whose every FID is the same; an order by the names themselves would not, but it sorts the main
+    job's best configuration (width 32) first, and ASHA's decisions depend on the order (README, "Early
+    stopping, replayed"), so it would favour whatever sorts first."""
+    names = trials.set_index("trial_id")["run_name"].astype(str)
+    key = names.map(lambda n: hashlib.sha256(n.encode()).hexdigest())
+    return (results.assign(order=results["trial_id"].map(key))
+            .sort_values(["evaluation", "order", "trial_id"], kind="stable").drop(columns="order"))
+
+
 def _early_stopping_check(sweep: Sweep, factors: list[str], best: pd.DataFrame):
     """Rank correlations at every evaluation against the final metric, the replayed ASHA (for sweeps that
     ran without early stopping), and their sentences."""
@@ -43,13 +58,7 @@ def _early_stopping_check(sweep: Sweep, factors: list[str], best: pd.DataFrame):
         es.setdefault("grace_period", 1)
         es["grace_period"] = es.get("grace_period") or 1
         es["reduction_factor"] = es.get("reduction_factor") or 2
-        # in the order results arrive when every trial runs at once at the same speed, trials of one
-        # evaluation in the order of their swept values (their run names): the sweep's own arrival order
-        # depends on scheduling, and Tune's trial ids are drawn afresh by every sweep, so a replay in either
-        # would differ between two runs of one sweep whose every FID is the same
-        names = trials.set_index("trial_id")["run_name"]
-        canonical = (results.assign(order=results["trial_id"].map(names))
-                     .sort_values(["evaluation", "order", "trial_id"], kind="stable").drop(columns="order"))
+        canonical = _canonical_order(results, trials)
         replay = replay_asha(canonical, sweep.mode, int(es["grace_period"]), float(es["reduction_factor"]))
         if not best.empty:
             top = best.iloc[0]
