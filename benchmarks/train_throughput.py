@@ -5,7 +5,13 @@ CPU. The plain loop reads the data through torchvision's dataset class and a Dat
 ToTensor/Normalize applied per image, as the studies did; gansweep decodes once into a uint8 tensor
 on the device and slices batches from it. Prints iterations per second for both and their ratio.
 
+`--levers` prints instead the training step under each precision and layout lever (`train.precision`,
+`train.channels_last`) at the main job's width and the studies' (G/D width, batch: 32/32, 64/64,
+100/64), on one thread, every variant timed side by side in rounds so that machine noise hits all alike,
+as a ratio to fp32 in the default layout. It runs on CUDA unchanged when a GPU is present (`--device`).
+
     python benchmarks/train_throughput.py [--iterations 200] [--batch-size 64] [--width 32]
+    python benchmarks/train_throughput.py --levers [--steps 60] [--rounds 3] [--device auto]
 """
 
 from __future__ import annotations
@@ -70,13 +76,67 @@ def gansweep_loop(trainer: Trainer, iterations: int) -> float:
     return iterations / (time.perf_counter() - start)
 
 
+LEVERS = {"fp32": ("fp32", False), "bf16": ("bf16", False), "channels_last": ("fp32", True),
+          "channels_last + bf16": ("bf16", True)}
+SHAPES = ((32, 32), (64, 64), (100, 64))  # (G/D width, batch): the main job's best, the studies' default, hidden_dims at full scale
+
+
+def lever_trainer(width: int, batch: int, lever: str, device: str) -> Trainer:
+    precision, channels_last = LEVERS[lever]
+    return Trainer(Config.from_dict({
+        "data": {"name": "fashion_mnist"},
+        "model": {"arch": "dcgan", "latent_dim": 100, "g_width": width, "d_width": width},
+        "loss": {"name": "bce"},
+        "train": {"iterations": 1000, "batch_size": batch, "device": device, "precision": precision,
+                  "channels_last": channels_last},
+    }))
+
+
+def steps_per_second(trainer: Trainer, steps: int) -> float:
+    sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
+    sync()
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step()
+    sync()
+    return steps / (time.perf_counter() - start)
+
+
+def lever_table(steps: int, rounds: int, device: str) -> None:
+    torch.set_num_threads(1)
+    trainers = {(w, b, lv): lever_trainer(w, b, lv, device) for w, b in SHAPES for lv in LEVERS}
+    for t in trainers.values():
+        steps_per_second(t, 5)  # warm-up: allocator, kernels, oneDNN's primitive cache
+    best = {k: 0.0 for k in trainers}
+    for _ in range(rounds):  # every variant once per round, so slow spells of the machine hit all of them
+        for k, t in trainers.items():
+            best[k] = max(best[k], steps_per_second(t, steps))
+    dev = next(iter(trainers.values())).device
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
+    print(f"device {name}, {torch.get_num_threads()} thread(s); DCGAN, BCE, latent 100, Fashion-MNIST; "
+          f"best of {rounds} rounds of {steps} steps after 5 warm-up steps")
+    print("| G/D width, batch | " + " | ".join(LEVERS) + " |")
+    print("|---|" + "---|" * len(LEVERS))
+    for w, b in SHAPES:
+        base = best[(w, b, "fp32")]
+        cells = [f"{base:.1f} it/s"] + [f"{best[(w, b, lv)] / base:.2f}x" for lv in list(LEVERS)[1:]]
+        print(f"| {w}, {b} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--iterations", type=int, default=200)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--width", type=int, default=32, help="g_width = d_width of the DCGAN")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers of the plain loop (the studies mostly used 0)")
+    p.add_argument("--levers", action="store_true", help="the precision and layout levers' table instead")
+    p.add_argument("--steps", type=int, default=60, help="with --levers: steps per timing")
+    p.add_argument("--rounds", type=int, default=3, help="with --levers: rounds of every variant")
+    p.add_argument("--device", default="auto", help="with --levers: cpu, cuda or auto")
     args = p.parse_args()
+    if args.levers:
+        lever_table(args.steps, args.rounds, args.device)
+        return
 
     def make() -> Trainer:
         return Trainer(Config.from_dict({

@@ -168,6 +168,9 @@ class OptimConfig:
         _check_range("optim.weight_decay", self.weight_decay, 0.0, None)
 
 
+PRECISIONS = ("fp32", "bf16")  # train.precision; fp16 (which needs a gradient scaler) is not offered
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     batch_size: int = 64  # images per batch, for D and G steps alike
@@ -180,6 +183,8 @@ class TrainConfig:
     max_seconds: float | None = None  # wall-clock budget: training stops at the first iteration past this many seconds of training (summed over resumes), with a last report; iterations/epochs stay the ceiling; None = no time budget
     device: str = "auto"  # cpu, cuda, cuda:N, or auto (cuda when available)
     grid_columns: int = 8  # samples per row of the saved sample grid (one row per class when conditional)
+    precision: str = "fp32"  # fp32 (the studies'), or bf16: forward passes and losses under bf16 autocast, weights and optimizer state in fp32
+    channels_last: bool | str = False  # conv weights and batches in channels-last memory layout; auto = on for convolutional architectures
 
     def __post_init__(self):
         _check_range("train.batch_size", self.batch_size, 1, 65536)
@@ -198,6 +203,9 @@ class TrainConfig:
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             _fail("train.device", self.device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
         _check_range("train.grid_columns", self.grid_columns, 1, 64)
+        _check_choice("train.precision", self.precision, PRECISIONS)
+        if self.channels_last not in (True, False, "auto"):
+            _fail("train.channels_last", self.channels_last, "true, false or 'auto'")
 
     def iterations_for(self, num_images: int) -> int:
         """Generator updates of the run; epochs count one update per batch, as the studies did."""

@@ -73,6 +73,15 @@ def _check_same_config(saved: dict, config: Config) -> None:
         raise ValueError(f"The checkpoint was written by a run with a different config ({shown}); refusing to resume.")
 
 
+def _channels_last(setting: bool | str, *nets: nn.Module) -> bool:
+    """train.channels_last: as set, or with `auto` on for convolutional networks (where the layout lets the
+    convolutions run without reordering; benchmarks/train_throughput.py measures it)."""
+    if setting == "auto":
+        conv = (nn.Conv2d, nn.ConvTranspose2d)
+        return any(isinstance(m, conv) for net in nets for m in net.modules())
+    return bool(setting)
+
+
 class Trainer:
     def __init__(self, config: Config, *, data: ImageData | None = None, out_dir: str | os.PathLike | None = None):
         self.config = cfg = config.resolve()
@@ -91,8 +100,10 @@ class Trainer:
         self.G, self.D = build_models(
             cfg.model, channels=channels, image_size=size, num_classes=info.num_classes, critic=self.loss.critic
         )
-        self.G.to(self.device)
-        self.D.to(self.device)
+        self.channels_last = _channels_last(cfg.train.channels_last, self.G, self.D)
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
+        self.G.to(self.device, memory_format=layout)
+        self.D.to(self.device, memory_format=layout)
         self.opt_g = self._optimizer(self.G, cfg.optim.g_lr, cfg.optim.g_betas)
         self.opt_d = self._optimizer(self.D, cfg.optim.d_lr, cfg.optim.d_betas)
         self.g_terms = generator_terms(cfg, self.device)  # extra generator objectives (classifier guidance)
@@ -129,18 +140,27 @@ class Trainer:
 
     # -- compute ---------------------------------------------------------------------------
 
+    def autocast(self):
+        """The forward passes' and losses' precision (train.precision): bf16 autocast, or fp32 as written."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.train.precision == "bf16")
+
     def train_step(self) -> dict[str, torch.Tensor]:
-        """One generator update after n_critic discriminator updates. Returns detached scalar tensors."""
+        """One generator update after n_critic discriminator updates. Returns detached scalar tensors.
+        Under bf16 the forward passes and losses run in autocast; the backward passes follow them, and the
+        weights, gradients and optimizer states stay fp32."""
         G, D, loss = self.G, self.D, self.loss
         n_critic = self.config.train.n_critic
         stats_sum: dict[str, torch.Tensor] = {}
         D.requires_grad_(True)
         for _ in range(n_critic):
             real, labels = self.batches.next()
+            if self.channels_last:
+                real = real.contiguous(memory_format=torch.channels_last)
             y = labels if self.conditional else None
-            with torch.no_grad():
+            with torch.no_grad(), self.autocast():
                 fake = G(self.sampler.noise(real.shape[0], self.gen), y)
-            d_loss, stats = loss.discriminator_loss(D, real, fake, y, self.gen)
+            with self.autocast():
+                d_loss, stats = loss.discriminator_loss(D, real, fake, y, self.gen)
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_d.step()
@@ -149,19 +169,20 @@ class Trainer:
             for k, v in stats.items():
                 stats_sum[k] = stats_sum[k] + v if k in stats_sum else v
         D.requires_grad_(False)  # the generator step needs gradients through D, not for D
-        fake = G(self.sampler.noise(real.shape[0], self.gen), y)
-        g_loss, g_stats = loss.generator_loss(D, fake, y)
-        for term in self.g_terms:
-            extra, term_stats = term(fake, y)
-            g_loss = g_loss + extra
-            g_stats.update(term_stats)
+        with self.autocast():
+            fake = G(self.sampler.noise(real.shape[0], self.gen), y)
+            g_loss, g_stats = loss.generator_loss(D, fake, y)
+            for term in self.g_terms:
+                extra, term_stats = term(fake, y)
+                g_loss = g_loss + extra
+                g_stats.update(term_stats)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
         out = {k: v / n_critic for k, v in stats_sum.items()}
         out.update(g_stats)
         out["loss_g"] = g_loss.detach()
-        return out
+        return {k: v.float() for k, v in out.items()}  # bf16 statistics summed over a window would lose digits
 
     def generate(
         self, n: int, *, labels: torch.Tensor | None = None, seed: int = 0, batch_size: int = 500

@@ -47,6 +47,8 @@ def plan(spec: SweepSpec) -> str:
         seeds = f"adaptive, {spec.adaptive.initial} to {spec.adaptive.max} per configuration from {seeds} ({more})"
     lines.append(f"seeds: {seeds}; resources per trial: {spec.resources.cpus} CPU, {spec.resources.gpus} GPU; "
                  f"max concurrent: {spec.max_concurrent or 'unlimited'}")
+    train = spec.base.train
+    lines.append(f"training numerics: precision {train.precision}, channels_last {train.channels_last}")
     ev = spec.evaluation
     lines.append(f"evaluation: {ev.extractor} extractor, metrics {list(ev.metrics)}, {ev.num_samples} samples "
                  f"({spec.final_num_samples or ev.num_samples} at the end), {ev.real_samples} real")

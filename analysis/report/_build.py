@@ -85,4 +85,14 @@ def _header(sweep: Sweep, extractor: str) -> str:
             f"at <code>{esc(sweep.tracking_uri)}</code>. {len(trials)} trials: "
             + ", ".join(f"{v} {esc(str(k))}" for k, v in sorted(counts.items(), key=lambda kv: str(kv[0])))
             + f". Ranked by <b>{esc(metric)}</b> ({'lower' if mode == 'min' else 'higher'} is better); extractor "
-            f"<code>{html.escape(extractor)}</code>.</p>")
+            f"<code>{html.escape(extractor)}</code>; {esc(_numerics(trials))}.</p>")
+
+
+def _numerics(trials) -> str:
+    """How the trials trained: their precision and memory layout (train.precision, train.channels_last),
+    every value that occurs; sweeps from before these settings trained in fp32, contiguous."""
+    def values(column: str, default) -> str:
+        seen = trials[column].dropna().unique().tolist() if column in trials else []
+        return ", ".join(sorted(str(v) for v in seen)) or str(default)
+
+    return f"trained in {values('train.precision', 'fp32')}, channels_last {values('train.channels_last', False)}"

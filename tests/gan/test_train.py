@@ -29,8 +29,9 @@ def weights(trainer):
         {"loss": {"label_smoothing": 0.15, "label_smoothing_random": True}, "model": {"conditional": True}},
         {"model": {"arch": "mlp", "dropout": 0.5, "conditional": True, "sample_in_train_mode": True}},
         {"loss": {"name": "wgan-gp"}, "train": {"n_critic": 3}},
+        {"loss": {"name": "wgan-gp"}, "train": {"precision": "bf16", "channels_last": True}},
     ],
-    ids=["dcgan-bce-smoothing", "mlp-dropout", "wgan-gp"],
+    ids=["dcgan-bce-smoothing", "mlp-dropout", "wgan-gp", "wgan-gp-bf16-channels-last"],
 )
 def test_resume_equals_uninterrupted(tmp_path, sections):
     full = Trainer(config(sections), out_dir=tmp_path / "full")
@@ -173,3 +174,46 @@ def test_a_time_budget_ends_the_run_with_a_final_report():
     assert reports[-1].final and reports[-1].step == result.step
     assert 1.0 <= reports[-1].metrics["wall_time_s"] < 5.0  # stops at the first iteration past the budget
     assert all(not r.final for r in reports[:-1])
+
+
+def test_bf16_runs_the_networks_in_bf16_and_keeps_weights_gradients_and_optimizer_state_in_fp32():
+    t = Trainer(config(train={"precision": "bf16"}))
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+             for m in (*t.G.modules(), *t.D.modules()) if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    out = t.train_step()
+    for h in hooks:
+        h.remove()
+    assert seen and set(seen) == {torch.bfloat16}
+    assert all(p.dtype == torch.float32 and p.grad.dtype == torch.float32 for p in t.G.parameters())
+    assert all(v.dtype == torch.float32 for st in t.opt_g.state.values() for v in st.values() if v.dim())
+    assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in out.values())
+    seen.clear()
+    fp32 = Trainer(config())
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o.dtype)) for m in fp32.D.modules()
+             if isinstance(m, torch.nn.Conv2d)]
+    fp32.train_step()
+    assert seen and set(seen) == {torch.float32}
+
+
+def test_channels_last_lays_out_convolution_weights_and_auto_picks_it_for_convolutional_networks_only():
+    on = Trainer(config(train={"channels_last": "auto"}))
+    assert on.channels_last and all(p.is_contiguous(memory_format=torch.channels_last)
+                                    for p in on.D.parameters() if p.dim() == 4)
+    assert not Trainer(config(model={"arch": "mlp"}, train={"channels_last": "auto"})).channels_last
+    assert not Trainer(config()).channels_last  # the default: the layout the studies trained in
+
+
+def test_a_checkpoint_resumes_only_at_the_precision_it_was_trained_in(tmp_path):
+    path = Trainer(config()).save(tmp_path / "c.pt")
+    with pytest.raises(ValueError, match=r"train.precision: 'fp32' in the checkpoint, 'bf16' now"):
+        Trainer(config(train={"precision": "bf16"})).load(path)
+
+
+@pytest.mark.parametrize("setting, message", [({"precision": "fp16"}, "train.precision"),
+                                              ({"channels_last": "yes"}, "train.channels_last")])
+def test_unknown_precision_and_layout_settings_are_refused_with_what_is_allowed(setting, message):
+    from gan import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        config(train=setting)
