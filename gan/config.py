@@ -168,7 +168,7 @@ class OptimConfig:
         _check_range("optim.weight_decay", self.weight_decay, 0.0, None)
 
 
-PRECISIONS = ("fp32", "bf16")  # train.precision; fp16 (which needs a gradient scaler) is not offered
+PRECISIONS = ("fp32", "bf16")  # train.precision and evaluation.precision; fp16 (which needs a gradient scaler) is not offered
 
 
 @dataclass(frozen=True)

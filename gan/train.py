@@ -24,6 +24,7 @@ from gan.config import Config, flatten
 from gan.data import Batches, ImageData, load_dataset, scale_pixels
 from gan.losses import build_loss, generator_terms
 from gan.models import build_models
+from gan.numerics import autocast, use_channels_last
 from gan.sampling import Sampler
 from gan.status import Status
 
@@ -73,15 +74,6 @@ def _check_same_config(saved: dict, config: Config) -> None:
         raise ValueError(f"The checkpoint was written by a run with a different config ({shown}); refusing to resume.")
 
 
-def _channels_last(setting: bool | str, *nets: nn.Module) -> bool:
-    """train.channels_last: as set, or with `auto` on for convolutional networks (where the layout lets the
-    convolutions run without reordering; benchmarks/train_throughput.py measures it)."""
-    if setting == "auto":
-        conv = (nn.Conv2d, nn.ConvTranspose2d)
-        return any(isinstance(m, conv) for net in nets for m in net.modules())
-    return bool(setting)
-
-
 class Trainer:
     def __init__(self, config: Config, *, data: ImageData | None = None, out_dir: str | os.PathLike | None = None):
         self.config = cfg = config.resolve()
@@ -100,7 +92,7 @@ class Trainer:
         self.G, self.D = build_models(
             cfg.model, channels=channels, image_size=size, num_classes=info.num_classes, critic=self.loss.critic
         )
-        self.channels_last = _channels_last(cfg.train.channels_last, self.G, self.D)
+        self.channels_last = use_channels_last(cfg.train.channels_last, self.G, self.D)
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
         self.G.to(self.device, memory_format=layout)
         self.D.to(self.device, memory_format=layout)
@@ -142,7 +134,7 @@ class Trainer:
 
     def autocast(self):
         """The forward passes' and losses' precision (train.precision): bf16 autocast, or fp32 as written."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.train.precision == "bf16")
+        return autocast(self.config.train.precision, self.device.type)
 
     def train_step(self) -> dict[str, torch.Tensor]:
         """One generator update after n_critic discriminator updates. Returns detached scalar tensors.

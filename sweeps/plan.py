@@ -50,8 +50,8 @@ def plan(spec: SweepSpec) -> str:
     train = spec.base.train
     lines.append(f"training numerics: precision {train.precision}, channels_last {train.channels_last}")
     ev = spec.evaluation
-    lines.append(f"evaluation: {ev.extractor} extractor, metrics {list(ev.metrics)}, {ev.num_samples} samples "
-                 f"({spec.final_num_samples or ev.num_samples} at the end), {ev.real_samples} real")
+    lines.append(f"evaluation: {ev.extractor} extractor in {ev.precision}, metrics {list(ev.metrics)}, {ev.num_samples} "
+                 f"samples ({spec.final_num_samples or ev.num_samples} at the end), {ev.real_samples} real")
     if spec.published:
         lines.append(f"published figures ({len(spec.published)}), shown beside ours in the report's scorecard:")
         for f in spec.published:

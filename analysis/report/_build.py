@@ -89,10 +89,12 @@ def _header(sweep: Sweep, extractor: str) -> str:
 
 
 def _numerics(trials) -> str:
-    """How the trials trained: their precision and memory layout (train.precision, train.channels_last),
-    every value that occurs; sweeps from before these settings trained in fp32, contiguous."""
+    """How the trials trained and were scored: their precision and memory layout (train.precision,
+    train.channels_last, eval.precision), every value that occurs; sweeps from before these settings ran
+    in fp32, contiguous."""
     def values(column: str, default) -> str:
         seen = trials[column].dropna().unique().tolist() if column in trials else []
         return ", ".join(sorted(str(v) for v in seen)) or str(default)
 
-    return f"trained in {values('train.precision', 'fp32')}, channels_last {values('train.channels_last', False)}"
+    return (f"trained in {values('train.precision', 'fp32')}, channels_last {values('train.channels_last', False)}; "
+            f"evaluated in {values('eval.precision', 'fp32')}")

@@ -62,5 +62,6 @@ def scale_pixels(images_u8: torch.Tensor, pixel_range: str) -> torch.Tensor:
 
 def to_uint8(images: torch.Tensor, pixel_range: str) -> torch.Tensor:
     """Inverse of `scale_pixels`: generator output to uint8 pixels."""
+    images = images.float()  # a bf16 generator's output has too few digits for 256 levels
     x = (images + 1.0) / 2.0 if pixel_range == "tanh" else images
     return x.clamp(0, 1).mul(255).round().to(torch.uint8)

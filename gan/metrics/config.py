@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from gan.config import ConfigError, _build, _check_choice, _check_range
+from gan.config import PRECISIONS, ConfigError, _build, _check_choice, _check_range
 from gan.metrics.features import EXTRACTORS
 from gan.metrics.registry import METRICS
 
@@ -33,9 +33,11 @@ class EvalConfig:
     fid_bootstrap: int = 10  # bootstrap resamples of the generated features behind `fid_std`; 0 = no fid_std
     seed: int = 0  # seeds the sampled noise and labels, and the real reference subset
     device: str = "auto"  # where extractors run
+    precision: str = "fp32"  # the evaluation's forward passes (drawing the samples, the feature extractor): fp32, or bf16 autocast; real-data features are cached per precision
 
     def __post_init__(self):
         _check_choice("evaluation.extractor", self.extractor, EXTRACTORS.names())
+        _check_choice("evaluation.precision", self.precision, PRECISIONS)
         for m in self.metrics:
             _check_choice("evaluation.metrics", m, METRICS.names())
         _check_range("evaluation.num_samples", self.num_samples, 10)

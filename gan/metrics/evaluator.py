@@ -25,6 +25,7 @@ from gan.metrics.config import EVAL_SAMPLES, EvalConfig
 from gan.metrics.features import build_extractor
 from gan.metrics.reference import RealReference, load_real_reference
 from gan.metrics.registry import METRICS, metric_needs
+from gan.numerics import autocast
 
 __all__ = ["EvalContext", "Evaluator"]
 
@@ -86,7 +87,7 @@ class Evaluator:
             self.classifier_spec = self._classifier_spec()
         self.extractor = build_extractor(
             config.extractor, classifier=getattr(self, "classifier_spec", None),
-            inception_weights=config.inception_weights, device=self.device,
+            inception_weights=config.inception_weights, device=self.device, precision=config.precision,
         )
         self.real = load_real_reference(self.extractor, ref_cfg, config.real_samples, config.seed)
         if verbose:
@@ -135,13 +136,13 @@ class Evaluator:
     ) -> dict[str, float]:
         """Score `generate(n, seed=...) -> (uint8 images, labels)` with the configured metrics."""
         n = num_samples or self.config.num_samples
-        size = self.config.image_size
-        if size is not None:  # score at the evaluation size, every call (GAN-test draws more sets)
-            raw_generate = generate
+        size, precision = self.config.image_size, self.config.precision
+        raw_generate = generate
 
-            def generate(k, *args, **kwargs):
+        def generate(k, *args, **kwargs):  # every draw (GAN-test draws more sets) at the evaluation's precision and size
+            with autocast(precision, "cpu", *(("cuda",) if torch.cuda.is_available() else ())):
                 images, labels = raw_generate(k, *args, **kwargs)
-                return (images if images.shape[-1] == size else resize_uint8(images, size)), labels
+            return (images if size is None or images.shape[-1] == size else resize_uint8(images, size)), labels
         images, labels = generate(n, seed=self.config.seed)
         ctx = EvalContext(self, generate, images, labels)
         scores: dict[str, float] = {}

@@ -27,6 +27,7 @@ from torch_fidelity.utils import create_feature_extractor
 from gan._registry import Registry
 from gan.data import scale_pixels
 from gan.metrics.classifier import ClassifierSpec, DomainClassifier, _cache_path, load_or_train_classifier
+from gan.numerics import autocast, has_convolutions
 
 __all__ = ["EXTRACTORS", "Extractor", "InceptionWeightsMissing", "build_extractor", "inception_weights_path"]
 
@@ -91,8 +92,9 @@ class Extractor:
     channels: int  # input channels it wants (3 for Inception; grayscale is repeated)
     device: torch.device
     test_accuracy: float | None = None  # domain only: accuracy of the classifier on real test images
+    precision: str = "fp32"  # of its forward pass (evaluation.precision); part of `key`
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def __call__(self, images_u8: torch.Tensor) -> dict[str, torch.Tensor]:
         """uint8 (N, C, H, W) -> {'features': (N, D), 'logits': (N, K)} as float32 CPU tensors."""
         feats, logits = [], []
@@ -100,7 +102,8 @@ class Extractor:
             x = images_u8[i : i + self.batch_size].to(self.device)
             if x.shape[1] != self.channels:
                 x = x.expand(-1, self.channels, -1, -1)
-            out = self.module.convert_features_tuple_to_dict(self.module(x))
+            with autocast(self.precision, self.device.type):
+                out = self.module.convert_features_tuple_to_dict(self.module(x))
             feats.append(out[self.feature_layer].float().cpu())
             logits.append(out[self.logits_layer].float().cpu())
         return {"features": torch.cat(feats), "logits": torch.cat(logits)}
@@ -110,16 +113,26 @@ EXTRACTORS: Registry = Registry("feature extractor")
 
 
 @EXTRACTORS.register("domain")
-def _build_domain(*, classifier: ClassifierSpec, device: torch.device, **_) -> Extractor:
+def _build_domain(*, classifier: ClassifierSpec, device: torch.device, precision: str = "fp32", **_) -> Extractor:
     _, acc, _ = load_or_train_classifier(classifier, device="cpu")
     path = _cache_path(classifier)
     module = create_feature_extractor(
         DOMAIN_TF_NAME, ["features", "logits"], cuda=False, feature_extractor_weights_path=str(path), verbose=False
-    ).to(device)
-    return Extractor(
-        name="domain", module=module, key=f"domain-{classifier.key()}", feature_layer="features",
-        logits_layer="logits", batch_size=1000, channels=module.net.channels, device=device, test_accuracy=acc,
     )
+    # channels-last: the same arithmetic in another order (features agree to float rounding), 1.7x on this
+    # project's CPU measurements (benchmarks/eval_cost.py)
+    layout = torch.channels_last if has_convolutions(module.net) else torch.contiguous_format
+    module = module.to(device, memory_format=layout)
+    return Extractor(
+        name="domain", module=module, key=_key(f"domain-{classifier.key()}", precision), feature_layer="features",
+        logits_layer="logits", batch_size=1000, channels=module.net.channels, device=device, test_accuracy=acc,
+        precision=precision,
+    )
+
+
+def _key(weights_key: str, precision: str) -> str:
+    """The cache key of an extractor's features: its weights, and its precision where that is not fp32."""
+    return weights_key if precision == "fp32" else f"{weights_key}-{precision}"
 
 
 def inception_weights_path(configured: str | None) -> Path | None:
@@ -144,7 +157,8 @@ def _file_key(path: Path) -> str:
 
 
 @EXTRACTORS.register("inception")
-def _build_inception(*, inception_weights: str | None = None, device: torch.device, **_) -> Extractor:
+def _build_inception(*, inception_weights: str | None = None, device: torch.device, precision: str = "fp32",
+                     **_) -> Extractor:
     path = inception_weights_path(inception_weights)
     try:
         with tempfile.TemporaryDirectory(prefix="gansweep-inception-") as private:
@@ -169,8 +183,8 @@ def _build_inception(*, inception_weights: str | None = None, device: torch.devi
         ) from e
     key = f"inception-{_file_key(path)}" if path else f"inception-{INCEPTION_FILE}"
     return Extractor(
-        name="inception", module=module.to(device), key=key, feature_layer="2048", logits_layer="logits_unbiased",
-        batch_size=64, channels=3, device=device,
+        name="inception", module=module.to(device), key=_key(key, precision), feature_layer="2048",
+        logits_layer="logits_unbiased", batch_size=64, channels=3, device=device, precision=precision,
     )
 
 

@@ -1,0 +1,36 @@
+"""Numerics levers shared by training and evaluation: the precision of forward passes and the memory
+layout of convolutional networks. benchmarks/train_throughput.py and benchmarks/eval_cost.py measure them.
+
+- precision `fp32` runs as written; `bf16` runs forward passes under bf16 autocast (weights stay fp32);
+- channels-last stores conv weights and activations as NHWC, which lets oneDNN (CPU) and cuDNN (GPU)
+  run convolutions without reordering; `auto` turns it on for networks that have convolutions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+__all__ = ["autocast", "has_convolutions", "use_channels_last"]
+
+
+def autocast(precision: str, *device_types: str) -> contextlib.AbstractContextManager:
+    """The forward passes' precision on each device type given ('cpu', 'cuda'): bf16 autocast, or fp32 (a
+    context that changes nothing)."""
+    stack = contextlib.ExitStack()
+    if precision == "bf16":
+        for device_type in dict.fromkeys(device_types):
+            stack.enter_context(torch.autocast(device_type, dtype=torch.bfloat16))
+    return stack
+
+
+def has_convolutions(*nets: nn.Module) -> bool:
+    conv = (nn.Conv2d, nn.ConvTranspose2d)
+    return any(isinstance(m, conv) for net in nets for m in net.modules())
+
+
+def use_channels_last(setting: bool | str, *nets: nn.Module) -> bool:
+    """A channels_last setting (true, false or `auto`) for these networks: `auto` is on where they convolve."""
+    return has_convolutions(*nets) if setting == "auto" else bool(setting)
