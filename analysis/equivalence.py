@@ -1,5 +1,5 @@
 """Is one level of a factor equivalent to another? `python -m analysis.equivalence TARGET --factor KEY
-[--baseline LEVEL] [--margin 0.05]`.
+[--baseline LEVEL] [--margin 0.05] [--also SWEEP ...]`.
 
 The report says whether a difference is detectable; "no detectable difference" is not "the same". This
 answers the second question for a factor with two levels (e.g. `train.precision`: does bf16 train the
@@ -7,7 +7,8 @@ same GAN as fp32?): two one-sided tests (TOST, statsmodels `ttost_ind`) that the
 levels' geometric mean metric lies within [1 - margin, 1 + margin], on the log of the final metric of
 each run (FID's seed spread grows with FID), Welch's unequal variances. Equivalent at 5% when both
 one-sided tests reject, i.e. when the 90% interval of the ratio lies inside the margin. The 95% interval
-printed beside it is the report's model's (analysis.model).
+printed beside it is the report's model's (analysis.model). `--also` pools the runs of other sweeps of the
+same spec run with other seeds (`sweeps.run --seeds`): a replication, and more power.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import sys
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from statsmodels.stats.weightstats import ttost_ind
 
-from analysis.load import SweepNotFound, add_target_arguments, load_target
+from analysis.load import SweepNotFound, add_target_arguments, load_sweep, load_target
 from analysis.model import fit_design
 from analysis.stats import usable_trials
 from record.design import level_label
@@ -78,19 +80,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--factor", required=True, help="the swept key with two levels, e.g. train.precision")
     parser.add_argument("--baseline", help="the level the other is compared with (default: the first in order)")
     parser.add_argument("--margin", type=float, default=0.05, help="equivalence margin as a share (default 0.05)")
+    parser.add_argument("--also", action="append", default=[], metavar="SWEEP",
+                        help="pool the runs of another sweep of the same spec with other seeds (a sweep folder, "
+                             "or an output root for its newest sweep); repeatable")
     args = parser.parse_args(argv)
     if not 0 < args.margin < 1:
         parser.error(f"--margin {args.margin:g}: give a share between 0 and 1, e.g. 0.05")
     try:
         sweep = load_target(args)
-        if args.factor not in sweep.trials:
-            raise ValueError(f"--factor {args.factor}: not a param of this sweep's trials (swept: {', '.join(sweep.swept)}).")
-        result = equivalence(sweep.trials, sweep.metric, sweep.mode, args.factor, args.baseline, args.margin)
+        trials = pooled(sweep, [load_sweep(t, scale=args.scale, root=args.root) for t in args.also], args.factor)
+        result = equivalence(trials, sweep.metric, sweep.mode, args.factor, args.baseline, args.margin)
     except (SweepNotFound, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(result.sentence(sweep.metric))
     return 0
+
+
+def pooled(sweep, others: list, factor: str) -> pd.DataFrame:
+    """The trials of `sweep` and of `others` (the same spec, other seeds) in one table; a seed run twice at
+    one level would count one GAN as two, so it is refused."""
+    for s in (sweep, *others):
+        if factor not in s.trials:
+            raise ValueError(f"--factor {factor}: not a param of the trials of {s.experiment} "
+                             f"({s.parent_run_id}; swept: {', '.join(s.swept)}).")
+        if (s.metric, s.mode) != (sweep.metric, sweep.mode):
+            raise ValueError(f"sweep {s.parent_run_id} ranks by {s.metric} ({s.mode}), the first by {sweep.metric} "
+                             f"({sweep.mode}): pool sweeps of one spec.")
+    trials = pd.concat([s.trials for s in (sweep, *others)], ignore_index=True)
+    if others and "train.seed" in trials:
+        ended = usable_trials(trials, sweep.metric)
+        twice = ended[ended.duplicated([factor, "train.seed"], keep=False)]
+        if not twice.empty:
+            row = twice.iloc[0]
+            raise ValueError(f"seed {row['train.seed']} at {factor}={row[factor]} is in more than one of the pooled "
+                             "sweeps; pool sweeps run with other seeds (sweeps.run --seeds).")
+    return trials
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from statsmodels.stats.weightstats import ttost_ind
 
-from analysis.equivalence import equivalence
+from analysis.equivalence import equivalence, pooled
+from analysis.load import Sweep
 
 
 def _trials(fp32, bf16):
@@ -41,3 +42,26 @@ def test_equivalence_is_found_for_equal_levels_and_refused_for_a_10_percent_diff
 def test_a_factor_without_two_levels_is_refused():
     with pytest.raises(ValueError, match="compares two"):
         equivalence(_trials([80.0, 81.0], []), "fid", "min", "train.precision")
+
+
+def _sweep(fp32, bf16, seeds, metric="fid"):
+    trials = _trials(fp32, bf16).assign(**{"train.seed": list(seeds) * 2})
+    return Sweep("precision", "sqlite:///unused.db", f"run-{seeds[0]}", metric, "min", trials, pd.DataFrame(),
+                 ["train.precision"])
+
+
+def test_another_seed_set_pools_into_one_test_and_a_seed_in_both_is_refused():
+    rng = np.random.default_rng(5)
+    draw = lambda mean: mean * np.exp(rng.normal(0, 0.04, 5))  # noqa: E731
+    first, second = _sweep(draw(80), draw(80), range(5)), _sweep(draw(80), draw(80), range(5, 10))
+    both = pooled(first, [second], "train.precision")
+    alone = equivalence(first.trials, "fid", "min", "train.precision", "fp32")
+    pooled_result = equivalence(both, "fid", "min", "train.precision", "fp32")
+    assert pooled_result.runs == (10, 10) and alone.runs == (5, 5)
+    # the pooled test is the same TOST on all twenty log FIDs
+    x0, x1 = (np.log(both.loc[both["train.precision"] == v, "fid"].to_numpy()) for v in ("fp32", "bf16"))
+    assert pooled_result.p == pytest.approx(ttost_ind(x1, x0, math.log(0.95), math.log(1.05), usevar="unequal")[0])
+    with pytest.raises(ValueError, match="seed 3 at train.precision=fp32 is in more than one"):
+        pooled(first, [_sweep(draw(80), draw(80), range(3, 8))], "train.precision")
+    with pytest.raises(ValueError, match="ranks by kid"):
+        pooled(first, [_sweep(draw(80), draw(80), range(5, 10), metric="kid")], "train.precision")
