@@ -81,7 +81,7 @@ def levers(args, data: DataConfig, metrics: tuple[str, ...]) -> None:
             scores, t_all = timed(lambda: ev.evaluate(trainer.generate))
             rows[name].append((t_all, t_gen, t_feat, scores))
     base = min(rows["fp32, contiguous (before)"], key=lambda r: r[0])
-    print(f"| evaluation | total | drawing 10k | features | metrics | speed-up | FID (fid_std) | FID - before, in fid_std |")
+    print("| evaluation | total | drawing 10k | features | metrics | speed-up | FID (fid_std) | FID - before, in fid_std |")
     print("|---|---|---|---|---|---|---|---|")
     for name, runs in rows.items():
         t_all, t_gen, t_feat, scores = min(runs, key=lambda r: r[0])

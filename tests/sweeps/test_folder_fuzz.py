@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 
 from record.folder import STATE_FILE, StateDamaged, SweepState, latest_sweep_dir, read_state
 from sweeps.location import write_state
-from sweeps.tracking.journal import JOURNAL_FILE, Journal
+from sweeps.tracking.journal import JOURNAL_FILE
 from sweeps.push import main as push
 from sweeps.tracking.client import open_parent_run
 from sweeps.tunestate import TuneStateDamaged, check_tune_state, restore_tune_state
