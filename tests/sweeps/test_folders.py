@@ -15,8 +15,9 @@ from gan._io import atomic_path
 from tests.helpers import MNIST_TEST_DIR, REPO
 
 
-def _state(label: str, sweep_id: str, finished: bool = False) -> SweepState:
-    return SweepState(sweep_id=sweep_id, tracking_uri="sqlite:///x.db", storage="/x", experiment=label,
+def _state(label: str, sweep_id: str, finished: bool = False, tracking_uri: str = "sqlite:////nonexistent/x.db"
+           ) -> SweepState:
+    return SweepState(sweep_id=sweep_id, tracking_uri=tracking_uri, storage="/x", experiment=label,
                       experiment_id="1", parent_run_id="p", spec="s.yaml", scale=None, label=label,
                       run_name=f"{label}-{sweep_id}", finished=finished)
 
@@ -59,7 +60,7 @@ def test_an_atomic_write_leaves_the_old_file_or_the_new_one_and_no_temporary(tmp
 def _unfinished_sweep(out, name="trusty"):
     folder = out / "sweeps" / f"{name}-20260101-a"
     folder.mkdir(parents=True)
-    write_state(folder, _state(name, "20260101-a"))
+    write_state(folder, _state(name, "20260101-a", tracking_uri=f"sqlite:///{out / 'mlflow.db'}"))  # a push opens it
     return folder
 
 
