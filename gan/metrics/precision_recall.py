@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from gan.metrics.kernels import knn_radii
+from gan.metrics.kernels import knn_radii, squared_distances
 from gan.metrics.registry import PRECISION, RECALL, register_metric
 
 if TYPE_CHECKING:  # type hints only: the reference imports this module, so importing it back would be a circle
@@ -22,14 +22,14 @@ def precision_recall(features: torch.Tensor, real: RealReference, k: int, chunk:
     (a test checks them equal), with the real k-NN radii cached by the reference and each real-generated
     distance computed once for both: precision = share of generated samples inside some real ball, recall
     = share of real samples inside some generated ball."""
-    gen_radii = knn_radii(features, k, chunk)
-    real_feats, real_radii = real.features, real.knn_radii(k)
+    gen_radii2 = knn_radii(features, k, chunk).square()  # squared, as the distances compared with them
+    real_feats, real_radii2 = real.features, real.knn_radii(k).square()
     inside_real = torch.zeros(features.shape[0], dtype=torch.bool)
     covered = []
     for start in range(0, real_feats.shape[0], chunk):
-        d = torch.cdist(real_feats[start : start + chunk], features)  # (real chunk, generated)
-        covered.append((d <= gen_radii[None, :]).any(dim=1))
-        inside_real |= (d <= real_radii[start : start + chunk, None]).any(dim=0)
+        d2 = squared_distances(real_feats[start : start + chunk], features)  # (real chunk, generated)
+        covered.append((d2 <= gen_radii2[None, :]).any(dim=1))
+        inside_real |= (d2 <= real_radii2[start : start + chunk, None]).any(dim=0)
     return inside_real.float().mean().item(), torch.cat(covered).float().mean().item()
 
 
