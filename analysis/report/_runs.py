@@ -18,9 +18,18 @@ from gan.status import Status
 SUMMARY_METRICS = [name for name, out in OUTPUTS.items() if out.direction] + ["wall_time_s"]
 
 
+PRECISION = "train.precision"
+
+
+def trained_in_bf16(trials: pd.DataFrame) -> bool:
+    return PRECISION in trials and bool((trials[PRECISION] == "bf16").any())
+
+
 def run_tables(page: Page, trials: pd.DataFrame, metric: str, mode: str, factors: list[str]) -> None:
-    """The ranking of single trials, and every metric's last and best value by configuration."""
-    rank = ranking(trials, metric, mode, factors)
+    """The ranking of single trials, and every metric's last and best value by configuration; trials trained
+    in bf16 carry their precision in the ranking, swept or not."""
+    marked = factors + [PRECISION] * (trained_in_bf16(trials) and PRECISION not in factors)
+    rank = ranking(trials, metric, mode, marked)
     page.add_table("ranking", f"Ranking of trials by {metric}", rank,
                    note="<p>Single runs: their order within a configuration's interval is noise. Early-stopped "
                         "trials show the evaluation at which ASHA stopped them; their metric is the value at that "

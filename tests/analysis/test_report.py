@@ -344,3 +344,21 @@ def test_text_from_the_tracking_store_reaches_the_page_escaped(sweep, tmp_path):
     page = build_report(load_sweep(hostile, tracking_uri=uri), tmp_path / "report", log_to_mlflow=False).read_text()
     assert "<script>alert" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # shown, as text
+
+
+def test_trials_trained_in_bf16_are_marked_in_the_header_and_the_ranking(sweep, tmp_path):
+    """bf16 training is not shown equivalent to fp32 (the README's precision study), so a report says which
+    trials it trained, swept or not."""
+    import dataclasses
+
+    s, _ = sweep
+    assert set(s.trials["train.precision"]) == {"fp32"}
+    plain = build_report(s, tmp_path / "fp32", log_to_mlflow=False).read_text()
+    assert "trained in fp32" in plain and "not been shown to train the same GAN" not in plain
+    assert "train.precision" not in pd.read_csv(tmp_path / "fp32" / "ranking.csv").columns
+    trials = s.trials.copy()
+    trials.loc[trials["model.g_width"] == 4, "train.precision"] = "bf16"
+    page = build_report(dataclasses.replace(s, trials=trials), tmp_path / "bf16", log_to_mlflow=False).read_text()
+    assert "trained in bf16, fp32" in page and "not been shown to train the same GAN as fp32" in page
+    rank = pd.read_csv(tmp_path / "bf16" / "ranking.csv")
+    assert (rank["train.precision"] == np.where(rank["model.g_width"] == 4, "bf16", "fp32")).all()
