@@ -6,7 +6,7 @@ ToTensor/Normalize applied per image, as the studies did; gansweep decodes once 
 on the device and slices batches from it. Prints iterations per second for both and their ratio.
 
 `--levers` prints instead the training step under each precision and layout lever (`train.precision`,
-`train.channels_last`) at the main job's width and the studies' (G/D width, batch: 32/32, 64/64,
+`train.channels_last`, `train.compile`) at the main job's width and the studies' (G/D width, batch: 32/32, 64/64,
 100/64), on one thread, every variant timed side by side in rounds so that machine noise hits all alike,
 as a ratio to fp32 in the default layout. It runs on CUDA unchanged when a GPU is present (`--device`).
 
@@ -76,19 +76,20 @@ def gansweep_loop(trainer: Trainer, iterations: int) -> float:
     return iterations / (time.perf_counter() - start)
 
 
-LEVERS = {"fp32": ("fp32", False), "bf16": ("bf16", False), "channels_last": ("fp32", True),
-          "channels_last + bf16": ("bf16", True)}
+LEVERS = {"fp32": ("fp32", False, False), "bf16": ("bf16", False, False), "channels_last": ("fp32", True, False),
+          "channels_last + bf16": ("bf16", True, False), "compiled": ("fp32", False, True),
+          "compiled + channels_last + bf16": ("bf16", True, True)}
 SHAPES = ((32, 32), (64, 64), (100, 64))  # (G/D width, batch): the main job's best, the studies' default, hidden_dims at full scale
 
 
 def lever_trainer(width: int, batch: int, lever: str, device: str) -> Trainer:
-    precision, channels_last = LEVERS[lever]
+    precision, channels_last, compiled = LEVERS[lever]
     return Trainer(Config.from_dict({
         "data": {"name": "fashion_mnist"},
         "model": {"arch": "dcgan", "latent_dim": 100, "g_width": width, "d_width": width},
         "loss": {"name": "bce"},
         "train": {"iterations": 1000, "batch_size": batch, "device": device, "precision": precision,
-                  "channels_last": channels_last},
+                  "channels_last": channels_last, "compile": compiled},
     }))
 
 
@@ -105,7 +106,11 @@ def steps_per_second(trainer: Trainer, steps: int) -> float:
 def lever_table(steps: int, rounds: int, device: str) -> None:
     torch.set_num_threads(1)
     trainers = {(w, b, lv): lever_trainer(w, b, lv, device) for w, b in SHAPES for lv in LEVERS}
-    for t in trainers.values():
+    compile_s = {}
+    for k, t in trainers.items():
+        start = time.perf_counter()
+        steps_per_second(t, 1)  # a compiled trainer compiles G and D here
+        compile_s[k] = time.perf_counter() - start
         steps_per_second(t, 5)  # warm-up: allocator, kernels, oneDNN's primitive cache
     best = {k: 0.0 for k in trainers}
     for _ in range(rounds):  # every variant once per round, so slow spells of the machine hit all of them
@@ -121,6 +126,9 @@ def lever_table(steps: int, rounds: int, device: str) -> None:
         base = best[(w, b, "fp32")]
         cells = [f"{base:.1f} it/s"] + [f"{best[(w, b, lv)] / base:.2f}x" for lv in list(LEVERS)[1:]]
         print(f"| {w}, {b} | " + " | ".join(cells) + " |")
+    compiled = [lv for lv in LEVERS if LEVERS[lv][2]]
+    print("first step of the compiled variants (compiling G and D): " + "; ".join(
+        f"{w}/{b} " + ", ".join(f"{compile_s[(w, b, lv)]:.1f} s" for lv in compiled) for w, b in SHAPES))
 
 
 def main() -> None:

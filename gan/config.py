@@ -185,6 +185,7 @@ class TrainConfig:
     grid_columns: int = 8  # samples per row of the saved sample grid (one row per class when conditional)
     precision: str = "fp32"  # fp32 (the studies'), or bf16: forward passes and losses under bf16 autocast, weights and optimizer state in fp32
     channels_last: bool | str = False  # conv weights and batches in channels-last memory layout; auto = on for convolutional architectures
+    compile: bool = False  # torch.compile G and D for the training steps, once per trial; the compiling is timed apart (compile_time_s)
 
     def __post_init__(self):
         _check_range("train.batch_size", self.batch_size, 1, 65536)
@@ -251,6 +252,11 @@ class Config:
             raise ConfigError(
                 f"`loss.classifier_weight` is {self.loss.classifier_weight}, but the classifier's cross-entropy needs "
                 "the class each sample was generated for; set `model.conditional: true` or the weight to 0."
+            )
+        if self.train.compile and getattr(LOSSES.get(self.loss.name), "double_backward", False):
+            raise ConfigError(
+                f"`train.compile` is true, but loss {self.loss.name!r} differentiates the critic's gradient (its "
+                "gradient penalty), which torch.compile cannot compile; set `train.compile: false`."
             )
         check = getattr(ARCHITECTURES.get(self.model.arch), "check", None)
         if check is not None:  # the architecture's geometry at this image size, before any work starts

@@ -59,6 +59,9 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+RESUMES_ACROSS = ("train.compile",)  # how the steps run, not what they compute: a checkpoint resumes either way
+
+
 def _check_same_config(saved: dict, config: Config) -> None:
     """Refuse a checkpoint of another run. A checkpoint written before a setting existed holds no value for
     it; it was trained with that setting's default, so the saved config is compared with today's defaults
@@ -68,6 +71,8 @@ def _check_same_config(saved: dict, config: Config) -> None:
     except ValueError as e:  # a key this version no longer knows, or a value it no longer allows
         raise ValueError(f"The checkpoint's config is not valid in this version ({e}); refusing to resume.") from e
     a, b = flatten(saved), flatten(config.to_dict())
+    for key in RESUMES_ACROSS:
+        a.pop(key, None), b.pop(key, None)
     differ = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
     if differ:
         shown = ", ".join(f"{k}: {a.get(k)!r} in the checkpoint, {b.get(k)!r} now" for k in differ[:5])
@@ -96,6 +101,10 @@ class Trainer:
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
         self.G.to(self.device, memory_format=layout)
         self.D.to(self.device, memory_format=layout)
+        # the training steps call these: G and D themselves, or torch.compile's wrappers of them (compiled on
+        # the first step, which run() times apart); checkpoints, sampling and evaluation use G and D
+        self.step_G, self.step_D = (torch.compile(self.G), torch.compile(self.D)) if cfg.train.compile else (self.G, self.D)
+        self.compile_time_s: float | None = None  # set by the first step of a compiled trainer
         self.opt_g = self._optimizer(self.G, cfg.optim.g_lr, cfg.optim.g_betas)
         self.opt_d = self._optimizer(self.D, cfg.optim.d_lr, cfg.optim.d_betas)
         self.g_terms = generator_terms(cfg, self.device)  # extra generator objectives (classifier guidance)
@@ -140,7 +149,7 @@ class Trainer:
         """One generator update after n_critic discriminator updates. Returns detached scalar tensors.
         Under bf16 the forward passes and losses run in autocast; the backward passes follow them, and the
         weights, gradients and optimizer states stay fp32."""
-        G, D, loss = self.G, self.D, self.loss
+        G, D, loss = self.step_G, self.step_D, self.loss
         n_critic = self.config.train.n_critic
         stats_sum: dict[str, torch.Tensor] = {}
         D.requires_grad_(True)
@@ -208,7 +217,11 @@ class Trainer:
         window_steps, window_start = 0, time.perf_counter()
         last: dict[str, float] = {}
         while self.step < self.total_steps:
+            started = time.perf_counter()
             stats = self.train_step()
+            if self.config.train.compile and self.compile_time_s is None:  # this step compiled G and D
+                self.compile_time_s = time.perf_counter() - started
+                window_start += self.compile_time_s  # neither in iters_per_sec nor in wall_time_s
             self.step += 1
             window_steps += 1
             for k, v in stats.items():
@@ -226,6 +239,8 @@ class Trainer:
             last = {k: float(v) / window_steps for k, v in window.items()}
             last["iters_per_sec"] = window_steps / max(now - window_start, 1e-9)
             last["wall_time_s"] = self.wall_time
+            if self.compile_time_s is not None:
+                last["compile_time_s"] = self.compile_time_s
             grid = None
             if self.out_dir is not None and not diverged:
                 grid = self.save_grid(self.out_dir / "samples" / f"step_{self.step:07d}.png")

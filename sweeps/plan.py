@@ -48,7 +48,8 @@ def plan(spec: SweepSpec) -> str:
     lines.append(f"seeds: {seeds}; resources per trial: {spec.resources.cpus} CPU, {spec.resources.gpus} GPU; "
                  f"max concurrent: {spec.max_concurrent or 'unlimited'}")
     train = spec.base.train
-    lines.append(f"training numerics: precision {train.precision}, channels_last {train.channels_last}")
+    lines.append(f"training numerics: precision {train.precision}, channels_last {train.channels_last}, "
+                 f"compile {train.compile}")
     ev = spec.evaluation
     lines.append(f"evaluation: {ev.extractor} extractor in {ev.precision}, metrics {list(ev.metrics)}, {ev.num_samples} "
                  f"samples ({spec.final_num_samples or ev.num_samples} at the end), {ev.real_samples} real")

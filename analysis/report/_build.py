@@ -89,14 +89,15 @@ def _header(sweep: Sweep, extractor: str) -> str:
 
 
 def _numerics(trials) -> str:
-    """How the trials trained and were scored: their precision and memory layout (train.precision,
-    train.channels_last, eval.precision), every value that occurs; sweeps from before these settings ran
+    """How the trials trained and were scored: their precision, memory layout and compilation (train.precision,
+    train.channels_last, train.compile, eval.precision), every value that occurs; sweeps from before these settings ran
     in fp32, contiguous."""
     def values(column: str, default) -> str:
         seen = trials[column].dropna().unique().tolist() if column in trials else []
         return ", ".join(sorted(str(v) for v in seen)) or str(default)
 
-    said = (f"trained in {values('train.precision', 'fp32')}, channels_last {values('train.channels_last', False)}; "
+    said = (f"trained in {values('train.precision', 'fp32')}, channels_last {values('train.channels_last', False)}, "
+            f"compile {values('train.compile', False)}; "
             f"evaluated in {values('eval.precision', 'fp32')}")
     if trained_in_bf16(trials):
         said += (". bf16 training has not been shown to train the same GAN as fp32 within 5% (the README's "

@@ -15,7 +15,7 @@ from gan.metrics import OUTPUTS
 from gan.status import Status
 
 # every registry output that ranks runs, then the training time
-SUMMARY_METRICS = [name for name, out in OUTPUTS.items() if out.direction] + ["wall_time_s"]
+SUMMARY_METRICS = [name for name, out in OUTPUTS.items() if out.direction] + ["wall_time_s", "compile_time_s"]
 
 
 PRECISION = "train.precision"
