@@ -8,7 +8,9 @@ on the device and slices batches from it. Prints iterations per second for both 
 `--levers` prints instead the training step under each precision and layout lever (`train.precision`,
 `train.channels_last`, `train.compile`) at the main job's width and the studies' (G/D width, batch: 32/32, 64/64,
 100/64), on one thread, every variant timed side by side in rounds so that machine noise hits all alike,
-as a ratio to fp32 in the default layout. It runs on CUDA unchanged when a GPU is present (`--device`).
+as a ratio to fp32 in the default layout, and then the training time of one smoke-scale main job (its
+first round: every configuration at its initial seeds, from each configuration's step rate) at fp32 and
+under channels-last + bf16. It runs on CUDA unchanged when a GPU is present (`--device`).
 
     python benchmarks/train_throughput.py [--iterations 200] [--batch-size 64] [--width 32]
     python benchmarks/train_throughput.py --levers [--steps 60] [--rounds 3] [--device auto]
@@ -29,6 +31,8 @@ import torchvision.transforms as T
 
 from gan import Config, Trainer
 from gan.data import DATASETS, locate_dataset
+
+MAIN_JOB = Path(__file__).resolve().parents[1] / "search_spaces" / "hidden_dims.yaml"
 
 
 def plain_loop(trainer: Trainer, folder: Path, iterations: int, batch_size: int, workers: int) -> float:
@@ -131,6 +135,30 @@ def lever_table(steps: int, rounds: int, device: str) -> None:
         f"{w}/{b} " + ", ".join(f"{compile_s[(w, b, lv)]:.1f} s" for lv in compiled) for w, b in SHAPES))
 
 
+def main_job_sum(steps: int, rounds: int, device: str) -> None:
+    """The training steps of one smoke-scale main job, summed over its first round's trials, at fp32 and under
+    channels-last + bf16: every configuration's step rate (best of `rounds`) times its steps and seeds."""
+    from sweeps.spec import load_spec
+
+    spec = load_spec(MAIN_JOB, scale="smoke")
+    seeds = spec.adaptive.initial if spec.adaptive else len(spec.seeds)
+    variants = {"fp32": {}, "channels_last + bf16": {"train.precision": "bf16", "train.channels_last": True}}
+    trainers = {(i, v): Trainer(spec.config_for({**c, **over, "train.device": device}))
+                for i, c in enumerate(spec.configurations()) for v, over in variants.items()}
+    for t in trainers.values():
+        steps_per_second(t, 5)
+    best = {k: 0.0 for k in trainers}
+    for _ in range(rounds):
+        for k, t in trainers.items():
+            best[k] = max(best[k], steps_per_second(t, steps))
+    total = {v: sum(seeds * t.total_steps / best[(i, v)] for (i, v2), t in trainers.items() if v2 == v)
+             for v in variants}
+    print(f"main job ({MAIN_JOB.name} smoke, first round: {len(spec.configurations())} configurations x {seeds} "
+          f"seeds x {next(iter(trainers.values())).total_steps} steps), training steps alone: fp32 "
+          f"{total['fp32']:.0f} s, channels_last + bf16 {total['channels_last + bf16']:.0f} s "
+          f"({total['fp32'] / total['channels_last + bf16']:.2f}x)")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--iterations", type=int, default=200)
@@ -144,6 +172,7 @@ def main() -> None:
     args = p.parse_args()
     if args.levers:
         lever_table(args.steps, args.rounds, args.device)
+        main_job_sum(args.steps, args.rounds, args.device)
         return
 
     def make() -> Trainer:
