@@ -107,6 +107,17 @@ def steps_per_second(trainer: Trainer, steps: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
+def best_rates(trainers: dict, steps: int, rounds: int) -> dict:
+    """Each trainer's best steps per second over `rounds` rounds of `steps` steps, after 5 warm-up steps."""
+    for t in trainers.values():
+        steps_per_second(t, 5)  # warm-up: allocator, kernels, oneDNN's primitive cache
+    best = {k: 0.0 for k in trainers}
+    for _ in range(rounds):  # every variant once per round, so slow spells of the machine hit all of them
+        for k, t in trainers.items():
+            best[k] = max(best[k], steps_per_second(t, steps))
+    return best
+
+
 def lever_table(steps: int, rounds: int, device: str) -> None:
     torch.set_num_threads(1)
     trainers = {(w, b, lv): lever_trainer(w, b, lv, device) for w, b in SHAPES for lv in LEVERS}
@@ -115,11 +126,7 @@ def lever_table(steps: int, rounds: int, device: str) -> None:
         start = time.perf_counter()
         steps_per_second(t, 1)  # a compiled trainer compiles G and D here
         compile_s[k] = time.perf_counter() - start
-        steps_per_second(t, 5)  # warm-up: allocator, kernels, oneDNN's primitive cache
-    best = {k: 0.0 for k in trainers}
-    for _ in range(rounds):  # every variant once per round, so slow spells of the machine hit all of them
-        for k, t in trainers.items():
-            best[k] = max(best[k], steps_per_second(t, steps))
+    best = best_rates(trainers, steps, rounds)
     dev = next(iter(trainers.values())).device
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
     print(f"device {name}, {torch.get_num_threads()} thread(s); DCGAN, BCE, latent 100, Fashion-MNIST; "
@@ -145,12 +152,7 @@ def main_job_sum(steps: int, rounds: int, device: str) -> None:
     variants = {"fp32": {}, "channels_last + bf16": {"train.precision": "bf16", "train.channels_last": True}}
     trainers = {(i, v): Trainer(spec.config_for({**c, **over, "train.device": device}))
                 for i, c in enumerate(spec.configurations()) for v, over in variants.items()}
-    for t in trainers.values():
-        steps_per_second(t, 5)
-    best = {k: 0.0 for k in trainers}
-    for _ in range(rounds):
-        for k, t in trainers.items():
-            best[k] = max(best[k], steps_per_second(t, steps))
+    best = best_rates(trainers, steps, rounds)
     total = {v: sum(seeds * t.total_steps / best[(i, v)] for (i, v2), t in trainers.items() if v2 == v)
              for v in variants}
     print(f"main job ({MAIN_JOB.name} smoke, first round: {len(spec.configurations())} configurations x {seeds} "

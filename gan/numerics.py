@@ -13,7 +13,7 @@ import contextlib
 import torch
 from torch import nn
 
-__all__ = ["autocast", "has_convolutions", "use_channels_last"]
+__all__ = ["autocast", "use_channels_last"]
 
 
 def autocast(precision: str, *device_types: str) -> contextlib.AbstractContextManager:
@@ -26,11 +26,9 @@ def autocast(precision: str, *device_types: str) -> contextlib.AbstractContextMa
     return stack
 
 
-def has_convolutions(*nets: nn.Module) -> bool:
-    conv = (nn.Conv2d, nn.ConvTranspose2d)
-    return any(isinstance(m, conv) for net in nets for m in net.modules())
-
-
 def use_channels_last(setting: bool | str, *nets: nn.Module) -> bool:
     """A channels_last setting (true, false or `auto`) for these networks: `auto` is on where they convolve."""
-    return has_convolutions(*nets) if setting == "auto" else bool(setting)
+    if setting == "auto":
+        conv = (nn.Conv2d, nn.ConvTranspose2d)
+        return any(isinstance(m, conv) for net in nets for m in net.modules())
+    return bool(setting)
