@@ -1,11 +1,11 @@
 """The contract between a sweep's driver, its trials, its searcher and its tracker.
 
-The driver builds a `TrialRequest` per trial (as Tune's param space: `swept` then holds Tune's grid or
-distributions), Tune hands it to the trainable as the trial's config, and the trainable, the tracker
+Each trial's training config is resolved once, on the driver (`SweepSpec.trial_config`): a grid's in
+the param space (sweeps.space), a searcher's suggestion as it is made (sweeps.resolve.ResolvedTrials).
+Tune carries it, with the rest of a `TrialRequest`, as the trial's config; the trainable, the tracker
 and the summary read it back with `TrialRequest.from_trial_config`. A trial reports `Result` keys at
 every evaluation; `status_of` reads how a trial ended from its last result, once for every consumer.
-How evaluations are counted lives with the training config (`TrainConfig.evaluation_at`).
-"""
+How evaluations are counted lives with the training config (`TrainConfig.evaluation_at`)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from gan.config import Config, merge_dotted
 from gan.metrics import EvalConfig
 from gan.status import Status
 
-__all__ = ["CHECKPOINT_FILE", "GRID_PREFIX", "STORAGE_FAULT", "TRIAL_INDEX", "Result", "StorageFault", "TrialRequest",
+__all__ = ["CHECKPOINT_FILE", "GRID_PREFIX", "STORAGE_FAULT", "TRIAL", "TRIAL_INDEX", "Result", "StorageFault", "TrialRequest",
            "last_result", "status_of", "storage_fault_cause", "trial_storage_fault"]
 
 CHECKPOINT_FILE = "trainer.pt"  # the trainer's state inside each Tune checkpoint
@@ -100,35 +100,43 @@ def finished(last: Mapping[str, Any] | None) -> bool:
 
 @dataclass(frozen=True)
 class TrialRequest:
-    base: dict  # the training config (raw; file paths absolute)
-    swept: Any  # dotted overrides of `base`; in the param space, Tune's grid or distributions
+    config: dict  # the trial's training config, resolved on the driver (`SweepSpec.trial_config`), as a dict
+    swept: dict  # its swept values, dotted (they name its MLflow run and its configuration)
     eval: dict  # the EvalConfig, as a dict
     metric: str
     mode: str  # "min" or "max"
     final_num_samples: int | None  # samples at the last evaluation (None: as the other evaluations)
     threads: int  # torch threads per trial (the trial's CPUs)
-    seeds: list[int] | None = None  # Optuna sweeps: each configuration runs once per seed (Tune's Repeater)
-
-    def param_space(self) -> dict:
-        """Tune's param space (the trial configs it generates hold the same keys)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
     @classmethod
     def from_trial_config(cls, config: Mapping[str, Any]) -> TrialRequest:
-        """The request of one trial, from the config Tune gave it; a repeat of an Optuna configuration
-        takes the seed of its repeat index."""
+        """The request of one trial, from the config Tune gave it (a grid's trial comes as one value of
+        the grid, under `TRIAL`)."""
+        config = {**config, **config.get(TRIAL, {})}
+        missing = {"swept", "eval", "metric", "mode"} - set(config)
+        if missing or ("config" not in config and "base" not in config):
+            raise KeyError(f"not a gansweep trial config: {sorted(missing) or ['config']} missing")
         names = {f.name for f in fields(cls)}
-        missing = {"base", "swept", "eval", "metric", "mode"} - set(config)
-        if missing:
-            raise KeyError(f"not a gansweep trial config: {sorted(missing)} missing")
         given = {"final_num_samples": None, "threads": 1, **{k: v for k, v in config.items() if k in names}}
-        swept = dict(given["swept"])
-        if TRIAL_INDEX in config and given.get("seeds"):
-            swept["train.seed"] = given["seeds"][int(config[TRIAL_INDEX])]
-        return cls(**{**given, "swept": swept})
+        if "config" not in given:
+            given.update(_from_earlier_release(config))
+        return cls(**given)
 
     def training_config(self) -> Config:
-        return Config.from_dict(merge_dotted(self.base, self.swept))
+        return Config.from_dict(self.config)
 
     def eval_config(self) -> EvalConfig:
         return EvalConfig.from_dict(self.eval)
+
+
+TRIAL = "trial"  # the param-space key a grid varies: {"swept": ..., "config": ...} per trial
+
+
+def _from_earlier_release(config: Mapping[str, Any]) -> dict:
+    """Kept so that a sweep started by an earlier release still resumes: its trial configs carry the raw
+    base config, the swept values and, for Optuna's seed repeats, the seeds (the repeat index picks one),
+    and the trial resolved its config itself."""
+    swept = dict(config["swept"])
+    if TRIAL_INDEX in config and config.get("seeds"):
+        swept["train.seed"] = config["seeds"][int(config[TRIAL_INDEX])]
+    return {"swept": swept, "config": Config.from_dict(merge_dotted(config["base"], swept)).resolve().to_dict()}

@@ -4,7 +4,6 @@ command line is sweeps.cli."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shlex
 import shutil
@@ -18,6 +17,7 @@ from record.names import BASE_PARAM, GIT_COMMIT, SPEC_FILE, SPEC_PARAM, RunStatu
 from sweeps._ray import start_ray
 from sweeps.location import Where, locate, repair_tune_state, write_file, write_state
 from sweeps.plan import resolved_spec, sweep_design, sweep_note
+from sweeps.ledger import Ledger, ledger_callback
 from sweeps.progress import Progress, progress_callback
 from sweeps.schedule import adaptive_record
 from sweeps.spec import SpecError, SweepSpec
@@ -57,11 +57,11 @@ def _run_locked(spec: SweepSpec, where: Where, resume: bool, address: str | None
     journal, state, sha = open_tracking(spec, where, spec_path)
     try:
         start_ray(address, verbose)
-        progress = Progress(spec.metric, spec.mode, 0, spec.num_trials()) if spec.adaptive else \
-            Progress(spec.metric, spec.mode, spec.num_trials())
+        ledger = Ledger(0 if spec.adaptive else spec.num_trials())
+        progress = Progress(ledger, spec.metric, spec.mode, spec.num_trials() if spec.adaptive else None)
         interrupted = _tune(spec, where, journal, progress, sha, resume, verbose)
         training_end = time.perf_counter()
-        result = _record_end(spec, where, journal, state, progress, interrupted)
+        result = _record_end(spec, where, journal, state, ledger, interrupted)
         try:  # an interrupted sweep does not wait long: its --resume applies what waits
             journal.drain(min(tracking_wait, 10.0) if interrupted else tracking_wait)
         except KeyboardInterrupt:  # what waits stays in the journal
@@ -80,12 +80,14 @@ def _tune(spec: SweepSpec, where: Where, journal, progress: Progress, sha: str, 
     from sweeps.tracking.tracker import MLflowTracker
     from sweeps.tunestate import TuneStateBackup
 
-    tracker = MLflowTracker(journal, spec.metric, sha)
-    callbacks = [tracker, progress_callback(progress), TuneStateBackup(where.state_backup, str(where.experiment_path))]
+    ledger = progress.ledger
+    tracker = MLflowTracker(journal, ledger, spec.metric, sha)
+    callbacks = [ledger_callback(ledger), tracker, progress_callback(progress),  # the ledger first: the others read it
+                 TuneStateBackup(where.state_backup, str(where.experiment_path))]
     tuner = build_tuner(spec, where, callbacks, resume, verbose)
     interrupted = True
     try:
-        interrupted = fit(tuner, progress) or (spec.adaptive is not None and spec.method != "optuna"
+        interrupted = fit(tuner, ledger) or (spec.adaptive is not None and spec.method != "optuna"
                                                and adaptive_record(where.out) is None)
     finally:
         # ended as KILLED until the sweep has run every trial; a resumed sweep reopens the runs
@@ -96,12 +98,12 @@ def _tune(spec: SweepSpec, where: Where, journal, progress: Progress, sha: str, 
     return interrupted
 
 
-def _record_end(spec: SweepSpec, where: Where, journal, state: SweepState, progress: Progress,
+def _record_end(spec: SweepSpec, where: Where, journal, state: SweepState, ledger: Ledger,
                 interrupted: bool) -> dict:
     """The sweep's summary, and sweep.json marked finished (or not), in the folder and through the journal."""
-    result = summary(spec, progress, interrupted)
+    result = summary(spec, ledger, interrupted)
     result["sweep_dir"] = str(where.out)
-    result["stopped_by"] = progress.fault
+    result["stopped_by"] = ledger.fault
     state.finished = not interrupted
     write_state(where.out, state)
     write_file(where.out / SUMMARY_FILE, json.dumps(result, indent=1, default=str))
@@ -121,11 +123,11 @@ def _print_end(spec: SweepSpec, where: Where, journal, state: SweepState, progre
         from analysis.adaptive import record_lines
 
         rec = adaptive_record(where.out, finished=False)
-        print("\n".join(record_lines(rec, seconds_per_configuration(spec, progress, rec))) if rec else
+        print("\n".join(record_lines(rec, seconds_per_configuration(spec, progress.ledger, rec))) if rec else
               "adaptive seeds: no look yet (the first round has not ended)", flush=True)
     print(format_tracking(result["tracking"], journal, where, interrupted), flush=True)
-    if progress.fault:
-        print(f"stopped: {progress.fault}\nthe sweep's storage: {where.experiment_path}\nNothing logged is lost. "
+    if progress.ledger.fault:
+        print(f"stopped: {progress.ledger.fault}\nthe sweep's storage: {where.experiment_path}\nNothing logged is lost. "
               f"Free space there (or make it writable), then continue with: "
               f"{resume_command(spec, where, spec_path)}", flush=True)
     elif interrupted:
@@ -187,14 +189,13 @@ def prepare_caches(spec: SweepSpec) -> None:
     seen = set()
     configs = spec.trial_configs() or [{}]
     for swept in configs:
-        cfg = spec.config_for(swept)
+        cfg = spec.trial_config(swept)
         key = (cfg.data.name, cfg.data.root, cfg.data.split, cfg.data.image_size, cfg.model.conditional)
         if key in seen:
             continue
         seen.add(key)
         start = time.perf_counter()
-        data = cfg.data if not cfg.data.root else dataclasses.replace(cfg.data, root=str(Path(cfg.data.root).expanduser().resolve()))
-        ev = Evaluator(spec.evaluation, data, conditional=cfg.model.conditional)
+        ev = Evaluator(spec.evaluation, cfg.data, conditional=cfg.model.conditional)
         acc = f", classifier test accuracy {ev.extractor.test_accuracy:.4f}" if ev.extractor.test_accuracy else ""
         print(f"evaluation ready for {cfg.data.name} ({spec.evaluation.extractor} features{acc}; "
               f"{time.perf_counter() - start:.1f} s)", flush=True)

@@ -58,6 +58,13 @@ def make_scheduler(spec: SweepSpec, folder: Path):
 
 def make_search(spec: SweepSpec, folder: Path):
     """Tune's search algorithm for the spec (None: Tune's variant generator over the param space's grid)."""
+    from sweeps.resolve import ResolvedTrials
+
+    search = _searcher(spec, folder)
+    return ResolvedTrials(search, spec) if search is not None else None
+
+
+def _searcher(spec: SweepSpec, folder: Path):
     from sweeps.search import AdaptiveOptunaSeeds, PruningAwareOptunaSearch, SeedReplicates
 
     if spec.method == "optuna":

@@ -1,4 +1,5 @@
-"""Searchers: Tune's OptunaSearch, told the truth about early-stopped trials, and adaptive seeds.
+"""Searchers: Tune's OptunaSearch, told the truth about early-stopped trials; seed replicates; and
+adaptive seeds. Each sits inside `sweeps.resolve.ResolvedTrials`, which resolves the trials' configs.
 
 Ray's OptunaSearch reports a trial that ASHA stopped to Optuna as COMPLETE with its last, early
 metric, so TPE ranks a 2-evaluation FID next to 20-evaluation ones. Here a trial reaches the study
@@ -15,18 +16,18 @@ public way to tell a trial PRUNED. tests/sweeps/test_search.py fails if Ray rena
 from __future__ import annotations
 
 import json
-
 import math
 import pickle
 
 from optuna.trial import TrialState
 from ray.tune.search import Repeater, Searcher
 from ray.tune.search.optuna import OptunaSearch
+
 from gan._io import atomic_path
 from sweeps.contract import TRIAL_INDEX, Result, finished as ran_to_the_end
+from sweeps.resolve import WrappingSearcher
 
 __all__ = ["TRIAL_INDEX", "AdaptiveOptunaSeeds", "AdaptiveReplication", "PruningAwareOptunaSearch", "SeedReplicates"]
-
 
 class PruningAwareOptunaSearch(OptunaSearch):
     def __init__(self, *args, study_file: str | None = None, **kwargs):
@@ -133,7 +134,6 @@ def tell_mean(searcher, primary: str, results: list[dict | None]) -> None:
     searcher.on_trial_complete(primary, {searcher.metric: mean, Result.EVALUATION: last,
                                          Result.IS_FINAL: float(finished), Result.DIVERGED: float(not finished)})
 
-
 class AdaptiveReplication(Searcher):
     """Adaptive seeds (`seeds: {initial, max}`) as a Tune searcher: rounds of seeds, each decided by the model.
 
@@ -236,8 +236,7 @@ class AdaptiveReplication(Searcher):
         with open(checkpoint_path, "rb") as f:
             self.set_state(pickle.load(f))
 
-
-class AdaptiveOptunaSeeds(Searcher):
+class AdaptiveOptunaSeeds(WrappingSearcher):
     """`seeds: {initial, max}` under `method: optuna`: each configuration Optuna proposes runs `initial`
     seeds (`TRIAL_INDEX` in the trial config picks the seed); once they have ended, it gets one more seed
     while it is in a best set of several (Gupta's, at 5%, on the report's model fitted over every
@@ -249,23 +248,11 @@ class AdaptiveOptunaSeeds(Searcher):
     searcher state (the Optuna study itself lives in its journal), so `--resume` continues it."""
 
     def __init__(self, searcher, seeds: list[int], initial: int, maximum: int, configurations: int):
-        super().__init__()
-        self.searcher = searcher
+        super().__init__(searcher)
         self.seeds, self.initial, self.maximum, self.configurations = list(seeds), initial, maximum, configurations
         self.groups: dict[str, dict] = {}  # the trial id Optuna knows -> {"config", "runs": {trial id: run}, "told"}
         self.owner: dict[str, str] = {}  # trial id -> its configuration's (Optuna's) trial id
         self.queue: list[list] = []  # [configuration, seed index] to suggest next
-
-    @property
-    def metric(self) -> str:  # the Optuna searcher's, which Tune sets from the TuneConfig
-        return self.searcher.metric
-
-    @property
-    def mode(self) -> str:
-        return self.searcher.mode
-
-    def set_search_properties(self, metric, mode, config, **spec) -> bool:
-        return self.searcher.set_search_properties(metric, mode, config, **spec)
 
     def suggest(self, trial_id: str):
         if self.queue:

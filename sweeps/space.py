@@ -1,25 +1,20 @@
-"""The Tune param space of a sweep: what every trial is handed (a `sweeps.contract.TrialRequest`), with
-the swept values as Tune's grid, Optuna's distributions, or nothing where a searcher suggests them."""
+"""The Tune param space of a sweep: what every trial is handed (a `sweeps.contract.TrialRequest`).
+
+A grid's trials are all known here: each value of the grid is one trial's swept values and the
+training config they resolve to. A searcher's trials are not: the space holds Optuna's distributions
+(or nothing, where the adaptive searcher suggests each trial), and `sweeps.resolve.ResolvedTrials`
+resolves each suggestion's config as it is made.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import copy
 from pathlib import Path
 
-from sweeps.contract import TrialRequest
+from sweeps.contract import TRIAL
 from sweeps.spec import SweepSpec
 
 __all__ = ["trial_space"]
-
-
-def _absolute_paths(raw: dict) -> dict:
-    """Trials run in their own folders: make file paths in the training config absolute."""
-    out = copy.deepcopy(raw)
-    data = out.get("data") or {}
-    if data.get("root"):
-        data["root"] = str(Path(data["root"]).expanduser().resolve())
-    return out
 
 
 def trial_space(spec: SweepSpec) -> dict:
@@ -29,7 +24,9 @@ def trial_space(spec: SweepSpec) -> dict:
     eval_raw["metrics"] = list(eval_raw["metrics"])
     if eval_raw.get("inception_weights"):
         eval_raw["inception_weights"] = str(Path(eval_raw["inception_weights"]).expanduser().resolve())
-    seeds = None
+    space = {"eval": eval_raw, "metric": spec.metric, "mode": spec.mode, "threads": max(1, int(spec.resources.cpus))}
+    if spec.final_num_samples is not None:
+        space["final_num_samples"] = spec.final_num_samples
     if spec.method == "optuna":
         swept = {}
         for p in spec.parameters:
@@ -41,14 +38,8 @@ def trial_space(spec: SweepSpec) -> dict:
                 swept[p.key] = tune.loguniform(p.low, p.high)
             else:
                 swept[p.key] = tune.qrandint(int(p.low), int(p.high), int(p.step or 1))
-        swept["train.seed"] = spec.seeds[0]
-        if len(spec.seeds) > 1:  # SeedReplicates repeats each configuration; the repeat index picks the seed
-            seeds = list(spec.seeds)
-    elif spec.adaptive:
-        swept = {}  # the adaptive searcher suggests each trial's swept values
-    else:
-        swept = tune.grid_search(spec.trial_configs())  # Tune's variant generator expands the list
-    return TrialRequest(
-        base=_absolute_paths(spec.base_raw), swept=swept, eval=eval_raw, metric=spec.metric, mode=spec.mode,
-        final_num_samples=spec.final_num_samples, threads=max(1, int(spec.resources.cpus)), seeds=seeds,
-    ).param_space()
+        space["swept"] = swept
+    elif not spec.adaptive:  # Tune's variant generator expands the grid: one trial per value
+        space[TRIAL] = tune.grid_search([{"swept": s, "config": spec.trial_config(s).to_dict()}
+                                         for s in spec.trial_configs()])
+    return space

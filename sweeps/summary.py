@@ -12,7 +12,7 @@ import time
 from gan.status import Status
 from sweeps.contract import Result, TrialRequest
 from sweeps.location import Where
-from sweeps.progress import Progress
+from sweeps.ledger import Ledger
 from sweeps.schedule import levels
 from sweeps.spec import SweepSpec
 from sweeps.tracking.journal import REJECTED_FILE, push_command
@@ -21,12 +21,12 @@ __all__ = ["format_summary", "format_tracking", "resume_command", "seconds_per_c
            "tracking_report", "ui_command"]
 
 
-def summary(spec: SweepSpec, progress: Progress, interrupted: bool) -> dict:
+def summary(spec: SweepSpec, ledger: Ledger, interrupted: bool) -> dict:
     """Every trial Tune knows, ranked: finite metrics of completed trials first."""
     rows = []
-    for trial_id, t in progress.trials.items():
+    for trial_id, t in ledger.trials.items():
         last = t.get("last") or {}
-        rows.append({"trial_id": trial_id, "status": progress.status(trial_id, interrupted),
+        rows.append({"trial_id": trial_id, "status": ledger.status(trial_id, interrupted),
                      spec.metric: last.get(spec.metric), "evaluation": last.get(Result.EVALUATION),
                      "step": last.get(Result.STEP), "swept": TrialRequest.from_trial_config(t["config"]).swept})
 
@@ -90,12 +90,12 @@ def format_summary(summary: dict, spec: SweepSpec) -> str:
     return "\n".join(lines)
 
 
-def seconds_per_configuration(spec: SweepSpec, progress: Progress, rec: dict) -> dict[str, float]:
+def seconds_per_configuration(spec: SweepSpec, ledger: Ledger, rec: dict) -> dict[str, float]:
     """Each configuration's mean training time per finished run (Tune's time_total_s), by its record label."""
     from analysis.adaptive import cell_label
 
     times: dict[str, list[float]] = {}
-    for t in progress.trials.values():
+    for t in ledger.trials.values():
         last = t.get("last") or {}
         if "time_total_s" in last:
             lv = levels(spec, TrialRequest.from_trial_config(t["config"]).swept)

@@ -10,7 +10,7 @@ import threading
 
 from sweeps._ray import use_callbacks_on_restore
 from sweeps.location import Where
-from sweeps.progress import Progress
+from sweeps.ledger import Ledger
 from sweeps.schedule import make_scheduler, make_search
 from sweeps.space import trial_space
 from sweeps.spec import SweepSpec
@@ -70,7 +70,7 @@ def terminate_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def fit(tuner, progress: Progress) -> bool:
+def fit(tuner, ledger: Ledger) -> bool:
     """Run Tune; returns True when the sweep was interrupted (Ctrl-C, SIGTERM) before every trial ended.
 
     On the first interrupt Tune stops the trials, saves its state and returns; a second one raises
@@ -85,8 +85,8 @@ def fit(tuner, progress: Progress) -> bool:
     except KeyboardInterrupt:
         return True
     except Exception as e:
-        if progress.fault is None:
+        if ledger.fault is None:
             raise
         print(f"Tune's result summary failed on the faulty storage ({type(e).__name__}: {e})", file=sys.stderr)
         return True
-    return progress.unsettled() > 0
+    return ledger.unsettled() > 0

@@ -6,7 +6,8 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Mapping
 
 from gan.config import Config, merge_dotted
@@ -191,6 +192,15 @@ class SweepSpec:
     @functools.cached_property
     def _configs(self) -> dict[str, Config]:
         return {}
+
+    def trial_config(self, swept: Mapping[str, Any]) -> Config:
+        """The config a trial of these swept values trains: resolved (the loss's defaults filled in), with
+        its data root absolute, since trials run in folders of their own. What Tune carries to the trial,
+        what MLflow logs as its params and what the shared caches are prepared for."""
+        cfg = self.config_for(swept).resolve()
+        if not cfg.data.root:
+            return cfg
+        return replace(cfg, data=replace(cfg.data, root=str(Path(cfg.data.root).expanduser().resolve())))
 
     def max_evaluations(self) -> int:
         if self.early_stopping.max_evaluations:

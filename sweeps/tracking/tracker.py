@@ -29,8 +29,8 @@ from gan.sampling import GENERATOR_ARTIFACT, save_generator
 from gan.status import Status
 from record.names import (GIT_COMMIT, LAST_EVALUATION, NODE, PARENT, ROLE, ROLE_TRIAL, STATUS, SWEEP_ID, SWEPT,
                           TRIAL_ID, RunStatus, run_name)
-from sweeps.contract import (CHECKPOINT_FILE, GRID_PREFIX, Result, TrialRequest, last_result, status_of,
-                             trial_storage_fault)
+from sweeps.contract import CHECKPOINT_FILE, GRID_PREFIX, Result, TrialRequest
+from sweeps.ledger import Ledger
 from sweeps.tracking.journal import Journal
 
 __all__ = ["MLflowTracker"]
@@ -47,12 +47,13 @@ class MLflowTracker(Callback):
     """Tune callback that mirrors trials into MLflow child runs of the sweep's parent run, through the
     sweep's journal (sweeps.tracking.journal): it writes what MLflow should hold and never waits on the server."""
 
-    def __init__(self, journal: Journal, metric: str, git_sha: str):
+    def __init__(self, journal: Journal, ledger: Ledger, metric: str, git_sha: str):
+        """`ledger`: the sweep's, kept by a callback that comes before this one (sweeps.ledger)."""
         self.journal = journal
+        self.ledger = ledger
         self.metric = metric
         self.git_sha = git_sha
         self._opened: set[str] = set()  # trial ids whose runs this driver opened (or reopened)
-        self._last: dict[str, dict] = {}  # trial id -> last result
         self._checkpoints: dict[str, str] = {}  # trial id -> last checkpoint path
         self._nodes: dict[str, list[str]] = {}  # trial id -> node addresses it ran on
         self._logged_grids: set[tuple[str, str]] = set()
@@ -60,7 +61,7 @@ class MLflowTracker(Callback):
 
     def __getstate__(self):  # Tune pickles callbacks with the experiment; a journal is not picklable
         state = self.__dict__.copy()
-        state["journal"] = None
+        state["journal"] = state["ledger"] = None
         return state
 
     # -- runs ----------------------------------------------------------------------------------
@@ -71,7 +72,7 @@ class MLflowTracker(Callback):
         if tid in self._opened:
             return
         req = TrialRequest.from_trial_config(trial.config)
-        params = flatten(req.training_config().resolve().to_dict())
+        params = flatten(req.config)  # resolved on the driver as the trial was made
         params.update({f"eval.{k}": v for k, v in req.eval.items()})
         self.journal.append({
             "op": "open", "trial": tid, "name": run_name(req.swept),
@@ -103,14 +104,13 @@ class MLflowTracker(Callback):
         self.journal.append({"op": "result", "trial": trial.trial_id, "step": step,
                              "time": int(time.time() * 1000), "metrics": metrics})
         node = str(result.get("node_ip", ""))
-        if trial.trial_id not in self._last:
+        if trial.trial_id not in self._nodes:
             self._tags(trial, **{NODE: str(result.get("hostname", socket.gethostname()))}, node_ip=node)
             self._nodes[trial.trial_id] = [node]
-        elif node and node not in self._nodes.setdefault(trial.trial_id, []):
+        elif node and node not in self._nodes[trial.trial_id]:
             # the trial moved (a retry after its node died): keep every node it ran on
             self._nodes[trial.trial_id].append(node)
             self._tags(trial, node_ips=",".join(self._nodes[trial.trial_id]))
-        self._last[trial.trial_id] = dict(result)
 
     def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
         self._checkpoints[trial.trial_id] = checkpoint.path
@@ -127,12 +127,12 @@ class MLflowTracker(Callback):
                 self._logged_grids.add((trial.trial_id, png.name))
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        self._finish(trial, status_of(self._last_of(trial)), RunStatus.FINISHED)
+        self._finish(trial, RunStatus.FINISHED)
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        if trial_storage_fault(trial):  # the sweep stops for it; `interrupted` ends the run, resumable
+        if trial.trial_id in self.ledger.faulted:  # the sweep stops for it; `interrupted` ends the run, resumable
             return
-        self._finish(trial, Status.ERROR, RunStatus.FAILED)
+        self._finish(trial, RunStatus.FAILED)
 
     def interrupted(self) -> None:
         """End the runs of trials that were still running when the sweep was interrupted: KILLED, status
@@ -142,15 +142,12 @@ class MLflowTracker(Callback):
                              "set_tags": {STATUS: Status.INTERRUPTED}, "status": RunStatus.KILLED,
                              "delete_empty": False})
 
-    def _last_of(self, trial) -> dict:
-        """The trial's last result: the one this driver saw, else the one Tune restored it with (a trial
-        whose final result an earlier, killed driver logged ends without reporting again)."""
-        return self._last.get(trial.trial_id) or last_result(trial)
-
-    def _finish(self, trial, status: Status, run_status: str) -> None:
+    def _finish(self, trial, run_status: str) -> None:
+        """End the run of a trial Tune ended, with the status the ledger gave it."""
         self._open(trial)
-        last = self._last_of(trial)
-        self._tags(trial, **{STATUS: status, LAST_EVALUATION: str(int(last.get(Result.EVALUATION, 0)))})
+        last = self.ledger.last(trial)
+        self._tags(trial, **{STATUS: self.ledger.ended[trial.trial_id],
+                             LAST_EVALUATION: str(int(last.get(Result.EVALUATION, 0)))})
         ckpt = self._checkpoints.get(trial.trial_id)
         if ckpt and Path(ckpt, CHECKPOINT_FILE).is_file():
             # the generator's weights (state dict) as a small artifact of its own

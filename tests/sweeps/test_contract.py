@@ -1,26 +1,33 @@
 """The trial contract: what the driver hands a trial, how a trial's end is read, and the resolved spec."""
 
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
 from gan.status import Status
-from sweeps.contract import TRIAL_INDEX, Result, TrialRequest, status_of
+from gan.config import Config
+from sweeps.contract import TRIAL, TRIAL_INDEX, Result, TrialRequest, status_of
 from sweeps.plan import resolved_spec
 from sweeps.spec import load_spec, parse_spec
 from tests.helpers import REPO
 
 
-def test_a_trial_config_reads_back_as_its_request_and_a_repeat_takes_its_seed():
-    req = TrialRequest(base={"train": {"iterations": 5}}, swept={"optim.g_lr": 0.001, "train.seed": 0},
-                       eval={"metrics": ["fid"]}, metric="fid", mode="min", final_num_samples=None, threads=2,
-                       seeds=[4, 5, 6])
-    config = req.param_space()
-    assert "final_num_samples" not in config  # None is left out of Tune's space
-    assert TrialRequest.from_trial_config(config) == req
-    repeat = TrialRequest.from_trial_config({**config, TRIAL_INDEX: 2})
-    assert repeat.swept == {"optim.g_lr": 0.001, "train.seed": 6}
-    assert repeat.training_config().train.seed == 6 and repeat.training_config().train.iterations == 5
+def test_a_trial_config_reads_back_as_its_request_from_a_searcher_a_grid_or_an_earlier_release():
+    config = Config.from_dict({"train": {"iterations": 5, "seed": 6}}).resolve().to_dict()
+    req = TrialRequest(config=config, swept={"train.seed": 6}, eval={"metrics": ["fid"]}, metric="fid",
+                       mode="min", final_num_samples=None, threads=2)
+    searched = {k: v for k, v in asdict(req).items() if v is not None}  # Tune leaves None out of the space
+    assert TrialRequest.from_trial_config(searched) == req
+    grid = {**searched, TRIAL: {"swept": req.swept, "config": req.config}}
+    del grid["swept"], grid["config"]
+    assert TrialRequest.from_trial_config(grid) == req
+    # a sweep an earlier release started, resumed: raw base, seeds, and the repeat index that picks one
+    earlier = {**searched, "base": {"train": {"iterations": 5}}, "swept": {"train.seed": 0}, "seeds": [4, 5, 6],
+               TRIAL_INDEX: 2}
+    del earlier["config"]
+    assert TrialRequest.from_trial_config(earlier) == req
+    assert req.training_config().train.seed == 6 and req.training_config().optim.g_lr == 0.0002  # BCE's default
     with pytest.raises(KeyError, match="not a gansweep trial config"):
         TrialRequest.from_trial_config({"lr": 1})
 

@@ -1,19 +1,44 @@
-"""The console while a sweep runs (sweeps.progress), fed as Tune's callbacks feed it."""
+"""The sweep's ledger (sweeps.ledger) and the console that reads it (sweeps.progress), fed as Tune's
+callbacks feed them."""
 
 from types import SimpleNamespace
 
+from gan.status import Status
 from sweeps.contract import Result
+from sweeps.ledger import Ledger, ledger_callback
 from sweeps.progress import Progress
 
 
 def test_progress_counts_trials_waiting_to_resume_apart_from_running_ones(capsys):
     """A resumed sweep's trials that have results but wait for a free slot are not running."""
-    progress = Progress("fid", "min", 4)
-    progress.step([SimpleNamespace(trial_id="a", status="RUNNING", last_result={Result.EVALUATION: 1}, config={}),
-                   SimpleNamespace(trial_id="b", status="PENDING", last_result={Result.EVALUATION: 2}, config={}),
-                   SimpleNamespace(trial_id="c", status="PENDING", last_result={}, config={})])
+    ledger = Ledger(4)
+    progress = Progress(ledger, "fid", "min")
+    ledger.step([SimpleNamespace(trial_id="a", status="RUNNING", last_result={Result.EVALUATION: 1}, config={}),
+                 SimpleNamespace(trial_id="b", status="PENDING", last_result={Result.EVALUATION: 2}, config={}),
+                 SimpleNamespace(trial_id="c", status="PENDING", last_result={}, config={})])
     progress.print()
     progress.print(interrupted=True)
     live, stopped = capsys.readouterr().out.splitlines()
     assert "trials: 1 running, 1 waiting to resume, 0 completed" in live
     assert "trials: 0 running, 0 completed" in stopped and "2 interrupted of 4" in stopped
+    assert ledger.unsettled() == 4
+
+
+def test_the_ledger_keeps_each_trials_last_result_once_and_says_how_it_ended():
+    """The result a trial ended on is the one every reader gets; one restored from its final checkpoint
+    (no result seen by this driver) ends with the result Tune restored it with."""
+    ledger = Ledger(3)
+    keeper = ledger_callback(ledger)
+    final = {"fid": 90.0, Result.EVALUATION: 2, Result.IS_FINAL: 1.0, Result.DIVERGED: 0.0}
+    seen = SimpleNamespace(trial_id="seen", status="RUNNING", last_result={}, config={}, error_file=None)
+    restored = SimpleNamespace(trial_id="restored", status="RUNNING", last_result=final, config={}, error_file=None)
+    bad = SimpleNamespace(trial_id="bad", status="ERROR", last_result={}, config={}, error_file=None)
+    keeper.on_step_end(0, [seen, restored, bad])
+    assert ledger.unsettled() == 2  # Tune's ERROR state settles a trial
+    keeper.on_trial_result(0, [], seen, {**final, Result.IS_FINAL: 0.0})
+    keeper.on_trial_complete(0, [], seen)
+    keeper.on_trial_complete(0, [], restored)
+    assert ledger.last(seen)[Result.IS_FINAL] == 0.0 and ledger.last(restored) is final
+    assert ledger.ended == {"seen": Status.EARLY_STOPPED, "restored": Status.COMPLETED}
+    keeper.on_trial_error(0, [], bad)
+    assert ledger.status("bad", interrupted=False) == Status.ERROR and ledger.unsettled() == 0

@@ -7,7 +7,8 @@ from optuna.storages.journal import JournalFileBackend
 from ray import tune
 from ray.tune.search.optuna import OptunaSearch
 
-from sweeps.contract import Result
+from sweeps.contract import TRIAL_INDEX, Result
+from sweeps.resolve import ResolvedTrials
 from sweeps.search import PruningAwareOptunaSearch
 
 
@@ -49,3 +50,29 @@ def test_stopped_trials_are_pruned_finished_ones_complete_and_the_journal_holds_
     assert [t.state for t in again._ot_study.get_trials()] == [ta.state, tb.state]
     again.suggest("c")
     assert len(study.get_trials()) == 3  # the restored searcher writes to the same journal
+
+
+def test_each_suggestion_carries_the_seed_of_its_repeat_and_the_config_the_driver_resolved(tmp_path):
+    """The outermost searcher over Ray's Repeater over a real Optuna study: every trial's config is worked out
+    here, once, and is the one the spec says for its swept values and seed."""
+    from sweeps.schedule import make_search
+    from sweeps.space import trial_space
+    from sweeps.spec import parse_spec
+    from tests.helpers import REPO
+
+    text = (REPO / "search_spaces" / "optuna_dcgan.yaml").read_text().replace("type: asha", "type: none")
+    spec = parse_spec(text, source="optuna_dcgan.yaml", scale="smoke", seeds=[7, 8])
+    search = make_search(spec, tmp_path)
+    assert isinstance(search, ResolvedTrials)
+    search.set_search_properties("fid", "min", trial_space(spec))
+    configs = [search.suggest(f"t{i}") for i in range(4)]
+    assert [c["swept"]["train.seed"] for c in configs] == [7, 8, 7, 8]  # two seeds of each configuration
+    assert configs[0]["swept"]["optim.g_lr"] == configs[1]["swept"]["optim.g_lr"] != configs[2]["swept"]["optim.g_lr"]
+    for c in configs:
+        assert TRIAL_INDEX not in c
+        assert c["config"] == spec.trial_config(c["swept"]).to_dict()
+        assert c["config"]["optim"]["d_lr"] == c["swept"]["optim.d_lr"] and c["config"]["train"]["seed"] in (7, 8)
+    for i, fid in enumerate([90.0, 92.0, 150.0, 151.0]):
+        search.on_trial_complete(f"t{i}", {"fid": fid, Result.EVALUATION: 1, Result.IS_FINAL: 1.0, Result.DIVERGED: 0.0})
+    study = search.searcher.searcher._ot_study.get_trials(deepcopy=False)  # ResolvedTrials > SeedReplicates > Optuna
+    assert [t.value for t in study] == [91.0, 150.5]  # the inner searchers were told through it

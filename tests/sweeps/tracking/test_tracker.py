@@ -1,17 +1,47 @@
 """The MLflow tracker on its own: a real MLflow store and the sweep's journal, driven through the hooks
 Tune calls, without a Tune run."""
 
+from dataclasses import asdict
 from types import SimpleNamespace
 
 import pytest
 from mlflow.tracking import MlflowClient
+from ray.tune.callback import CallbackList
 
+from gan.config import Config, flatten, merge_dotted
 from gan.status import Status
 from record.names import run_name
 from sweeps.contract import Result, TrialRequest
+from sweeps.ledger import Ledger, ledger_callback
 from sweeps.tracking.client import open_parent_run
 from sweeps.tracking.journal import Journal
 from sweeps.tracking.tracker import MLflowTracker
+
+
+class AsTuneCalls:
+    """The tracker as a sweep's driver has Tune call it: through Tune's CallbackList, after the ledger's
+    callback (sweeps.ledger), which it reads each trial's last result and ending from."""
+
+    def __init__(self, journal: Journal):
+        self.ledger = Ledger(0)
+        self.tracker = MLflowTracker(journal, self.ledger, "fid", "abc")
+        self.calls = CallbackList([ledger_callback(self.ledger), self.tracker])
+
+    def __getattr__(self, hook: str):
+        def call(iteration, trials, trial, *result):
+            getattr(self.calls, hook)(iteration=iteration, trials=trials, trial=trial,
+                                      **({"result": result[0]} if result else {}))
+        return call
+
+    def interrupted(self) -> None:
+        self.tracker.interrupted()
+
+
+def _request(swept: dict) -> TrialRequest:
+    base = {"data": {"name": "mnist"}, "model": {"arch": "dcgan"}, "train": {"iterations": 20}}
+    config = Config.from_dict(merge_dotted(base, swept)).resolve().to_dict()
+    return TrialRequest(config=config, swept=swept, eval={"metrics": ["fid"]}, metric="fid", mode="min",
+                        final_num_samples=None, threads=1)
 
 
 def test_tracker_names_runs_marks_interrupted_ones_and_reopens_them(tmp_path):
@@ -23,12 +53,11 @@ def test_tracker_names_runs_marks_interrupted_ones_and_reopens_them(tmp_path):
     assert exp.tags["mlflow.experimentKind"] == "custom_model_development"  # the UI opens on the runs table
     assert exp.tags["mlflow.note.content"] == "a study"
     assert client.get_run(parent).data.tags["mlflow.note.content"] == "**fid** ranks"
-    req = TrialRequest(base={"data": {"name": "mnist"}, "model": {"arch": "dcgan"}, "train": {"iterations": 20}},
-                       swept={"model.g_width": 32, "optim.g_lr": 0.0005, "train.seed": 1}, eval={"metrics": ["fid"]},
-                       metric="fid", mode="min", final_num_samples=None, threads=1)
-    trial = SimpleNamespace(trial_id="t1", config=req.param_space())
+    swept = {"model.g_width": 32, "optim.g_lr": 0.0005, "train.seed": 1}
+    req = _request(swept)
+    trial = SimpleNamespace(trial_id="t1", config=asdict(req), last_result={})
     journal = Journal(tmp_path / "sweep", uri, exp_id, parent, "sweep1").start()
-    tracker = MLflowTracker(journal, "fid", "abc")
+    tracker = AsTuneCalls(journal)
     tracker.on_trial_start(0, [], trial)
     tracker.on_trial_result(0, [], trial, {"fid": 120.0, Result.STEP: 10, Result.EVALUATION: 1, "node_ip": "x",
                                            Result.IS_FINAL: 0.0, Result.DIVERGED: 0.0})
@@ -36,6 +65,8 @@ def test_tracker_names_runs_marks_interrupted_ones_and_reopens_them(tmp_path):
     (run,) = client.search_runs([exp_id], "tags.role = 'trial'")
     assert run.info.run_name == "g_width=32 g_lr=0.0005 seed=1" == run_name(req.swept)
     assert run.data.params["model.g_width"] == "32" and run.data.tags["status"] == Status.RUNNING
+    # the params are the config the trial was handed, resolved on the driver (the loss's default d_lr filled in)
+    assert run.data.params["optim.d_lr"] == "0.0005" and len(run.data.params) == len(flatten(req.config)) + 1
     assert "is_final" not in run.data.metrics and run.data.metrics["fid"] == 120.0
     # a run that an earlier, SIGKILLed driver left RUNNING for a trial this driver never restarted, and
     # another sweep's running run in the same experiment
@@ -52,7 +83,7 @@ def test_tracker_names_runs_marks_interrupted_ones_and_reopens_them(tmp_path):
     client.delete_run(left)
     # a resumed sweep's tracker finds the run again and does not log the evaluation twice
     journal = Journal(tmp_path / "sweep", uri, exp_id, parent, "sweep1").start()
-    resumed = MLflowTracker(journal, "fid", "abc")
+    resumed = AsTuneCalls(journal)
     resumed.on_trial_restore(0, [], trial)
     assert journal.drain(60)
     assert client.get_run(run.info.run_id).info.status == "RUNNING"
@@ -74,16 +105,14 @@ def test_a_trial_restored_from_its_final_checkpoint_ends_with_the_status_of_that
     # Tune then holds the checkpoint's result as the trial's last result; a trial it never ran holds none.
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     exp_id, parent = open_parent_run(uri, "unit", "sweep1", (tmp_path / "art").as_uri(), {}, {})
-    req = TrialRequest(base={"data": {"name": "mnist"}, "model": {"arch": "dcgan"}, "train": {"iterations": 20}},
-                       swept={"optim.g_lr": 0.0005}, eval={"metrics": ["fid"]}, metric="fid", mode="min",
-                       final_num_samples=None, threads=1)
+    req = _request({"optim.g_lr": 0.0005})
     final = {"fid": 90.0, Result.STEP: 20, Result.EVALUATION: 2, Result.IS_FINAL: 1.0, Result.DIVERGED: 0.0}
     stopped = {**final, Result.EVALUATION: 1, Result.STEP: 10, Result.IS_FINAL: 0.0}
-    trials = {"done": SimpleNamespace(trial_id="done", config=req.param_space(), last_result=final),
-              "stopped": SimpleNamespace(trial_id="stopped", config=req.param_space(), last_result=stopped),
-              "never": SimpleNamespace(trial_id="never", config=req.param_space(), last_result={"trial_id": "never"})}
+    trials = {"done": SimpleNamespace(trial_id="done", config=asdict(req), last_result=final),
+              "stopped": SimpleNamespace(trial_id="stopped", config=asdict(req), last_result=stopped),
+              "never": SimpleNamespace(trial_id="never", config=asdict(req), last_result={"trial_id": "never"})}
     journal = Journal(tmp_path / "sweep", uri, exp_id, parent, "sweep1").start()
-    tracker = MLflowTracker(journal, "fid", "abc")
+    tracker = AsTuneCalls(journal)
     for trial in trials.values():
         tracker.on_trial_restore(0, [], trial)
         tracker.on_trial_complete(0, [], trial)
