@@ -87,6 +87,15 @@ start() {
             --num-cpus="$CPUS_PER_WORKER" --temp-dir="$STATE/w$i" --disable-usage-stats >"$STATE/w$i.log" 2>&1 \
             || { cat "$STATE/w$i.log"; die "worker $i did not start"; }
     done
+    # `ray start` returns before the head counts the worker's CPUs: wait until it has them all, so that a
+    # sweep started now can place its trials on every worker
+    local want=$((n * CPUS_PER_WORKER)) have=0
+    for _ in $(seq 1 120); do
+        have=$(ray status --address="$HEAD_IP:$RAY_PORT" 2>/dev/null | sed -n 's|^ *[0-9.]*/\([0-9.]*\) CPU.*|\1|p' | head -1)
+        [ "${have%.*}" = "$want" ] && break
+        sleep 0.5
+    done
+    [ "${have%.*}" = "$want" ] || die "the head counts ${have:-no} CPUs of the $want its $n workers have"
     (echo > "/dev/tcp/$HEAD_IP/$MLFLOW_PORT") 2>/dev/null && die "port $MLFLOW_PORT on $HEAD_IP is taken (an MLflow server left running?)"
     setsid "$VENV/bin/mlflow" server --host "$HEAD_IP" --port "$MLFLOW_PORT" --workers 1 \
         --backend-store-uri "sqlite:///$STATE/mlflow.db" --default-artifact-root "$STATE/mlartifacts" \
