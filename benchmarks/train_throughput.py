@@ -82,7 +82,8 @@ def gansweep_loop(trainer: Trainer, iterations: int) -> float:
 
 LEVERS = {"fp32": ("fp32", False, False), "bf16": ("bf16", False, False), "channels_last": ("fp32", True, False),
           "channels_last + bf16": ("bf16", True, False), "compiled": ("fp32", False, True),
-          "compiled + channels_last + bf16": ("bf16", True, True)}
+          "compiled + channels_last + bf16": ("bf16", True, True),
+          "channels_last + fp16": ("fp16", True, False)}  # fp16 is made for CUDA's units; on CPU it shows its cost
 SHAPES = ((32, 32), (64, 64), (100, 64))  # (G/D width, batch): the main job's best, the studies' default, hidden_dims at full scale
 
 

@@ -168,7 +168,8 @@ class OptimConfig:
         _check_range("optim.weight_decay", self.weight_decay, 0.0, None)
 
 
-PRECISIONS = ("fp32", "bf16")  # train.precision and evaluation.precision; fp16 (which needs a gradient scaler) is not offered
+PRECISIONS = ("fp32", "bf16")  # evaluation.precision
+TRAIN_PRECISIONS = (*PRECISIONS, "fp16")  # train.precision: fp16 trains with a gradient scaler (made for CUDA's fp16 units)
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,7 @@ class TrainConfig:
     max_seconds: float | None = None  # wall-clock budget: training stops at the first iteration past this many seconds of training (summed over resumes), with a last report; iterations/epochs stay the ceiling; None = no time budget
     device: str = "auto"  # cpu, cuda, cuda:N, or auto (cuda when available)
     grid_columns: int = 8  # samples per row of the saved sample grid (one row per class when conditional)
-    precision: str = "fp32"  # fp32 (the studies'), or bf16: forward passes and losses under bf16 autocast, weights and optimizer state in fp32
+    precision: str = "fp32"  # fp32 (the studies'); bf16: forward passes and losses under bf16 autocast, weights and optimizer state in fp32; fp16: the same under fp16 autocast, with the losses scaled by a gradient scaler (for CUDA: on CPU it runs, slower than bf16)
     channels_last: bool | str = False  # conv weights and batches in channels-last memory layout; auto = on for convolutional architectures
     compile: bool = False  # torch.compile G and D for the training steps, once per trial; the compiling is timed apart (compile_time_s)
 
@@ -204,7 +205,7 @@ class TrainConfig:
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             _fail("train.device", self.device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
         _check_range("train.grid_columns", self.grid_columns, 1, 64)
-        _check_choice("train.precision", self.precision, PRECISIONS)
+        _check_choice("train.precision", self.precision, TRAIN_PRECISIONS)
         if self.channels_last not in (True, False, "auto"):
             _fail("train.channels_last", self.channels_last, "true, false or 'auto'")
 
@@ -257,6 +258,11 @@ class Config:
             raise ConfigError(
                 f"`train.compile` is true, but loss {self.loss.name!r} differentiates the critic's gradient (its "
                 "gradient penalty), which torch.compile cannot compile; set `train.compile: false`."
+            )
+        if self.train.precision == "fp16" and getattr(LOSSES.get(self.loss.name), "double_backward", False):
+            raise ConfigError(
+                f"`train.precision` is fp16, but loss {self.loss.name!r} differentiates the critic's gradient (its "
+                "gradient penalty), which a gradient scaler would scale too; use bf16 (no scaler) or fp32."
             )
         check = getattr(ARCHITECTURES.get(self.model.arch), "check", None)
         if check is not None:  # the architecture's geometry at this image size, before any work starts

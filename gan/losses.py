@@ -96,7 +96,7 @@ class WGANGPLoss(WGANLoss):
     """Wasserstein loss with a gradient penalty lambda * (||grad C(x_hat)|| - 1)^2 on random interpolates."""
 
     critic = True
-    double_backward = True  # the penalty differentiates D's gradient (so train.compile is refused)
+    double_backward = True  # the penalty differentiates D's gradient (so train.compile and fp16 are refused)
 
     def __init__(self, cfg: LossConfig):
         self.gp_lambda = cfg.gp_lambda

@@ -107,6 +107,11 @@ class Trainer:
         self.compile_time_s: float | None = None  # set by the first step of a compiled trainer
         self.opt_g = self._optimizer(self.G, cfg.optim.g_lr, cfg.optim.g_betas)
         self.opt_d = self._optimizer(self.D, cfg.optim.d_lr, cfg.optim.d_betas)
+        # fp16's loss scaling, one scaler per optimizer (each step skips when its gradients overflow); under
+        # fp32 and bf16 they are disabled and pass the losses and steps through unchanged
+        fp16 = cfg.train.precision == "fp16"
+        self.scale_g = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        self.scale_d = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.g_terms = generator_terms(cfg, self.device)  # extra generator objectives (classifier guidance)
 
         self.batches = Batches(
@@ -142,13 +147,15 @@ class Trainer:
     # -- compute ---------------------------------------------------------------------------
 
     def autocast(self):
-        """The forward passes' and losses' precision (train.precision): bf16 autocast, or fp32 as written."""
+        """The forward passes' and losses' precision (train.precision): bf16 or fp16 autocast, or fp32 as written."""
         return autocast(self.config.train.precision, self.device.type)
 
     def train_step(self) -> dict[str, torch.Tensor]:
         """One generator update after n_critic discriminator updates. Returns detached scalar tensors.
-        Under bf16 the forward passes and losses run in autocast; the backward passes follow them, and the
-        weights, gradients and optimizer states stay fp32."""
+        Under bf16 or fp16 the forward passes and losses run in autocast; the backward passes follow them, and
+        the weights, gradients and optimizer states stay fp32. Under fp16 each loss is scaled before its
+        backward pass and the gradients unscaled before the step (a step whose gradients overflow is
+        skipped, and the scale lowered)."""
         G, D, loss = self.step_G, self.step_D, self.loss
         n_critic = self.config.train.n_critic
         stats_sum: dict[str, torch.Tensor] = {}
@@ -163,8 +170,9 @@ class Trainer:
             with self.autocast():
                 d_loss, stats = loss.discriminator_loss(D, real, fake, y, self.gen)
             self.opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.opt_d.step()
+            self.scale_d.scale(d_loss).backward()
+            self.scale_d.step(self.opt_d)
+            self.scale_d.update()
             loss.after_discriminator_step(D)
             stats["loss_d"] = d_loss.detach()
             for k, v in stats.items():
@@ -178,8 +186,9 @@ class Trainer:
                 g_loss = g_loss + extra
                 g_stats.update(term_stats)
         self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.opt_g.step()
+        self.scale_g.scale(g_loss).backward()
+        self.scale_g.step(self.opt_g)
+        self.scale_g.update()
         out = {k: v / n_critic for k, v in stats_sum.items()}
         out.update(g_stats)
         out["loss_g"] = g_loss.detach()
@@ -265,6 +274,8 @@ class Trainer:
             "D": self.D.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
+            "scale_g": self.scale_g.state_dict(),  # {} unless fp16
+            "scale_d": self.scale_d.state_dict(),
             "batches": self.batches.state_dict(),
             "gen": self.gen.get_state(),
             "torch_rng": torch.get_rng_state(),
@@ -279,6 +290,9 @@ class Trainer:
         self.D.load_state_dict(state["D"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
+        for key, scaler in (("scale_g", self.scale_g), ("scale_d", self.scale_d)):
+            if state.get(key):  # checkpoints of fp32 and bf16 runs, and of earlier releases, hold none
+                scaler.load_state_dict(state[key])
         self.batches.load_state_dict(state["batches"])
         self.gen.set_state(state["gen"])
         torch.set_rng_state(state["torch_rng"])

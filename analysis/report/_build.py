@@ -16,7 +16,7 @@ from analysis.report._budget import budget_section, budget_split
 from analysis.report._early_stopping import _early_stopping_check, early_stopping_tables
 from analysis.report._page import Page
 from analysis.report._published import augmentation_section, scorecard_table, sweep_scorecard
-from analysis.report._runs import best_and_worst, run_plots, run_tables, trained_in_bf16
+from analysis.report._runs import best_and_worst, reduced_precisions, run_plots, run_tables
 from analysis.report._samples import samples_section
 from analysis.report._verdicts import (
     conclusions_section, configurations_table, effects_section, fit_table, seeds_section,
@@ -99,8 +99,9 @@ def _numerics(trials) -> str:
     said = (f"trained in {values('train.precision', 'fp32')}, channels_last {values('train.channels_last', False)}, "
             f"compile {values('train.compile', False)}; "
             f"evaluated in {values('eval.precision', 'fp32')}")
-    if trained_in_bf16(trials):
-        said += (". bf16 training has not been shown to train the same GAN as fp32 within 5% (the README's "
+    reduced = " and ".join(reduced_precisions(trials))
+    if reduced:
+        said += (f". {reduced} training has not been shown to train the same GAN as fp32 within 5% (the README's "
                  "precision study; python -m analysis.equivalence tests a sweep of both): the ranking marks "
-                 "the trials trained in bf16")
+                 f"the trials trained in {reduced}")
     return said

@@ -21,14 +21,16 @@ SUMMARY_METRICS = [name for name, out in OUTPUTS.items() if out.direction] + ["w
 PRECISION = "train.precision"
 
 
-def trained_in_bf16(trials: pd.DataFrame) -> bool:
-    return PRECISION in trials and bool((trials[PRECISION] == "bf16").any())
+def reduced_precisions(trials: pd.DataFrame) -> list[str]:
+    """The precisions below fp32 that trials of the sweep trained in (bf16, fp16)."""
+    seen = trials[PRECISION].dropna().unique().tolist() if PRECISION in trials else []
+    return sorted(str(v) for v in seen if v != "fp32")
 
 
 def run_tables(page: Page, trials: pd.DataFrame, metric: str, mode: str, factors: list[str]) -> None:
     """The ranking of single trials, and every metric's last and best value by configuration; trials trained
-    in bf16 carry their precision in the ranking, swept or not."""
-    marked = factors + [PRECISION] * (trained_in_bf16(trials) and PRECISION not in factors)
+    below fp32 carry their precision in the ranking, swept or not."""
+    marked = factors + [PRECISION] * (bool(reduced_precisions(trials)) and PRECISION not in factors)
     rank = ranking(trials, metric, mode, marked)
     page.add_table("ranking", f"Ranking of trials by {metric}", rank,
                    note="<p>Single runs: their order within a configuration's interval is noise. Early-stopped "

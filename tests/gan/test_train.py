@@ -30,8 +30,9 @@ def weights(trainer):
         {"model": {"arch": "mlp", "dropout": 0.5, "conditional": True, "sample_in_train_mode": True}},
         {"loss": {"name": "wgan-gp"}, "train": {"n_critic": 3}},
         {"loss": {"name": "wgan-gp"}, "train": {"precision": "bf16", "channels_last": True}},
+        {"train": {"precision": "fp16"}},  # the gradient scalers' scale and growth count resume too
     ],
-    ids=["dcgan-bce-smoothing", "mlp-dropout", "wgan-gp", "wgan-gp-bf16-channels-last"],
+    ids=["dcgan-bce-smoothing", "mlp-dropout", "wgan-gp", "wgan-gp-bf16-channels-last", "fp16"],
 )
 def test_resume_equals_uninterrupted(tmp_path, sections):
     full = Trainer(config(sections), out_dir=tmp_path / "full")
@@ -196,6 +197,34 @@ def test_bf16_runs_the_networks_in_bf16_and_keeps_weights_gradients_and_optimize
     assert seen and set(seen) == {torch.float32}
 
 
+def test_fp16_runs_the_networks_in_fp16_scales_the_losses_and_keeps_the_scale_in_its_checkpoints(tmp_path):
+    t = Trainer(config(train={"precision": "fp16"}))
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+             for m in (*t.G.modules(), *t.D.modules()) if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    out = t.train_step()
+    for h in hooks:
+        h.remove()
+    assert seen and set(seen) == {torch.float16}
+    assert all(p.dtype == torch.float32 and p.grad.dtype == torch.float32 for p in t.G.parameters())
+    assert all(torch.isfinite(v) for v in out.values())
+    # the scalers start at 2**16; a step whose gradients overflow halves the scale and is skipped
+    assert t.scale_d.is_enabled() and t.scale_g.get_scale() in (2.0**16, 2.0**15)
+    t.scale_g.update(new_scale=1024.0)  # as after a run of overflows
+    state = torch.load(t.save(tmp_path / "c.pt"), weights_only=True)
+    assert state["scale_g"]["scale"] == 1024.0 and not Trainer(config()).state_dict()["scale_g"]
+    resumed = Trainer(config(train={"precision": "fp16"}))
+    resumed.load(tmp_path / "c.pt")
+    assert resumed.scale_g.get_scale() == 1024.0 and resumed.scale_d.get_scale() == t.scale_d.get_scale()
+
+
+def test_fp16_with_a_gradient_penalty_is_refused_before_any_work():
+    from gan import ConfigError
+
+    with pytest.raises(ConfigError, match="fp16.*gradient penalty.*bf16"):
+        config(loss={"name": "wgan-gp"}, train={"precision": "fp16"})
+
+
 def test_channels_last_lays_out_convolution_weights_and_auto_picks_it_for_convolutional_networks_only():
     on = Trainer(config(train={"channels_last": "auto"}))
     assert on.channels_last and all(p.is_contiguous(memory_format=torch.channels_last)
@@ -210,7 +239,7 @@ def test_a_checkpoint_resumes_only_at_the_precision_it_was_trained_in(tmp_path):
         Trainer(config(train={"precision": "bf16"})).load(path)
 
 
-@pytest.mark.parametrize("setting, message", [({"precision": "fp16"}, "train.precision"),
+@pytest.mark.parametrize("setting, message", [({"precision": "fp8"}, "train.precision"),
                                               ({"channels_last": "yes"}, "train.channels_last")])
 def test_unknown_precision_and_layout_settings_are_refused_with_what_is_allowed(setting, message):
     from gan import ConfigError
