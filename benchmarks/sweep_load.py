@@ -5,9 +5,11 @@ N given, side by side in one invocation, all against one `mlflow server` on 127.
 the wall time, the sum of the trials' own times (Tune's `time_total_s`), the service's overhead per
 trial ((wall x concurrent trials - sum of trial times) / trials), the driver process's CPU time and its
 share of one core over the sweep, how long the driver waited on MLflow (its journal writes, and the
-drain at the end), and whether MLflow holds every result Tune saw, once.
+drain at the end), and whether MLflow holds every result Tune saw, once. `--snapshots` runs each size
+under each of Tune's snapshot periods (TUNE_GLOBAL_CHECKPOINT_S: `auto`, the sweep's default, against
+`0`, a snapshot of the whole trial table at every step), side by side.
 
-    python benchmarks/sweep_load.py [--seeds 4 25] [--iterations 40]
+    python benchmarks/sweep_load.py [--seeds 4 25] [--iterations 40] [--snapshots auto 0]
 
 Linux only (the driver's CPU time is read from /proc). The first sweep also trains the domain classifier
 once; the timed sweeps run after a warm-up sweep of one trial.
@@ -76,7 +78,7 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def run_sweep(folder: Path, uri: str, name: str, seeds: int, iterations: int) -> dict:
+def run_sweep(folder: Path, uri: str, name: str, seeds: int, iterations: int, snapshots: str = "auto") -> dict:
     spec = folder / f"{name}.yaml"
     spec.write_text(spec_text(name, seeds, iterations))
     out = folder / "out"
@@ -84,7 +86,8 @@ def run_sweep(folder: Path, uri: str, name: str, seeds: int, iterations: int) ->
     log = folder / f"{name}.log"  # a file: a pipe nobody reads while the sweep runs would block its prints
     with log.open("w") as f:
         proc = subprocess.Popen([sys.executable, "-m", "sweeps.run", str(spec), "--out", str(out),
-                                 "--tracking-uri", uri], cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
+                                 "--tracking-uri", uri], cwd=REPO, stdout=f, stderr=subprocess.STDOUT,
+                                env={**os.environ, "TUNE_GLOBAL_CHECKPOINT_S": snapshots})
         cpu = 0.0
         while proc.poll() is None:
             cpu = cpu_seconds(proc.pid) or cpu
@@ -108,7 +111,7 @@ def run_sweep(folder: Path, uri: str, name: str, seeds: int, iterations: int) ->
     held = {r.data.tags["trial_id"]: sorted(m.step for m in client.get_metric_history(r.info.run_id, "fid"))
             for r in runs}
     trials = len(trial_times)
-    return {"trials": trials, "wall_s": wall, "trial_sum_s": sum(trial_times),
+    return {"snapshots": snapshots, "trials": trials, "wall_s": wall, "trial_sum_s": sum(trial_times),
             "overhead_per_trial_s": (wall * CONCURRENT - sum(trial_times)) / trials,
             "driver_cpu_s": cpu, "driver_core_share": cpu / wall, "journal_entries": tracking["written"],
             "driver_wait_s": tracking["driver_wait_s"], "end_wait_s": tracking["end_wait_s"],
@@ -119,6 +122,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[4, 25], help="seeds per learning rate, one sweep each")
     p.add_argument("--iterations", type=int, default=40)
+    p.add_argument("--snapshots", nargs="+", default=["auto"],
+                   help="Tune's snapshot periods to run each size under (TUNE_GLOBAL_CHECKPOINT_S)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -128,22 +133,24 @@ def main() -> None:
             spec.write_text(spec_text("warm", 1, args.iterations, [0.0002]))
             subprocess.run([sys.executable, "-m", "sweeps.run", str(spec), "--out", str(folder / "out"),
                             "--tracking-uri", uri], cwd=REPO, check=True, capture_output=True)
-            rows = [run_sweep(folder, uri, f"load{len(LEARNING_RATES) * seeds}", seeds, args.iterations)
-                    for seeds in args.seeds]
+            rows = [run_sweep(folder, uri, f"load{len(LEARNING_RATES) * seeds}_{period}", seeds, args.iterations,
+                              period) for seeds in args.seeds for period in args.snapshots]
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=60)
-    print(f"{'trials':>6} {'wall s':>8} {'sum of trials s':>15} {'overhead/trial s':>16} {'driver CPU s':>12} "
-          f"{'of a core':>9} {'journal':>7} {'driver waited s':>15} {'at end s':>8}  MLflow = Tune")
+    print(f"{'snapshots':>9} {'trials':>6} {'wall s':>8} {'sum of trials s':>15} {'overhead/trial s':>16} {'driver CPU s':>12} "
+          f"{'per trial':>9} {'of a core':>9} {'journal':>7} {'driver waited s':>15} {'at end s':>8}  MLflow = Tune")
     for r in rows:
-        print(f"{r['trials']:6d} {r['wall_s']:8.1f} {r['trial_sum_s']:15.1f} {r['overhead_per_trial_s']:16.2f} "
-              f"{r['driver_cpu_s']:12.1f} {r['driver_core_share']:9.1%} {r['journal_entries']:7d} "
+        print(f"{r['snapshots']:>9} {r['trials']:6d} {r['wall_s']:8.1f} {r['trial_sum_s']:15.1f} {r['overhead_per_trial_s']:16.2f} "
+              f"{r['driver_cpu_s']:12.1f} {r['driver_cpu_s'] / r['trials']:9.2f} {r['driver_core_share']:9.1%} {r['journal_entries']:7d} "
               f"{r['driver_wait_s']:15.2f} {r['end_wait_s']:8.2f}  {r['mlflow_matches_tune']}")
-    if len(rows) > 1:
-        first, last = rows[0], rows[-1]
-        print(f"overhead per trial, {last['trials']} vs {first['trials']} trials: "
-              f"{last['overhead_per_trial_s'] / first['overhead_per_trial_s']:.2f}x")
-
+    for period in args.snapshots:
+        mine = [r for r in rows if r["snapshots"] == period]
+        if len(mine) > 1:
+            first, last = mine[0], mine[-1]
+            print(f"snapshots {period}: driver CPU per trial {first['driver_cpu_s'] / first['trials']:.2f} s at "
+                  f"{first['trials']} trials, {last['driver_cpu_s'] / last['trials']:.2f} s at {last['trials']}; "
+                  f"overhead per trial {last['overhead_per_trial_s'] / first['overhead_per_trial_s']:.2f}x")
 
 if __name__ == "__main__":
     main()

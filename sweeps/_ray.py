@@ -20,9 +20,13 @@ __all__ = ["start_ray", "use_callbacks_on_restore"]
 def start_ray(address: str | None, verbose: int) -> None:
     import ray
 
-    # Snapshot Tune's experiment state at every step (not every ~10 s), so a trial that has an MLflow run
-    # is also in the state that --resume restores.
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
+    # Tune's own period for snapshots of its experiment state ("auto": at least 10 s apart, at most 5% of
+    # the time; and whenever a trial has checkpointed as often as it keeps checkpoints). A snapshot
+    # rewrites the whole trial table, so one at every step cost the driver CPU that grew with the sweep.
+    # What happens between two snapshots is carried by the journal: a restored trial replays evaluations
+    # its run already has (skipped), a run whose trial the last snapshot did not hold is kept as `lost`
+    # (sweeps.tracking.tracker), and Optuna is not told twice (sweeps.search).
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "auto")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     env_vars = {k: os.environ[k] for k in ("GANSWEEP_CACHE_DIR", "GANSWEEP_DATA_DIR", "GANSWEEP_INCEPTION_WEIGHTS",
                                            "TORCH_HOME") if k in os.environ}

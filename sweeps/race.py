@@ -90,7 +90,7 @@ class RaceScheduler(FIFOScheduler):
         for rung in self.rungs:
             if str(rung) in s["decided"] or tid not in s["values"][str(rung)]:
                 continue
-            if self._complete(rung):
+            if self._complete(tune_controller, rung):
                 self._decide(tune_controller, rung, current=trial)
                 if config in s["stopped"]:
                     action = TrialScheduler.STOP
@@ -131,23 +131,31 @@ class RaceScheduler(FIFOScheduler):
         if trial.trial_id not in s["ended"]:
             s["ended"].append(trial.trial_id)
         for rung in self.rungs:  # a run that ended may be the last one a rung waited for
-            if str(rung) not in s["decided"] and s["values"][str(rung)] and self._complete(rung):
+            if str(rung) not in s["decided"] and s["values"][str(rung)] and self._complete(tune_controller, rung):
                 self._decide(tune_controller, rung)
         self._save()
 
-    def _complete(self, rung: int) -> bool:
+    @staticmethod
+    def _known(tune_controller) -> set[str]:
+        """The runs Tune has. A resumed sweep's state file can name a run that Tune's last snapshot did not
+        hold (started just before the driver was killed; its MLflow run is kept as `lost`): Tune runs its
+        configuration and seed again as a new trial, so the old one is neither waited for nor counted."""
+        return {t.trial_id for t in tune_controller.get_trials()}
+
+    def _complete(self, tune_controller, rung: int) -> bool:
         """Every run that exists, is still going and belongs to a live configuration has got to the rung."""
         s = self._s()
-        at = s["values"][str(rung)]
+        at, known = s["values"][str(rung)], self._known(tune_controller)
         return all(tid in at for tid, config in s["config"].items()
-                   if tid not in s["ended"] and config not in s["stopped"])
+                   if tid in known and tid not in s["ended"] and config not in s["stopped"])
 
     def _decide(self, tune_controller, rung: int, current=None) -> None:
         s = self._s()
         values: dict[str, list[float]] = {}
+        known = self._known(tune_controller)
         for tid, v in s["values"][str(rung)].items():
             config = s["config"].get(tid)
-            if config is not None and config not in s["stopped"] and v is not None:
+            if tid in known and config is not None and config not in s["stopped"] and v is not None:
                 values.setdefault(config, []).append(v)
         step = race_step(values, self.race_metric, self.race_mode, rung=self.rungs.index(rung) + 1,
                          rungs=len(self.rungs), min_effect=self.min_effect)

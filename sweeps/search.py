@@ -34,17 +34,26 @@ class PruningAwareOptunaSearch(OptunaSearch):
         super().__init__(*args, **kwargs)
         self.study_file = study_file
 
+    def _stored(self, trial_id: str):
+        """The trial as the study's storage holds it now."""
+        return self._ot_study.get_trials(deepcopy=False)[self._ot_trials[trial_id].number]
+
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if trial_id in self._completed_trials or result.get(Result.DIVERGED) or self.metric not in result:
             return
-        ot_trial = self._ot_trials[trial_id]
+        stored = self._stored(trial_id)
         step = int(result.get(Result.EVALUATION, 0))
         # a restored trial reports again the evaluations before its checkpoint: Optuna keeps the first
-        if step not in self._ot_study.get_trials(deepcopy=False)[ot_trial.number].intermediate_values:
-            ot_trial.report(float(result[self.metric]), step)
+        if stored.state == TrialState.RUNNING and step not in stored.intermediate_values:
+            self._ot_trials[trial_id].report(float(result[self.metric]), step)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+            return
+        if self._stored(trial_id).state.is_finished():
+            # told after Tune's last snapshot of this searcher, by a driver that was then killed: the study
+            # has it; the trial, restored from that snapshot, ran to its end again
+            self._completed_trials.add(trial_id)
             return
         if result:
             # Tune hands the result that made the scheduler stop a trial (ASHA at a rung or at max_t)
@@ -134,6 +143,7 @@ def tell_mean(searcher, primary: str, results: list[dict | None]) -> None:
     searcher.on_trial_complete(primary, {searcher.metric: mean, Result.EVALUATION: last,
                                          Result.IS_FINAL: float(finished), Result.DIVERGED: float(not finished)})
 
+
 class AdaptiveReplication(Searcher):
     """Adaptive seeds (`seeds: {initial, max}`) as a Tune searcher: rounds of seeds, each decided by the model.
 
@@ -142,7 +152,7 @@ class AdaptiveReplication(Searcher):
     (`analysis.adaptive.next_round`: decisions at this look's share of the 5%, settling by equivalence)
     and suggests one more seed for each configuration the rule names; when the rule stops the sweep it
     returns FINISHED. Its whole state (looks, decisions, seeds handed out, results) is JSON, saved with
-    Tune's experiment state at every step, so `--resume` after Ctrl-C or a killed driver continues the
+    Tune's experiment state at each of its snapshots, so `--resume` after Ctrl-C or a killed driver continues the
     round it was in, with the decisions already made. The record of the rounds (record.folder.ADAPTIVE_ARTIFACT)
     is rewritten in the sweep folder after every look, for the console and the report.
     """

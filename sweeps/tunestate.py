@@ -6,12 +6,13 @@ background thread, file by file, truncating each file before writing it. A drive
 copy leaves a truncated file in storage; an empty `searcher-state-*.pkl` is enough for Tune's restore
 to log the error, carry on with an empty search algorithm and wait forever for a trial.
 
-So after every step in which a trial started, reported, checkpointed or ended, `TuneStateBackup`
-packs the staging files (complete at that point: Tune wrote them synchronously earlier in the step)
-and `tuner.pkl` into one zip in the sweep folder, written under a temporary name, synced and renamed
-into place. The zip is stored, not deflated: the trial table grows with the sweep (about 30 KB a trial)
-and is rewritten at every busy step, so deflating it cost the driver more CPU than anything else it
-did on a 200-trial sweep (benchmarks/sweep_load.py); storing it costs a CRC and a write.
+So after every step in which Tune saved its state (it writes the staging files synchronously, earlier
+in the step) and a trial started, reported, checkpointed or ended since the last backup,
+`TuneStateBackup` packs them and `tuner.pkl` into one zip in the sweep folder, written
+under a temporary name, synced and renamed into place. The zip is stored, not deflated: the trial
+table grows with the sweep (about 30 KB a trial), so deflating it cost the driver more CPU than
+anything else it did on a 200-trial sweep (benchmarks/sweep_load.py); storing it costs a CRC and a
+write. How often Tune saves is set in sweeps/_ray.py.
 `restore_tune_state` writes those files back into the storage folder before Tune reads
 it, and `check_tune_state` refuses to resume from damaged files with an error that names them.
 """
@@ -52,7 +53,8 @@ class TuneStateBackup(Callback):
     def __init__(self, backup: str | Path, experiment_path: str):
         self.backup = str(backup)
         self.experiment_path = experiment_path  # a local path or a URI; tuner.pkl is copied when local
-        self._dirty = True
+        self._saved: tuple | None = None  # the experiment state file's (mtime, size) when last packed
+        self._dirty = True  # a trial started, reported, checkpointed or ended since then
 
     def _changed(self, *args, **kwargs) -> None:
         self._dirty = True
@@ -61,12 +63,17 @@ class TuneStateBackup(Callback):
     on_trial_error = on_trial_recover = on_checkpoint = _changed
 
     def on_step_end(self, iteration, trials, **info):
-        if not self._dirty or not trials:
+        if not trials:
             return
         staging = Path(trials[0].storage.experiment_driver_staging_path)
         files = sorted(f for f in staging.iterdir() if f.is_file()) if staging.is_dir() else []
-        if not any(f.name.startswith("experiment_state-") for f in files):
-            return  # Tune has not saved this step's state (it saves at every step in a sweep)
+        states = [f.stat() for f in files if f.name.startswith("experiment_state-")]
+        saved = tuple((st.st_mtime_ns, st.st_size) for st in states)
+        if not saved or saved == self._saved:
+            return  # Tune has not saved its state since the last step: a change waits for its next snapshot
+        if not self._dirty:  # Tune saved again, and no trial changed since the last backup
+            self._saved = saved
+            return
         tuner = Path(self.experiment_path, TUNER_PKL)
         # Tune keeps tuner.pkl in the staging folder and copies it to storage with the rest, truncating the
         # stored copy first: the stored one is taken only when staging has none, and only when complete.
@@ -83,7 +90,7 @@ class TuneStateBackup(Callback):
                 z.write(f, f.name)
             for name, data in keep.items():
                 z.writestr(name, data)
-        self._dirty = False
+        self._saved, self._dirty = saved, False
 
     def _previous_tuner(self) -> dict[str, bytes]:
         """tuner.pkl from the last backup, carried over when no complete copy can be read now."""

@@ -16,6 +16,7 @@ from analysis import load_sweep
 from record.folder import RACE_FILE as RACE_RECORD
 from sweeps.driver import run_sweep
 from sweeps.spec import SpecError, parse_spec
+from sweeps.contract import Result
 from tests.helpers import MNIST_TEST_DIR
 
 # a generator that learns against one that cannot (learning rate 1e-9): at 40 iterations their FIDs are
@@ -75,3 +76,37 @@ def test_a_configuration_shown_worse_at_the_rung_stops_with_all_its_seeds(race_s
     p = scipy.stats.ttest_ind(bad - margin, good, alternative="greater").pvalue
     (recorded,) = race["decided"]["2"]["stopped"].values()
     assert p < 0.05 and recorded == pytest.approx(p, rel=1e-6)
+
+
+def test_a_resumed_race_neither_waits_for_nor_counts_a_run_that_tunes_snapshot_did_not_hold(tmp_path):
+    """race.json names a run that Tune's last snapshot did not hold (its driver was killed just after the
+    run started); Tune runs that configuration and seed again as a new trial. The rung is decided on the
+    runs Tune has, with the lost run's value left out. The controller here is a stand-in with the two
+    calls Tune's scheduler API gives a scheduler (`get_trials`, `stop_trial`)."""
+    from types import SimpleNamespace
+
+    from ray.tune.experiment import Trial
+
+    from sweeps.race import RaceScheduler
+
+    def trial(tid, lr, seed):
+        return SimpleNamespace(trial_id=tid, status=Trial.RUNNING, PAUSED=Trial.PAUSED, PENDING=Trial.PENDING,
+                               config={"swept": {"optim.g_lr": lr, "train.seed": seed}, "eval": {}, "metric": "fid",
+                                       "mode": "min", "config": {}})
+
+    state = tmp_path / "race.json"
+    lost = trial("lost", 1e-9, 1)
+    live = [trial("a0", 0.002, 0), trial("a1", 0.002, 1), trial("b0", 1e-9, 0), trial("b1", 1e-9, 1)]
+    first = RaceScheduler([1], "fid", "min", None, str(state))  # the killed driver's: the lost run got to the rung
+    for t in [lost, *live]:
+        first.on_trial_add(None, t)
+    first.on_trial_result(SimpleNamespace(get_trials=lambda: [lost, *live]), lost, {"fid": 1.0, Result.EVALUATION: 1})
+    resumed = RaceScheduler([1], "fid", "min", None, str(state))  # reads race.json, as --resume does
+    controller = SimpleNamespace(get_trials=lambda: live, stop_trial=lambda t: setattr(t, "status", Trial.TERMINATED))
+    for t in live:
+        resumed.on_trial_add(controller, t)
+    fids = {"a0": 100.0, "a1": 101.0, "b0": 300.0, "b1": 302.0}
+    actions = [resumed.on_trial_result(controller, t, {"fid": fids[t.trial_id], Result.EVALUATION: 1}) for t in live]
+    decided = json.loads(state.read_text())["decided"]["1"]
+    assert decided["configurations"] == {"g_lr=0.002": 2, "g_lr=1e-09": 2}  # the lost run's 1.0 is not counted
+    assert list(decided["stopped"]) == ["g_lr=1e-09"] and actions[-1] == "STOP"

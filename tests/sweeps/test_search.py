@@ -52,6 +52,26 @@ def test_stopped_trials_are_pruned_finished_ones_complete_and_the_journal_holds_
     assert len(study.get_trials()) == 3  # the restored searcher writes to the same journal
 
 
+def test_a_trial_told_after_tunes_last_snapshot_is_not_told_twice_when_it_ends_again(tmp_path):
+    """A driver killed after Optuna was told of a trial but before Tune snapshotted the searcher: the
+    resumed searcher, restored from that snapshot, sees the trial (restored from an older checkpoint) stopped
+    again. The study keeps what it was told; nothing raises."""
+    s = searcher(tmp_path)
+    s.suggest("a")
+    s.on_trial_result("a", {"fid": 300.0, Result.EVALUATION: 1})
+    s.save(str(tmp_path / "snapshot.pkl"))  # Tune's last snapshot
+    stopped = {"fid": 250.0, Result.EVALUATION: 2, Result.IS_FINAL: 0.0, Result.DIVERGED: 0.0}  # by the scheduler
+    s.on_trial_complete("a", stopped)
+    resumed = PruningAwareOptunaSearch()
+    resumed.restore(str(tmp_path / "snapshot.pkl"))
+    assert "a" not in resumed._completed_trials
+    resumed.on_trial_result("a", {"fid": 300.0, Result.EVALUATION: 1})
+    resumed.on_trial_complete("a", {**stopped, "fid": 251.0})
+    (t,) = resumed._ot_study.get_trials()
+    assert (t.state, t.value, t.intermediate_values) == (optuna.trial.TrialState.PRUNED, 250.0, {1: 300.0, 2: 250.0})
+    assert "a" in resumed._completed_trials
+
+
 def test_each_suggestion_carries_the_seed_of_its_repeat_and_the_config_the_driver_resolved(tmp_path):
     """The outermost searcher over Ray's Repeater over a real Optuna study: every trial's config is worked out
     here, once, and is the one the spec says for its swept values and seed."""

@@ -64,6 +64,11 @@ def test_restore_keeps_the_complete_copy_of_a_member_written_twice(tmp_path):
     check_tune_state(storage)
 
 
+def _tune_saves_again(staging):
+    (state,) = staging.glob("experiment_state-*.json")
+    state.write_text(state.read_text() + " ")  # Tune rewrites it at each snapshot
+
+
 def test_backup_takes_tuner_pkl_from_staging_and_never_a_truncated_copy(tmp_path):
     from types import SimpleNamespace
 
@@ -80,15 +85,30 @@ def test_backup_takes_tuner_pkl_from_staging_and_never_a_truncated_copy(tmp_path
     with zipfile.ZipFile(backup) as z:
         names = z.namelist()
         assert names.count("tuner.pkl") == 1 and z.read("tuner.pkl") == pickle.dumps({"run_config": "x"})
+    # A step in which Tune did not save its state leaves the backup as it is, as does one in which no trial
+    # changed.
+    packed = backup.read_bytes()
+    backup.unlink()
+    _tune_saves_again(staging)
+    cb.on_step_end(1, [trial])  # nothing changed since the last backup
+    assert not backup.exists()
+    cb.on_trial_result(2, [trial], trial, {})
+    cb.on_step_end(2, [trial])  # a result, not yet in a snapshot of Tune's
+    assert not backup.exists()
+    _tune_saves_again(staging)
+    cb.on_step_end(3, [trial])  # now it is
+    assert backup.read_bytes() != packed
     # Without a staging copy, a truncated stored copy is never saved: the last backup's good one is kept.
     (staging / "tuner.pkl").unlink()
+    _tune_saves_again(staging)
     cb._changed()
-    cb.on_step_end(1, [trial])
+    cb.on_step_end(4, [trial])
     with zipfile.ZipFile(backup) as z:
         assert z.namelist().count("tuner.pkl") == 1 and z.read("tuner.pkl") == pickle.dumps({"run_config": "x"})
     backup.unlink()
+    _tune_saves_again(staging)
     cb._changed()
-    cb.on_step_end(2, [trial])
+    cb.on_step_end(5, [trial])
     with zipfile.ZipFile(backup) as z:
         assert "tuner.pkl" not in z.namelist()
 
