@@ -8,14 +8,16 @@ import time
 from collections import Counter
 
 from gan.status import Status
-from sweeps.contract import Result
+from record.names import run_name
+from sweeps.contract import Result, TrialRequest
 from sweeps.ledger import Ledger
 
 __all__ = ["Progress", "progress_callback"]
 
 
 class Progress:
-    """Prints running/stopped/done counts and the best metric so far as trials report."""
+    """Prints running/stopped/done counts and the best metric so far as trials report, naming the best
+    trial by its swept values, as its MLflow run is named."""
 
     def __init__(self, ledger: Ledger, metric: str, mode: str, upto: int | None = None):
         """`upto`: with adaptive seeds, the most trials the sweep may run."""
@@ -28,7 +30,7 @@ class Progress:
         if v is not None and math.isfinite(v) and not result.get(Result.DIVERGED):
             better = self.best is None or (v < self.best[0] if self.mode == "min" else v > self.best[0])
             if better:
-                self.best = (v, str(trial))
+                self.best = (v, run_name(TrialRequest.from_trial_config(trial.config).swept))  # as MLflow names it
         if time.time() - self.printed_at > 5:
             self.print()
 

@@ -42,3 +42,12 @@ def test_the_ledger_keeps_each_trials_last_result_once_and_says_how_it_ended():
     assert ledger.ended == {"seen": Status.EARLY_STOPPED, "restored": Status.COMPLETED}
     keeper.on_trial_error(0, [], bad)
     assert ledger.status("bad", interrupted=False) == Status.ERROR and ledger.unsettled() == 0
+
+
+def test_the_best_trial_is_named_by_its_swept_values_as_its_mlflow_run_is(capsys):
+    ledger = Ledger(2)
+    progress = Progress(ledger, "fid", "min")
+    config = {"swept": {"model.g_width": 32, "train.seed": 1}, "config": {}, "eval": {}, "metric": "fid", "mode": "min"}
+    trial = SimpleNamespace(trial_id="t1", config=config, __str__=lambda self: "run_trial_d1896_00006")
+    progress.result(trial, {"fid": 84.74, Result.EVALUATION: 1})
+    assert "best fid 84.74 (g_width=32 seed=1)" in capsys.readouterr().out
