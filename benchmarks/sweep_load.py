@@ -152,5 +152,6 @@ def main() -> None:
                   f"{first['trials']} trials, {last['driver_cpu_s'] / last['trials']:.2f} s at {last['trials']}; "
                   f"overhead per trial {last['overhead_per_trial_s'] / first['overhead_per_trial_s']:.2f}x")
 
+
 if __name__ == "__main__":
     main()

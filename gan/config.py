@@ -184,7 +184,7 @@ class TrainConfig:
     max_seconds: float | None = None  # wall-clock budget: training stops at the first iteration past this many seconds of training (summed over resumes), with a last report; iterations/epochs stay the ceiling; None = no time budget
     device: str = "auto"  # cpu, cuda, cuda:N, or auto (cuda when available)
     grid_columns: int = 8  # samples per row of the saved sample grid (one row per class when conditional)
-    precision: str = "fp32"  # fp32 (the studies'); bf16: forward passes and losses under bf16 autocast, weights and optimizer state in fp32; fp16: the same under fp16 autocast, with the losses scaled by a gradient scaler (for CUDA: on CPU it runs, slower than bf16)
+    precision: str = "fp32"  # fp32 (the studies'); bf16: forward passes and losses under bf16 autocast, weights and optimizer state in fp32; fp16: the same under fp16 autocast, with the losses scaled by a gradient scaler (for CUDA; on a CPU without fp16 arithmetic it runs, but for trying a spec only: 12 to 33x slower than fp32 here)
     channels_last: bool | str = False  # conv weights and batches in channels-last memory layout; auto = on for convolutional architectures
     compile: bool = False  # torch.compile G and D for the training steps, once per trial; the compiling is timed apart (compile_time_s)
 

@@ -29,6 +29,7 @@ class WrappingSearcher(Searcher):
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
         return self.searcher.set_search_properties(metric, mode, config, **spec)
 
+
 class ResolvedTrials(WrappingSearcher):
     """The outermost searcher of a sweep that has one: each suggestion's swept values, with the seed its
     repeat index picks (`TRIAL_INDEX`, or the first seed), and the training config they resolve to

@@ -177,34 +177,31 @@ def test_a_time_budget_ends_the_run_with_a_final_report():
     assert all(not r.final for r in reports[:-1])
 
 
-def test_bf16_runs_the_networks_in_bf16_and_keeps_weights_gradients_and_optimizer_state_in_fp32():
-    t = Trainer(config(train={"precision": "bf16"}))
+def conv_output_dtypes_of_a_step(t: Trainer) -> tuple[list, dict]:
+    """The dtypes the convolutions of G and D output during one training step, and the step's statistics."""
     seen = []
     hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
              for m in (*t.G.modules(), *t.D.modules()) if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
     out = t.train_step()
     for h in hooks:
         h.remove()
+    return seen, out
+
+
+def test_bf16_runs_the_networks_in_bf16_and_keeps_weights_gradients_and_optimizer_state_in_fp32():
+    t = Trainer(config(train={"precision": "bf16"}))
+    seen, out = conv_output_dtypes_of_a_step(t)
     assert seen and set(seen) == {torch.bfloat16}
     assert all(p.dtype == torch.float32 and p.grad.dtype == torch.float32 for p in t.G.parameters())
     assert all(v.dtype == torch.float32 for st in t.opt_g.state.values() for v in st.values() if v.dim())
     assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in out.values())
-    seen.clear()
-    fp32 = Trainer(config())
-    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o.dtype)) for m in fp32.D.modules()
-             if isinstance(m, torch.nn.Conv2d)]
-    fp32.train_step()
+    seen, _ = conv_output_dtypes_of_a_step(Trainer(config()))
     assert seen and set(seen) == {torch.float32}
 
 
 def test_fp16_runs_the_networks_in_fp16_scales_the_losses_and_keeps_the_scale_in_its_checkpoints(tmp_path):
     t = Trainer(config(train={"precision": "fp16"}))
-    seen = []
-    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
-             for m in (*t.G.modules(), *t.D.modules()) if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
-    out = t.train_step()
-    for h in hooks:
-        h.remove()
+    seen, out = conv_output_dtypes_of_a_step(t)
     assert seen and set(seen) == {torch.float16}
     assert all(p.dtype == torch.float32 and p.grad.dtype == torch.float32 for p in t.G.parameters())
     assert all(torch.isfinite(v) for v in out.values())
