@@ -81,7 +81,10 @@ def trial_runs(uri: str, experiment: str):
 
 
 def test_sweep_through_the_head_runs_trials_on_several_nodes(cluster, tmp_path):
-    spec_file = spec(tmp_path, "spread", 30, [4, 8, 12, 16])
+    # trials long enough (12 evaluations) that the second worker's actor starts while the first one trains:
+    # with trials of 3 evaluations, a loaded machine saw Tune hand all four, one after another, to the first
+    # worker's reused actor
+    spec_file = spec(tmp_path, "spread", 120, [4, 8, 12, 16])
     proc = subprocess.run(sweep_cmd(cluster, spec_file, tmp_path / "out"), env=cluster["env"], cwd=REPO,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
