@@ -32,7 +32,7 @@ from analysis.augmentation import (ACCURACY, CELL_KEY, CELL_ROLE, PLANS, ROLE, a
                                    finished_cells, published_beside)
 from analysis.load import Sweep, SweepNotFound, add_target_arguments, download_artifact, load_target
 from analysis.stats import usable_trials
-from gan.data import DATASETS, scale_pixels
+from gan.data import dataset_info, scale_pixels
 from record.names import PARENT, ROLE as ROLE_TAG, RunStatus
 from gan.sampling import GENERATOR_ARTIFACT, Sampler
 
@@ -107,7 +107,7 @@ def _pools(sweep: Sweep, run_id: str, n_generated: int, plan: AugmentPlan, tmp: 
     if path is None:
         raise SweepNotFound(f"Run {run_id} has no {GENERATOR_ARTIFACT} artifact.")
     sampler = Sampler.load(path)
-    cfg, info = sampler.config, DATASETS.get(sampler.config.data.name)
+    cfg, info = sampler.config, dataset_info(sampler.config.data)
     if not cfg.model.conditional:
         raise SweepNotFound(f"Run {run_id} trained an unconditional generator; its images have no labels.")
     # the dataset's train and test splits (or a 20% holdout where only one is present), as its classifier uses

@@ -5,9 +5,10 @@ This package never imports Ray, Optuna or MLflow; `sweeps/` connects it to them.
 
 from gan._registry import ARCHITECTURES, DATASETS, LOSSES, Registry
 from gan.config import Config, ConfigError, DataConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig, flatten
-from gan.data import DataNotFoundError, ImageData, load_dataset, stratified_subset
+from gan.data import DataNotFoundError, DatasetInfo, ImageData, dataset_info, load_dataset, stratified_subset
 from gan.losses import build_loss
 from gan.models import build_models
+from gan.registration import register_architecture, register_dataset, register_loss, register_metric
 from gan.status import Status
 from gan.train import Report, Trainer, TrainResult, train
 
@@ -19,6 +20,7 @@ __all__ = [
     "ConfigError",
     "DataConfig",
     "DataNotFoundError",
+    "DatasetInfo",
     "ImageData",
     "LossConfig",
     "ModelConfig",
@@ -31,8 +33,13 @@ __all__ = [
     "Trainer",
     "build_loss",
     "build_models",
+    "dataset_info",
     "flatten",
     "load_dataset",
+    "register_architecture",
+    "register_dataset",
+    "register_loss",
+    "register_metric",
     "stratified_subset",
     "train",
 ]

@@ -243,7 +243,7 @@ class Config:
 
     def __post_init__(self):
         info = DATASETS.get(self.data.name)
-        if self.model.conditional and info.num_classes < 2:
+        if self.model.conditional and info.describe is None and info.num_classes < 2:  # else checked where described
             raise ConfigError(
                 f"`model.conditional` is true, but dataset {self.data.name!r} has no class labels; "
                 "use an unconditional model or a labelled dataset "
@@ -264,10 +264,15 @@ class Config:
                 f"`train.precision` is fp16, but loss {self.loss.name!r} differentiates the critic's gradient (its "
                 "gradient penalty), which a gradient scaler would scale too; use bf16 (no scaler) or fp32."
             )
+        self.check_geometry(self.data.image_size or info.image_size)
+
+    def check_geometry(self, image_size: int) -> None:
+        """The architecture's geometry at this image size, before any work starts (0: not known yet, as for a
+        dataset whose side is in the user's files until they are read)."""
         check = getattr(ARCHITECTURES.get(self.model.arch), "check", None)
-        if check is not None:  # the architecture's geometry at this image size, before any work starts
+        if check is not None and image_size:
             try:
-                check(self.model, self.data.image_size or info.image_size)
+                check(self.model, image_size)
             except ValueError as e:
                 raise ConfigError(str(e)) from None
 

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan._registry import LOSSES
+from gan.registration import register_loss
 from gan.config import Config, LossConfig
 
 __all__ = ["BCELoss", "ClassifierGuidance", "WGANLoss", "WGANGPLoss", "build_loss", "generator_terms"]
@@ -28,7 +29,7 @@ def build_loss(cfg: LossConfig):
     return LOSSES.get(cfg.name)(cfg)
 
 
-@LOSSES.register("bce")
+@register_loss("bce")
 class BCELoss:
     """Non-saturating GAN loss with optional one-sided label smoothing of the real targets."""
 
@@ -63,7 +64,7 @@ class BCELoss:
         pass
 
 
-@LOSSES.register("wgan")
+@register_loss("wgan")
 class WGANLoss:
     """Wasserstein loss with the critic's weights clipped to [-c, c] after every critic step."""
 
@@ -91,7 +92,7 @@ class WGANLoss:
             p.clamp_(-self.clip_value, self.clip_value)
 
 
-@LOSSES.register("wgan-gp")
+@register_loss("wgan-gp")
 class WGANGPLoss(WGANLoss):
     """Wasserstein loss with a gradient penalty lambda * (||grad C(x_hat)|| - 1)^2 on random interpolates."""
 

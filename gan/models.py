@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from gan._registry import ARCHITECTURES, LABEL_ENCODINGS
+from gan.registration import register_architecture
 from gan.config import ModelConfig
 
 __all__ = ["build_models", "default_depth", "init_kaiming", "init_weights"]
@@ -126,7 +127,7 @@ class MLPDiscriminator(nn.Module):
         return self.net(h).view(-1)
 
 
-@ARCHITECTURES.register("mlp")
+@register_architecture("mlp")
 def build_mlp(cfg: ModelConfig, *, channels: int, image_size: int, num_classes: int, critic: bool):
     G = MLPGenerator(cfg, channels, image_size, num_classes)
     D = MLPDiscriminator(cfg, channels, image_size, num_classes, critic)
@@ -366,7 +367,7 @@ class DCGANDiscriminator(nn.Module):
         return self.net(self.stem(x, y if self.conditional else None)).view(-1)
 
 
-@ARCHITECTURES.register("dcgan")
+@register_architecture("dcgan")
 def build_dcgan(cfg: ModelConfig, *, channels: int, image_size: int, num_classes: int, critic: bool):
     G = DCGANGenerator(cfg, channels, image_size, num_classes)
     D = DCGANDiscriminator(cfg, channels, image_size, num_classes, critic)

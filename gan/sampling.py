@@ -20,7 +20,7 @@ from torch import nn
 
 from gan._io import atomic_path
 from gan.config import Config
-from gan.data import DATASETS, to_uint8
+from gan.data import dataset_info, to_uint8
 
 __all__ = ["GENERATOR_ARTIFACT", "Sampler", "save_generator"]
 
@@ -46,7 +46,7 @@ class Sampler:
 
         blob = torch.load(path, map_location="cpu", weights_only=True)
         cfg = Config.from_dict(blob["config"])
-        info = DATASETS.get(cfg.data.name)
+        info = dataset_info(cfg.data)
         size = cfg.data.image_size or info.image_size
         G, _ = build_models(cfg.model, channels=info.channels, image_size=size, num_classes=info.num_classes,
                             critic=build_loss(cfg.loss).critic)

@@ -20,7 +20,7 @@ import torchvision.utils as vutils
 from torch import nn
 
 from gan._io import atomic_path
-from gan.config import Config, flatten
+from gan.config import Config, ConfigError, flatten
 from gan.data import Batches, ImageData, load_dataset, scale_pixels
 from gan.losses import build_loss, generator_terms
 from gan.models import build_models
@@ -87,6 +87,8 @@ class Trainer:
         seed = cfg.train.seed
         self.data = data if data is not None else load_dataset(cfg.data, seed=seed)
         info = self.data.info
+        if cfg.model.conditional and info.num_classes < 2:  # a dataset described by its files is checked here
+            raise ConfigError(f"`model.conditional` is true, but {info.title} has no class labels.")
         self.num_classes = info.num_classes
         self.conditional = cfg.model.conditional
         self.pixel_range = cfg.model.output_activation

@@ -13,7 +13,7 @@ from gan.data.batches import Batches, scale_pixels, to_uint8
 from gan.data.datasets import DATASETS, planned_size
 from gan.data.idx import read_idx
 from gan.data.info import DataNotFoundError, DatasetInfo, ImageData, cache_dir
-from gan.data.load import load_dataset, resize_uint8
+from gan.data.load import dataset_info, load_dataset, resize_uint8
 from gan.data.locate import locate_dataset
 from gan.data.subsets import stratified_subset
 
@@ -24,6 +24,7 @@ __all__ = [
     "DataNotFoundError",
     "ImageData",
     "cache_dir",
+    "dataset_info",
     "load_dataset",
     "locate_dataset",
     "planned_size",

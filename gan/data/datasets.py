@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from gan._registry import DATASETS
+from gan.registration import register_dataset
 from gan.config import DataConfig
 from gan.data.celeba import celeba_download, celeba_files, read_celeba_dataset
 from gan.data.idx import idx_names, read_idx_dataset, torchvision_downloader
 from gan.data.info import DatasetInfo
+from gan.data.load import dataset_info
+from gan.data.user import IMAGE_FOLDER, NPZ
 
 __all__ = ["DATASETS", "planned_size"]
 
@@ -16,8 +19,7 @@ _DIGITS = tuple(str(i) for i in range(10))
 _EMNIST_BALANCED = _DIGITS + tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ") + tuple("abdefghnqrt")
 _FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
-DATASETS.add(
-    "mnist",
+register_dataset(
     DatasetInfo(
         name="mnist", title="MNIST", channels=1, image_size=28, num_classes=10, class_names=_DIGITS,
         reader=read_idx_dataset, files=idx_names(""), split_sizes=(("train", 60000), ("test", 10000)),
@@ -26,8 +28,7 @@ DATASETS.add(
         "MNIST IDX files (train-*, t10k-*) into one of the folders above",
     ),
 )
-DATASETS.add(
-    "fashion_mnist",
+register_dataset(
     DatasetInfo(
         name="fashion_mnist", title="Fashion-MNIST", channels=1, image_size=28, num_classes=10,
         class_names=_FASHION, reader=read_idx_dataset, files=idx_names(""),
@@ -48,8 +49,7 @@ def _emnist_download(root: Path, split: str) -> Path:
     return root / "EMNIST" / "raw"
 
 
-DATASETS.add(
-    "emnist_balanced",
+register_dataset(
     DatasetInfo(
         name="emnist_balanced", title="EMNIST balanced", channels=1, image_size=28, num_classes=47,
         class_names=_EMNIST_BALANCED, reader=read_idx_dataset, files=idx_names("emnist-balanced-"),
@@ -60,8 +60,7 @@ DATASETS.add(
         "archive into one of the folders above",
     ),
 )
-DATASETS.add(
-    "celeba",
+register_dataset(
     DatasetInfo(
         name="celeba", title="CelebA 64x64", channels=3, image_size=64, num_classes=1, class_names=("face",),
         reader=read_celeba_dataset, files=celeba_files, downloader=celeba_download,
@@ -70,11 +69,13 @@ DATASETS.add(
         "Google Drive), or unpack img_align_celeba.zip and list_eval_partition.txt into one of the folders above",
     ),
 )
+register_dataset(IMAGE_FOLDER)
+register_dataset(NPZ)
 
 
 def planned_size(cfg: DataConfig) -> int:
     """Images a data config will yield, from the published split sizes (no file is read)."""
-    sizes = dict(DATASETS.get(cfg.name).split_sizes)
+    sizes = dict(dataset_info(cfg).split_sizes)
     n = sizes.get(cfg.split) or sizes["train"] + sizes["test"]
     if cfg.num_images is not None:
         return min(cfg.num_images, n)

@@ -39,6 +39,10 @@ class DatasetInfo:
     how_to_get: str = ""
     all_is_train_and_test: bool = True  # the `all` split is read as train + test; False = its files list `all` themselves (CelebA)
     transposed: bool = False  # images are stored column-major (EMNIST) and are transposed when read
+    # for a dataset whose shape is in the user's files (image_folder, npz): config -> the entry of what those
+    # files hold (channels, side, classes, sizes), read before any training; None = this entry is complete
+    describe: Callable[[DataConfig], "DatasetInfo"] | None = None
+    fingerprint: str = ""  # of the files read (names, sizes, times) where the entry was described; enters cache keys
 
     def file_splits(self, split: str) -> list[str]:
         """The splits whose files are read for `split`."""

@@ -21,7 +21,7 @@ from torch import nn
 from gan._io import atomic_path
 from gan._registry import Registry
 from gan.config import DataConfig
-from gan.data import DATASETS, cache_dir, load_dataset, locate_dataset, scale_pixels, stratified_subset
+from gan.data import cache_dir, dataset_info, load_dataset, locate_dataset, scale_pixels, stratified_subset
 
 __all__ = ["CLASSIFIERS", "PRESENTATIONS_PER_FIT", "ClassifierSpec", "DomainClassifier", "LeNet", "accuracy",
            "classifier_epochs", "default_spec", "fit_classifier", "load_or_train_classifier", "train_test_split"]
@@ -108,19 +108,21 @@ class ClassifierSpec:
     seed: int = 0
 
     def key(self) -> str:
-        payload = json.dumps({"v": _VERSION, **asdict(self)}, sort_keys=True, default=str)
+        content = {k: dataset_info(d).fingerprint for k, d in (("data", self.data), ("test_data", self.test_data))
+                   if d is not None and dataset_info(d).fingerprint}  # the user's files, where they define the dataset
+        payload = json.dumps({"v": _VERSION, **asdict(self), **({"content": content} if content else {})},
+                             sort_keys=True, default=str)
         return hashlib.md5(payload.encode()).hexdigest()
 
 
 def default_spec(data_cfg: DataConfig, *, epochs: int | None = None, seed: int = 0) -> ClassifierSpec:
     """The classifier of a dataset: trained on its whole train split and tested on its test split; where
     only one split is present (e.g. the MNIST test digits alone), 20% of that split is held out instead."""
-    info = DATASETS.get(data_cfg.name)
     base = dataclasses.replace(data_cfg, dataset_fraction=1.0, num_images=None)
     train, test = dataclasses.replace(base, split="train"), dataclasses.replace(base, split="test")
     try:  # only look for the files: every trial asks, decoding here would be wasted
-        locate_dataset(train, info)
-        locate_dataset(test, info)
+        locate_dataset(train, dataset_info(train))
+        locate_dataset(test, dataset_info(test))
         return ClassifierSpec(train, test, epochs=epochs, seed=seed)
     except FileNotFoundError:
         return ClassifierSpec(dataclasses.replace(base, split=data_cfg.split), None, epochs=epochs, seed=seed)

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 
 from gan.config import DataConfig
-from gan.data import DATASETS, load_dataset, resize_uint8, scale_pixels
+from gan.data import dataset_info, load_dataset, resize_uint8, scale_pixels
 from gan.metrics.classifier import ClassifierSpec, classifier_epochs, default_spec, load_or_train_classifier
 from gan.metrics.config import EVAL_SAMPLES, EvalConfig
 from gan.metrics.features import build_extractor
@@ -65,7 +65,7 @@ class Evaluator:
 
     def __init__(self, config: EvalConfig, data: DataConfig, *, conditional: bool = False, verbose: bool = False):
         self.config = config
-        self.info = DATASETS.get(data.name)
+        self.info = dataset_info(data)
         if config.image_size is not None:  # the native size is spelled None, so caches are shared
             data = dataclasses.replace(data, image_size=None if config.image_size == self.info.image_size
                                        else config.image_size)

@@ -96,7 +96,8 @@ def load_real_reference(extractor: Extractor, data_cfg: DataConfig, n: int, seed
     data = load_dataset(data_cfg, seed=seed)
     n = min(n, len(data))
     key_src = json.dumps(
-        {"data": dataclasses.asdict(data_cfg), "source": data.source, "extractor": extractor.key, "n": n, "seed": seed},
+        {"data": dataclasses.asdict(data_cfg), "source": data.source, "extractor": extractor.key, "n": n, "seed": seed,
+         **({"content": data.info.fingerprint} if data.info.fingerprint else {})},  # the user's files, where they define it
         sort_keys=True,
     )
     path = cache_dir() / "real_stats" / f"{data_cfg.name}-{extractor.name}-{hashlib.md5(key_src.encode()).hexdigest()}.pt"

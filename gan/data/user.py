@@ -1,0 +1,241 @@
+"""Datasets that are the user's own files, named by `data.root`:
+
+- `image_folder`: a folder of images (PNG, JPEG, BMP, GIF, WebP, TIFF), either one subfolder per class
+  (`root/<class>/<image>`, classes in sorted order) or flat for an unconditional GAN (`root/<image>`).
+  One channel if every image is greyscale, else three (RGB). Images of any size are centre-cropped to a square and resized to `data.image_size` (None = 64) once;
+  the decoded tensor is cached on disk, like CelebA's.
+- `npz`: one NumPy `.npz` file (`data.root` is its path) holding `x`, uint8 images (N, H, W),
+  (N, H, W, C) or (N, C, H, W) with C in 1 or 3, and optionally `y`, integer class labels (N,) from 0.
+  It is read with `allow_pickle=False`, so the file cannot run code.
+
+Neither has a test split: `train` and `all` are every image, and the domain classifier holds out 20% of
+them. What a folder holds (channels, side, classes) is read from its files by `describe`, before any
+training. The entry's `fingerprint` (file names, sizes and modification times) enters every cache key
+(decoded images, real-data statistics, classifier), so editing the files invalidates the caches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gan._io import atomic_path
+from gan.config import DataConfig
+from gan.data.info import DataNotFoundError, DatasetInfo, cache_dir
+from gan.data.subsets import stratified_subset
+
+__all__ = ["IMAGE_FOLDER", "NPZ"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+DEFAULT_SIDE = 64  # image_folder's side when `data.image_size` is None
+MAX_NPZ_BYTES = 8 * 2**30  # an npz's arrays are read whole into memory
+
+
+def _root(cfg: DataConfig, what: str) -> Path:
+    if not cfg.root:
+        raise DataNotFoundError(f"`data.name: {cfg.name}` reads {what}, but `data.root` is not set; set it to its path.")
+    return Path(cfg.root).expanduser().resolve()
+
+
+def _one_split(cfg: DataConfig, title: str) -> None:
+    if cfg.split == "test":  # a FileNotFoundError: the classifier then holds out part of the images instead
+        raise DataNotFoundError(f"{title} has no test split; use `data.split: train` (every image).")
+
+
+def _fingerprint(files: list[Path], base: Path) -> str:
+    h = hashlib.md5()
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.relative_to(base) if f != base else f.name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+# -- image_folder ---------------------------------------------------------------------------
+
+def _listing(root: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:
+    """(image files, their class indices, class names) of a class-per-subfolder or a flat folder."""
+    if not root.is_dir():
+        raise DataNotFoundError(f"image_folder: `data.root` {root} is not a folder.")
+
+    def images(folder: Path) -> list[Path]:
+        return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    per_class = [images(root / c) for c in classes]
+    if classes and any(per_class):
+        empty = [c for c, files in zip(classes, per_class) if not files]
+        if empty:
+            raise DataNotFoundError(f"image_folder {root}: the class folder(s) {', '.join(empty)} hold no images "
+                                    f"({', '.join(IMAGE_SUFFIXES)}).")
+        files = [f for group in per_class for f in group]
+        labels = [i for i, group in enumerate(per_class) for _ in group]
+        return files, labels, tuple(classes)
+    files = images(root)
+    if not files:
+        raise DataNotFoundError(f"image_folder {root}: no images ({', '.join(IMAGE_SUFFIXES)}) in it or in "
+                                "one subfolder per class.")
+    return files, [0] * len(files), ("image",)
+
+
+def _describe_image_folder(cfg: DataConfig) -> DatasetInfo:
+    from PIL import Image
+
+    root = _root(cfg, "a folder of images")
+    _one_split(cfg, f"image folder {root}")
+    files, _, classes = _listing(root)
+    grey = True
+    for f in files:  # opening reads the header alone
+        try:
+            with Image.open(f) as im:
+                grey = im.mode in ("1", "L", "I", "I;16", "F")
+        except (OSError, ValueError) as e:  # PIL's UnidentifiedImageError is an OSError
+            raise ValueError(f"image_folder: cannot read {f}: {e}") from None
+        if not grey:
+            break
+    channels = 1 if grey else 3
+    return dataclasses.replace(
+        IMAGE_FOLDER, title=f"image folder {root}", channels=channels, image_size=cfg.image_size or DEFAULT_SIDE,
+        num_classes=len(classes), class_names=classes, split_sizes=(("train", len(files)), ("all", len(files))),
+        fingerprint=_fingerprint(files, root), describe=None)
+
+
+def _read_image_folder(info: DatasetInfo, folder: Path, cfg: DataConfig, seed: int):
+    from PIL import Image
+
+    _one_split(cfg, info.title)
+    files, labels, _ = _listing(folder)
+    labels_t = torch.tensor(labels, dtype=torch.long)
+    keep = _subset(labels_t, cfg, seed)
+    if keep is not None:
+        files, labels_t = [files[i] for i in keep], labels_t[keep]
+    side = info.image_size
+    key = hashlib.md5(f"{info.fingerprint}|{side}|{info.channels}|{','.join(f.name for f in files)}".encode()).hexdigest()
+    cached = cache_dir() / "decoded" / f"image_folder-{key}.npy"
+    if cached.is_file():
+        images = np.load(cached, allow_pickle=False)
+    else:
+        images = np.empty((len(files), info.channels, side, side), dtype=np.uint8)
+        for i, f in enumerate(files):
+            try:
+                with Image.open(f) as im:
+                    w, h = im.size
+                    s = min(w, h)
+                    im = im.convert("L" if info.channels == 1 else "RGB")
+                    im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+                    pixels = np.asarray(im.resize((side, side), Image.BICUBIC))
+            except (OSError, ValueError) as e:  # PIL's UnidentifiedImageError is an OSError
+                raise ValueError(f"image_folder: cannot read {f}: {e}") from None
+            images[i] = pixels[None] if info.channels == 1 else pixels.transpose(2, 0, 1)
+        with atomic_path(cached) as tmp, open(tmp, "wb") as out:
+            np.save(out, images)
+    return torch.from_numpy(images), labels_t
+
+
+def _subset(labels: torch.Tensor, cfg: DataConfig, seed: int) -> torch.Tensor | None:
+    if cfg.num_images is None and cfg.dataset_fraction >= 1.0:
+        return None
+    return stratified_subset(labels, fraction=cfg.dataset_fraction, count=cfg.num_images, seed=seed)
+
+
+# -- npz --------------------------------------------------------------------------------------
+
+def _npz_header(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shapes and dtypes of an npz's arrays, read from their headers alone (no array is loaded)."""
+    out = {}
+    try:
+        with zipfile.ZipFile(path) as z:
+            for name in z.namelist():
+                if name.endswith(".npy"):
+                    with z.open(name) as f:
+                        version = np.lib.format.read_magic(f)
+                        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                        shape, _, dtype = read(f)
+                        out[name[:-4]] = (shape, dtype)
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise ValueError(f"npz: {path} is not a readable .npz file ({e}).") from None
+    return out
+
+
+def _npz_layout(path: Path) -> tuple[int, int, int, str]:
+    """(images, channels, side, layout) of a valid npz, or a ValueError saying what is wrong."""
+    arrays = _npz_header(path)
+    if "x" not in arrays:
+        raise ValueError(f"npz: {path} has no array `x` (it has: {', '.join(arrays) or 'none'}).")
+    shape, dtype = arrays["x"]
+    if dtype != np.uint8:
+        raise ValueError(f"npz: `x` in {path} is {dtype}, but must be uint8 pixels (0 to 255).")
+    if len(shape) == 3:
+        layout = "NHW"
+    elif len(shape) == 4 and shape[1] in (1, 3) and shape[3] not in (1, 3):
+        layout = "NCHW"
+    elif len(shape) == 4 and shape[3] in (1, 3):
+        layout = "NHWC"
+    else:
+        raise ValueError(f"npz: `x` in {path} has shape {shape}, but must be (N, H, W), (N, H, W, C) or "
+                         "(N, C, H, W) with C 1 or 3.")
+    h, w = (shape[1], shape[2]) if layout in ("NHW", "NHWC") else (shape[2], shape[3])
+    if h != w:
+        raise ValueError(f"npz: the images in {path} are {h}x{w}; they must be square.")
+    if "y" in arrays:
+        y_shape, y_dtype = arrays["y"]
+        if y_shape != (shape[0],) or y_dtype.kind not in "iu":
+            raise ValueError(f"npz: `y` in {path} is {y_dtype} of shape {y_shape}, but must be integer labels "
+                             f"of shape ({shape[0]},).")
+    channels = 1 if layout == "NHW" else (shape[1] if layout == "NCHW" else shape[3])
+    return shape[0], channels, h, layout
+
+
+def _describe_npz(cfg: DataConfig) -> DatasetInfo:
+    path = _root(cfg, "an .npz file")
+    _one_split(cfg, f"npz {path}")
+    if not path.is_file():
+        raise DataNotFoundError(f"npz: `data.root` {path} is not a file.")
+    if path.stat().st_size > MAX_NPZ_BYTES:
+        raise ValueError(f"npz: {path} is {path.stat().st_size / 2**30:.1f} GiB; at most {MAX_NPZ_BYTES // 2**30} GiB is read.")
+    n, channels, side, _ = _npz_layout(path)
+    num_classes = 1
+    if "y" in _npz_header(path):
+        with np.load(path, allow_pickle=False) as z:
+            y = z["y"]
+        if y.size and y.min() < 0:
+            raise ValueError(f"npz: `y` in {path} has the label {int(y.min())}; labels count from 0.")
+        num_classes = int(y.max()) + 1 if y.size else 1
+    return dataclasses.replace(
+        NPZ, title=f"npz {path}", channels=channels, image_size=side, num_classes=num_classes,
+        class_names=tuple(str(i) for i in range(num_classes)), split_sizes=(("train", n), ("all", n)),
+        fingerprint=_fingerprint([path], path), describe=None)
+
+
+def _read_npz(info: DatasetInfo, folder: Path, cfg: DataConfig, seed: int):
+    _one_split(cfg, info.title)
+    path = _root(cfg, "an .npz file")
+    _, _, _, layout = _npz_layout(path)
+    with np.load(path, allow_pickle=False) as z:
+        x = z["x"]
+        y = z["y"].astype(np.int64) if "y" in z.files else np.zeros(x.shape[0], dtype=np.int64)
+    images = torch.from_numpy(x)
+    images = {"NHW": lambda t: t[:, None], "NHWC": lambda t: t.permute(0, 3, 1, 2), "NCHW": lambda t: t}[layout](images)
+    labels = torch.from_numpy(y)
+    keep = _subset(labels, cfg, seed)
+    if keep is not None:
+        images, labels = images[keep], labels[keep]
+    return images.contiguous(), labels
+
+
+def _no_files(split: str) -> list[str]:
+    return []  # `describe` has checked the path; the folder located is `data.root` itself (or its parent for npz)
+
+
+IMAGE_FOLDER = DatasetInfo(
+    name="image_folder", title="image folder", channels=0, image_size=DEFAULT_SIDE, num_classes=0, class_names=(),
+    reader=_read_image_folder, files=_no_files, describe=_describe_image_folder,
+    how_to_get="set `data.root` to a folder of images, flat or one subfolder per class")
+NPZ = DatasetInfo(
+    name="npz", title="npz", channels=0, image_size=0, num_classes=0, class_names=(),
+    reader=_read_npz, files=_no_files, describe=_describe_npz,
+    how_to_get="set `data.root` to an .npz file with a uint8 array `x` and optional integer labels `y`")
