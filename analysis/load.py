@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from record.design import SweepDesign, level_label, variant_settings
-from record.folder import ADAPTIVE_ARTIFACT, DESIGN_ARTIFACT, STATE_FILE, StateDamaged, latest_sweep_dir, read_state, spec_label
+from record.folder import (ADAPTIVE_ARTIFACT, DESIGN_ARTIFACT, STATE_FILE, StateDamaged, latest_sweep_dir, read_state,
+                           spec_label, spec_plugins)
 from gan.metrics import OUTPUTS, metric_direction
 from gan.status import Status
 from gan.train import TRAINING_CURVES
@@ -104,10 +105,24 @@ def add_target_arguments(parser) -> None:
     parser.add_argument("--scale", help="with a spec file: the scale it was run at (e.g. smoke)")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: the sweep's, or $MLFLOW_TRACKING_URI)")
     parser.add_argument("--parent-run", help="this sweep (parent run id) instead of the newest")
+    parser.add_argument("--plugins", help="comma-separated modules that register the sweep's own architectures or "
+                                          "datasets, to draw its generator's figures (a spec file target imports "
+                                          "its `plugins` itself)")
 
 
 def load_target(args) -> "Sweep":
-    """The sweep named by the arguments of `add_target_arguments`."""
+    """The sweep named by the arguments of `add_target_arguments`, after importing the plugins they name
+    (SweepNotFound says why one cannot be imported)."""
+    from gan.registration import PluginError, check_plugin_names, import_plugins
+
+    names = [n.strip() for n in (args.plugins or "").split(",") if n.strip()]
+    spec = Path(args.target)
+    from_spec = spec.is_file() and spec.suffix in (".yaml", ".yml")
+    try:
+        names += spec_plugins(spec) if from_spec else []
+        import_plugins(check_plugin_names(names), spec.parent if from_spec else None)
+    except PluginError as e:
+        raise SweepNotFound(f"plugins: {e}") from None
     return load_sweep(args.target, tracking_uri=args.tracking_uri, parent_run_id=args.parent_run, scale=args.scale,
                       root=args.root)
 

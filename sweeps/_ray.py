@@ -17,7 +17,8 @@ import os
 __all__ = ["start_ray", "use_callbacks_on_restore"]
 
 
-def start_ray(address: str | None, verbose: int) -> None:
+def start_ray(address: str | None, verbose: int, py_modules: list[str] | None = None) -> None:
+    """Start (or join) Ray for a sweep; `py_modules` is the plugin code its workers import (sweeps.plugins)."""
     import ray
 
     # Tune's own period for snapshots of its experiment state ("auto": at least 10 s apart, at most 5% of
@@ -32,14 +33,16 @@ def start_ray(address: str | None, verbose: int) -> None:
                                            "TORCH_HOME") if k in os.environ}
     env_vars["RAY_CHDIR_TO_TRIAL_DIR"] = "0"
     if ray.is_initialized():
-        return
+        if not py_modules:
+            return
+        ray.shutdown()  # a job's code is fixed when it starts: this sweep's plugins need a job of their own
     init_kwargs = {}
     if os.environ.get("GANSWEEP_NODE_IP"):  # the driver's address when the machine has several
         init_kwargs["_node_ip_address"] = os.environ["GANSWEEP_NODE_IP"]
     # without an address, a Ray of our own: `ray.init()` alone would join any cluster `ray start` left
     # running on this machine, and its queue (`--address auto` joins it on purpose)
     ray.init(address=address or os.environ.get("RAY_ADDRESS") or "local", include_dashboard=False,
-             runtime_env={"env_vars": env_vars}, log_to_driver=verbose > 0, logging_level="WARNING", **init_kwargs)
+             runtime_env={"env_vars": env_vars, **({"py_modules": py_modules} if py_modules else {})}, log_to_driver=verbose > 0, logging_level="WARNING", **init_kwargs)
 
 
 def use_callbacks_on_restore(tuner, callbacks: list) -> None:

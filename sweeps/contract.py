@@ -17,6 +17,7 @@ from ray.tune.search.repeater import TRIAL_INDEX
 
 from gan.config import Config, merge_dotted
 from gan.metrics import EvalConfig
+from gan.registration import import_plugins
 from gan.status import Status
 
 __all__ = ["CHECKPOINT_FILE", "GRID_PREFIX", "STORAGE_FAULT", "TRIAL", "TRIAL_INDEX", "Result", "StorageFault", "TrialRequest",
@@ -107,6 +108,7 @@ class TrialRequest:
     mode: str  # "min" or "max"
     final_num_samples: int | None  # samples at the last evaluation (None: as the other evaluations)
     threads: int  # torch threads per trial (the trial's CPUs)
+    plugins: tuple[str, ...] = ()  # modules the trial imports before it builds its config (sweeps.plugins)
 
     @classmethod
     def from_trial_config(cls, config: Mapping[str, Any]) -> TrialRequest:
@@ -118,6 +120,8 @@ class TrialRequest:
             raise KeyError(f"not a gansweep trial config: {sorted(missing) or ['config']} missing")
         names = {f.name for f in fields(cls)}
         given = {"final_num_samples": None, "threads": 1, **{k: v for k, v in config.items() if k in names}}
+        given["plugins"] = tuple(given.get("plugins", ()))
+        import_plugins(given["plugins"])  # before any config is built: they register the names it may use
         if "config" not in given:
             given.update(_from_earlier_release(config))
         return cls(**given)

@@ -17,6 +17,7 @@ from record.names import BASE_PARAM, GIT_COMMIT, SPEC_FILE, SPEC_PARAM, RunStatu
 from sweeps._ray import start_ray
 from sweeps.location import Where, locate, repair_tune_state, write_file, write_state
 from sweeps.plan import resolved_spec, sweep_design, sweep_note
+from sweeps.plugins import ship_paths
 from sweeps.ledger import Ledger, ledger_callback
 from sweeps.progress import Progress, progress_callback
 from sweeps.schedule import adaptive_record
@@ -56,7 +57,7 @@ def _run_locked(spec: SweepSpec, where: Where, resume: bool, address: str | None
     prepare_caches(spec)
     journal, state, sha = open_tracking(spec, where, spec_path)
     try:
-        start_ray(address, verbose)
+        start_ray(address, verbose, ship_paths(spec.plugins))
         ledger = Ledger(0 if spec.adaptive else spec.num_trials())
         progress = Progress(ledger, spec.metric, spec.mode, spec.num_trials() if spec.adaptive else None)
         interrupted = _tune(spec, where, journal, progress, sha, resume, verbose)

@@ -10,6 +10,7 @@ import yaml
 
 from gan.config import flatten
 from record.design import Factor, SweepDesign, level_label, variant_settings
+from sweeps.plugins import ship_paths
 from sweeps.spec import SweepSpec
 
 __all__ = ["pilot_plan", "plan", "resolved_spec", "sweep_design", "sweep_note"]
@@ -26,6 +27,10 @@ def plan(spec: SweepSpec) -> str:
                     f"max {spec.max_evaluations()} evaluations)" if spec.early_stopping.type != "none" else "")
                  + (" on configurations: all of a configuration's seeds stop together" if spec.early_stopping.type
                     == "race" else ""))
+    if spec.plugins:
+        shipped = ship_paths(spec.plugins)
+        lines.append(f"plugins: {', '.join(spec.plugins)}" + (f" (shipped to the workers: {', '.join(shipped)})"
+                                                              if shipped else " (installed)"))
     lines.append("parameters:")
     for p in spec.parameters:
         dom = f"values {list(p.values)}" if p.values is not None else f"{p.distribution}[{p.low}, {p.high}]" + (

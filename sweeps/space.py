@@ -27,6 +27,8 @@ def trial_space(spec: SweepSpec) -> dict:
     space = {"eval": eval_raw, "metric": spec.metric, "mode": spec.mode, "threads": max(1, int(spec.resources.cpus))}
     if spec.final_num_samples is not None:
         space["final_num_samples"] = spec.final_num_samples
+    if spec.plugins:
+        space["plugins"] = list(spec.plugins)
     if spec.method == "optuna":
         swept = {}
         for p in spec.parameters:

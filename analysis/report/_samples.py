@@ -3,6 +3,7 @@ interpolation and class histogram, drawn by the code that drew its FID samples (
 
 from __future__ import annotations
 
+import html
 import tempfile
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import torch
 from analysis import plots
 from analysis.load import download_artifact
 from analysis.report._page import Page
-from gan.data import DATASETS
+from gan.config import ConfigError
+from gan.data import dataset_info
 from gan.sampling import GENERATOR_ARTIFACT, Sampler
 
 
@@ -63,8 +65,14 @@ def _generator_figures(page: Page, client, best_run, tmp: Path) -> None:
     weights = download_artifact(client, best_run["run_id"], GENERATOR_ARTIFACT, tmp)
     if not weights:
         return
-    sampler = Sampler.load(weights)
-    info = DATASETS.get(sampler.config.data.name)
+    try:
+        sampler = Sampler.load(weights)
+    except ConfigError as e:  # its architecture or dataset is a plugin's, not imported here
+        page.add_section('<p class="note">' + html.escape(
+            f"The best generator's figures are not drawn: {e} If a plugin registers it, pass --plugins MODULE "
+            "(or give the spec file, which names its plugins).") + "</p>")
+        return
+    info = dataset_info(sampler.config.data)
     strip = _interpolation(sampler)
     page.add_figure("latent interpolation of the best generator (5 pairs, K = 10)",
                     plots.image_strip(strip, page.out_dir / "interpolation.png", rows=5))

@@ -11,7 +11,10 @@ from typing import Mapping
 
 import yaml
 
+from gan._registry import DATASETS
 from gan.config import Config, ConfigError, flatten
+from gan.data import dataset_info
+from gan.registration import PluginError, check_plugin_names, import_plugins
 from gan.metrics import FID, OUTPUTS, EvalConfig
 from record.design import level_label
 from sweeps.spec._fields import (config_error, dataclass_from, parse_adaptive, parse_budget, parse_metric,
@@ -25,7 +28,7 @@ __all__ = ["load_spec", "parse_spec"]
 _TOP_KEYS = {
     "name", "description", "base", "parameters", "method", "metric", "mode", "early_stopping", "num_samples",
     "seeds", "resources", "max_concurrent", "max_failures", "search_seed", "evaluation", "final_num_samples", "scales",
-    "published", "budget",
+    "published", "budget", "plugins",
 }
 
 
@@ -61,6 +64,7 @@ def parse_spec(text: str, source: str = "<string>", scale: str | None = None,
     unknown = sorted(set(raw) - _TOP_KEYS)
     if unknown:
         raise ctx.fail((unknown[0],), f"unknown key; allowed keys: {', '.join(sorted(_TOP_KEYS))}.")
+    _import_plugins(raw, ctx, source)  # before any config is built: they register the names it may use
     scales = raw.pop("scales", None) or {}
     if not isinstance(scales, dict):
         raise ctx.fail(("scales",), "must map scale names (e.g. smoke) to overrides of this spec.")
@@ -89,7 +93,7 @@ def _scaled(raw: dict, scales: dict, scale, ctx: Ctx, source: str, seeds: list[i
         override = scales[scale]
         if not isinstance(override, dict):
             raise ctx.fail(("scales", scale), "must be a mapping of spec keys to override.")
-        bad = sorted(set(override) - (_TOP_KEYS - {"scales", "name"}), key=str)
+        bad = sorted(set(override) - (_TOP_KEYS - {"scales", "name", "plugins"}), key=str)
         if bad:
             raise ctx.fail(("scales", scale, bad[0]), "cannot be overridden by a scale.")
         raw = deep_merge(raw, override)
@@ -103,6 +107,18 @@ def _scaled(raw: dict, scales: dict, scale, ctx: Ctx, source: str, seeds: list[i
         if scale is None or str(e).startswith("in scale"):
             raise
         raise SpecError(f"in scale {scale!r}: {e}") from None
+
+
+def _import_plugins(raw: dict, ctx: Ctx, source: str) -> tuple[str, ...]:
+    """The spec's plugin modules, imported (the spec's folder is searched after the import path)."""
+    if "plugins" not in raw:
+        return ()
+    try:
+        names = check_plugin_names(raw["plugins"])
+        import_plugins(names, Path(source).parent if Path(source).is_file() else None)
+    except PluginError as e:
+        raise ctx.fail(("plugins",), str(e)) from None
+    return names
 
 
 def deep_merge(base: Mapping, override: Mapping) -> dict:
@@ -131,6 +147,7 @@ def _build_spec(raw: dict, ctx: Ctx, source: str, scale: str | None) -> SweepSpe
         base = Config.from_dict(base_raw)
     except ConfigError as e:
         raise config_error(ctx, ("base",), e) from None
+    _check_user_files(ctx, base)
     valid_keys = set(flatten(Config(train=base.train).to_dict()))
     method = raw.get("method", "grid")
     if method not in METHODS:
@@ -153,11 +170,30 @@ def _build_spec(raw: dict, ctx: Ctx, source: str, scale: str | None) -> SweepSpe
         min_effect=min_effect, early_stopping=early, num_samples=num_samples, seeds=seeds, adaptive=adaptive,
         evaluation=evaluation, published=parse_published(ctx, raw.get("published"), valid_keys, variants),
         budget=parse_budget(ctx, raw.get("budget"), base, method, {p.key for p in parameters}),
-        source=source, scale=scale, raw=copy.deepcopy(raw), **_parse_running(ctx, raw),
+        source=source, scale=scale, raw=copy.deepcopy(raw), plugins=tuple(dict.fromkeys(raw.get("plugins") or ())),
+        **_parse_running(ctx, raw),
     )
     _check_trial_count(spec, ctx)
     _check_every_trial_config(spec, ctx)
     return spec
+
+
+def _check_user_files(ctx: Ctx, base: Config) -> None:
+    """A dataset that is the user's own files (image_folder, npz) is read now, before any work: its path,
+    its format, and whether it has the labels a conditional model needs."""
+    if DATASETS.get(base.data.name).describe is None:
+        return
+    try:
+        info = dataset_info(base.data)
+    except (OSError, ValueError) as e:
+        raise ctx.fail(("base", "data", "root"), str(e)) from None
+    if base.model.conditional and info.num_classes < 2:
+        raise ctx.fail(("base", "model", "conditional"), f"is true, but {info.title} has no classes (a flat folder, or "
+                       "no `y`); use an unconditional model, or one subfolder per class.")
+    try:
+        base.check_geometry(base.data.image_size or info.image_size)
+    except ConfigError as e:
+        raise config_error(ctx, ("base",), e) from None
 
 
 def _parse_ranking(ctx: Ctx, raw: dict) -> tuple[EvalConfig, str, str, float | None]:

@@ -100,6 +100,7 @@ class SweepSpec:
     description: str = ""
     published: tuple[PublishedFigure, ...] = ()  # published figures for configurations of this sweep
     budget: Budget = field(default_factory=Budget)  # budget plans each configuration runs under
+    plugins: tuple[str, ...] = ()  # modules registering the user's architectures, losses, datasets, metrics (sweeps.plugins)
     source: str = "<string>"  # file the spec came from
     scale: str | None = None  # the scale applied, if any
     seeds_given: tuple[int, ...] | None = None  # the seeds given on the command line (--seeds), which a resume repeats

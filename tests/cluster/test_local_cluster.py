@@ -20,6 +20,7 @@ from mlflow.tracking import MlflowClient
 from tests.helpers import MNIST_TEST_DIR, REPO
 
 SCRIPT = REPO / "cluster" / "local_cluster.sh"
+PLUGIN = REPO / "tests" / "sweeps" / "plugin_lab"
 SUBNET = "10.231.78"
 
 
@@ -49,13 +50,19 @@ def cluster(tmp_path_factory):
     assert "gswtest0" not in subprocess.run(["ip", "link"], capture_output=True, text=True).stdout
 
 
-def spec(tmp: Path, name: str, iterations: int, values: list[int]) -> Path:
+def spec(tmp: Path, name: str, iterations: int, values: list[int], plugin: bool = False) -> Path:
+    """A grid over latent_dim; with `plugin`, of the lab plugin's GAN and dataset (tests/sweeps/plugin_lab),
+    copied beside the spec: a folder on no node's import path, so only Ray's py_modules brings it to them."""
     path = tmp / f"{name}.yaml"
+    if plugin:
+        shutil.copytree(PLUGIN, tmp / "plugin_lab", ignore=shutil.ignore_patterns("__pycache__"))
+    data, arch = ("mnist_low_digits", "tiny_conv") if plugin else ("mnist", "dcgan")
     path.write_text(textwrap.dedent(f"""\
         name: {name}
+        plugins: {["plugin_lab.gans"] if plugin else []}
         base:
-          data: {{name: mnist, root: {MNIST_TEST_DIR}, split: test, num_images: 1000}}
-          model: {{arch: dcgan, latent_dim: 8, g_width: 8, d_width: 8}}
+          data: {{name: {data}, root: {MNIST_TEST_DIR}, split: test, num_images: 1000}}
+          model: {{arch: {arch}, latent_dim: 8, g_width: 8, d_width: 8}}
           train: {{iterations: {iterations}, eval_every: 10, batch_size: 32}}
         evaluation: {{metrics: [fid], num_samples: 200, real_samples: 500}}
         parameters:
@@ -84,12 +91,15 @@ def test_sweep_through_the_head_runs_trials_on_several_nodes(cluster, tmp_path):
     # trials long enough (12 evaluations) that the second worker's actor starts while the first one trains:
     # with trials of 3 evaluations, a loaded machine saw Tune hand all four, one after another, to the first
     # worker's reused actor
-    spec_file = spec(tmp_path, "spread", 120, [4, 8, 12, 16])
+    # the trials train a plugin's GAN on a plugin's dataset
+    spec_file = spec(tmp_path, "spread", 120, [4, 8, 12, 16], plugin=True)
     proc = subprocess.run(sweep_cmd(cluster, spec_file, tmp_path / "out"), env=cluster["env"], cwd=REPO,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"shipped to the workers: {tmp_path / 'plugin_lab'}" in proc.stdout
     client, runs = trial_runs(cluster["tracking_uri"], "spread")
     assert len(runs) == 4 and all(r.data.tags["status"] == "completed" for r in runs)
+    assert {(r.data.params["model.arch"], r.data.params["data.name"]) for r in runs} == {("tiny_conv", "mnist_low_digits")}
     nodes = {r.data.tags["node_ip"] for r in runs}
     assert len(nodes) >= 2 and nodes <= {f"{SUBNET}.11", f"{SUBNET}.12"}
     assert not (tmp_path / "out" / "mlflow.db").exists()  # everything went to the cluster's MLflow server

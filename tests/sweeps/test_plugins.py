@@ -1,0 +1,179 @@
+"""The user's own GAN and data in a sweep: a plugin package beside the spec (tests/sweeps/plugin_lab),
+image folders and npz files, on a real local Ray, real MLflow stores and real MNIST digits."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import ray
+from PIL import Image
+
+from gan.data import read_idx
+from sweeps.driver import run_sweep
+from sweeps.spec import SpecError, load_spec, parse_spec
+from tests.helpers import MNIST_TEST_DIR, REPO
+from tests.sweeps.test_sweep import _finished_trials, trial_runs
+
+PLUGIN = Path(__file__).parent / "plugin_lab"
+
+PLUGIN_SPEC = f"""\
+name: lab
+plugins: [plugin_lab.gans]
+base:
+  data: {{name: mnist_low_digits, root: {MNIST_TEST_DIR}, split: test, num_images: 1000}}
+  model: {{arch: tiny_conv, latent_dim: 16, g_width: 8, d_width: 8}}
+  train: {{iterations: 60, eval_every: 20, batch_size: 32}}
+parameters:
+  model.g_width: {{values: [4, 8, 16]}}
+evaluation: {{metrics: [fid], num_samples: 200, real_samples: 500}}
+max_concurrent: 1
+resources: {{cpus: 1}}
+"""
+
+
+@pytest.fixture
+def lab(tmp_path) -> Path:
+    """A lab's folder, outside the repository: the plugin package and the spec that names it."""
+    folder = tmp_path / "lab"
+    shutil.copytree(PLUGIN, folder / "plugin_lab", ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "spec.yaml").write_text(PLUGIN_SPEC)
+    return folder
+
+
+@pytest.fixture
+def local_ray():
+    yield
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+# -- the spec's `plugins` -------------------------------------------------------------------------
+
+def test_a_plugins_names_are_valid_in_the_spec_and_an_unknown_name_lists_them(lab):
+    spec = load_spec(lab / "spec.yaml")
+    assert spec.plugins == ("plugin_lab.gans",) and spec.base.model.arch == "tiny_conv"
+    (lab / "typo.yaml").write_text(PLUGIN_SPEC.replace("arch: tiny_conv", "arch: tiny_cnv"))
+    with pytest.raises(SpecError) as e:
+        load_spec(lab / "typo.yaml")
+    assert "typo.yaml" in str(e.value) and "line 5" in str(e.value) and "'tiny_conv'" in str(e.value)
+
+
+@pytest.mark.parametrize("plugins, message", [
+    ("plugin_lab.gans", "must be a list of module names"),
+    ("[../plugin_lab/gans.py]", "must be a dotted module name"),
+    ("[plugin_lab.missing]", "no module named 'plugin_lab.missing' on the import path or in the spec's folder"),
+    ("[plugin_lab.broken]", "importing `plugin_lab.broken` failed: RuntimeError: this lab's plugin is broken"),
+])
+def test_a_bad_plugin_is_refused_naming_the_key_and_line_without_a_traceback(lab, plugins, message):
+    (lab / "plugin_lab" / "broken.py").write_text("raise RuntimeError(\"this lab's plugin is broken\")\n")
+    (lab / "bad.yaml").write_text(PLUGIN_SPEC.replace("plugins: [plugin_lab.gans]", f"plugins: {plugins}"))
+    proc = subprocess.run([sys.executable, "-m", "sweeps.run", str(lab / "bad.yaml"), "--dry-run"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "bad.yaml" in proc.stderr and "plugins" in proc.stderr and "line 2" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_scale_cannot_change_the_plugins(lab):
+    text = PLUGIN_SPEC + "scales:\n  smoke:\n    plugins: [other]\n"
+    with pytest.raises(SpecError, match="cannot be overridden by a scale"):
+        parse_spec(text, source=str(lab / "spec.yaml"))
+
+
+# -- a plugin's GAN, swept, killed, resumed and reported -------------------------------------------
+
+@pytest.mark.slow
+def test_a_plugin_gan_is_swept_resumed_and_reported_like_a_built_in(lab, local_ray):
+    """The driver runs in the repository, where the lab's folder is not on any import path: the trials
+    import the plugin only because Ray ships it (py_modules). The driver is killed after the first trial,
+    and the resumed sweep ends every trial exactly once."""
+    out = lab / "out"
+    cmd = [sys.executable, "-m", "sweeps.run", str(lab / "spec.yaml"), "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 300
+    while _finished_trials(out / "mlflow.db") < 1 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    assert proc.poll() is None, "the sweep ended before it could be interrupted:\n" + proc.stdout.read()[-3000:]
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "stop", "--force"], capture_output=True, timeout=120)
+    assert _finished_trials(out / "mlflow.db") < 3
+
+    resumed = subprocess.run(cmd + ["--resume"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert f"plugins: plugin_lab.gans (shipped to the workers: {lab / 'plugin_lab'})" in resumed.stdout
+
+    (sweep_dir,) = (out / "sweeps").glob("lab-*")
+    state = json.loads((sweep_dir / "sweep.json").read_text())
+    assert state["finished"] is True
+    client, runs = trial_runs(state["tracking_uri"], "lab")
+    runs = [r for r in runs if r.data.tags["status"] != "lost"]
+    assert sorted(r.data.params["model.g_width"] for r in runs) == ["16", "4", "8"]  # each once
+    for r in runs:
+        assert r.data.tags["status"] == "completed" and r.info.status == "FINISHED"
+        assert (r.data.params["model.arch"], r.data.params["data.name"]) == ("tiny_conv", "mnist_low_digits")
+        steps = [m.step for m in client.get_metric_history(r.info.run_id, "fid")]
+        assert steps == [20, 40, 60]  # every evaluation once, resumed or not
+        assert all(np.isfinite(m.value) for m in client.get_metric_history(r.info.run_id, "fid"))
+
+    # the report of the spec file imports its plugins, and draws the best generator's figures
+    report = subprocess.run([sys.executable, "-m", "analysis.report", str(lab / "spec.yaml"), "--root", str(out)],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr[-3000:]
+    page = (sweep_dir / "report" / "report.html").read_text()
+    assert "latent interpolation of the best generator" in page and "class histogram" in page
+
+
+# -- the user's own images, swept ------------------------------------------------------------------
+
+def _digits(n_per_class: int, classes=(0, 1, 2)):
+    x = read_idx(MNIST_TEST_DIR / "t10k-images-idx3-ubyte.gz")
+    y = read_idx(MNIST_TEST_DIR / "t10k-labels-idx1-ubyte.gz")
+    keep = np.concatenate([np.flatnonzero(y == c)[:n_per_class] for c in classes])
+    return x[keep].copy(), y[keep].astype(np.int64)
+
+
+USER_DATA_SPEC = """\
+name: {name}
+base:
+  data: {data}
+  model: {{arch: dcgan, latent_dim: 16, g_width: 8, d_width: 8}}
+  train: {{iterations: 30, eval_every: 15, batch_size: 32}}
+parameters:
+  model.d_width: {{values: [8, 16]}}
+evaluation: {{metrics: [fid], num_samples: 200, real_samples: 300}}
+resources: {{cpus: 1}}
+"""
+
+
+@pytest.mark.slow
+def test_an_image_folder_and_an_npz_are_swept_at_smoke_scale(tmp_path, local_ray):
+    x, y = _digits(150)
+    images = tmp_path / "images"
+    for i, (img, label) in enumerate(zip(x, y)):
+        (images / f"class_{label}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(images / f"class_{label}" / f"{i}.png")
+    npz = tmp_path / "digits.npz"
+    np.savez(npz, x=x, y=y)
+    for name, data in (("folder", f"{{name: image_folder, root: {images}, image_size: 32}}"),
+                       ("arrays", f"{{name: npz, root: {npz}}}")):
+        spec = parse_spec(textwrap.dedent(USER_DATA_SPEC.format(name=name, data=data)), source=f"{name}.yaml")
+        summary = run_sweep(spec, out=tmp_path / name)
+        ray.shutdown()
+        assert not summary["interrupted"]
+        state = json.loads((Path(summary["sweep_dir"]) / "sweep.json").read_text())
+        _, runs = trial_runs(state["tracking_uri"], name)
+        assert len(runs) == 2 and all(r.data.tags["status"] == "completed" for r in runs)
+        assert all(np.isfinite(r.data.metrics["fid"]) for r in runs)
+        assert {r.data.params["data.root"] for r in runs} == {str(images if name == "folder" else npz)}
