@@ -16,7 +16,9 @@ logged `step` is skipped (which also drops the evaluations a trial repeats after
 older checkpoint); tags, params, artifacts and run ends overwrite with the same values.
 
 Entries (JSON lines; `trial` is a Tune trial id, or null for the sweep's parent run):
-  open      {trial, name, tags, params}   find the trial's run, or create it; mark it RUNNING
+  open      {trial, name, tags, params, dataset}   find the trial's run, or create it; mark it RUNNING;
+                                          `dataset` (optional: name, digest, source_type, source, profile)
+                                          is logged as its training input (MLflow keeps one per run)
   result    {trial, step, time, metrics}  one result's metrics at `step`, in one log_batch
   tags      {trial, tags}
   artifact  {trial, file, path}           `file` relative to the sweep folder; files under journal_files/
@@ -317,7 +319,7 @@ class Journal:
         return path
 
     def _apply(self, entry: dict) -> None:
-        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 
         op, client = entry["op"], self.client
         if op == "open":
@@ -331,6 +333,9 @@ class Journal:
             else:
                 client.update_run(run_id, status=RunStatus.RUNNING)
                 client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in entry["tags"].items()])
+            if entry.get("dataset"):  # MLflow's Dataset column; a second log of the same input adds nothing
+                client.log_inputs(run_id, datasets=[DatasetInput(Dataset(**entry["dataset"]),
+                                                                 tags=[InputTag("mlflow.data.context", "training")])])
             self._runs[entry["trial"]] = run_id
         elif op == "result":
             run_id = self._run_id(entry["trial"])

@@ -15,6 +15,9 @@ histories over `step` (generator iterations).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import math
 import socket
 import shutil
@@ -24,7 +27,8 @@ from pathlib import Path
 import torch
 from ray.tune import Callback
 
-from gan.config import flatten
+from gan.config import Config, DataConfig, flatten
+from gan.data import dataset_info, locate_dataset, planned_size
 from gan.sampling import GENERATOR_ARTIFACT, save_generator
 from gan.status import Status
 from record.names import (GIT_COMMIT, LAST_EVALUATION, NODE, PARENT, ROLE, ROLE_TRIAL, STATUS, SWEEP_ID, SWEPT,
@@ -42,6 +46,23 @@ _SKIP = {"done", "training_iteration", "timestamp", "time_this_iter_s", "time_to
          *Result.FLAGS}
 
 
+def training_input(data: DataConfig) -> dict:
+    """A trial's training data as an MLflow dataset (what the runs table's Dataset column names): the
+    dataset and its subset, a digest of the data config and of the user's files where they define it,
+    the folder the files are read from, and the size, channels, side and classes."""
+    info = dataset_info(data)
+    try:
+        source = str(locate_dataset(data, info))
+    except FileNotFoundError:  # found by the trials' nodes, not by this driver's
+        source = data.root or info.name
+    subset = (f", {data.num_images} images" if data.num_images is not None else
+              f", {data.dataset_fraction:g} of it" if data.dataset_fraction < 1 else "")
+    key = json.dumps({**dataclasses.asdict(data), "content": info.fingerprint}, sort_keys=True)
+    profile = {"images": planned_size(data), "channels": info.channels, "side": data.image_size or info.image_size,
+               "classes": info.num_classes}
+    return {"name": f"{info.name} ({data.split}{subset})", "digest": hashlib.md5(key.encode()).hexdigest()[:12],
+            "source_type": "local", "source": source, "profile": json.dumps(profile)}
+
 
 class MLflowTracker(Callback):
     """Tune callback that mirrors trials into MLflow child runs of the sweep's parent run, through the
@@ -56,6 +77,7 @@ class MLflowTracker(Callback):
         self._opened: set[str] = set()  # trial ids whose runs this driver opened (or reopened)
         self._checkpoints: dict[str, str] = {}  # trial id -> last checkpoint path
         self._nodes: dict[str, list[str]] = {}  # trial id -> node addresses it ran on
+        self._datasets: dict[str, dict] = {}  # a data config (JSON) -> its MLflow dataset input
         self._logged_grids: set[tuple[str, str]] = set()
         self._finished: set[str] = set()  # trial ids whose runs were ended here
 
@@ -74,12 +96,16 @@ class MLflowTracker(Callback):
         req = TrialRequest.from_trial_config(trial.config)
         params = flatten(req.config)  # resolved on the driver as the trial was made
         params.update({f"eval.{k}": v for k, v in req.eval.items()})
+        data = json.dumps(req.config.get("data", {}), sort_keys=True)
+        if data not in self._datasets:
+            self._datasets[data] = training_input(Config.from_dict(req.config).data)
         self.journal.append({
             "op": "open", "trial": tid, "name": run_name(req.swept),
             "tags": {PARENT: self.journal.parent_run_id, TRIAL_ID: tid, SWEEP_ID: self.journal.sweep_id,
                      GIT_COMMIT: self.git_sha, STATUS: Status.RUNNING, ROLE: ROLE_TRIAL,
                      SWEPT: ", ".join(f"{k}={v}" for k, v in req.swept.items())},
             "params": {k: params[k] for k in sorted(params)},
+            "dataset": self._datasets[data],
         })
         self._opened.add(tid)
 

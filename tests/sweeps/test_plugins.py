@@ -126,6 +126,11 @@ def test_a_plugin_gan_is_swept_resumed_and_reported_like_a_built_in(lab, local_r
         steps = [m.step for m in client.get_metric_history(r.info.run_id, "fid")]
         assert steps == [20, 40, 60]  # every evaluation once, resumed or not
         assert all(np.isfinite(m.value) for m in client.get_metric_history(r.info.run_id, "fid"))
+        # the training data as MLflow's dataset input, once, though the resumed sweep opened the run again
+        (used,) = client.get_run(r.info.run_id).inputs.dataset_inputs
+        assert used.dataset.name == "mnist_low_digits (test, 1000 images)"
+        assert used.dataset.source == str(MNIST_TEST_DIR) and json.loads(used.dataset.profile)["images"] == 1000
+        assert [(t.key, t.value) for t in used.tags] == [("mlflow.data.context", "training")]
 
     # the report of the spec file imports its plugins, and draws the best generator's figures
     report = subprocess.run([sys.executable, "-m", "analysis.report", str(lab / "spec.yaml"), "--root", str(out)],
