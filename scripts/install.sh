@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs gansweep into ./.venv (idempotent) and makes sure real training data is on the machine.
-#   - Python packages: torch 2.14.1 + torchvision 0.29.1, then this project with its test extras
-#     (ray[tune], optuna, torch-fidelity, mlflow, pandas, matplotlib, pyyaml, scipy, statsmodels, scikit-learn, pytest).
+#   - Python packages: torch 2.14.1 + torchvision 0.29.1, then this project with its test and dashboard extras
+#     (ray[tune], optuna, torch-fidelity, mlflow, pandas, matplotlib, pyyaml, scipy, statsmodels, scikit-learn, pytest,
+#     optuna-dashboard).
 #   - Fashion-MNIST: Debian's `dataset-fashion-mnist` (into /usr/share/datasets/fashion-mnist) when
 #     it is missing and apt-get is usable; elsewhere the data is downloaded by torchvision on first use.
 #   - with --test: Chromium (Debian's `chromium`), which the report tests use to render the HTML report.
@@ -18,7 +19,7 @@ stamp=.venv/.gansweep-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-    .venv/bin/python -m pip install -q -e ".[test]"
+    .venv/bin/python -m pip install -q -e ".[test,dashboard]"
     touch "$stamp"
 fi
 

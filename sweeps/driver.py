@@ -5,7 +5,6 @@ command line is sweeps.cli."""
 from __future__ import annotations
 
 import json
-import shlex
 import shutil
 import time
 from pathlib import Path
@@ -22,8 +21,8 @@ from sweeps.ledger import Ledger, ledger_callback
 from sweeps.progress import Progress, progress_callback
 from sweeps.schedule import adaptive_record
 from sweeps.spec import SpecError, SweepSpec
-from sweeps.summary import (format_summary, format_tracking, resume_command, seconds_per_configuration, summary,
-                            tracking_report, ui_command)
+from sweeps.summary import (dashboard_command, format_summary, format_tracking, resume_command,
+                            seconds_per_configuration, summary, tracking_report, ui_command)
 from sweeps.tuner import build_tuner, fit
 
 __all__ = ["run_sweep"]
@@ -137,8 +136,7 @@ def _print_end(spec: SweepSpec, where: Where, journal, state: SweepState, progre
     elif not result["tracking"]["waiting"]:
         print(f"browse the runs: {ui_command(where.tracking_uri, state.experiment_id)}", flush=True)
         if (where.out / OPTUNA_JOURNAL).is_file():
-            print(f"browse the Optuna study: {shlex.join(['optuna-dashboard', str(where.out / OPTUNA_JOURNAL)])} "
-                  "(pip install optuna-dashboard)", flush=True)
+            print(f"browse the Optuna study: {dashboard_command(where.out / OPTUNA_JOURNAL)}", flush=True)
 
 
 def open_tracking(spec: SweepSpec, where: Where, spec_path: str | None):

@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import math
 import shlex
+import sys
 import time
+from pathlib import Path
 
 from gan.status import Status
 from sweeps.contract import Result, TrialRequest
@@ -137,6 +139,17 @@ def resume_command(spec: SweepSpec, where: Where, spec_path: str | None) -> str:
     if spec.seeds_given:
         args += ["--seeds", ",".join(map(str, spec.seeds_given))]
     return shlex.join(args + ["--out", str(where.root), "--resume"])
+
+
+def dashboard_command(journal: Path) -> str:
+    """How to open an Optuna study's journal in optuna-dashboard (the project's `dashboard` extra, which
+    scripts/install.sh installs): its script beside this Python, so the command works without an activated
+    environment, on loopback."""
+    script = Path(sys.executable).parent / "optuna-dashboard"
+    command = shlex.join([str(script) if script.is_file() else "optuna-dashboard", str(journal),
+                          "--host", "127.0.0.1", "--port", "8080"])
+    return f"{command}, then open http://127.0.0.1:8080/" + ("" if script.is_file() else
+                                                             " (install it: pip install optuna-dashboard)")
 
 
 def ui_command(tracking_uri: str, experiment_id: str) -> str:
