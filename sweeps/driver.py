@@ -58,7 +58,8 @@ def _run_locked(spec: SweepSpec, where: Where, resume: bool, address: str | None
     try:
         start_ray(address, verbose, ship_paths(spec.plugins))
         ledger = Ledger(0 if spec.adaptive else spec.num_trials())
-        progress = Progress(ledger, spec.metric, spec.mode, spec.num_trials() if spec.adaptive else None)
+        progress = Progress(ledger, spec.metric, spec.mode, spec.num_trials() if spec.adaptive else None,
+                            bar=None if verbose == 0 else False)  # a bar on a terminal, unless Tune prints too
         interrupted = _tune(spec, where, journal, progress, sha, resume, verbose)
         training_end = time.perf_counter()
         result = _record_end(spec, where, journal, state, ledger, interrupted)
