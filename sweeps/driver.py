@@ -135,7 +135,7 @@ def _print_end(spec: SweepSpec, where: Where, journal, state: SweepState, progre
         print(f"interrupted: {result['ended']} of {len(result['trials'])} trials ended; continue with: "
               f"{resume_command(spec, where, spec_path)}", flush=True)
     elif not result["tracking"]["waiting"]:
-        print(f"browse the runs: {ui_command(where.tracking_uri, state.experiment_id)}", flush=True)
+        print(f"browse the runs: {ui_command(where.tracking_uri, state.experiment_id, where.sweep_id)}", flush=True)
         if (where.out / OPTUNA_JOURNAL).is_file():
             print(f"browse the Optuna study: {dashboard_command(where.out / OPTUNA_JOURNAL)}", flush=True)
 
@@ -145,7 +145,7 @@ def open_tracking(spec: SweepSpec, where: Where, spec_path: str | None):
     with the spec as run and its design as the parent run's artifacts (a resumed sweep first applies what
     an earlier driver left in the journal, then reopens the run). Returns the journal, the sweep state
     and the git commit."""
-    from sweeps.tracking.client import git_commit, open_parent_run
+    from sweeps.tracking.client import git_commit, open_parent_run, runs_view
     from sweeps.tracking.journal import Journal
 
     sha = git_commit()
@@ -161,6 +161,7 @@ def open_tracking(spec: SweepSpec, where: Where, spec_path: str | None):
         (where.root / MLARTIFACTS).as_uri() if where.embedded else None, params,
         {GIT_COMMIT: sha, SPEC_FILE: spec.source}, existing_run_id=previous.parent_run_id if previous else None,
         note=sweep_note(spec), experiment_note=spec.description or None,
+        view=runs_view(where.sweep_id, spec.metric, spec.mode, spec.swept_keys()),
     )
     state = SweepState(sweep_id=where.sweep_id, tracking_uri=where.tracking_uri, storage=where.storage,
                        experiment=spec.name, experiment_id=exp_id, parent_run_id=parent,

@@ -16,6 +16,7 @@ from sweeps.contract import Result, TrialRequest
 from sweeps.location import Where
 from sweeps.ledger import Ledger
 from sweeps.schedule import levels
+from sweeps.tracking.client import SHARED_VIEW_PARAM
 from sweeps.spec import SweepSpec
 from sweeps.tracking.journal import REJECTED_FILE, push_command
 
@@ -152,11 +153,14 @@ def dashboard_command(journal: Path) -> str:
                                                              " (install it: pip install optuna-dashboard)")
 
 
-def ui_command(tracking_uri: str, experiment_id: str) -> str:
+def ui_command(tracking_uri: str, experiment_id: str, sweep_id: str | None = None) -> str:
     """How to open the sweep in MLflow's UI: a local store through `mlflow ui`, a server at its address. The
     page asks for the classic training view (`workflowType=machine_learning`): MLflow 3.x's UI opens an
-    experiment on its GenAI overview otherwise, whatever the experiment's kind tag says."""
-    page = f"/#/experiments/{experiment_id}?workflowType=machine_learning"
+    experiment on its GenAI overview otherwise, whatever the experiment's kind tag says. With `sweep_id`,
+    on the sweep's shared view (sweeps.tracking.client.runs_view): its trials, best first, with their
+    metric and swept values as columns."""
+    page = (f"/#/experiments/{experiment_id}/runs?workflowType=machine_learning&{SHARED_VIEW_PARAM}={sweep_id}"
+            if sweep_id else f"/#/experiments/{experiment_id}?workflowType=machine_learning")
     if tracking_uri.startswith(("sqlite:", "file:")) or "://" not in tracking_uri:
         command = shlex.join(["mlflow", "ui", "--backend-store-uri", tracking_uri, "--host", "127.0.0.1"])
         return f"{command}, then open http://127.0.0.1:5000{page}"

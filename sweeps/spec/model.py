@@ -203,6 +203,12 @@ class SweepSpec:
             return cfg
         return replace(cfg, data=replace(cfg.data, root=str(Path(cfg.data.root).expanduser().resolve())))
 
+    def swept_keys(self) -> list[str]:
+        """The config keys the parameters set, in spec order (a variant's: every key its values set)."""
+        keys = [k for p in self.parameters
+                for k in ([k for v in p.values for k in variant_settings(v)] if p.variant else [p.key])]
+        return list(dict.fromkeys(keys))
+
     def max_evaluations(self) -> int:
         if self.early_stopping.max_evaluations:
             return self.early_stopping.max_evaluations

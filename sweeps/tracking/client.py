@@ -6,7 +6,11 @@
 - the error codes of `MlflowException.error_code` that mean "try again" (`transient`);
 - the first touch of a new SQLite store under a file lock (`store_client`): two sweeps started together
   would both run MLflow's schema migration, and one fails on the other's `alembic_version` row;
-- the environment variables of MLflow's HTTP retries (`quick_http_failures`).
+- the environment variables of MLflow's HTTP retries (`quick_http_failures`);
+- the UI's shared views (`runs_view`): an experiment tag `mlflow.sharedViewState.<key>` holding the runs
+  table's state as JSON, which the runs page (`#/experiments/<id>/runs`) loads from `?viewStateShareKey=<key>` (the UI's own
+  "Share" button writes the same tag). The client has no other way to set which runs and columns the
+  table shows, and it opens on one collapsed parent run without one.
 
 Also the sweep's parent run (`open_parent_run`) and what a failed request comes down to (`short_error`).
 """
@@ -14,19 +18,23 @@ Also the sweep's parent run (`open_parent_run`) and what a failed request comes 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from record import params as typed
-from record.names import NOTE, ROLE, ROLE_SWEEP, SWEEP_ID
+from record.names import NOTE, ROLE, ROLE_SWEEP, ROLE_TRIAL, SWEEP_ID
 
-__all__ = ["EXPERIMENT_KIND", "EXPERIMENT_KIND_TAG", "git_commit", "open_parent_run", "quick_http_failures",
-           "short_error", "store_client", "transient"]
+__all__ = ["EXPERIMENT_KIND", "EXPERIMENT_KIND_TAG", "SHARED_VIEW_PARAM", "SHARED_VIEW_TAG", "git_commit",
+           "open_parent_run", "quick_http_failures", "runs_view", "short_error", "store_client", "transient"]
 
 # MLflow's UI opens an experiment of this kind on its runs table (3.x opens others on a GenAI overview)
 EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
+
+# a runs-table state the UI loads by key (pinned by tests/sweeps/tracking/test_client.py against the UI's bundle)
+SHARED_VIEW_TAG, SHARED_VIEW_PARAM = "mlflow.sharedViewState.", "viewStateShareKey"
 
 _TRANSIENT_CODES = {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED",
                     "ABORTED", "SERVICE_UNDER_MAINTENANCE", "WORKSPACE_TEMPORARILY_UNAVAILABLE", "RESOURCE_EXHAUSTED",
@@ -62,12 +70,24 @@ def store_client(tracking_uri: str):
     return client
 
 
+def runs_view(sweep_id: str, metric: str, mode: str, swept: list[str]) -> dict:
+    """The runs table of one sweep's trials as the experiment page shows them from a shared view: only this
+    sweep's trial runs (so none sits collapsed under its parent), best first by `metric`, with the metric,
+    the swept params (`swept`: dotted config keys) and the seed as columns."""
+    params = [f"params.`{k}`" for k in dict.fromkeys([*swept, "train.seed"])]
+    return {"searchFilter": f"tags.{SWEEP_ID} = '{sweep_id}' and tags.{ROLE} = '{ROLE_TRIAL}'",
+            "orderByKey": f"metrics.`{metric}`", "orderByAsc": mode == "min", "startTime": "ALL",
+            "lifecycleFilter": "Active", "selectedColumns": [f"metrics.`{metric}`", *params]}
+
+
 def open_parent_run(tracking_uri: str, experiment: str, sweep_id: str, artifact_location: str | None,
                     params: dict[str, Any], tags: dict[str, str], existing_run_id: str | None = None,
-                    note: str | None = None, experiment_note: str | None = None) -> tuple[str, str]:
+                    note: str | None = None, experiment_note: str | None = None,
+                    view: dict | None = None) -> tuple[str, str]:
     """Create the sweep's parent run (on --resume, find its experiment; the journal reopens the run);
     returns (experiment_id, run_id). `note`
-    (the sweep's metric, factors and seeds) heads the parent run's page, `experiment_note` the experiment's."""
+    (the sweep's metric, factors and seeds) heads the parent run's page, `experiment_note` the experiment's.
+    `view` (runs_view) is stored as the experiment's shared view under the sweep id (ui_command's page)."""
     from mlflow.exceptions import MlflowException
 
     client = store_client(tracking_uri)
@@ -88,6 +108,8 @@ def open_parent_run(tracking_uri: str, experiment: str, sweep_id: str, artifact_
             client.restore_experiment(exp_id)
         if EXPERIMENT_KIND_TAG not in exp.tags:
             client.set_experiment_tag(exp_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+    if view is not None:
+        client.set_experiment_tag(exp_id, SHARED_VIEW_TAG + sweep_id, json.dumps(view))
     if existing_run_id:  # reopened through the journal, after what an earlier driver left in it
         return exp_id, existing_run_id
     run = client.create_run(exp_id, run_name=f"sweep-{sweep_id}", tags={

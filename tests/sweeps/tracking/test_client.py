@@ -20,6 +20,17 @@ def test_the_experiment_kind_the_ui_opens_on_its_runs_table_is_still_in_mlflows_
     assert client.EXPERIMENT_KIND_TAG in bundle and client.EXPERIMENT_KIND in bundle
 
 
+def test_the_shared_view_the_printed_page_opens_is_still_read_by_mlflows_ui():
+    """The runs page loads a view from the experiment tag `mlflow.sharedViewState.<key>` named by the URL's
+    `viewStateShareKey`, and the view's keys are the UI's search facets and table state: its bundle must
+    still know them all (tests/sweeps/test_browse.py opens the page in Chromium)."""
+    build = Path(mlflow.__file__).parent / "server" / "js" / "build" / "static" / "js"
+    bundle = "\n".join(p.read_text(errors="replace") for p in build.glob("*.js"))
+    assert f'"{client.SHARED_VIEW_TAG}"' in bundle and f'"{client.SHARED_VIEW_PARAM}"' in bundle
+    for key in client.runs_view("sweep", "fid", "min", ["model.g_width"]):
+        assert f'"{key}"' in bundle, key
+
+
 def test_the_note_tag_is_mlflows_own():
     from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 
