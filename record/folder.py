@@ -98,7 +98,7 @@ def spec_label(spec_path: str | Path, scale: str | None) -> tuple[str, str]:
 def spec_plugins(spec_path: str | Path) -> list:
     """The `plugins` a spec file names, as written (gan.registration checks and imports them)."""
     raw = yaml.safe_load(Path(spec_path).read_text())
-    return raw.get("plugins") or [] if isinstance(raw, dict) else []
+    return (raw.get("plugins") or []) if isinstance(raw, dict) else []
 
 
 class UntrustedFolder(PermissionError):

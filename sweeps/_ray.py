@@ -42,7 +42,8 @@ def start_ray(address: str | None, verbose: int, py_modules: list[str] | None = 
     # without an address, a Ray of our own: `ray.init()` alone would join any cluster `ray start` left
     # running on this machine, and its queue (`--address auto` joins it on purpose)
     ray.init(address=address or os.environ.get("RAY_ADDRESS") or "local", include_dashboard=False,
-             runtime_env={"env_vars": env_vars, **({"py_modules": py_modules} if py_modules else {})}, log_to_driver=verbose > 0, logging_level="WARNING", **init_kwargs)
+             runtime_env={"env_vars": env_vars, **({"py_modules": py_modules} if py_modules else {})},
+             log_to_driver=verbose > 0, logging_level="WARNING", **init_kwargs)
 
 
 def use_callbacks_on_restore(tuner, callbacks: list) -> None:

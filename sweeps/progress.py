@@ -53,7 +53,7 @@ class Progress:
             return
         from tqdm import tqdm
 
-        counts, running, waiting = self._counts(False)
+        counts, running, _ = self._counts(False)  # the bar's waiting are all not running, started or not
         total = self.upto or self.ledger.total
         if self._bar is None:
             self._bar = tqdm(total=total, desc="trials", unit="trial", file=sys.stdout, dynamic_ncols=True,

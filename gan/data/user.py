@@ -199,9 +199,9 @@ def _describe_npz(cfg: DataConfig) -> DatasetInfo:
         raise ValueError(f"npz: {path} is {path.stat().st_size / 2**30:.1f} GiB; at most {MAX_NPZ_BYTES // 2**30} GiB is read.")
     n, channels, side, _ = _npz_layout(path)
     num_classes = 1
-    if "y" in _npz_header(path):
-        with np.load(path, allow_pickle=False) as z:
-            y = z["y"]
+    with np.load(path, allow_pickle=False) as z:  # `y` alone is read: its classes
+        y = z["y"] if "y" in z.files else None
+    if y is not None:
         if y.size and y.min() < 0:
             raise ValueError(f"npz: `y` in {path} has the label {int(y.min())}; labels count from 0.")
         num_classes = int(y.max()) + 1 if y.size else 1

@@ -108,8 +108,9 @@ class ClassifierSpec:
     seed: int = 0
 
     def key(self) -> str:
-        content = {k: dataset_info(d).fingerprint for k, d in (("data", self.data), ("test_data", self.test_data))
-                   if d is not None and dataset_info(d).fingerprint}  # the user's files, where they define the dataset
+        prints = {k: dataset_info(d).fingerprint for k, d in (("data", self.data), ("test_data", self.test_data))
+                  if d is not None}
+        content = {k: v for k, v in prints.items() if v}  # the user's files, where they define the dataset
         payload = json.dumps({"v": _VERSION, **asdict(self), **({"content": content} if content else {})},
                              sort_keys=True, default=str)
         return hashlib.md5(payload.encode()).hexdigest()

@@ -109,16 +109,14 @@ def _scaled(raw: dict, scales: dict, scale, ctx: Ctx, source: str, seeds: list[i
         raise SpecError(f"in scale {scale!r}: {e}") from None
 
 
-def _import_plugins(raw: dict, ctx: Ctx, source: str) -> tuple[str, ...]:
-    """The spec's plugin modules, imported (the spec's folder is searched after the import path)."""
+def _import_plugins(raw: dict, ctx: Ctx, source: str) -> None:
+    """Import the spec's plugin modules (the spec's folder is searched after the import path)."""
     if "plugins" not in raw:
-        return ()
+        return
     try:
-        names = check_plugin_names(raw["plugins"])
-        import_plugins(names, Path(source).parent if Path(source).is_file() else None)
+        import_plugins(check_plugin_names(raw["plugins"]), Path(source).parent if Path(source).is_file() else None)
     except PluginError as e:
         raise ctx.fail(("plugins",), str(e)) from None
-    return names
 
 
 def deep_merge(base: Mapping, override: Mapping) -> dict:
@@ -170,7 +168,7 @@ def _build_spec(raw: dict, ctx: Ctx, source: str, scale: str | None) -> SweepSpe
         min_effect=min_effect, early_stopping=early, num_samples=num_samples, seeds=seeds, adaptive=adaptive,
         evaluation=evaluation, published=parse_published(ctx, raw.get("published"), valid_keys, variants),
         budget=parse_budget(ctx, raw.get("budget"), base, method, {p.key for p in parameters}),
-        source=source, scale=scale, raw=copy.deepcopy(raw), plugins=tuple(dict.fromkeys(raw.get("plugins") or ())),
+        source=source, scale=scale, raw=copy.deepcopy(raw), plugins=check_plugin_names(raw.get("plugins", [])),
         **_parse_running(ctx, raw),
     )
     _check_trial_count(spec, ctx)

@@ -22,7 +22,7 @@ from gan.data import read_idx
 from sweeps.driver import run_sweep
 from sweeps.spec import SpecError, load_spec, parse_spec
 from tests.helpers import MNIST_TEST_DIR, REPO
-from tests.sweeps.test_sweep import _finished_trials, trial_runs
+from tests.sweeps.test_sweep import _finished_trials, local_ray, trial_runs  # noqa: F401 (a fixture)
 
 PLUGIN = Path(__file__).parent / "plugin_lab"
 
@@ -48,13 +48,6 @@ def lab(tmp_path) -> Path:
     shutil.copytree(PLUGIN, folder / "plugin_lab", ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "spec.yaml").write_text(PLUGIN_SPEC)
     return folder
-
-
-@pytest.fixture
-def local_ray():
-    yield
-    if ray.is_initialized():
-        ray.shutdown()
 
 
 # -- the spec's `plugins` -------------------------------------------------------------------------
