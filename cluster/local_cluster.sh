@@ -25,6 +25,7 @@ STATE=${GSW_STATE:-/run/gansweep-cluster}   # private to root (mode 700): pids, 
 HEAD_IP=$SUBNET.1
 RAY_PORT=${GSW_RAY_PORT:-6390}
 MLFLOW_PORT=${GSW_MLFLOW_PORT:-5050}
+DASHBOARD_PORT=${GSW_DASHBOARD_PORT:-8265}   # Ray's dashboard and job API (`ray job submit`), on loopback only
 CPUS_PER_WORKER=${GSW_CPUS_PER_WORKER:-1}
 export RAY_AUTH_MODE=${RAY_AUTH_MODE:-token}   # Ray 2.60: every `ray start` and client of a token cluster
 export PATH=$VENV/bin:$PATH
@@ -64,8 +65,13 @@ ours() {
 
 start() {
     local n=${1:-2}
+    # Ray's dashboard puts unix sockets at $STATE/head/session_<date>_<time>_<us>_<pid>/sockets/dash_MetricsHead,
+    # and a socket's path must fit in 107 bytes
+    [ "${#STATE}" -le 34 ] || die "GSW_STATE ($STATE) is ${#STATE} characters; Ray's sockets under it need it to be 34 or fewer (e.g. /run/gansweep-cluster, the default)"
     private_state
     [ -e "$STATE/env" ] && die "already running (state in $STATE); run stop first"
+    # a start that fails half-way takes down what it started, so that the next start finds nothing in its way
+    trap 'echo "local_cluster: start failed; taking down what it started" >&2; stop >/dev/null 2>&1' EXIT
     ip link add "$BRIDGE" type bridge
     ip addr add "$HEAD_IP/24" dev "$BRIDGE"
     ip link set "$BRIDGE" up
@@ -78,8 +84,15 @@ start() {
         ip -n "$ns" link set lo up
         ip -n "$ns" link set eth0 up
     done
+    # the cluster's token: Ray's own if the caller has one (RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH), else a
+    # token of this cluster's, generated once into $STATE (root's alone), never into ~/.ray
+    if [ -z "${RAY_AUTH_TOKEN:-}" ] && [ -z "${RAY_AUTH_TOKEN_PATH:-}" ]; then
+        export RAY_AUTH_TOKEN_PATH=$STATE/auth_token
+        [ -s "$RAY_AUTH_TOKEN_PATH" ] || (umask 077 && "$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(32))' > "$RAY_AUTH_TOKEN_PATH")
+    fi
     ray start --head --node-ip-address="$HEAD_IP" --port="$RAY_PORT" --num-cpus=0 \
-        --temp-dir="$STATE/head" --include-dashboard=false --disable-usage-stats >"$STATE/head.log" 2>&1 \
+        --temp-dir="$STATE/head" --include-dashboard=true --dashboard-host=127.0.0.1 --dashboard-port="$DASHBOARD_PORT" \
+        --disable-usage-stats >"$STATE/head.log" 2>&1 \
         || { cat "$STATE/head.log"; die "head did not start"; }
     for i in $(seq 1 "$n"); do
         ip netns exec "$(worker_ns "$i")" env RAY_AUTH_MODE="$RAY_AUTH_MODE" PATH="$PATH" \
@@ -108,9 +121,12 @@ start() {
     cat > "$STATE/env" <<ENV
 export RAY_ADDRESS=$HEAD_IP:$RAY_PORT
 export RAY_AUTH_MODE=$RAY_AUTH_MODE
+${RAY_AUTH_TOKEN_PATH:+export RAY_AUTH_TOKEN_PATH=$RAY_AUTH_TOKEN_PATH}
+export RAY_API_SERVER_ADDRESS=http://127.0.0.1:$DASHBOARD_PORT
 export GANSWEEP_NODE_IP=$HEAD_IP
 export MLFLOW_TRACKING_URI=http://$HEAD_IP:$MLFLOW_PORT
 ENV
+    trap - EXIT
     echo "cluster up: head $HEAD_IP:$RAY_PORT, $n workers ($SUBNET.11..$SUBNET.$((10 + n))), MLflow http://$HEAD_IP:$MLFLOW_PORT"
     echo "use it: source $STATE/env && python -m sweeps.run SPEC.yaml --storage $STATE/storage"
 }

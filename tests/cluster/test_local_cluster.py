@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -36,10 +38,11 @@ pytestmark = pytest.mark.skipif(not _can_make_namespaces(), reason="needs root a
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    state = tmp_path_factory.mktemp("cluster")
+def cluster():
+    # a short path: Ray's dashboard keeps unix sockets (at most 107 bytes a path) deep under it
+    state = Path(tempfile.mkdtemp(prefix="gswt", dir="/tmp"))
     env = {**os.environ, "GSW_SUBNET": SUBNET, "GSW_BRIDGE": "gswtest0", "GSW_PREFIX": "gswt",
-           "GSW_STATE": str(state), "GSW_RAY_PORT": "6391", "GSW_MLFLOW_PORT": "5051"}
+           "GSW_STATE": str(state), "GSW_RAY_PORT": "6391", "GSW_MLFLOW_PORT": "5051", "GSW_DASHBOARD_PORT": "8266"}
     subprocess.run(["bash", str(SCRIPT), "stop"], env=env, capture_output=True)
     up = subprocess.run(["bash", str(SCRIPT), "start", "2"], env=env, capture_output=True, text=True, timeout=300)
     assert up.returncode == 0, up.stdout + up.stderr
@@ -48,6 +51,7 @@ def cluster(tmp_path_factory):
     down = subprocess.run(["bash", str(SCRIPT), "stop"], env=env, capture_output=True, text=True, timeout=120)
     assert down.returncode == 0, down.stderr
     assert "gswtest0" not in subprocess.run(["ip", "link"], capture_output=True, text=True).stdout
+    shutil.rmtree(state, ignore_errors=True)
 
 
 def spec(tmp: Path, name: str, iterations: int, values: list[int], plugin: bool = False) -> Path:
@@ -185,7 +189,7 @@ def test_the_head_node_dying_with_its_driver_and_mlflow_server_loses_nothing_on_
 
 def _script(state: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "GSW_SUBNET": "10.231.79", "GSW_BRIDGE": "gswsafe0", "GSW_PREFIX": "gsws",
-           "GSW_STATE": str(state), "GSW_RAY_PORT": "6392", "GSW_MLFLOW_PORT": "5052"}
+           "GSW_STATE": str(state), "GSW_RAY_PORT": "6392", "GSW_MLFLOW_PORT": "5052", "GSW_DASHBOARD_PORT": "8268"}
     return subprocess.run(["bash", str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -217,3 +221,26 @@ def test_the_state_folder_is_private_and_only_processes_the_script_started_are_k
     finally:
         for p in bystanders:
             p.kill()
+
+
+def test_a_start_that_fails_half_way_takes_down_what_it_started(tmp_path):
+    long_state = tmp_path / ("x" * 40)
+    refused = _script(long_state, "start", "1")
+    assert refused.returncode != 0 and "34 or fewer" in refused.stderr and not long_state.exists()
+    # the dashboard's port taken: the bridge and namespace are made, then the head fails to start
+    state = Path(tempfile.mkdtemp(prefix="gswq", dir="/tmp"))
+    blocker = socket.socket()
+    try:
+        blocker.bind(("127.0.0.1", 8268))
+        blocker.listen()
+        failed = _script(state, "start", "1")
+        assert failed.returncode != 0 and "taking down what it started" in failed.stderr, failed.stderr
+        links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+        assert "gswsafe0" not in links and "gsws-v1" not in links
+        assert "gsws-w1" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        assert not subprocess.run(["pgrep", "-f", str(state)], capture_output=True).stdout  # no process of it left
+        assert not (state / "env").exists()
+    finally:
+        blocker.close()
+        _script(state, "stop")
+        shutil.rmtree(state, ignore_errors=True)
