@@ -62,6 +62,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _in_a_jobs_temporary_copy(args) -> str | None:
+    """Under `ray job submit --working-dir`, the entrypoint runs in Ray's temporary copy of that folder,
+    which Ray deletes with its session: a relative --out (the default) or --storage would put the sweep
+    folder (its journal, the MLflow store, Tune's checkpoints) there, and lose it."""
+    from sweeps._ray import submitted_job
+
+    job = submitted_job()
+    if job is None or not job["working_dir"]:
+        return None
+    relative = [f"{flag} {value}" + (" (the default)" if flag == "--out" and value == _parser().get_default("out") else "")
+                for flag, value in (("--out", args.out), ("--storage", args.storage))
+                if value and "://" not in value and not Path(value).is_absolute()]
+    if not relative:
+        return None
+    return (f"{', '.join(relative)}: this sweep runs as Ray job {job['id']} in Ray's temporary copy of its "
+            f"--working-dir, which Ray deletes; a relative path there would lose the sweep's folder (journal, "
+            f"MLflow store, checkpoints). Give an absolute path on the head node (e.g. --out /data/gansweep) "
+            f"and, on a cluster, --storage on storage every node shares.")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -86,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
         return 0
     out = Path(args.out)
+    ephemeral = _in_a_jobs_temporary_copy(args)
+    if ephemeral:
+        print(f"error: {ephemeral}", file=sys.stderr)
+        return 2
     print(plan(spec), flush=True)
     from sweeps.tunestate import TuneStateDamaged  # imports Ray, which the sweep needs anyway
 

@@ -2,6 +2,7 @@
 KubeRay's RayJob documents."""
 
 import copy
+from pathlib import Path
 
 import pytest
 import yaml
@@ -46,6 +47,11 @@ def test_kuberay_rayjob_manifest():
         assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
     # the entrypoint's spec exists in this repository
     assert (REPO / spec["entrypoint"].split()[3]).is_file()
+    # its sweep folder is on a volume the head mounts (the head pod, and Ray's copy of working_dir, go away)
+    words = spec["entrypoint"].split()
+    out = Path(words[words.index("--out") + 1])
+    mounts = [Path(m["mountPath"]) for m in head["volumeMounts"]]
+    assert out.is_absolute() and any(out.is_relative_to(m) for m in mounts), (out, mounts)
 
 
 @pytest.mark.parametrize("name", ["aws.yaml", "gcp.yaml"])

@@ -5,7 +5,9 @@ Traffic goes only to the bridge and namespaces these tests create."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import socket
 import signal
@@ -14,6 +16,8 @@ import sys
 import tempfile
 import textwrap
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -107,6 +111,51 @@ def test_sweep_through_the_head_runs_trials_on_several_nodes(cluster, tmp_path):
     nodes = {r.data.tags["node_ip"] for r in runs}
     assert len(nodes) >= 2 and nodes <= {f"{SUBNET}.11", f"{SUBNET}.12"}
     assert not (tmp_path / "out" / "mlflow.db").exists()  # everything went to the cluster's MLflow server
+
+
+def test_a_sweep_submitted_as_a_ray_job_from_the_users_lab_folder_runs_its_plugin_on_the_workers(cluster, tmp_path):
+    # the user's lab: a spec and its plugin package, in a folder no node imports from; `ray job submit
+    # --working-dir .` uploads it, and the driver runs on the head in Ray's temporary copy of it
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    spec_file = spec(lab, "jobbed", 30, [4, 8], plugin=True)
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    env = cluster["env"]
+    port = env["RAY_API_SERVER_ADDRESS"].rsplit(":", 1)[1]
+    assert env["RAY_API_SERVER_ADDRESS"] == f"http://127.0.0.1:{port}"
+    # the job API runs code: it refuses a request without the cluster's token, and listens on loopback only
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{env['RAY_API_SERVER_ADDRESS']}/api/jobs/", timeout=30)
+    assert refused.value.code == 401
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"http://{SUBNET}.1:{port}/api/jobs/", timeout=30)
+
+    submit = [ray_cli, "job", "submit", "--working-dir", ".", "--", "python", "-m", "sweeps.run", spec_file.name]
+    # without --out, the sweep folder would be in the temporary copy Ray deletes: refused before any work
+    lost = subprocess.run(submit, env=env, cwd=lab, capture_output=True, text=True, timeout=300)
+    assert lost.returncode != 0
+    assert "error: --out runs (the default): this sweep runs as Ray job raysubmit_" in lost.stdout + lost.stderr
+    assert "trials:" not in lost.stdout
+
+    out = tmp_path / "out"
+    # the job's own runtime env names a variable the sweep also hands its workers: Ray would refuse the two
+    # if the sweep named it again
+    job_env = json.dumps({"env_vars": {"GANSWEEP_CACHE_DIR": env["GANSWEEP_CACHE_DIR"]}})
+    submit[3:3] = ["--runtime-env-json", job_env]
+    proc = subprocess.run(submit + ["--out", str(out), "--storage", str(cluster["state"] / "storage"),
+                                    "--tracking-uri", cluster["tracking_uri"]],
+                          env=env, cwd=lab, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "succeeded" in proc.stdout + proc.stderr
+    # the plugin shipped is the job's copy of the lab's package, not the lab folder itself
+    shipped = re.search(r"\(shipped to the workers: (\S+)\)", proc.stdout)
+    assert shipped and shipped[1].endswith("/plugin_lab") and not shipped[1].startswith(str(lab)), proc.stdout[:2000]
+    client, runs = trial_runs(cluster["tracking_uri"], "jobbed")
+    assert len(runs) == 2 and all(r.data.tags["status"] == "completed" for r in runs)
+    assert {(r.data.params["model.arch"], r.data.params["data.name"]) for r in runs} == {("tiny_conv", "mnist_low_digits")}
+    assert {r.data.tags["node_ip"] for r in runs} <= {f"{SUBNET}.11", f"{SUBNET}.12"}  # trials on the workers
+    journals = list(out.glob("sweeps/jobbed-*/mlflow_journal.jsonl"))
+    assert len(journals) == 1 and journals[0].stat().st_size > 0  # the sweep folder outlives the job
 
 
 def test_killing_a_worker_node_mid_sweep_costs_a_retry_not_the_sweep(cluster, tmp_path):

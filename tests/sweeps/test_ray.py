@@ -7,7 +7,7 @@ import ray
 from ray import tune
 from ray.tune.experiment import Trial
 
-from sweeps._ray import use_callbacks_on_restore
+from sweeps._ray import JOB_CONFIG_ENV, sweep_runtime_env, use_callbacks_on_restore
 
 
 def test_ray_init_still_takes_the_drivers_node_address():
@@ -37,3 +37,36 @@ def test_a_trial_still_names_the_drivers_staging_copy_of_the_experiment_state(tm
     assert trial.storage.__class__ is StorageContext
     # a property that needs a running Ray's session folder: its presence is pinned, not its value
     assert isinstance(inspect.getattr_static(StorageContext, "experiment_driver_staging_path"), property)
+
+
+def test_a_jobs_entrypoint_still_gets_its_config_in_the_environment_variable_submitted_job_reads():
+    # sweeps._ray.submitted_job reads the job supervisor's JSON: {"runtime_env": {...}, "metadata":
+    # {"job_submission_id": ...}}; the real job is tests/cluster (a sweep submitted with `ray job submit`)
+    from ray._private.runtime_env.constants import RAY_JOB_CONFIG_JSON_ENV_VAR
+    from ray.dashboard.modules.job import job_supervisor
+
+    assert RAY_JOB_CONFIG_JSON_ENV_VAR == JOB_CONFIG_ENV, "the job config's variable moved: update sweeps/_ray.py"
+    source = inspect.getsource(job_supervisor.JobSupervisor._get_driver_env_vars)
+    assert '"runtime_env"' in source and '"metadata"' in source, \
+        "the job config's shape changed: update sweeps/_ray.py submitted_job"
+    from ray.dashboard.modules.job.common import JOB_ID_METADATA_KEY
+
+    assert JOB_ID_METADATA_KEY == "job_submission_id", "a job's metadata names its id otherwise: update submitted_job"
+
+
+def test_the_sweeps_runtime_env_extends_a_submitted_jobs_without_naming_what_ray_would_call_a_conflict():
+    from ray.runtime_env.runtime_env import _merge_runtime_env  # what ray.init merges a job's and a driver's with
+
+    ours = {"GANSWEEP_CACHE_DIR": "/c", "RAY_CHDIR_TO_TRIAL_DIR": "0"}
+    job = {"working_dir": "gcs://_ray_pkg_a.zip", "env_vars": {"GANSWEEP_CACHE_DIR": "/c", "X": "1"}}
+    env, replaces = sweep_runtime_env(ours, ["/lab/plugin_lab"], job)
+    assert env == {"env_vars": {"RAY_CHDIR_TO_TRIAL_DIR": "0"}, "py_modules": ["/lab/plugin_lab"]} and not replaces
+    merged = _merge_runtime_env(job, env)
+    assert merged["working_dir"] == job["working_dir"] and merged["env_vars"] == {**job["env_vars"], **ours}
+    # both ship modules: the sweep's list carries the job's, and replaces it
+    job["py_modules"] = ["gcs://_ray_pkg_b.zip"]
+    env, replaces = sweep_runtime_env(ours, ["/lab/plugin_lab"], job)
+    assert env["py_modules"] == ["gcs://_ray_pkg_b.zip", "/lab/plugin_lab"] and replaces
+    assert _merge_runtime_env(job, env) is None  # Ray's refusal that replacing (RAY_OVERRIDE_JOB_RUNTIME_ENV) avoids
+    assert _merge_runtime_env(job, env, override=True)["py_modules"] == env["py_modules"]
+    assert sweep_runtime_env(ours, [], {}) == ({"env_vars": ours}, False)  # outside a job: as before

@@ -1,5 +1,7 @@
 """Bad specs fail before any work starts, naming file, key path, line and what is allowed."""
 
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -291,6 +293,22 @@ def test_cli_refuses_unwritable_output_and_storage_before_any_work(tmp_path, cas
     assert "Traceback" not in proc.stderr
     assert not (out / "sweeps").exists() and not (out / "mlflow.db").exists()  # nothing was started
     assert "evaluation ready" not in proc.stdout  # nor the evaluation's caches prepared
+
+
+def test_cli_run_as_a_ray_job_refuses_a_sweep_folder_in_rays_temporary_copy_of_the_working_dir(tmp_path):
+    # what `ray job submit --working-dir .` hands its entrypoint (the real job, and the default --out refused:
+    # tests/cluster); a relative folder would land in Ray's copy of the uploaded folder, which Ray deletes
+    given, named = ["--out", "mine", "--storage", "ray-state"], "--out mine, --storage ray-state"
+    spec = tmp_path / "good.yaml"
+    spec.write_text(GOOD)
+    job = {"runtime_env": {"working_dir": "gcs://_ray_pkg_0123.zip"}, "metadata": {"job_submission_id": "raysubmit_T"}}
+    env = {**os.environ, "RAY_JOB_CONFIG_JSON_ENV_VAR": json.dumps(job)}
+    proc = subprocess.run([sys.executable, "-m", "sweeps.run", str(spec), *given], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert f"error: {named}: this sweep runs as Ray job raysubmit_T in Ray's temporary copy" in proc.stderr
+    assert "Traceback" not in proc.stderr and "trials:" not in proc.stdout
+    assert not any(tmp_path.glob("*/sweeps")) and not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize("edit, said", [
