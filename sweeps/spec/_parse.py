@@ -287,13 +287,25 @@ def _check_trial_count(spec: SweepSpec, ctx: Ctx) -> None:
                        f"seeds); a sweep may plan at most {MAX_TRIALS}. Sweep fewer values, or split the sweep.")
 
 
+def _check_user_geometry(cfg: Config) -> None:
+    """A dataset of the user's files knows its side only once they are read (which `_check_user_files`
+    did for the base): each swept config's architecture is checked at that side too."""
+    if cfg.data.image_size or DATASETS.get(cfg.data.name).describe is None:
+        return  # a set side was checked with the config; a built-in dataset's side is known
+    try:
+        side = dataset_info(cfg.data).image_size
+    except (OSError, ValueError) as e:
+        raise ConfigError(str(e)) from None
+    cfg.check_geometry(side)
+
+
 def _check_every_trial_config(spec: SweepSpec, ctx: Ctx) -> None:
     """Build the training config of every grid point (or every distribution corner) so a bad value fails now."""
     trial_values = spec.trial_configs() if spec.method != "optuna" else []
     corners = spec.corners()
     for swept in (trial_values[:500] or []) + corners[:256]:
         try:
-            spec.config_for(swept)
+            _check_user_geometry(spec.config_for(swept))
         except ConfigError as e:
             key = next((k for k in swept if f"`{k}`" in str(e)), None)
             path = ("parameters", key) if key else ("base",)

@@ -135,6 +135,16 @@ def test_a_plugin_gan_is_swept_resumed_and_reported_like_a_built_in(lab, local_r
 
 # -- the user's own images, swept ------------------------------------------------------------------
 
+def test_a_swept_architecture_that_cannot_fit_an_npzs_side_is_refused_at_its_key(tmp_path):
+    x, y = _digits(5)
+    np.savez(tmp_path / "digits.npz", x=x, y=y)  # 28 x 28, a side the spec says only in the file
+    text = textwrap.dedent(USER_DATA_SPEC.format(name="deep", data=f"{{name: npz, root: {tmp_path / 'digits.npz'}}}"))
+    assert parse_spec(text, source="deep.yaml").trial_configs()  # the base's 3 blocks fit 28 x 28
+    with pytest.raises(SpecError) as e:  # 5 blocks do not: refused before any trial, at the swept key
+        parse_spec(text.replace("model.d_width: {values: [8, 16]}", "model.depth: {values: [3, 5]}"), source="deep.yaml")
+    assert "`parameters.model.depth`" in str(e.value) and "model.depth=5" in str(e.value), str(e.value)
+
+
 def _digits(n_per_class: int, classes=(0, 1, 2)):
     x = read_idx(MNIST_TEST_DIR / "t10k-images-idx3-ubyte.gz")
     y = read_idx(MNIST_TEST_DIR / "t10k-labels-idx1-ubyte.gz")
