@@ -90,8 +90,15 @@ start() {
         export RAY_AUTH_TOKEN_PATH=$STATE/auth_token
         [ -s "$RAY_AUTH_TOKEN_PATH" ] || (umask 077 && "$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(32))' > "$RAY_AUTH_TOKEN_PATH")
     fi
+    # the job API (`ray job submit`) needs Ray's dashboard, which needs ray[default] (pip install -e '.[cluster]')
+    local dashboard="--include-dashboard=false" jobs=0
+    if "$VENV/bin/python" -c 'import ray._private.utils as u, sys; sys.exit(u.get_dashboard_dependency_error() is not None)'; then
+        dashboard="--include-dashboard=true --dashboard-host=127.0.0.1 --dashboard-port=$DASHBOARD_PORT"
+        jobs=1
+    fi
+    # shellcheck disable=SC2086
     ray start --head --node-ip-address="$HEAD_IP" --port="$RAY_PORT" --num-cpus=0 \
-        --temp-dir="$STATE/head" --include-dashboard=true --dashboard-host=127.0.0.1 --dashboard-port="$DASHBOARD_PORT" \
+        --temp-dir="$STATE/head" $dashboard \
         --disable-usage-stats >"$STATE/head.log" 2>&1 \
         || { cat "$STATE/head.log"; die "head did not start"; }
     for i in $(seq 1 "$n"); do
@@ -118,16 +125,18 @@ start() {
         (echo > "/dev/tcp/$HEAD_IP/$MLFLOW_PORT") 2>/dev/null && break
         sleep 0.5
     done
-    cat > "$STATE/env" <<ENV
-export RAY_ADDRESS=$HEAD_IP:$RAY_PORT
-export RAY_AUTH_MODE=$RAY_AUTH_MODE
-${RAY_AUTH_TOKEN_PATH:+export RAY_AUTH_TOKEN_PATH=$RAY_AUTH_TOKEN_PATH}
-export RAY_API_SERVER_ADDRESS=http://127.0.0.1:$DASHBOARD_PORT
-export GANSWEEP_NODE_IP=$HEAD_IP
-export MLFLOW_TRACKING_URI=http://$HEAD_IP:$MLFLOW_PORT
-ENV
+    {
+        echo "export RAY_ADDRESS=$HEAD_IP:$RAY_PORT"
+        echo "export RAY_AUTH_MODE=$RAY_AUTH_MODE"
+        [ -n "${RAY_AUTH_TOKEN_PATH:-}" ] && echo "export RAY_AUTH_TOKEN_PATH=$RAY_AUTH_TOKEN_PATH"
+        [ "$jobs" = 1 ] && echo "export RAY_API_SERVER_ADDRESS=http://127.0.0.1:$DASHBOARD_PORT"
+        echo "export GANSWEEP_NODE_IP=$HEAD_IP"
+        echo "export MLFLOW_TRACKING_URI=http://$HEAD_IP:$MLFLOW_PORT"
+    } > "$STATE/env"
     trap - EXIT
     echo "cluster up: head $HEAD_IP:$RAY_PORT, $n workers ($SUBNET.11..$SUBNET.$((10 + n))), MLflow http://$HEAD_IP:$MLFLOW_PORT"
+    [ "$jobs" = 1 ] && echo "job API (ray job submit): http://127.0.0.1:$DASHBOARD_PORT" \
+        || echo "no job API: ray job submit needs ray[default] on the head (pip install -e '.[cluster]')"
     echo "use it: source $STATE/env && python -m sweeps.run SPEC.yaml --storage $STATE/storage"
 }
 
