@@ -7,6 +7,8 @@
 - `RAY_JOB_CONFIG_JSON_ENV_VAR`: the job config (runtime env, submission id) `ray job submit` hands its
   entrypoint (`submitted_job`), and `RAY_OVERRIDE_JOB_RUNTIME_ENV`, with which the sweep's py_modules
   carry the job's (`sweep_runtime_env`);
+- `ray._private.utils.get_dashboard_dependency_error`: whether Ray's dashboard (and its job API) can run,
+  which cluster/local_cluster.sh asks before it starts a head;
 - in sweeps/tunestate.py: `Trial.storage.experiment_driver_staging_path` (the driver's complete copy of
   Tune's state) and the searchers' `CKPT_FILE_TMPL` names of Tune's state files.
 
@@ -65,20 +67,18 @@ def sweep_runtime_env(env_vars: dict, py_modules: list[str], job_env: dict) -> t
     driver read it from the job's environment: the same value), and py_modules become the job's and the
     sweep's plugins together, which the driver then sets in place of the job's."""
     job_vars = job_env.get("env_vars") if isinstance(job_env.get("env_vars"), dict) else {}
-    runtime_env: dict = {"env_vars": {k: v for k, v in env_vars.items() if k not in job_vars}}
     job_modules = job_env.get("py_modules") if isinstance(job_env.get("py_modules"), list) else []
-    if py_modules:
-        runtime_env["py_modules"] = [*job_modules, *(p for p in py_modules if p not in job_modules)]
-    if not runtime_env["env_vars"]:
-        del runtime_env["env_vars"]
+    own_vars = {k: v for k, v in env_vars.items() if k not in job_vars}
+    runtime_env = {**({"env_vars": own_vars} if own_vars else {}),
+                   **({"py_modules": [*job_modules, *(p for p in py_modules if p not in job_modules)]} if py_modules else {})}
     return runtime_env, bool(py_modules and job_modules)
 
 
 def submitted_job() -> dict | None:
     """The Ray job this process is the entrypoint of (`ray job submit ... -- python -m sweeps.run ...`):
     `{"id": its submission id, "working_dir": whether it runs in Ray's temporary copy of an uploaded
-    --working-dir, "runtime_env": the job's runtime env}`; None outside a submitted job. Read before Ray is started, from the environment the job
-    supervisor gives its entrypoint."""
+    --working-dir, "runtime_env": the job's runtime env}`; None outside a submitted job. Read before Ray is
+    started, from the environment the job supervisor gives its entrypoint."""
     raw = os.environ.get(JOB_CONFIG_ENV)
     if not raw:
         return None

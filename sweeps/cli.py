@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _in_a_jobs_temporary_copy(args) -> str | None:
+def _in_a_jobs_temporary_copy(args, default_out: str) -> str | None:
     """Under `ray job submit --working-dir`, the entrypoint runs in Ray's temporary copy of that folder,
     which Ray deletes with its session: a relative --out (the default) or --storage would put the sweep
     folder (its journal, the MLflow store, Tune's checkpoints) there, and lose it."""
@@ -71,7 +71,7 @@ def _in_a_jobs_temporary_copy(args) -> str | None:
     job = submitted_job()
     if job is None or not job["working_dir"]:
         return None
-    relative = [f"{flag} {value}" + (" (the default)" if flag == "--out" and value == _parser().get_default("out") else "")
+    relative = [f"{flag} {value}" + (" (the default)" if flag == "--out" and value == default_out else "")
                 for flag, value in (("--out", args.out), ("--storage", args.storage))
                 if value and "://" not in value and not Path(value).is_absolute()]
     if not relative:
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
         return 0
     out = Path(args.out)
-    ephemeral = _in_a_jobs_temporary_copy(args)
+    ephemeral = _in_a_jobs_temporary_copy(args, parser.get_default("out"))
     if ephemeral:
         print(f"error: {ephemeral}", file=sys.stderr)
         return 2

@@ -189,7 +189,7 @@ def _check_user_files(ctx: Ctx, base: Config) -> None:
         raise ctx.fail(("base", "model", "conditional"), f"is true, but {info.title} has no classes (a flat folder, or "
                        "no `y`); use an unconditional model, or one subfolder per class.")
     try:
-        base.check_geometry(base.data.image_size or info.image_size)
+        _check_user_geometry(base)
     except ConfigError as e:
         raise config_error(ctx, ("base",), e) from None
 

@@ -70,3 +70,11 @@ def test_the_sweeps_runtime_env_extends_a_submitted_jobs_without_naming_what_ray
     assert _merge_runtime_env(job, env) is None  # Ray's refusal that replacing (RAY_OVERRIDE_JOB_RUNTIME_ENV) avoids
     assert _merge_runtime_env(job, env, override=True)["py_modules"] == env["py_modules"]
     assert sweep_runtime_env(ours, [], {}) == ({"env_vars": ours}, False)  # outside a job: as before
+
+
+def test_the_dashboard_dependency_probe_local_cluster_sh_asks_is_still_there():
+    # cluster/local_cluster.sh starts a head with the dashboard (the job API) only when this says it can run
+    from ray._private import utils
+
+    assert callable(getattr(utils, "get_dashboard_dependency_error", None)), \
+        "Ray no longer has _private.utils.get_dashboard_dependency_error: update cluster/local_cluster.sh"
