@@ -5,6 +5,7 @@
 #   sudo cluster/local_cluster.sh kill-worker I       # kill every process of worker I (a node failure)
 #   sudo cluster/local_cluster.sh kill-head           # kill the head node: its Ray and the MLflow server on it
 #   sudo cluster/local_cluster.sh stop                # tear everything down
+#   cluster/local_cluster.sh install-head             # the head's own packages, for the job API (below)
 #
 # The head runs in the root network namespace on a bridge address, with 0 CPUs (it schedules; trials
 # run on workers). Each worker is its own network namespace with its own address on that bridge,
@@ -15,6 +16,12 @@
 # MLFLOW_TRACKING_URI and GANSWEEP_NODE_IP. $STATE is a folder of root's alone (created mode 700; one that
 # is a symlink or another user's is refused), and only processes this script started are killed: each pid
 # is checked by its owner and command line first.
+#
+# The head serves Ray's dashboard and its job API (`ray job submit`) when the cluster extra (ray[default])
+# is on its import path. On real machines the head installs the extra and the workers need not; here every
+# node runs from one venv, and the extra in it would also run Ray's full dashboard agent beside every
+# worker and every local Ray on the machine. So `install-head` puts what the extra adds to the venv in a
+# folder of its own ($HEAD_PACKAGES), which only the head's processes, and the env file, put on their path.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${GANSWEEP_VENV:-$REPO/.venv}
@@ -27,13 +34,42 @@ RAY_PORT=${GSW_RAY_PORT:-6390}
 MLFLOW_PORT=${GSW_MLFLOW_PORT:-5050}
 DASHBOARD_PORT=${GSW_DASHBOARD_PORT:-8265}   # Ray's dashboard and job API (`ray job submit`), on loopback only
 CPUS_PER_WORKER=${GSW_CPUS_PER_WORKER:-1}
+HEAD_PACKAGES=${GSW_HEAD_PACKAGES:-$VENV/head-packages}   # the cluster extra, for the head alone (install-head)
 export RAY_AUTH_MODE=${RAY_AUTH_MODE:-token}   # Ray 2.60: every `ray start` and client of a token cluster
 export PATH=$VENV/bin:$PATH
 
 die() { echo "local_cluster: $*" >&2; exit 1; }
+[ -x "$VENV/bin/ray" ] || die "no ray in $VENV; run scripts/install.sh first"
+
+# what `pip install '.[cluster]'` would add to the venv, installed into $HEAD_PACKAGES instead, at the
+# versions pip resolves against the venv (so nothing there shadows a different version of a venv package)
+install_head() {
+    local stamp=$HEAD_PACKAGES/.installed
+    if [ -f "$stamp" ] && [ ! "$REPO/pyproject.toml" -nt "$stamp" ]; then
+        echo "head packages up to date in $HEAD_PACKAGES"; return
+    fi
+    local report; report=$(mktemp)
+    "$VENV/bin/python" -m pip install -q --dry-run --report "$report" "$REPO[cluster]"
+    local pins
+    pins=$("$VENV/bin/python" -c '
+import json, sys
+for item in json.load(open(sys.argv[1]))["install"]:
+    if not item.get("is_direct"):  # the project itself is the one direct requirement
+        print(item["metadata"]["name"] + "==" + item["metadata"]["version"])' "$report")
+    rm -f "$report"
+    rm -rf "$HEAD_PACKAGES.new"
+    mkdir -p "$HEAD_PACKAGES.new"
+    # shellcheck disable=SC2086
+    [ -z "$pins" ] || "$VENV/bin/python" -m pip install -q --no-deps --target "$HEAD_PACKAGES.new" $pins
+    rm -rf "$HEAD_PACKAGES"
+    mv "$HEAD_PACKAGES.new" "$HEAD_PACKAGES"
+    touch "$stamp"
+    echo "head packages in $HEAD_PACKAGES: $(echo $pins | wc -w) distributions ($(echo $pins))"
+}
+if [ "${1:-}" = install-head ]; then install_head; exit; fi
+
 [ "$(id -u)" = 0 ] || die "needs root (ip netns, veth, bridge)"
 command -v ip >/dev/null || die "needs iproute2 (ip)"
-[ -x "$VENV/bin/ray" ] || die "no ray in $VENV; run scripts/install.sh first"
 
 worker_ns() { echo "$PREFIX-w$1"; }
 
@@ -91,13 +127,14 @@ start() {
         [ -s "$RAY_AUTH_TOKEN_PATH" ] || (umask 077 && "$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(32))' > "$RAY_AUTH_TOKEN_PATH")
     fi
     # the job API (`ray job submit`) needs Ray's dashboard, which needs ray[default] (pip install -e '.[cluster]')
-    local dashboard="--include-dashboard=false" jobs=0
-    if "$VENV/bin/python" -c 'import ray._private.utils as u, sys; sys.exit(u.get_dashboard_dependency_error() is not None)'; then
+    local dashboard="--include-dashboard=false" jobs=0 head_path=${PYTHONPATH:-}
+    [ -d "$HEAD_PACKAGES" ] && head_path=$HEAD_PACKAGES${PYTHONPATH:+:$PYTHONPATH}
+    if PYTHONPATH=$head_path "$VENV/bin/python" -c 'import ray._private.utils as u, sys; sys.exit(u.get_dashboard_dependency_error() is not None)'; then
         dashboard="--include-dashboard=true --dashboard-host=127.0.0.1 --dashboard-port=$DASHBOARD_PORT"
         jobs=1
     fi
     # shellcheck disable=SC2086
-    ray start --head --node-ip-address="$HEAD_IP" --port="$RAY_PORT" --num-cpus=0 \
+    PYTHONPATH=$head_path ray start --head --node-ip-address="$HEAD_IP" --port="$RAY_PORT" --num-cpus=0 \
         --temp-dir="$STATE/head" $dashboard \
         --disable-usage-stats >"$STATE/head.log" 2>&1 \
         || { cat "$STATE/head.log"; die "head did not start"; }
@@ -129,14 +166,18 @@ start() {
         echo "export RAY_ADDRESS=$HEAD_IP:$RAY_PORT"
         echo "export RAY_AUTH_MODE=$RAY_AUTH_MODE"
         [ -n "${RAY_AUTH_TOKEN_PATH:-}" ] && echo "export RAY_AUTH_TOKEN_PATH=$RAY_AUTH_TOKEN_PATH"
-        [ "$jobs" = 1 ] && echo "export RAY_API_SERVER_ADDRESS=http://127.0.0.1:$DASHBOARD_PORT"
+        if [ "$jobs" = 1 ]; then
+            echo "export RAY_API_SERVER_ADDRESS=http://127.0.0.1:$DASHBOARD_PORT"
+            # the `ray job` CLI follows a job's logs with aiohttp, one of the head's packages
+            if [ -d "$HEAD_PACKAGES" ]; then echo "export PYTHONPATH=$head_path"; fi
+        fi
         echo "export GANSWEEP_NODE_IP=$HEAD_IP"
         echo "export MLFLOW_TRACKING_URI=http://$HEAD_IP:$MLFLOW_PORT"
     } > "$STATE/env"
     trap - EXIT
     echo "cluster up: head $HEAD_IP:$RAY_PORT, $n workers ($SUBNET.11..$SUBNET.$((10 + n))), MLflow http://$HEAD_IP:$MLFLOW_PORT"
     [ "$jobs" = 1 ] && echo "job API (ray job submit): http://127.0.0.1:$DASHBOARD_PORT" \
-        || echo "no job API: ray job submit needs ray[default] on the head (pip install -e '.[cluster]')"
+        || echo "no job API: ray job submit needs ray[default] on the head (cluster/local_cluster.sh install-head)"
     echo "use it: source $STATE/env && python -m sweeps.run SPEC.yaml --storage $STATE/storage"
 }
 
@@ -203,5 +244,5 @@ case "${1:-}" in
     stop) stop ;;
     kill-worker) kill_worker "${2:?worker number}" ;;
     kill-head) kill_head ;;
-    *) die "usage: $0 start [N_WORKERS] | kill-worker I | kill-head | stop" ;;
+    *) die "usage: $0 start [N_WORKERS] | kill-worker I | kill-head | stop | install-head" ;;
 esac

@@ -5,7 +5,8 @@
 #     optuna-dashboard).
 #   - Fashion-MNIST: Debian's `dataset-fashion-mnist` (into /usr/share/datasets/fashion-mnist) when
 #     it is missing and apt-get is usable; elsewhere the data is downloaded by torchvision on first use.
-#   - with --test: Chromium (Debian's `chromium`), which the report tests use to render the HTML report.
+#   - with --test: Chromium (Debian's `chromium`), which the report tests use to render the HTML report, and
+#     the packages the local cluster's head serves Ray's job API with (cluster/local_cluster.sh install-head).
 set -euo pipefail
 with_test_tools=0
 [ "${1:-}" = "--test" ] && with_test_tools=1
@@ -36,4 +37,7 @@ fi
 if [ "$with_test_tools" = 1 ] && ! command -v chromium >/dev/null 2>&1 && can_apt; then
     echo "installing Chromium (Debian package chromium) for the report rendering test"
     apt_install chromium
+fi
+if [ "$with_test_tools" = 1 ]; then
+    bash cluster/local_cluster.sh install-head
 fi

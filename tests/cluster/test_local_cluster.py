@@ -121,7 +121,7 @@ def test_a_sweep_submitted_as_a_ray_job_from_the_users_lab_folder_runs_its_plugi
     ray_cli = str(Path(sys.executable).with_name("ray"))
     env = cluster["env"]
     if "RAY_API_SERVER_ADDRESS" not in env:
-        pytest.skip("the head has no job API: Ray's dashboard needs ray[default] (pip install -e '.[cluster]')")
+        pytest.skip("the head has no job API: Ray's dashboard needs ray[default] (cluster/local_cluster.sh install-head)")
     port = env["RAY_API_SERVER_ADDRESS"].rsplit(":", 1)[1]
     assert env["RAY_API_SERVER_ADDRESS"] == f"http://127.0.0.1:{port}"
     # the job API runs code: it refuses a request without the cluster's token, and listens on loopback only
@@ -157,6 +157,27 @@ def test_a_sweep_submitted_as_a_ray_job_from_the_users_lab_folder_runs_its_plugi
     assert {r.data.tags["node_ip"] for r in runs} <= {f"{SUBNET}.11", f"{SUBNET}.12"}  # trials on the workers
     journals = list(out.glob("sweeps/jobbed-*/mlflow_journal.jsonl"))
     assert len(journals) == 1 and journals[0].stat().st_size > 0  # the sweep folder outlives the job
+
+    # the head's packages are the head's alone: its dashboard agent runs in full, the workers' minimal
+    agents = {where: _dashboard_agents(pids) for where, pids in [
+        ("head", subprocess.run(["pgrep", "-f", str(cluster["state"] / "head")], capture_output=True, text=True).stdout.split()),
+        *((f"worker {i}", subprocess.run(["ip", "netns", "pids", f"gswt-w{i}"], capture_output=True, text=True).stdout.split())
+          for i in (1, 2))]}
+    assert all(len(found) == 1 for found in agents.values()), agents
+    assert [where for where, found in agents.items() if "--minimal" in found[0]] == ["worker 1", "worker 2"], agents
+
+
+def _dashboard_agents(pids: list[str]) -> list[str]:
+    """The command lines of Ray's dashboard agents among `pids`."""
+    found = []
+    for pid in pids:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "dashboard/agent.py" in cmd:
+            found.append(cmd)
+    return found
 
 
 def test_killing_a_worker_node_mid_sweep_costs_a_retry_not_the_sweep(cluster, tmp_path):
