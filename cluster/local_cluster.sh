@@ -126,7 +126,7 @@ start() {
         export RAY_AUTH_TOKEN_PATH=$STATE/auth_token
         [ -s "$RAY_AUTH_TOKEN_PATH" ] || (umask 077 && "$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(32))' > "$RAY_AUTH_TOKEN_PATH")
     fi
-    # the job API (`ray job submit`) needs Ray's dashboard, which needs ray[default] (pip install -e '.[cluster]')
+    # the job API (`ray job submit`) needs Ray's dashboard, which needs ray[default]: here the head's packages (install-head)
     local dashboard="--include-dashboard=false" jobs=0 head_path=${PYTHONPATH:-}
     [ -d "$HEAD_PACKAGES" ] && head_path=$HEAD_PACKAGES${PYTHONPATH:+:$PYTHONPATH}
     if PYTHONPATH=$head_path "$VENV/bin/python" -c 'import ray._private.utils as u, sys; sys.exit(u.get_dashboard_dependency_error() is not None)'; then
