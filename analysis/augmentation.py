@@ -1,6 +1,6 @@
 """The augmentation study's results, read back from MLflow: the table of cells, the accuracy grid of one
 plan, and the study's published figures beside ours. The study itself, which trains a classifier per
-cell and logs the runs, is `python -m experiments.augment`.
+cell and logs the runs, is `python -m studies.augment`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 import pandas as pd
 
 from analysis.load import Sweep
-from analysis.stats import format_interval, interval
+from stats.contrasts import format_interval, interval
 from record.figures import figure_verdict
 from record.names import PARENT, ROLE as ROLE_TAG, RunStatus
 
@@ -26,12 +26,48 @@ ACCURACY = "test_accuracy"  # a cell's metric: the classifier's accuracy on the 
 # the study's figures (MNIST, LeNet, best CGAN with one-sided label smoothing), by plan and cell
 PUBLISHED_DATASET = "mnist"
 PUBLISHED = [
-    {"plan": "mixed", "real": 60000, "generated": 0, "value": 0.947, "source": "001, section 3 (line 75) and 4 (line 115): real only, 94.7%"},
-    {"plan": "mixed", "real": 60000, "generated": 60000, "value": 0.9625, "source": "001, section 4 (line 115): 96.25%, the best cell"},
-    {"plan": "mixed", "real": 0, "generated": 60000, "value": 0.4793, "source": "001, section 4 (line 116): generated only, 47.93%"},
-    {"plan": "mixed", "real": 600, "generated": 60000, "value": 0.8900, "source": "001, section 4 (line 116): 600 real added, 89.00%"},
-    {"plan": "filtered", "real": 60000, "generated": 60000, "value": 0.9576, "source": "001, section 4 (line 126): quality check, 95.76% at 60000/60000"},
-    {"plan": "pretrained", "real": None, "generated": None, "value": 0.9555, "source": "001, section 4 (line 128): 15 epochs generated then 15 real, best 95.55%"},
+    {
+        "plan": "mixed",
+        "real": 60000,
+        "generated": 0,
+        "value": 0.947,
+        "source": "001, section 3 (line 75) and 4 (line 115): real only, 94.7%",
+    },
+    {
+        "plan": "mixed",
+        "real": 60000,
+        "generated": 60000,
+        "value": 0.9625,
+        "source": "001, section 4 (line 115): 96.25%, the best cell",
+    },
+    {
+        "plan": "mixed",
+        "real": 0,
+        "generated": 60000,
+        "value": 0.4793,
+        "source": "001, section 4 (line 116): generated only, 47.93%",
+    },
+    {
+        "plan": "mixed",
+        "real": 600,
+        "generated": 60000,
+        "value": 0.8900,
+        "source": "001, section 4 (line 116): 600 real added, 89.00%",
+    },
+    {
+        "plan": "filtered",
+        "real": 60000,
+        "generated": 60000,
+        "value": 0.9576,
+        "source": "001, section 4 (line 126): quality check, 95.76% at 60000/60000",
+    },
+    {
+        "plan": "pretrained",
+        "real": None,
+        "generated": None,
+        "value": 0.9555,
+        "source": "001, section 4 (line 128): 15 epochs generated then 15 real, best 95.55%",
+    },
 ]
 
 

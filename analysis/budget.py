@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from record.design import level_label
-from analysis.stats import _decimals, contrast, format_interval, format_number, interval, usable_trials
+from stats.contrasts import decimals_for, contrast, format_interval, format_number, interval, usable_trials
 
 __all__ = ["SIZE_PARAMS", "BudgetSplit", "budget_curves", "split_drop"]
 
@@ -39,7 +39,7 @@ class BudgetSplit:
     shared_large: bool  # the largest size ran once for both plans
 
     def sentence(self, metric: str) -> str:
-        d = _decimals((self.drop_epochs[2] - self.drop_epochs[1]) / 2, self.drop_epochs[0])
+        d = decimals_for((self.drop_epochs[2] - self.drop_epochs[1]) / 2, self.drop_epochs[0])
 
         def show(v):
             return f"{format_number(v[0], d)} (95% CI {format_number(v[1], d)} to {format_number(v[2], d)})"
@@ -107,7 +107,12 @@ def split_drop(trials: pd.DataFrame, metric: str, size: str, budget_col: str, fi
         return sel[metric].to_numpy(dtype=float)
 
     shared = bool(curves[(curves["plan"] == fixed) & (curves[size] == large)]["shared"].any())
-    e_small, e_large, f_small, f_large = runs("epochs", small), runs("epochs", large), runs(fixed, small), runs(fixed, large)
+    e_small, e_large, f_small, f_large = (
+        runs("epochs", small),
+        runs("epochs", large),
+        runs(fixed, small),
+        runs(fixed, large),
+    )
 
     def with_ci(c):
         low, high = c.ci()

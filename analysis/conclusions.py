@@ -8,18 +8,34 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from analysis.asha import GRACE_CORRELATION_WARNING, RELIABLE_CORRELATION, AshaReplay
+from stats.asha import GRACE_CORRELATION_WARNING, RELIABLE_CORRELATION, AshaReplay
 from record.design import Factor, level_label, variant_settings
 from record.figures import INSIDE, MISSING, NOT_COMPARABLE, OUTSIDE, PublishedFigure, figure_verdict
-from analysis.model import TESTS
-from analysis.stats import (
-    ALPHA, BETTER, NEEDS_SEEDS, WORSE, Effect, EffectAnalysis, _decimals, format_interval, format_number,
+from stats.fit import TESTS
+from stats.contrasts import (
+    ALPHA, BETTER, NEEDS_SEEDS, WORSE, Effect, EffectAnalysis, decimals_for, format_interval, format_number,
     interval, usable_trials,
 )
 
-__all__ = ["Scorecard", "asha_sentences", "race_sentence", "best_set_sentence", "coherence_sentence", "effect_sentence", "effect_table",
-           "interacting", "interaction_sentence", "model_sentences", "plan_sentence", "scorecard", "significance_note", "variance_sentence",
-           "variances_sentence"]
+__all__ = [
+    "Scorecard",
+    "answer_line",
+    "best_line",
+    "asha_sentences",
+    "race_sentence",
+    "best_set_sentence",
+    "coherence_sentence",
+    "effect_sentence",
+    "effect_table",
+    "interacting",
+    "interaction_sentence",
+    "model_sentences",
+    "plan_sentence",
+    "scorecard",
+    "significance_note",
+    "variance_sentence",
+    "variances_sentence",
+]
 
 
 def short(name: str) -> str:
@@ -40,7 +56,7 @@ def _change(e: Effect, metric: str) -> tuple[str, str]:
     """(the change as the report states it, its 95% interval), on the scale the comparison was fitted on."""
     if e.scale == "log":
         return _pct(e.ratio), f"{_pct(e.ratio_low)} to {_pct(e.ratio_high)}"
-    d = _decimals((e.high - e.low) / 2, e.estimate)
+    d = decimals_for((e.high - e.low) / 2, e.estimate)
     sign = "+" if e.estimate >= 0 else ""
     return f"{sign}{format_number(e.estimate, d)}", _range(e.low, e.high, d)
 
@@ -49,7 +65,7 @@ def _means(e: Effect) -> str:
     """`148 -> 104` in metric units: the two sides' means (geometric on the log scale)."""
     if not (math.isfinite(e.level_mean) and math.isfinite(e.baseline_mean)):
         return ""
-    d = _decimals(abs(e.difference) / 2, e.baseline_mean)
+    d = decimals_for(abs(e.difference) / 2, e.baseline_mean)
     return f"{format_number(e.baseline_mean, d)} -> {format_number(e.level_mean, d)}; "
 
 
@@ -57,7 +73,7 @@ def plan_sentence(e: Effect, metric: str) -> str:
     """How many seeds per configuration would settle an undecided comparison."""
     if not math.isfinite(e.target):
         return ""
-    d = _decimals(e.target / 2, e.target)
+    d = decimals_for(e.target / 2, e.target)
     what = (f"a {e.target / e.baseline_mean:.0%} change ({format_number(e.target, d)} {metric})" if e.scale == "log"
             else f"a difference of {format_number(e.target, d)} {metric}")
     if e.seeds_needed is None:
@@ -76,8 +92,13 @@ def effect_sentence(e: Effect, metric: str, depends_on: list[str] = ()) -> str:
     over = f"; averaged over {', '.join(short(p) for p in e.averaged_over)}" if e.averaged_over else ""
     runs = f"{e.n_level} vs {e.n_baseline} runs{over}"
     if e.verdict == NEEDS_SEEDS:
-        shown = (_pct(e.ratio) if e.scale == "log" and math.isfinite(e.ratio) else
-                 format_number(e.estimate, _decimals(abs(e.estimate), e.estimate) if math.isfinite(e.estimate) else 2))
+        shown = (
+            _pct(e.ratio)
+            if e.scale == "log" and math.isfinite(e.ratio)
+            else format_number(
+                e.estimate, decimals_for(abs(e.estimate), e.estimate) if math.isfinite(e.estimate) else 2
+            )
+        )
         return (f"{head}: {metric} {shown} ({runs}), but a configuration has a single run: needs >= 2 seeds to tell "
                 f"an effect from noise.")
     change, ci = _change(e, metric)
@@ -87,7 +108,7 @@ def effect_sentence(e: Effect, metric: str, depends_on: list[str] = ()) -> str:
             lo, hi = sorted((abs(e.ratio_low - 1), abs(e.ratio_high - 1)))
             size, ci = f"{abs(e.ratio - 1):.0%}", f"{lo:.0%} to {hi:.0%}"
         else:
-            d = _decimals((e.high - e.low) / 2, e.estimate)
+            d = decimals_for((e.high - e.low) / 2, e.estimate)
             lo, hi = sorted((abs(e.low), abs(e.high)))
             size, ci = format_number(abs(e.estimate), d), _range(lo, hi, d)
         return (f"{head} {verb} {metric} by {size} (95% CI {ci}; {_means(e)}{runs}): real, {e.verdict} "
@@ -96,6 +117,53 @@ def effect_sentence(e: Effect, metric: str, depends_on: list[str] = ()) -> str:
                    "the difference is within noise)" if e.low > 0 or e.high < 0 else "")
     return (f"{head}: no detectable difference ({metric} {change}, 95% CI {ci}{uncorrected}; {_means(e)}{runs})."
             f"{plan_sentence(e, metric)}{caveat}")
+
+
+def answer_line(e: Effect, metric: str) -> str:
+    """One comparison as the report's first screen states it: `g_width 8 -> 32: fid 30% lower (25% to 36%),
+    real`. The interval is the comparison's 95% interval; the verdict is after Holm's correction."""
+    if e.kind == "interaction":
+        p, q = e.parameter.split(" x ")
+        head = f"{short(p)} x {short(q)} interaction"
+    else:
+        head = f"{short(e.parameter)} {level_label(e.baseline)} -> {level_label(e.level)}"
+    verdict = {BETTER: "real", WORSE: "real", "interaction": "real", NEEDS_SEEDS: "needs >= 2 seeds"}.get(
+        e.verdict, "within noise")
+    if e.kind == "interaction":
+        change, ci = _change(e, metric)
+        what = f"ratio of ratios {e.ratio:.2f} ({e.ratio_low:.2f} to {e.ratio_high:.2f})" if e.scale == "log" else (
+            f"difference of differences {change} ({ci})")
+        return f"{head}: {what}, {verdict}"
+    if e.scale == "log":
+        sizes = [(r - 1) * 100 for r in (e.ratio, e.ratio_low, e.ratio_high)]
+        unit = "%"
+    else:
+        sizes = [e.estimate, e.low, e.high]
+        unit = ""
+    if not all(math.isfinite(s) for s in sizes):
+        return f"{head}: {metric} {_change(e, metric)[0]}, {verdict}"
+    d = 0 if unit else decimals_for((e.high - e.low) / 2, e.estimate)
+    word = lambda s: "lower" if s < 0 else "higher"  # noqa: E731
+    est, low, high = sizes
+    if low * high > 0:  # the interval lies on one side of no change
+        lo, hi = sorted((abs(low), abs(high)))
+        ci = f"{format_number(lo, d)}{unit} to {format_number(hi, d)}{unit}"
+    else:
+        ci = (f"{format_number(abs(low), d)}{unit} {word(low)} to "
+              f"{format_number(abs(high), d)}{unit} {word(high)}")
+    return f"{head}: {metric} {format_number(abs(est), d)}{unit} {word(est)} ({ci}), {verdict}"
+
+
+def best_line(table: pd.DataFrame, params: list[str], metric: str) -> str:
+    """The best configuration, or the set that cannot be told apart from it, in one line."""
+    if table.empty or "in_best_set" not in table or table["in_best_set"].isna().any() or len(table) < 2:
+        return ""
+    config = lambda row: " x ".join(f"{short(p)}={level_label(row[p])}" for p in params) or "the base config"  # noqa: E731
+    kept = table[table["in_best_set"] == True]  # noqa: E712  (object column)
+    names = "; ".join(f"{config(r)} ({metric} {r['cell']})" for _, r in kept.iterrows())
+    if len(kept) == 1:
+        return f"best: {names}, alone"
+    return f"best set: {names}, which cannot be told apart"
 
 
 def interacting(analysis: EffectAnalysis, parameter: str) -> list[str]:
@@ -121,7 +189,7 @@ def interaction_sentence(e: Effect, metric: str) -> str:
         what = f"{step} {_change_words(r1, metric)} {at} and {second} {at_base}"
         ci = f"the ratio of the two {e.ratio:.2f}, 95% CI {e.ratio_low:.2f} to {e.ratio_high:.2f}"
     else:
-        d = _decimals((e.high - e.low) / 2, e.estimate)
+        d = decimals_for((e.high - e.low) / 2, e.estimate)
         what = f"{step} changes {metric} by {format_number(e.estimate, d)} more {at} than {at_base}"
         ci = f"95% CI {_range(e.low, e.high, d)}"
     if e.verdict == NEEDS_SEEDS:
@@ -143,8 +211,8 @@ def effect_table(analysis: EffectAnalysis) -> pd.DataFrame:
         if e.scale == "log":
             detectable = f"{math.expm1(e.detectable):.0%}" if math.isfinite(e.detectable) else "-"
         else:
-            detectable = format_number(e.detectable, _decimals(e.detectable, e.detectable))
-        d = _decimals(abs(e.difference) / 2, e.baseline_mean) if math.isfinite(e.difference) else 2
+            detectable = format_number(e.detectable, decimals_for(e.detectable, e.detectable))
+        d = decimals_for(abs(e.difference) / 2, e.baseline_mean) if math.isfinite(e.difference) else 2
         rows.append({
             "comparison": (f"{short(e.parameter)} {level_label(e.baseline)} -> {level_label(e.level)}"
                            if e.kind == "effect" else
@@ -213,7 +281,7 @@ def variance_sentence(vc: dict | None, metric: str, uncertainty: str | None) -> 
     if vc.get("scale") == "log":  # SDs of log(metric): shares of its value
         show, what = (lambda v: f"{v:.1%}"), f" of its value (the SD of log {metric}, "
     else:
-        d = _decimals(vc["seed_sd"] / 2, vc["seed_sd"])
+        d = decimals_for(vc["seed_sd"] / 2, vc["seed_sd"])
         show, what = (lambda v: format_number(v, d)), " ("
     text = (f"Seed-to-seed SD of the final {metric}: {show(vc['seed_sd'])}{what}pooled over configurations, "
             f"{vc['seed_df']:.0f} degrees of freedom)")
@@ -227,14 +295,16 @@ def variances_sentence(equal_variances: bool, bartlett_p: float, metric: str) ->
     """Said only when the configurations' variances clearly differ, and the tests fall back on Welch."""
     if equal_variances:
         return None
-    return (f"The seed-to-seed variance of {metric} differs between configurations (Bartlett's test p = "
-            f"{bartlett_p:.2g}, below 0.01): every interval and test uses each configuration's own variance "
-            f"(Welch-Satterthwaite degrees of freedom) instead of the pooled one, which holds whatever the variances but "
-            f"finds less.")
+    return (
+        f"The seed-to-seed variance of {metric} differs between configurations (Bartlett's test p = "
+        f"{bartlett_p:.2g}, below 0.01): every interval and test uses each configuration's own variance "
+        f"(Welch-Satterthwaite degrees of freedom) instead of the pooled one, which holds whatever the variances but "
+        f"finds less."
+    )
 
 
 def model_sentences(fit, params: list[str], uncertainty: str | None) -> list[str]:
-    """Everything the report's one fitted model (`analysis.model.DesignFit`) says, in order: each effect,
+    """Everything the report's one fitted model (`stats.fit.DesignFit`) says, in order: each effect,
     the largest interaction, the best set (and why it stands beside undecided factors, where it does),
     a warning when the variances differ or the scale fell back, and the variance components."""
     analysis, metric = fit.analysis, fit.metric
@@ -263,7 +333,9 @@ def asha_sentences(correlations: pd.DataFrame, early_stopping: dict, replay: Ash
             text = (f"Early stopping: at the grace rung (evaluation {grace}) the rank correlation with the final "
                     f"metric is {rho:.2f} (Spearman, {n} trials that finished)")
             if rho < GRACE_CORRELATION_WARNING:
-                later = correlations[(correlations["evaluation"] > grace) & (correlations["rho"] >= RELIABLE_CORRELATION)]
+                later = correlations[
+                    (correlations["evaluation"] > grace) & (correlations["rho"] >= RELIABLE_CORRELATION)
+                ]
                 hint = (f"; a grace period of {int(later['evaluation'].iloc[0])} evaluations (rho "
                         f"{later['rho'].iloc[0]:.2f}) would rank reliably" if not later.empty else
                         "; no evaluation before the last ranks reliably, so run without early stopping")
@@ -285,7 +357,7 @@ def asha_sentences(correlations: pd.DataFrame, early_stopping: dict, replay: Ash
 
 
 def race_sentence(rules: pd.DataFrame, grace: int, reduction_factor: float) -> str:
-    """The replayed ASHA beside the replayed race (`analysis.race.compare_rules`), in one sentence."""
+    """The replayed ASHA beside the replayed race (`stats.race.compare_rules`), in one sentence."""
     asha, race = (rules.iloc[i] for i in (0, 1))
 
     def said(row) -> str:
@@ -369,7 +441,9 @@ def scorecard(trials: pd.DataFrame, figures: list[PublishedFigure], *, extractor
         if comparable:
             text += f"; {inside} of {comparable} comparable ones lie inside our 95% intervals"
         if blocked:
-            text += f"; {blocked} cannot be compared (different feature extractor or dataset), so we do not compare them"
+            text += (
+                f"; {blocked} cannot be compared (different feature extractor or dataset), so we do not compare them"
+            )
         notes.append(text + ".")
     return Scorecard(table, notes)
 

@@ -7,7 +7,7 @@ same GAN as fp32?): two one-sided tests (TOST, statsmodels `ttost_ind`) that the
 levels' geometric mean metric lies within [1 - margin, 1 + margin], on the log of the final metric of
 each run (FID's seed spread grows with FID), Welch's unequal variances. Equivalent at 5% when both
 one-sided tests reject, i.e. when the 90% interval of the ratio lies inside the margin. The 95% interval
-printed beside it is the report's model's (analysis.model). `--also` pools the runs of other sweeps of the
+printed beside it is the report's model's (stats.fit). `--also` pools the runs of other sweeps of the
 same spec run with other seeds (`sweeps.run --seeds`): a replication, and more power.
 """
 
@@ -23,8 +23,8 @@ import pandas as pd
 from statsmodels.stats.weightstats import ttost_ind
 
 from analysis.load import SweepNotFound, add_target_arguments, load_sweep, load_target
-from analysis.model import fit_design
-from analysis.stats import usable_trials
+from stats.fit import fit_design
+from stats.contrasts import usable_trials
 from record.design import level_label
 
 __all__ = ["Equivalence", "equivalence"]

@@ -19,15 +19,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from record.errors import GansweepError
 from record.design import SweepDesign, level_label, variant_settings
 from record.folder import (ADAPTIVE_ARTIFACT, DESIGN_ARTIFACT, STATE_FILE, StateDamaged, latest_sweep_dir, read_state,
                            spec_label, spec_plugins)
-from gan.metrics import OUTPUTS, metric_direction
-from gan.status import Status
-from gan.train import TRAINING_CURVES
+from record.metrics import OUTPUTS, metric_direction
+from record.status import Status
 from record import params as typed
-from record.names import (EVALUATION, LAST_EVALUATION, NODE, PARENT, ROLE_SWEEP, SPEC_PARAM, SPEC_PARAMETERS, STATUS,
-                          TRIAL_ID, by_role)
+from record.names import (
+    TRAINING_CURVES,
+    EVALUATION,
+    LAST_EVALUATION,
+    NODE,
+    PARENT,
+    ROLE_SWEEP,
+    SPEC_PARAM,
+    SPEC_PARAMETERS,
+    STATUS,
+    TRIAL_ID,
+    by_role,
+)
 
 __all__ = ["BUDGET", "Sweep", "SweepNotFound", "budget_plan", "download_artifact", "load_sweep", "resolve_target"]
 
@@ -35,7 +46,7 @@ __all__ = ["BUDGET", "Sweep", "SweepNotFound", "budget_plan", "download_artifact
 HISTORY_METRICS = (*OUTPUTS, EVALUATION, *TRAINING_CURVES)
 
 
-class SweepNotFound(LookupError):
+class SweepNotFound(GansweepError, LookupError):
     """No such experiment or sweep, or it has no finished trials; the message says what was looked at."""
 
 
@@ -53,7 +64,7 @@ class Sweep:
     out_dir: Path | None = None  # sweep output folder, when known
     design: SweepDesign | None = None  # what the sweep set out to measure (None for sweeps that did not log it)
     baselines: dict = field(default_factory=dict)  # factor -> its baseline level, as it appears in `trials`
-    adaptive: dict | None = None  # an adaptive sweep's record of its rounds (analysis.adaptive.record)
+    adaptive: dict | None = None  # an adaptive sweep's record of its rounds (stats.adaptive.record)
 
 
 def resolve_target(target: str, tracking_uri: str | None = None, scale: str | None = None,
@@ -91,9 +102,11 @@ def resolve_target(target: str, tracking_uri: str | None = None, scale: str | No
 
 def download_artifact(client, run_id: str, path: str, dst: Path) -> Path | None:
     """A run's artifact (file or folder) downloaded under `dst`, or None when the run does not have it."""
+    from mlflow.exceptions import MlflowException
+
     try:
         return Path(client.download_artifacts(run_id, path, str(dst)))
-    except Exception:
+    except (OSError, MlflowException):  # the store has no such artifact (a file store says so as an OSError)
         return None
 
 

@@ -8,14 +8,26 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from gan.status import Status  # noqa: E402
+from record.status import Status
 
-__all__ = ["accuracy_contour", "adaptive_seeds", "budget_curves", "class_histogram", "final_vs_param", "forest", "image_strip", "loss_curves",
-           "metric_vs_step", "param_importance", "pca_scatter"]
+__all__ = [
+    "accuracy_contour",
+    "adaptive_seeds",
+    "budget_curves",
+    "class_histogram",
+    "final_vs_param",
+    "forest",
+    "image_strip",
+    "loss_curves",
+    "metric_vs_step",
+    "param_importance",
+    "pca_scatter",
+    "run_label",
+]
 
 _STYLE = {Status.COMPLETED: ("-", 1.6), Status.EARLY_STOPPED: ("--", 1.0), Status.DIVERGED: (":", 1.0),
           Status.ERROR: (":", 1.0)}
@@ -29,7 +41,7 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def _label(row: pd.Series, swept: list[str]) -> str:
+def run_label(row: pd.Series, swept: list[str]) -> str:
     parts = [f"{k.split('.')[-1]}={row[k]}" for k in swept if k in row]
     if "train.seed" in row:
         parts.append(f"seed={row['train.seed']}")
@@ -45,7 +57,7 @@ def metric_vs_step(sweep, metric: str, path: Path) -> Path:
         if h.empty:
             continue
         style, width = _STYLE.get(row["status"], ("-", 1.0))
-        (line,) = ax.plot(h["step"], h["value"], style, lw=width, label=_label(row, sweep.swept))
+        (line,) = ax.plot(h["step"], h["value"], style, lw=width, label=run_label(row, sweep.swept))
         if row["status"] == Status.EARLY_STOPPED:
             ax.plot(h["step"].iloc[-1], h["value"].iloc[-1], "x", color=line.get_color(), ms=8, mew=2)
     ax.set_xlabel("generator iterations")
@@ -64,7 +76,7 @@ def final_vs_param(trials: pd.DataFrame, metric: str, param: str, path: Path, ot
     fig, ax = plt.subplots(figsize=(6.5, 4.3))
     others = list(others)
     groups = data.groupby(others) if others else [((), data)]
-    from analysis.stats import cell_table
+    from stats.contrasts import cell_table
 
     for name, g in groups:
         name = name if isinstance(name, tuple) else (name,)
@@ -88,7 +100,7 @@ def loss_curves(sweep, run_ids: list[str], path: Path) -> Path:
         for run_id in run_ids:
             h = sweep.histories[(sweep.histories["metric"] == m) & (sweep.histories["run_id"] == run_id)]
             row = sweep.trials[sweep.trials["run_id"] == run_id].iloc[0]
-            ax.plot(h["step"], h["value"], label=_label(row, sweep.swept))
+            ax.plot(h["step"], h["value"], label=run_label(row, sweep.swept))
         ax.set_title(m)
         ax.set_xlabel("generator iterations")
         ax.grid(alpha=0.3)
@@ -148,7 +160,9 @@ def param_importance(trials: pd.DataFrame, params: list[str], metric: str, mode:
     table["resamples"] = len(draws)
     table = table.sort_values("importance").reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(6.4, 0.7 + 0.5 * len(table)))
-    err = np.vstack([(table["importance"] - table["low"]).clip(lower=0), (table["high"] - table["importance"]).clip(lower=0)])
+    err = np.vstack(
+        [(table["importance"] - table["low"]).clip(lower=0), (table["high"] - table["importance"]).clip(lower=0)]
+    )
     ax.barh([p.split(".")[-1] for p in table["parameter"]], table["importance"],
             xerr=None if table["low"].isna().all() else err, capsize=4, color="#4c72b0")
     ax.set_xlim(0, 1.05)
@@ -252,7 +266,10 @@ def pca_scatter(real: np.ndarray, real_labels: np.ndarray, generated: np.ndarray
     """Penultimate-layer activations of real and generated images on their first two principal components."""
     fig, ax = plt.subplots(figsize=(6.4, 5.2))
     cmap = plt.get_cmap("tab10")
-    for pts, labels, marker, name in ((real, real_labels, "o", "real test"), (generated, generated_labels, "x", "generated")):
+    for pts, labels, marker, name in (
+        (real, real_labels, "o", "real test"),
+        (generated, generated_labels, "x", "generated"),
+    ):
         ax.scatter(pts[:, 0], pts[:, 1], c=[cmap(int(v) % 10) for v in labels], marker=marker, s=22, alpha=0.8,
                    label=name)
     ax.set_xlabel(f"PC 1 ({explained[0]:.0%} of the variance)")

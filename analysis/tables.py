@@ -1,5 +1,5 @@
 """Tables of a sweep as DataFrames and Markdown: every metric per configuration, and the ranking of
-individual trials. (The metric per configuration with its interval is `analysis.stats.cell_table`.)"""
+individual trials. (The metric per configuration with its interval is `stats.contrasts.cell_table`.)"""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 
 import pandas as pd
 
-from analysis.stats import format_interval, interval, usable_trials
-from gan.status import Status
+from stats.contrasts import format_interval, interval, usable_trials
+from record.status import Status
 
 __all__ = ["SECONDS_PER_EPOCH", "ranking", "summary_table", "to_markdown"]
 

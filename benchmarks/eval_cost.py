@@ -1,7 +1,8 @@
 """Cost of one evaluation: FID + KID + precision/recall on generated 28x28 samples, with the `domain`
 extractor (real statistics cached) and with the FID Inception network.
 
-    python benchmarks/eval_cost.py [--domain-samples 10000] [--inception-samples 1000 (0: skip)] [--inception-weights PATH]
+    python benchmarks/eval_cost.py [--domain-samples 10000] [--inception-samples 1000 (0: skip)]
+    [--inception-weights PATH]
     python benchmarks/eval_cost.py --levers [--train-iterations 500] [--rounds 3]
 
 --levers prints the evaluation's levers side by side in one process, on a generator trained here for
@@ -59,9 +60,13 @@ def levers(args, data: DataConfig, metrics: tuple[str, ...]) -> None:
                                       "eval_every": args.train_iterations}})
     trainer = Trainer(cfg)
     _, t_train = timed(trainer.run)
-    device = torch.cuda.get_device_name() if trainer.device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {device}; generator: 32/32 DCGAN trained {args.train_iterations} steps on Fashion-MNIST "
-          f"({t_train:.0f} s); {args.domain_samples} samples, FID+KID+PR with the domain extractor, best of {args.rounds}")
+    device = (
+        torch.cuda.get_device_name() if trainer.device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    )
+    print(
+        f"device: {device}; generator: 32/32 DCGAN trained {args.train_iterations} steps on Fashion-MNIST "
+        f"({t_train:.0f} s); {args.domain_samples} samples, FID+KID+PR with the domain extractor, best of {args.rounds}"
+    )
     variants = {}
     for name, precision, contiguous in (("fp32, contiguous (before)", "fp32", True),
                                         ("fp32, channels-last (default)", "fp32", False),
@@ -81,7 +86,9 @@ def levers(args, data: DataConfig, metrics: tuple[str, ...]) -> None:
             scores, t_all = timed(lambda: ev.evaluate(trainer.generate))
             rows[name].append((t_all, t_gen, t_feat, scores))
     base = min(rows["fp32, contiguous (before)"], key=lambda r: r[0])
-    print("| evaluation | total | drawing 10k | features | metrics | speed-up | FID (fid_std) | FID - before, in fid_std |")
+    print(
+        "| evaluation | total | drawing 10k | features | metrics | speed-up | FID (fid_std) | FID - before, in fid_std |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name, runs in rows.items():
         t_all, t_gen, t_feat, scores = min(runs, key=lambda r: r[0])
@@ -109,7 +116,9 @@ def main() -> None:
 
     _, t_setup = timed(lambda: Evaluator(EvalConfig(metrics=metrics, real_samples=10000), data))
     ev, t_cached = timed(lambda: Evaluator(EvalConfig(metrics=metrics, real_samples=10000), data))
-    print(f"domain setup: {t_setup:6.2f} s first time in this cache, {t_cached:6.2f} s with cached classifier and statistics")
+    print(
+        f"domain setup: {t_setup:6.2f} s first time in this cache, {t_cached:6.2f} s with cached classifier and statistics"
+    )
     (images, labels), t_gen = timed(lambda: trainer.generate(args.domain_samples))
     _, t_first = timed(lambda: ev.score_images(images, labels))  # also computes the cached real-data terms
     scores, t_eval = timed(lambda: ev.score_images(images, labels))
@@ -149,7 +158,9 @@ def main() -> None:
         small, small_labels = images[:n], labels[:n]
         scores, t_eval = timed(lambda: ev.score_images(small, small_labels))
         label = f"fid {scores['fid']:.1f}" if real_weights else "random weights: values not meaningful"
-        print(f"inception: real reference of {n} images {t_setup:6.2f} s; FID+KID+PR on {n} samples {t_eval:6.2f} s ({label})")
+        print(
+            f"inception: real reference of {n} images {t_setup:6.2f} s; FID+KID+PR on {n} samples {t_eval:6.2f} s ({label})"
+        )
 
 
 if __name__ == "__main__":

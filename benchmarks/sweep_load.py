@@ -138,12 +138,16 @@ def main() -> None:
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=60)
-    print(f"{'snapshots':>9} {'trials':>6} {'wall s':>8} {'sum of trials s':>15} {'overhead/trial s':>16} {'driver CPU s':>12} "
-          f"{'per trial':>9} {'of a core':>9} {'journal':>7} {'driver waited s':>15} {'at end s':>8}  MLflow = Tune")
+    print(
+        f"{'snapshots':>9} {'trials':>6} {'wall s':>8} {'sum of trials s':>15} {'overhead/trial s':>16} {'driver CPU s':>12} "
+        f"{'per trial':>9} {'of a core':>9} {'journal':>7} {'driver waited s':>15} {'at end s':>8}  MLflow = Tune"
+    )
     for r in rows:
-        print(f"{r['snapshots']:>9} {r['trials']:6d} {r['wall_s']:8.1f} {r['trial_sum_s']:15.1f} {r['overhead_per_trial_s']:16.2f} "
-              f"{r['driver_cpu_s']:12.1f} {r['driver_cpu_s'] / r['trials']:9.2f} {r['driver_core_share']:9.1%} {r['journal_entries']:7d} "
-              f"{r['driver_wait_s']:15.2f} {r['end_wait_s']:8.2f}  {r['mlflow_matches_tune']}")
+        print(
+            f"{r['snapshots']:>9} {r['trials']:6d} {r['wall_s']:8.1f} {r['trial_sum_s']:15.1f} {r['overhead_per_trial_s']:16.2f} "
+            f"{r['driver_cpu_s']:12.1f} {r['driver_cpu_s'] / r['trials']:9.2f} {r['driver_core_share']:9.1%} {r['journal_entries']:7d} "
+            f"{r['driver_wait_s']:15.2f} {r['end_wait_s']:8.2f}  {r['mlflow_matches_tune']}"
+        )
     for period in args.snapshots:
         mine = [r for r in rows if r["snapshots"] == period]
         if len(mine) > 1:

@@ -39,7 +39,7 @@ def bare(spec_file: Path) -> float:
 
     from gan.metrics import Evaluator
     from gan.train import Trainer
-    from sweeps.spec import load_spec
+    from sweeps.specfile import load_spec
 
     spec = load_spec(spec_file)
     torch.set_num_threads(2)
@@ -59,14 +59,19 @@ def main() -> None:
         spec_file.write_text(spec_text(args.iterations))
         # warm the caches (classifier, real statistics) so neither side pays for them
         from gan.metrics import Evaluator
-        from sweeps.spec import load_spec
+        from sweeps.specfile import load_spec
 
         spec = load_spec(spec_file)
         Evaluator(spec.evaluation, spec.base.data)
         t_bare = bare(spec_file)
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-u", "-m", "sweeps.run", str(spec_file), "--out", str(Path(tmp) / "runs")],
-                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-u", "-m", "sweeps.run", str(spec_file), "--out", str(Path(tmp) / "runs")],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         first_result = None
         for line in proc.stdout:
             if first_result is None and re.search(r"trials: \d+ running", line):

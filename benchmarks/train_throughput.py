@@ -46,7 +46,9 @@ def plain_loop(trainer: Trainer, folder: Path, iterations: int, batch_size: int,
         ds = torchvision.datasets.FashionMNIST(
             tmp, train=True, download=False, transform=T.Compose([T.ToTensor(), T.Normalize((0.5,), (0.5,))])
         )
-        loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=True, drop_last=True, num_workers=workers)
+        loader = torch.utils.data.DataLoader(
+            ds, batch_size=batch_size, shuffle=True, drop_last=True, num_workers=workers
+        )
         G, D, opt_g, opt_d = trainer.G, trainer.D, trainer.opt_g, trainer.opt_d
         latent = trainer.config.model.latent_dim
         D.requires_grad_(True)  # the studies' loops left D's gradients on during the generator step
@@ -84,7 +86,11 @@ LEVERS = {"fp32": ("fp32", False, False), "bf16": ("bf16", False, False), "chann
           "channels_last + bf16": ("bf16", True, False), "compiled": ("fp32", False, True),
           "compiled + channels_last + bf16": ("bf16", True, True),
           "channels_last + fp16": ("fp16", True, False)}  # fp16 is made for CUDA's units; on CPU it shows its cost
-SHAPES = ((32, 32), (64, 64), (100, 64))  # (G/D width, batch): the main job's best, the studies' default, hidden_dims at full scale
+SHAPES = (
+    (32, 32),
+    (64, 64),
+    (100, 64),
+)  # (G/D width, batch): the main job's best, the studies' default, hidden_dims at full scale
 
 
 def lever_trainer(width: int, batch: int, lever: str, device: str) -> Trainer:
@@ -146,7 +152,7 @@ def lever_table(steps: int, rounds: int, device: str) -> None:
 def main_job_sum(steps: int, rounds: int, device: str) -> None:
     """The training steps of one smoke-scale main job, summed over its first round's trials, at fp32 and under
     channels-last + bf16: every configuration's step rate (best of `rounds`) times its steps and seeds."""
-    from sweeps.spec import load_spec
+    from sweeps.specfile import load_spec
 
     spec = load_spec(MAIN_JOB, scale="smoke")
     seeds = spec.adaptive.initial if spec.adaptive else len(spec.seeds)
@@ -167,7 +173,9 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=200)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--width", type=int, default=32, help="g_width = d_width of the DCGAN")
-    p.add_argument("--workers", type=int, default=0, help="DataLoader workers of the plain loop (the studies mostly used 0)")
+    p.add_argument(
+        "--workers", type=int, default=0, help="DataLoader workers of the plain loop (the studies mostly used 0)"
+    )
     p.add_argument("--levers", action="store_true", help="the precision and layout levers' table instead")
     p.add_argument("--steps", type=int, default=60, help="with --levers: steps per timing")
     p.add_argument("--rounds", type=int, default=3, help="with --levers: rounds of every variant")
@@ -198,7 +206,9 @@ def main() -> None:
     print(f"device cpu, {torch.get_num_threads()} threads, DCGAN width {args.width}, batch {args.batch_size}, "
           f"{args.iterations} iterations, best of 2")
     print(f"gansweep loop : {a:8.2f} it/s")
-    print(f"plain loop    : {b:8.2f} it/s  (torchvision dataset + DataLoader, {args.workers} workers, ToTensor/Normalize)")
+    print(
+        f"plain loop    : {b:8.2f} it/s  (torchvision dataset + DataLoader, {args.workers} workers, ToTensor/Normalize)"
+    )
     print(f"ratio         : {a / b:8.2f}x")
 
 

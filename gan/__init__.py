@@ -9,7 +9,6 @@ from gan.data import DataNotFoundError, DatasetInfo, ImageData, dataset_info, lo
 from gan.losses import build_loss
 from gan.models import build_models
 from gan.registration import register_architecture, register_dataset, register_loss, register_metric
-from gan.status import Status
 from gan.train import Report, Trainer, TrainResult, train
 
 __all__ = [
@@ -27,7 +26,6 @@ __all__ = [
     "OptimConfig",
     "Registry",
     "Report",
-    "Status",
     "TrainConfig",
     "TrainResult",
     "Trainer",

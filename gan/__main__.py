@@ -15,7 +15,7 @@ import yaml
 
 from gan.config import Config, ConfigError
 from gan.data import DataNotFoundError
-from gan.status import Status
+from record.status import Status
 from gan.train import Report, Trainer
 
 QUICKSTART = {
@@ -74,9 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     def report(r: Report) -> None:
         m = r.metrics
         extra = f" W={m['wasserstein']:.3f}" if "wasserstein" in m else ""
-        print(f"step {r.step:>6}/{r.total_steps} epoch {r.epoch:5.2f}  loss_d {m['loss_d']:.3f} loss_g {m['loss_g']:.3f} "
-              f"D(x) {m['d_real']:.3f} D(G(z)) {m['d_fake']:.3f}{extra}  {m['iters_per_sec']:.1f} it/s"
-              + (f"  -> {r.grid_path}" if r.grid_path else ""), flush=True)
+        print(
+            f"step {r.step:>6}/{r.total_steps} epoch {r.epoch:5.2f}  loss_d {m['loss_d']:.3f} loss_g {m['loss_g']:.3f} "
+            f"D(x) {m['d_real']:.3f} D(G(z)) {m['d_fake']:.3f}{extra}  {m['iters_per_sec']:.1f} it/s"
+            + (f"  -> {r.grid_path}" if r.grid_path else ""),
+            flush=True,
+        )
 
     result = trainer.run(report)
     trainer.save(out / "checkpoint.pt")

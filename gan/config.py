@@ -16,6 +16,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from record.errors import GansweepError
 from gan._registry import ARCHITECTURES, DATASETS, LABEL_ENCODINGS, LOSSES
 
 __all__ = [
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 
-class ConfigError(ValueError):
+class ConfigError(GansweepError, ValueError):
     """A user-supplied configuration value is wrong; the message names the key and what is allowed."""
 
 
@@ -90,12 +91,19 @@ class ModelConfig:
     latent_dim: int = 100  # size of the noise vector z
     g_width: int = 64  # generator width: channels of its last hidden conv block (dcgan) or units per hidden layer (mlp)
     d_width: int = 64  # discriminator width, same meaning as g_width
-    depth: int | None = None  # dcgan: stride-2 stages per network; mlp: hidden layers; None = 2 (mlp) or the most the image size allows (dcgan)
-    kernel_size: int | None = None  # dcgan: kernel of the stride-2 (transposed) convolutions; None = 4 where sides halve exactly, else 5
-    extra_layers: int = 0  # layers added to each network at constant size: dcgan stride-1 3x3 conv blocks (G at its last hidden side, D at its first); mlp hidden layers
+    # dcgan: stride-2 stages per network; mlp: hidden layers; None = 2 (mlp) or the most the image size allows (dcgan)
+    depth: int | None = None
+    # dcgan: kernel of the stride-2 (transposed) convolutions; None = 4 where sides halve exactly, else 5
+    kernel_size: int | None = None
+    # layers added to each network at constant size: dcgan stride-1 3x3 conv blocks (G at its last hidden side, D at its
+    # first); mlp hidden layers
+    extra_layers: int = 0
     batch_norm: bool = True  # batch norm in G and D (D uses critic_norm instead under wgan-gp)
-    critic_norm: str = "instance"  # normalisation in D under wgan-gp, where batch norm is invalid: instance, layer or none
-    label_encoding: str = "embedding"  # how labels enter the networks: embedding (learned, label_dim wide), onehot, or conv (their own first layer in G and D; dcgan)
+    # normalisation in D under wgan-gp, where batch norm is invalid: instance, layer or none
+    critic_norm: str = "instance"
+    # how labels enter the networks: embedding (learned, label_dim wide), onehot, or conv (their own first layer in G
+    # and D; dcgan)
+    label_encoding: str = "embedding"
     label_dim: int = 64  # width of the learned label embedding (ignored for onehot)
     dropout: float = 0.0  # dropout probability in the mlp's hidden layers (the MLP study used 0.5)
     output_activation: str = "tanh"  # generator output: tanh (pixels in [-1, 1]) or sigmoid (pixels in [0, 1])
@@ -125,8 +133,12 @@ class LossConfig:
     label_smoothing_random: bool = False  # real targets drawn uniformly from [1 - label_smoothing, 1] per sample
     clip_value: float = 0.01  # wgan: critic weights are clipped to [-clip_value, clip_value]
     gp_lambda: float = 10.0  # wgan-gp: weight of the gradient penalty
-    classifier_weight: float = 0.0  # the generator also minimises this weight x the cross-entropy of a frozen classifier of the dataset on its conditional samples (the DCGAN/CGAN study's classifier-loss CGAN); 0 = off
-    classifier_seed: int = 1  # seeds that classifier's training; evaluation.classifier_seed defaults to 0, so the generator is not trained against the network that judges it
+    # the generator also minimises this weight x the cross-entropy of a frozen classifier of the dataset on its
+    # conditional samples (the DCGAN/CGAN study's classifier-loss CGAN); 0 = off
+    classifier_weight: float = 0.0
+    # seeds that classifier's training; evaluation.classifier_seed defaults to 0, so the generator is not trained
+    # against the network that judges it
+    classifier_seed: int = 1
 
     def __post_init__(self):
         _check_choice("loss.name", self.name, LOSSES.names())
@@ -152,7 +164,8 @@ class OptimConfig:
     name: str | None = None  # adam or rmsprop; None = the loss's standard (rmsprop for wgan, adam otherwise)
     g_lr: float | None = None  # generator learning rate; None = loss standard (bce 2e-4, wgan 5e-5, wgan-gp 1e-4)
     d_lr: float | None = None  # discriminator/critic learning rate; None = same default as g_lr
-    g_betas: tuple[float, float] | None = None  # Adam betas for G; None = loss standard (bce (0.5, 0.999), wgan-gp (0.0, 0.9))
+    # Adam betas for G; None = loss standard (bce (0.5, 0.999), wgan-gp (0.0, 0.9))
+    g_betas: tuple[float, float] | None = None
     d_betas: tuple[float, float] | None = None  # Adam betas for D; None = as g_betas
     weight_decay: float = 0.0  # L2 penalty for both optimizers
 
@@ -169,7 +182,10 @@ class OptimConfig:
 
 
 PRECISIONS = ("fp32", "bf16")  # evaluation.precision
-TRAIN_PRECISIONS = (*PRECISIONS, "fp16")  # train.precision: fp16 trains with a gradient scaler (made for CUDA's fp16 units)
+TRAIN_PRECISIONS = (
+    *PRECISIONS,
+    "fp16",
+)  # train.precision: fp16 trains with a gradient scaler (made for CUDA's fp16 units)
 
 
 @dataclass(frozen=True)
@@ -181,12 +197,19 @@ class TrainConfig:
     noise: str = "normal"  # latent distribution: normal (N(0, 1)) or uniform (U(-1, 1))
     seed: int = 0  # seeds weights, the data subset, batches and noise
     eval_every: int = 500  # iterations between reports (losses, sample grid, and the caller's metrics)
-    max_seconds: float | None = None  # wall-clock budget: training stops at the first iteration past this many seconds of training (summed over resumes), with a last report; iterations/epochs stay the ceiling; None = no time budget
+    # wall-clock budget: training stops at the first iteration past this many seconds of training (summed over resumes),
+    # with a last report; iterations/epochs stay the ceiling; None = no time budget
+    max_seconds: float | None = None
     device: str = "auto"  # cpu, cuda, cuda:N, or auto (cuda when available)
     grid_columns: int = 8  # samples per row of the saved sample grid (one row per class when conditional)
-    precision: str = "fp32"  # fp32 (the studies'); bf16: forward passes and losses under bf16 autocast, weights and optimizer state in fp32; fp16: the same under fp16 autocast, with the losses scaled by a gradient scaler (for CUDA; on a CPU without fp16 arithmetic it runs, but for trying a spec only: 12 to 33x slower than fp32 here)
-    channels_last: bool | str = False  # conv weights and batches in channels-last memory layout; auto = on for convolutional architectures
-    compile: bool = False  # torch.compile G and D for the training steps, once per trial; the compiling is timed apart (compile_time_s)
+    # fp32 (the studies'); bf16: forward passes and losses under bf16 autocast, weights and optimizer state in
+    # fp32; fp16: the same under fp16 autocast, with the losses scaled by a gradient scaler (for CUDA; on a CPU
+    # without fp16 arithmetic it runs, but for trying a spec only: 12 to 33x slower than fp32 here)
+    precision: str = "fp32"
+    # conv weights and batches in channels-last memory layout; auto = on for convolutional architectures
+    channels_last: bool | str = False
+    # torch.compile G and D for the training steps, once per trial; the compiling is timed apart (compile_time_s)
+    compile: bool = False
 
     def __post_init__(self):
         _check_range("train.batch_size", self.batch_size, 1, 65536)

@@ -268,7 +268,9 @@ class ConcatStemD(nn.Module):
         if cfg.conditional:
             extra = num_classes if self.onehot else 1
             self.labels = None if self.onehot else nn.Embedding(num_classes, self.size * self.size)
-        self.net = nn.Sequential(nn.Conv2d(channels + extra, width, geo.kernel, 2, geo.padding), nn.LeakyReLU(0.2, True))
+        self.net = nn.Sequential(
+            nn.Conv2d(channels + extra, width, geo.kernel, 2, geo.padding), nn.LeakyReLU(0.2, True)
+        )
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         if self.conditional:
@@ -289,7 +291,9 @@ class ConvStemD(nn.Module):
         super().__init__()
         self.size, self.num_classes = geo.sides[0], num_classes
         half = width // 2
-        self.x_branch = nn.Sequential(nn.Conv2d(channels, width - half, geo.kernel, 2, geo.padding), nn.LeakyReLU(0.2, True))
+        self.x_branch = nn.Sequential(
+            nn.Conv2d(channels, width - half, geo.kernel, 2, geo.padding), nn.LeakyReLU(0.2, True)
+        )
         self.y_branch = nn.Sequential(nn.Conv2d(num_classes, half, geo.kernel, 2, geo.padding), nn.LeakyReLU(0.2, True))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

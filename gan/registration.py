@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Mapping
 
+from record.errors import GansweepError
 from gan._registry import ARCHITECTURES, DATASETS, LOSSES
 
 __all__ = ["PluginError", "check_plugin_names", "import_plugins", "register_architecture", "register_dataset",
@@ -88,7 +89,9 @@ def register_dataset(info):
             raise ValueError(f"The dataset `{info.name}` has {info.num_classes} classes and {len(info.class_names)} "
                              "class names; it needs at least 1 class, and one name per class.")
         if not 8 <= info.image_size <= 256:
-            raise ValueError(f"The dataset `{info.name}` has images of side {info.image_size}, but must be from 8 to 256.")
+            raise ValueError(
+                f"The dataset `{info.name}` has images of side {info.image_size}, but must be from 8 to 256."
+            )
     if not callable(info.reader) or not callable(info.files):
         raise ValueError(f"The dataset `{info.name}` needs a callable `reader` and `files`.")
     DATASETS.add(info.name, info)
@@ -108,7 +111,7 @@ _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 MAX_PLUGINS = 32
 
 
-class PluginError(ValueError):
+class PluginError(GansweepError, ValueError):
     """A plugin could not be named or imported; the message says which and why."""
 
 
@@ -120,7 +123,9 @@ def check_plugin_names(names: object) -> tuple[str, ...]:
         raise PluginError(f"lists {len(names)} modules; at most {MAX_PLUGINS}.")
     for i, name in enumerate(names):
         if not _MODULE.fullmatch(name):
-            raise PluginError(f"entry {i} is {name!r}, but must be a dotted module name (e.g. my_lab.gans), not a path.")
+            raise PluginError(
+                f"entry {i} is {name!r}, but must be a dotted module name (e.g. my_lab.gans), not a path."
+            )
     return tuple(dict.fromkeys(names))
 
 
@@ -135,6 +140,8 @@ def import_plugins(names: tuple[str, ...], spec_dir: Path | None = None) -> None
             importlib.import_module(name)
         except ModuleNotFoundError as e:
             where = f" or in the spec's folder {spec_dir}" if spec_dir is not None else ""
-            raise PluginError(f"cannot import `{name}`: no module named {e.name!r} on the import path{where}.") from None
-        except Exception as e:  # the plugin's own code failed: say where, without a traceback
+            raise PluginError(
+                f"cannot import `{name}`: no module named {e.name!r} on the import path{where}."
+            ) from None
+        except Exception as e:  # noqa: BLE001 (the plugin's own code failed, with whatever it raised: say where)
             raise PluginError(f"importing `{name}` failed: {type(e).__name__}: {e}") from None

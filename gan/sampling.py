@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gan._io import atomic_path
+from record.files import atomic_path
 from gan.config import Config
 from gan.data import dataset_info, to_uint8
 

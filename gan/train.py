@@ -19,19 +19,18 @@ import torch
 import torchvision.utils as vutils
 from torch import nn
 
-from gan._io import atomic_path
+from record.files import atomic_path
 from gan.config import Config, ConfigError, flatten
 from gan.data import Batches, ImageData, load_dataset, scale_pixels
 from gan.losses import build_loss, generator_terms
 from gan.models import build_models
 from gan.numerics import autocast, use_channels_last
 from gan.sampling import Sampler
-from gan.status import Status
+from record.status import Status
 
-__all__ = ["TRAINING_CURVES", "Report", "TrainResult", "Trainer", "resolve_device", "train"]
+__all__ = ["Report", "TrainResult", "Trainer", "resolve_device", "train"]
 
 # the window means a Report carries besides timing (which of them appear depends on the loss)
-TRAINING_CURVES = ("loss_d", "loss_g", "d_real", "d_fake", "wasserstein", "gradient_penalty", "loss_cls")
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,8 @@ class Report:
     total_steps: int  # iterations the run is configured for
     epoch: float  # passes over the training subset so far
     evaluation: int  # which report of the run this is (1, 2, ...; `TrainConfig.evaluation_at`)
-    metrics: dict[str, float]  # window means of loss_d, loss_g, d_real, d_fake[, wasserstein, gradient_penalty], plus iters_per_sec, wall_time_s
+    # window means of loss_d, loss_g, d_real, d_fake[, wasserstein, gradient_penalty], plus iters_per_sec, wall_time_s
+    metrics: dict[str, float]
     grid_path: Path | None  # PNG of the fixed-noise sample grid, when the trainer has an out_dir
     diverged: bool = False  # a loss became NaN or inf; this is the run's last report
     final: bool = False  # the run's last report: total_steps reached or the time budget spent (or diverged)
@@ -105,7 +105,9 @@ class Trainer:
         self.D.to(self.device, memory_format=layout)
         # the training steps call these: G and D themselves, or torch.compile's wrappers of them (compiled on
         # the first step, which run() times apart); checkpoints, sampling and evaluation use G and D
-        self.step_G, self.step_D = (torch.compile(self.G), torch.compile(self.D)) if cfg.train.compile else (self.G, self.D)
+        self.step_G, self.step_D = (
+            (torch.compile(self.G), torch.compile(self.D)) if cfg.train.compile else (self.G, self.D)
+        )
         self.compile_time_s: float | None = None  # set by the first step of a compiled trainer
         self.opt_g = self._optimizer(self.G, cfg.optim.g_lr, cfg.optim.g_betas)
         self.opt_d = self._optimizer(self.D, cfg.optim.d_lr, cfg.optim.d_betas)

@@ -2,7 +2,8 @@
 the early-stopping rule, and the figures a study published. Stored as the `design.json` artifact of
 the sweep's parent MLflow run (and in the sweep folder), so a report needs nothing but MLflow.
 
-This module owns the format (the file's name is record.folder's): the sweep service fills a `SweepDesign` and writes `to_json()`; the
+This module owns the format (the file's name is record.folder's): the sweep service fills a `SweepDesign` and writes
+`to_json()`; the
 report reads it back with `from_json()`.
 """
 
@@ -61,7 +62,8 @@ class SweepDesign:
     final_samples: int  # generated samples of each trial's last evaluation
     published: list[PublishedFigure] = field(default_factory=list)
     budget: dict = field(default_factory=dict)  # hold (plans: epochs, iterations, seconds), iterations, seconds
-    min_effect: float | None = None  # the difference (metric units) the report plans seeds for; None = 10% of a baseline
+    # the difference (metric units) the report plans seeds for; None = 10% of a baseline
+    min_effect: float | None = None
 
     def to_json(self) -> str:
         return json.dumps({"version": _VERSION, **asdict(self)}, indent=1, default=str)

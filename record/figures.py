@@ -37,8 +37,16 @@ NO_INTERVAL = "no interval"  # one run of ours: no interval to compare against
 MISSING = "missing"  # no run of ours to compare with
 
 
-def figure_verdict(published: float, n: int, mean: float, low: float, high: float, *,
-                   reasons: tuple[str, ...] | list[str] = (), missing: str = "not run at this scale") -> tuple[str, str]:
+def figure_verdict(
+    published: float,
+    n: int,
+    mean: float,
+    low: float,
+    high: float,
+    *,
+    reasons: tuple[str, ...] | list[str] = (),
+    missing: str = "not run at this scale",
+) -> tuple[str, str]:
     """(kind, sentence) for a published value against our mean and 95% interval over `n` runs. `reasons`
     say why the two were measured differently (then they are not compared); `missing` is what to say when
     we have no run (n = 0)."""

@@ -9,8 +9,8 @@ What a sweep folder holds (each name below is its only spelling):
     sweep.lock              LOCK_FILE: held by the process working in the folder
     spec.resolved.yaml      RESOLVED_SPEC: the spec as run, scale applied, loadable
     design.json             DESIGN_ARTIFACT: what the sweep set out to measure (record.design)
-    adaptive.json           ADAPTIVE_ARTIFACT: an adaptive sweep's rounds (analysis.adaptive.record)
-    race.json               RACE_FILE: the race's decisions per rung (sweeps.race)
+    adaptive.json           ADAPTIVE_ARTIFACT: an adaptive sweep's rounds (stats.adaptive.record)
+    race.json               RACE_FILE: the race's decisions per rung (sweeps.race_scheduler)
     optuna_study.json       OPTUNA_STUDY: Tune's Optuna searcher's state
     optuna.journal          OPTUNA_JOURNAL: the Optuna study (optuna-dashboard reads it)
     tune_state.zip          TUNE_STATE_BACKUP: a complete copy of Tune's experiment state (sweeps.tunestate)
@@ -32,6 +32,7 @@ from pathlib import Path
 
 import yaml
 
+from record.errors import SetupError
 __all__ = [
     "ADAPTIVE_ARTIFACT", "DESIGN_ARTIFACT", "FolderBusy", "LOCK_FILE", "MLARTIFACTS", "MLFLOW_DB", "OPTUNA_JOURNAL",
     "OPTUNA_STUDY",
@@ -101,7 +102,7 @@ def spec_plugins(spec_path: str | Path) -> list:
     return (raw.get("plugins") or []) if isinstance(raw, dict) else []
 
 
-class UntrustedFolder(PermissionError):
+class UntrustedFolder(SetupError, PermissionError):
     """A sweep folder another user owns, or others may write to: resuming or pushing it runs what it holds."""
 
 
@@ -126,7 +127,7 @@ def check_trusted(*folders: Path) -> None:
 
 
 
-class FolderBusy(RuntimeError):
+class FolderBusy(SetupError, RuntimeError):
     """Another process (a running driver, or a push) works in this sweep folder."""
 
 
@@ -145,7 +146,7 @@ def lock_folder(folder: Path):
     return handle
 
 
-class StateDamaged(ValueError):
+class StateDamaged(SetupError, ValueError):
     """A sweep.json that cannot be read as a sweep's state; the message names the file and what is wrong."""
 
 

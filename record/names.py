@@ -7,16 +7,34 @@ A name here is the literal MLflow stores, so changing one is a change of format.
 from __future__ import annotations
 
 __all__ = [
-    "BASE_PARAM", "EVALUATION", "GIT_COMMIT", "LAST_EVALUATION", "NODE", "NOTE", "PARENT", "ROLE", "ROLE_SWEEP",
-    "ROLE_TRIAL", "RunStatus", "SPEC_FILE", "SPEC_PARAM", "SPEC_PARAMETERS", "STATUS", "SWEEP_ID", "SWEPT", "TRIAL_ID",
-    "by_role", "run_name",
+    "BASE_PARAM",
+    "EVALUATION",
+    "GIT_COMMIT",
+    "LAST_EVALUATION",
+    "NODE",
+    "NOTE",
+    "PARENT",
+    "ROLE",
+    "ROLE_SWEEP",
+    "ROLE_TRIAL",
+    "RunStatus",
+    "SPEC_FILE",
+    "SPEC_PARAM",
+    "SPEC_PARAMETERS",
+    "STATUS",
+    "SWEEP_ID",
+    "SWEPT",
+    "TRAINING_CURVES",
+    "TRIAL_ID",
+    "by_role",
+    "run_name",
 ]
 
 # -- tags ----------------------------------------------------------------------------------------
 ROLE = "role"  # what a run is: ROLE_SWEEP (a sweep's parent run), ROLE_TRIAL, or a study's own role
 SWEEP_ID = "sweep_id"  # the sweep a run belongs to (record.folder.SweepState.sweep_id)
 TRIAL_ID = "trial_id"  # Tune's trial id of a trial run
-STATUS = "status"  # a trial's gan.Status value (MLflow's own run status says less: it has no "pruned")
+STATUS = "status"  # a trial's record.status.Status value (MLflow's own run status says less: it has no "pruned")
 SWEPT = "swept"  # a trial's swept values as text, for MLflow's search box
 LAST_EVALUATION = "last_evaluation"  # the last evaluation a trial reached
 NODE = "node_hostname"  # the machine a trial trained on
@@ -37,6 +55,8 @@ SPEC_PARAMETERS = SPEC_PARAM + "parameters"  # the swept keys in the spec's orde
 
 # -- results -------------------------------------------------------------------------------------
 EVALUATION = "evaluation"  # the counter of evaluations in a trial's results and metrics
+# the training loop's curves, logged at every evaluation beside the metrics (a loss a run does not have is absent)
+TRAINING_CURVES = ("loss_d", "loss_g", "d_real", "d_fake", "wasserstein", "gradient_penalty", "loss_cls")
 
 
 class RunStatus:

@@ -36,7 +36,7 @@ def start_ray(address: str | None, verbose: int, py_modules: list[str] | None = 
     # rewrites the whole trial table, so one at every step cost the driver CPU that grew with the sweep.
     # What happens between two snapshots is carried by the journal: a restored trial replays evaluations
     # its run already has (skipped), a run whose trial the last snapshot did not hold is kept as `lost`
-    # (sweeps.tracking.tracker), and Optuna is not told twice (sweeps.search).
+    # (sweeps.tracking.tracker), and Optuna is not told twice (sweeps.searchers).
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "auto")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     env_vars = {k: os.environ[k] for k in ("GANSWEEP_CACHE_DIR", "GANSWEEP_DATA_DIR", "GANSWEEP_INCEPTION_WEIGHTS",
@@ -69,8 +69,10 @@ def sweep_runtime_env(env_vars: dict, py_modules: list[str], job_env: dict) -> t
     job_vars = job_env.get("env_vars") if isinstance(job_env.get("env_vars"), dict) else {}
     job_modules = job_env.get("py_modules") if isinstance(job_env.get("py_modules"), list) else []
     own_vars = {k: v for k, v in env_vars.items() if k not in job_vars}
-    runtime_env = {**({"env_vars": own_vars} if own_vars else {}),
-                   **({"py_modules": [*job_modules, *(p for p in py_modules if p not in job_modules)]} if py_modules else {})}
+    runtime_env = {
+        **({"env_vars": own_vars} if own_vars else {}),
+        **({"py_modules": [*job_modules, *(p for p in py_modules if p not in job_modules)]} if py_modules else {}),
+    }
     return runtime_env, bool(py_modules and job_modules)
 
 

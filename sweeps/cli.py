@@ -11,10 +11,10 @@ import shlex
 import sys
 from pathlib import Path
 
+from record.errors import GansweepError
 from sweeps.driver import run_sweep
 from sweeps.plan import pilot_plan, plan
-from sweeps.spec import SpecError, load_spec
-from sweeps.tracking.journal import JournalDamaged
+from sweeps.specfile import load_spec
 
 __all__ = ["main"]
 
@@ -36,10 +36,14 @@ def _parser() -> argparse.ArgumentParser:
         "logged to MLflow."))
     parser.add_argument("spec", help="sweep spec (YAML), e.g. search_spaces/hidden_dims.yaml")
     parser.add_argument("--scale", help="apply a named scale from the spec's `scales:` (e.g. smoke)")
-    parser.add_argument("--dry-run", action="store_true", help="print the resolved search space and trial plan, then exit")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the resolved search space and trial plan, then exit"
+    )
     parser.add_argument("--out", default="runs", help="output root (default: runs): MLflow store, Tune storage, "
                                                       "and one folder per sweep under sweeps/")
-    parser.add_argument("--resume", action="store_true", help="continue the latest unfinished sweep of this spec in --out")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the latest unfinished sweep of this spec in --out"
+    )
     parser.add_argument("--address", help="Ray cluster address, or auto for the one `ray start` runs on this machine "
                         "(default: $RAY_ADDRESS, else a new local Ray for this sweep)")
     parser.add_argument("--storage", help="where Tune keeps results and checkpoints (default: OUT/ray; "
@@ -91,17 +95,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--pilot plans a sweep: give it with --dry-run")
     try:
         spec = load_spec(args.spec, args.scale, seeds=args.seeds)
-    except SpecError as e:
+    except GansweepError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.dry_run:
         print(plan(spec))
         if args.pilot:
-            from analysis.plan import PilotError
-
             try:
                 print(pilot_plan(spec, args.pilot))
-            except PilotError as e:
+            except GansweepError as e:
                 print(f"error: --pilot {args.pilot}: {e}", file=sys.stderr)
                 return 2
         return 0
@@ -111,13 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {ephemeral}", file=sys.stderr)
         return 2
     print(plan(spec), flush=True)
-    from sweeps.tunestate import TuneStateDamaged  # imports Ray, which the sweep needs anyway
-
     try:
         summary = run_sweep(spec, out=out, resume=args.resume, address=args.address, storage=args.storage,
                             tracking_uri=args.tracking_uri, spec_path=args.spec, verbose=args.verbose,
                             tracking_wait=args.tracking_wait, trust_folder=args.trust_folder)
-    except (SpecError, TuneStateDamaged, JournalDamaged) as e:
+    except GansweepError as e:  # the spec, the folder, its saved state or journal, storage, tracking
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # a second Ctrl-C while the first was being handled: Tune's state is saved

@@ -18,10 +18,22 @@ from ray.tune.search.repeater import TRIAL_INDEX
 from gan.config import Config, merge_dotted
 from gan.metrics import EvalConfig
 from gan.registration import import_plugins
-from gan.status import Status
+from record.status import Status
 
-__all__ = ["CHECKPOINT_FILE", "GRID_PREFIX", "STORAGE_FAULT", "TRIAL", "TRIAL_INDEX", "Result", "StorageFault", "TrialRequest",
-           "last_result", "status_of", "storage_fault_cause", "trial_storage_fault"]
+__all__ = [
+    "CHECKPOINT_FILE",
+    "GRID_PREFIX",
+    "STORAGE_FAULT",
+    "TRIAL",
+    "TRIAL_INDEX",
+    "Result",
+    "StorageFault",
+    "TrialRequest",
+    "last_result",
+    "status_of",
+    "storage_fault_cause",
+    "trial_storage_fault",
+]
 
 CHECKPOINT_FILE = "trainer.pt"  # the trainer's state inside each Tune checkpoint
 GRID_PREFIX = "samples_"  # the evaluation's sample grid beside it, e.g. samples_step_0000300.png

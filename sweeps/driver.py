@@ -9,8 +9,18 @@ import shutil
 import time
 from pathlib import Path
 
-from record.folder import (ADAPTIVE_ARTIFACT, DESIGN_ARTIFACT, MLARTIFACTS, OPTUNA_JOURNAL, RACE_FILE, RESOLVED_SPEC, SUMMARY_FILE,
-                           FolderBusy, SweepState, lock_folder)
+from record.folder import (
+    ADAPTIVE_ARTIFACT,
+    DESIGN_ARTIFACT,
+    MLARTIFACTS,
+    OPTUNA_JOURNAL,
+    RACE_FILE,
+    RESOLVED_SPEC,
+    SUMMARY_FILE,
+    FolderBusy,
+    SweepState,
+    lock_folder,
+)
 from gan.config import flatten
 from record.names import BASE_PARAM, GIT_COMMIT, SPEC_FILE, SPEC_PARAM, RunStatus
 from sweeps._ray import start_ray
@@ -19,8 +29,9 @@ from sweeps.plan import resolved_spec, sweep_design, sweep_note
 from sweeps.plugins import ship_paths
 from sweeps.ledger import Ledger, ledger_callback
 from sweeps.progress import Progress, progress_callback
-from sweeps.schedule import adaptive_record
-from sweeps.spec import SpecError, SweepSpec
+from sweeps.schedulers import adaptive_record
+from record.errors import SetupError
+from sweeps.specfile import SweepSpec
 from sweeps.summary import (dashboard_command, format_summary, format_tracking, resume_command,
                             seconds_per_configuration, summary, tracking_report, ui_command)
 from sweeps.tuner import build_tuner, fit
@@ -41,7 +52,7 @@ def run_sweep(spec: SweepSpec, *, out: Path, resume: bool = False, address: str 
     try:
         lock = lock_folder(where.out)  # before anything in the folder is touched; held until the driver ends
     except FolderBusy as e:
-        raise SpecError(f"--resume: {e}" if resume else str(e)) from None
+        raise SetupError(f"--resume: {e}" if resume else str(e)) from None
     try:
         return _run_locked(spec, where, resume, address, spec_path, verbose, tracking_wait)
     finally:
@@ -121,16 +132,19 @@ def _print_end(spec: SweepSpec, where: Where, journal, state: SweepState, progre
     progress.print(interrupted)
     print(format_summary(result, spec), flush=True)
     if spec.adaptive and spec.method != "optuna":
-        from analysis.adaptive import record_lines
+        from stats.adaptive import record_lines
 
         rec = adaptive_record(where.out, finished=False)
         print("\n".join(record_lines(rec, seconds_per_configuration(spec, progress.ledger, rec))) if rec else
               "adaptive seeds: no look yet (the first round has not ended)", flush=True)
     print(format_tracking(result["tracking"], journal, where, interrupted), flush=True)
     if progress.ledger.fault:
-        print(f"stopped: {progress.ledger.fault}\nthe sweep's storage: {where.experiment_path}\nNothing logged is lost. "
-              f"Free space there (or make it writable), then continue with: "
-              f"{resume_command(spec, where, spec_path)}", flush=True)
+        print(
+            f"stopped: {progress.ledger.fault}\nthe sweep's storage: {where.experiment_path}\nNothing logged is lost. "
+            f"Free space there (or make it writable), then continue with: "
+            f"{resume_command(spec, where, spec_path)}",
+            flush=True,
+        )
     elif interrupted:
         print(f"interrupted: {result['ended']} of {len(result['trials'])} trials ended; continue with: "
               f"{resume_command(spec, where, spec_path)}", flush=True)

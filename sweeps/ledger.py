@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import signal
 
-from gan.status import Status
+from record.status import Status
 from sweeps.contract import last_result, status_of, trial_storage_fault
 
 __all__ = ["Ledger", "ledger_callback"]

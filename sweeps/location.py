@@ -10,9 +10,21 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from record.folder import (MLFLOW_DB, STATE_FILE, TUNE_STATE_BACKUP, TUNE_STORAGE, SweepState, UntrustedFolder, check_trusted,
-                           latest_sweep_dir, read_state, sweep_folder, sweep_label)
-from sweeps.spec import SpecError, SweepSpec
+from record.folder import (
+    MLFLOW_DB,
+    STATE_FILE,
+    TUNE_STATE_BACKUP,
+    TUNE_STORAGE,
+    SweepState,
+    UntrustedFolder,
+    check_trusted,
+    latest_sweep_dir,
+    read_state,
+    sweep_folder,
+    sweep_label,
+)
+from record.errors import SetupError
+from sweeps.specfile import SweepSpec
 from sweeps.tracking.client import short_error
 
 __all__ = ["Where", "check_storage", "check_tracking", "check_writable", "locate", "repair_tune_state", "write_file",
@@ -63,7 +75,7 @@ def locate(spec: SweepSpec, out: Path, resume: bool, storage: str | None, tracki
     if resume:
         sweep_dir = latest_sweep_dir(root, label, unfinished=True)
         if sweep_dir is None:
-            raise SpecError(f"--resume: no unfinished sweep of {label!r} in {sweep_folder(root, label, '').parent}; "
+            raise SetupError(f"--resume: no unfinished sweep of {label!r} in {sweep_folder(root, label, '').parent}; "
                             "run without --resume.")
         previous = read_state(sweep_dir)
         if not trust_folder:
@@ -71,7 +83,7 @@ def locate(spec: SweepSpec, out: Path, resume: bool, storage: str | None, tracki
             try:
                 check_trusted(sweep_dir, *([experiment] if experiment else []))
             except UntrustedFolder as e:
-                raise SpecError(f"--resume: {e}") from None
+                raise SetupError(f"--resume: {e}") from None
     tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or (previous and previous.tracking_uri) or \
         f"sqlite:///{root / MLFLOW_DB}"
     storage = storage or (previous and previous.storage) or str(root / TUNE_STORAGE)
@@ -90,7 +102,7 @@ def check_writable(folder: Path, what: str) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as e:
-        raise SpecError(f"{what} {folder}: cannot write there ({e.strerror or e}); give a folder this user can "
+        raise SetupError(f"{what} {folder}: cannot write there ({e.strerror or e}); give a folder this user can "
                         "write to, on a disk with free space.") from None
 
 
@@ -109,7 +121,7 @@ def check_storage(storage: str) -> None:
         if info.type != pyarrow.fs.FileType.Directory:
             raise OSError(f"{path} is not a folder there")
     except (OSError, ValueError, pyarrow.ArrowException) as e:
-        raise SpecError(f"--storage {storage}: cannot use it ({e}); give a writable local or shared folder, or a "
+        raise SetupError(f"--storage {storage}: cannot use it ({e}); give a writable local or shared folder, or a "
                         "bucket URI that exists and that this machine's credentials can write to.") from None
 
 
@@ -122,7 +134,7 @@ def check_tracking(tracking_uri: str) -> None:
     try:
         store_client(tracking_uri).search_experiments(max_results=1)
     except MlflowException as e:
-        raise SpecError(f"--tracking-uri {tracking_uri}: MLflow does not answer there ({short_error(e)}); start the "
+        raise SetupError(f"--tracking-uri {tracking_uri}: MLflow does not answer there ({short_error(e)}); start the "
                         "tracking server (or give the address where it runs) and run again.") from None
 
 
@@ -133,7 +145,7 @@ def write_state(folder: Path, state: SweepState) -> None:
 
 def write_file(path: Path, text: str) -> None:
     """A file of the sweep folder that resume or the report reads: written whole or not at all, and synced."""
-    from gan._io import atomic_path
+    from record.files import atomic_path
 
     with atomic_path(path, fsync=True) as tmp:
         tmp.write_text(text)

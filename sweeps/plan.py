@@ -11,7 +11,7 @@ import yaml
 from gan.config import flatten
 from record.design import Factor, SweepDesign, level_label, variant_settings
 from sweeps.plugins import ship_paths
-from sweeps.spec import SweepSpec
+from sweeps.specfile import SweepSpec
 
 __all__ = ["pilot_plan", "plan", "resolved_spec", "sweep_design", "sweep_note"]
 
@@ -56,16 +56,20 @@ def plan(spec: SweepSpec) -> str:
     lines.append(f"training numerics: precision {train.precision}, channels_last {train.channels_last}, "
                  f"compile {train.compile}")
     ev = spec.evaluation
-    lines.append(f"evaluation: {ev.extractor} extractor in {ev.precision}, metrics {list(ev.metrics)}, {ev.num_samples} "
-                 f"samples ({spec.final_num_samples or ev.num_samples} at the end), {ev.real_samples} real")
+    lines.append(
+        f"evaluation: {ev.extractor} extractor in {ev.precision}, metrics {list(ev.metrics)}, {ev.num_samples} "
+        f"samples ({spec.final_num_samples or ev.num_samples} at the end), {ev.real_samples} real"
+    )
     if spec.published:
         lines.append(f"published figures ({len(spec.published)}), shown beside ours in the report's scorecard:")
         for f in spec.published:
             config = ", ".join(f"{k}={v}" for k, v in f.params.items())
             spread = f" ± {f.spread:g}" if f.spread is not None else ""
             best = " (best over training)" if f.statistic == "best" else ""
-            lines.append(f"  {f.metric}{best} {f.value:g}{spread} at {config} ({f.extractor or 'extractor not stated'}, "
-                         f"{f.dataset or 'dataset not stated'}; {f.source})")
+            lines.append(
+                f"  {f.metric}{best} {f.value:g}{spread} at {config} ({f.extractor or 'extractor not stated'}, "
+                f"{f.dataset or 'dataset not stated'}; {f.source})"
+            )
     lines += _trial_lines(spec)
     return "\n".join(lines)
 
@@ -126,8 +130,8 @@ def resolved_spec(spec: SweepSpec) -> str:
 
 
 def pilot_plan(spec: SweepSpec, pilot: str) -> str:
-    """What `--dry-run --pilot SWEEP` prints: `analysis.plan.pilot_plan` for this grid spec's factors."""
-    from analysis.plan import PilotError, pilot_plan as plan_from
+    """What `--dry-run --pilot SWEEP` prints: `analysis.pilot.pilot_plan` for this grid spec's factors."""
+    from analysis.pilot import PilotError, pilot_plan as plan_from
 
     if spec.method != "grid":
         raise PilotError(f"a plan needs the configurations in advance, which a {spec.method} search does not fix; "

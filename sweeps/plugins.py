@@ -27,7 +27,9 @@ def ship_paths(names: tuple[str, ...]) -> list[str]:
         spec = importlib.util.find_spec(top)
         if spec is None or spec.origin in (None, "built-in", "frozen"):
             continue
-        path = Path(next(iter(spec.submodule_search_locations))) if spec.submodule_search_locations else Path(spec.origin)
+        path = (
+            Path(next(iter(spec.submodule_search_locations))) if spec.submodule_search_locations else Path(spec.origin)
+        )
         path = path.resolve()
         if any(path.is_relative_to(p) for p in installed):
             continue

@@ -14,7 +14,7 @@ import sys
 import time
 from collections import Counter
 
-from gan.status import Status
+from record.status import Status
 from record.names import run_name
 from sweeps.contract import Result, TrialRequest
 from sweeps.ledger import Ledger
@@ -56,8 +56,14 @@ class Progress:
         counts, running, _ = self._counts(False)  # the bar's waiting are all not running, started or not
         total = self.upto or self.ledger.total
         if self._bar is None:
-            self._bar = tqdm(total=total, desc="trials", unit="trial", file=sys.stdout, dynamic_ncols=True,
-                             bar_format="{desc} {percentage:3.0f}%|{bar}| {n}/{total} ended [{elapsed}<{remaining}]{postfix}")
+            self._bar = tqdm(
+                total=total,
+                desc="trials",
+                unit="trial",
+                file=sys.stdout,
+                dynamic_ncols=True,
+                bar_format="{desc} {percentage:3.0f}%|{bar}| {n}/{total} ended [{elapsed}<{remaining}]{postfix}",
+            )
         ended = sum(counts[s] for s in counts if s != Status.RUNNING)
         self._bar.total = total
         self._bar.n = ended

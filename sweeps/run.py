@@ -7,12 +7,12 @@ search, ASHA or the race on the spec's metric for early stopping, one child MLfl
 
 The pieces, each in the file named by its role:
     sweeps/cli.py       the command line                sweeps/driver.py    run_sweep: one sweep, start to end
-    sweeps/spec/        the YAML spec, validated         sweeps/plan.py      --dry-run's plan, design.json
-    sweeps/space.py     the Tune param space             sweeps/schedule.py  searchers and schedulers
+    sweeps/specfile/        the YAML spec, validated         sweeps/plan.py      --dry-run's plan, design.json
+    sweeps/space.py     the Tune param space             sweeps/schedulers.py  searchers and schedulers
     sweeps/tuner.py     the Tuner, built or restored     sweeps/progress.py  the console while it runs
     sweeps/contract.py  what a trial is handed, reports  sweeps/ledger.py    each trial's last result and end, once
-    sweeps/search.py    the searchers                    sweeps/resolve.py   each suggestion's config, resolved
-    sweeps/race.py      the race on configurations
+    sweeps/searchers.py    the searchers                    sweeps/resolve.py   each suggestion's config, resolved
+    sweeps/race_scheduler.py      the race on configurations
     sweeps/summary.py   the ranking at the end           sweeps/location.py  where a sweep lives, checked
     sweeps/trainable.py one trial, in its own process    sweeps/tracking/    the MLflow client, journal, tracker
     sweeps/_ray.py      every private reach into Ray     sweeps/push.py      push a journal to MLflow

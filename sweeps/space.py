@@ -12,7 +12,7 @@ import dataclasses
 from pathlib import Path
 
 from sweeps.contract import TRIAL
-from sweeps.spec import SweepSpec
+from sweeps.specfile import SweepSpec
 
 __all__ = ["trial_space"]
 

@@ -11,13 +11,13 @@ import sys
 import time
 from pathlib import Path
 
-from gan.status import Status
+from record.status import Status
 from sweeps.contract import Result, TrialRequest
 from sweeps.location import Where
 from sweeps.ledger import Ledger
-from sweeps.schedule import levels
+from sweeps.schedulers import levels
 from sweeps.tracking.client import SHARED_VIEW_PARAM
-from sweeps.spec import SweepSpec
+from sweeps.specfile import SweepSpec
 from sweeps.tracking.journal import REJECTED_FILE, push_command
 
 __all__ = ["format_summary", "format_tracking", "resume_command", "seconds_per_configuration", "summary",
@@ -53,11 +53,11 @@ def summary(spec: SweepSpec, ledger: Ledger, interrupted: bool) -> dict:
 
 def format_summary(summary: dict, spec: SweepSpec) -> str:
     """The trials ranked one by one, then the configurations with their intervals over seeds and the set
-    that cannot be told apart from the best (analysis.stats), so no single-seed winner is named."""
+    that cannot be told apart from the best (stats.contrasts), so no single-seed winner is named."""
     import pandas as pd
 
-    from analysis.layout import LOG
-    from analysis.model import fit_design
+    from stats.layout import LOG
+    from stats.fit import fit_design
 
     metric = summary["metric"]
     lines = [f"runs ranked by {metric} ({summary['mode']}):"]
@@ -95,7 +95,7 @@ def format_summary(summary: dict, spec: SweepSpec) -> str:
 
 def seconds_per_configuration(spec: SweepSpec, ledger: Ledger, rec: dict) -> dict[str, float]:
     """Each configuration's mean training time per finished run (Tune's time_total_s), by its record label."""
-    from analysis.adaptive import cell_label
+    from stats.adaptive import cell_label
 
     times: dict[str, list[float]] = {}
     for t in ledger.trials.values():

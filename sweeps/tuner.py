@@ -11,9 +11,9 @@ import threading
 from sweeps._ray import use_callbacks_on_restore
 from sweeps.location import Where
 from sweeps.ledger import Ledger
-from sweeps.schedule import make_scheduler, make_search
+from sweeps.schedulers import make_scheduler, make_search
 from sweeps.space import trial_space
-from sweeps.spec import SweepSpec
+from sweeps.specfile import SweepSpec
 
 __all__ = ["build_tuner", "fit"]
 

@@ -27,7 +27,8 @@ from pathlib import Path
 from ray.tune import Callback
 from ray.tune.search import BasicVariantGenerator, SearchGenerator, Searcher
 
-from gan._io import atomic_path
+from record.errors import SetupError
+from record.files import atomic_path
 
 __all__ = ["TuneStateBackup", "TuneStateDamaged", "check_tune_state", "restore_tune_state"]
 
@@ -43,7 +44,7 @@ _MEMBER = re.compile("|".join([re.escape(t).replace(r"\{\}", _SESSION.pattern) f
 MAX_MEMBER_BYTES = 1 << 30  # a state file of a 30,000-trial sweep is about 1 GB; beyond that a backup is refused
 
 
-class TuneStateDamaged(RuntimeError):
+class TuneStateDamaged(SetupError, RuntimeError):
     pass
 
 
@@ -121,11 +122,17 @@ def _restore(backup: Path, experiment_path: Path) -> list[str]:
     with zipfile.ZipFile(backup) as z:
         for info in z.infolist():  # before anything is read or written: names Tune writes, stored, bounded
             if not _MEMBER.fullmatch(info.filename):
-                raise TuneStateDamaged(f"The state backup {backup} holds a member named {info.filename!r}, which is not "
-                                       "one of Tune's state files (" + ", ".join(t.format("<time>") for t in _TEMPLATES)
-                                       + f", {TUNER_PKL}); nothing was restored.")
+                raise TuneStateDamaged(
+                    f"The state backup {backup} holds a member named {info.filename!r}, which is not "
+                    "one of Tune's state files ("
+                    + ", ".join(t.format("<time>") for t in _TEMPLATES)
+                    + f", {TUNER_PKL}); nothing was restored."
+                )
             # zipfile reads a member only up to the size its header declares, so bounding that bounds the memory
-            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.file_size > MAX_MEMBER_BYTES:
+            if (
+                info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+                or info.file_size > MAX_MEMBER_BYTES
+            ):
                 raise TuneStateDamaged(f"The state backup {backup} holds {info.filename!r} of {info.file_size} bytes "
                                        f"(compression {info.compress_type}); a state file is stored or deflated and at "
                                        f"most {MAX_MEMBER_BYTES} bytes. Nothing was restored.")

@@ -28,7 +28,15 @@ def pytest_configure(config):
         torch.set_num_threads(int(os.environ["GANSWEEP_TEST_THREADS"]))
 
 
+# fixtures that start Ray, run a sweep, serve MLflow or start a cluster: a test that uses one is `slow`
+SLOW_FIXTURES = frozenset({"local_ray", "grid_sweep", "race_sweep", "optuna_sweep", "adaptive_sweep", "mlflow_server",
+                           "cluster", "sweep", "started"})
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA device")

@@ -8,20 +8,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.adaptive import sequential_sentence, sequential_verdicts
+from stats.adaptive import sequential_sentence, sequential_verdicts
 from analysis.conclusions import model_sentences, significance_note
 from analysis.load import Sweep
-from analysis.model import fit_design
+from stats.fit import fit_design
 from analysis.report._budget import budget_section, budget_split
 from analysis.report._early_stopping import _early_stopping_check, early_stopping_tables
 from analysis.report._page import Page
 from analysis.report._published import augmentation_section, scorecard_table, sweep_scorecard
 from analysis.report._runs import best_and_worst, reduced_precisions, run_plots, run_tables
-from analysis.report._samples import samples_section
+from analysis.report._samples import generator_section, sample_grids
 from analysis.report._verdicts import (
+    answer_section,
+    effects_figure,
     conclusions_section, configurations_table, effects_section, fit_table, seeds_section,
 )
-from gan.metrics import OUTPUTS
+from record.metrics import OUTPUTS
 
 
 def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None = None,
@@ -46,17 +48,20 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
     correlations, replay, asha_text, rules = _early_stopping_check(sweep, factors, fit.cells)
     card = sweep_scorecard(sweep, extractor)
 
-    conclusions = [sequential_sentence(sweep.adaptive)] if sweep.adaptive else []
-    conclusions += model_sentences(fit, factors, uncertainty)
+    conclusions = model_sentences(fit, factors, uncertainty)
     split = budget_split(sweep, factors)
     if split is not None:
         conclusions.append(split[0].sentence(metric))
     conclusions += asha_text + card.sentences
     family_size = fit.analysis.family_size
     note = significance_note(family_size, fit.scale, metric, fit.tests) if family_size else ""
+    method = ([sequential_sentence(sweep.adaptive)] if sweep.adaptive else []) + ([note] if note else [])
+    best_run, worst_run = best_and_worst(trials, metric, mode)
 
-    # -- the page, in the order it is shown: the tables, then every figure -------------------------
-    conclusions_section(page, conclusions, note)
+    # -- the page, in the order it is shown: the answer and its pictures, the tables, then the other figures --
+    answer_section(page, fit, metric, factors, effects_figure(page, fit, metric)
+                   + sample_grids(page, client, factors, metric, best_run, worst_run))
+    conclusions_section(page, conclusions, method)
     configurations_table(page, fit, metric, factors)
     seeds_section(page, sweep.adaptive)
     effects_section(page, fit, metric, note)
@@ -66,9 +71,8 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
     augmentation_section(page, sweep, client)
     early_stopping_tables(page, correlations, replay, asha_text, rules)
     run_tables(page, trials, metric, mode, factors)
-    best_run, worst_run = best_and_worst(trials, metric, mode)
     run_plots(page, sweep, factors, best_run, worst_run)
-    samples_section(page, client, factors, metric, best_run, worst_run)
+    generator_section(page, client, best_run)
 
     report = page.write(sweep.experiment, _header(sweep, extractor))
     if log_to_mlflow:

@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
                                            Path("runs") / "reports" / f"{sweep.experiment}-{sweep.parent_run_id[:8]}")
     params = [p.strip() for p in args.params.split(",")] if args.params else None
     if args.detect is not None and not (math.isfinite(args.detect) and args.detect > 0):
-        print(f"error: --detect is {args.detect}, but must be a difference > 0 in {sweep.metric} units", file=sys.stderr)
+        print(
+            f"error: --detect is {args.detect}, but must be a difference > 0 in {sweep.metric} units", file=sys.stderr
+        )
         return 2
     report = build_report(sweep, out, table_params=params, log_to_mlflow=not args.no_mlflow, detect=args.detect)
     print((out / "conclusions.md").read_text())

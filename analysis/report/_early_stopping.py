@@ -8,12 +8,12 @@ import html
 
 import pandas as pd
 
-from analysis.asha import replay_asha, rung_correlations
+from stats.asha import replay_asha, rung_correlations
 from analysis.conclusions import asha_sentences, race_sentence, short
 from analysis.load import Sweep
-from analysis.race import compare_rules, replay_race
+from stats.race import compare_rules, replay_race
 from analysis.report._page import Page
-from analysis.stats import usable_trials
+from stats.contrasts import usable_trials
 from record.design import level_label
 
 
@@ -52,7 +52,9 @@ def _early_stopping_check(sweep: Sweep, factors: list[str], best: pd.DataFrame):
     results = _evaluation_results(sweep, metric)
     finished = usable_trials(trials, metric).set_index("trial_id")[metric]
     correlations = rung_correlations(results, finished)
-    es = dict(sweep.design.early_stopping) if sweep.design else {"type": sweep.params.get("spec.early_stopping", "none")}
+    es = (
+        dict(sweep.design.early_stopping) if sweep.design else {"type": sweep.params.get("spec.early_stopping", "none")}
+    )
     replay, best_label, best_stopped = None, None, None
     if es.get("type") in (None, "none") and not results.empty and results["evaluation"].max() > 1:
         es.setdefault("grace_period", 1)
@@ -77,7 +79,7 @@ def _early_stopping_check(sweep: Sweep, factors: list[str], best: pd.DataFrame):
 
 def _race_beside_asha(sweep: Sweep, factors: list[str], best: pd.DataFrame, results: pd.DataFrame, replay,
                       es: dict) -> pd.DataFrame:
-    """The seed-aware race (`analysis.race`) replayed over the same histories at ASHA's rungs below the
+    """The seed-aware race (`stats.race`) replayed over the same histories at ASHA's rungs below the
     last, beside the replayed ASHA, both judged by the final fit."""
     def label(row) -> str:
         return ", ".join(f"{short(f)}={level_label(row[f])}" for f in factors)

@@ -47,16 +47,25 @@ class Page:
     def add_figure(self, title: str, path: Path) -> None:
         self.figures.append((title, path))
 
+    def add_figure_row(self, figures: list[tuple[str, Path]]) -> None:
+        """Figures side by side where the page stands now (each with its title under it), not at the end."""
+        cells = "".join(f'<figure style="flex:1 1 300px;margin:0">{_img(path)}<figcaption class="note">'
+                        f"{html.escape(title)}</figcaption></figure>" for title, path in figures)
+        self.sections.append(f'<div style="display:flex;gap:1em;flex-wrap:wrap;align-items:flex-start">{cells}</div>')
+
     def write(self, experiment: str, header: str) -> Path:
         """report.html: the title, `header` (escaped HTML), the sections, then the figures."""
         figures = [f"<h2>{html.escape(title)}</h2>{_img(path)}" for title, path in self.figures]
-        page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(experiment)} sweep report</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
-table.t{{border-collapse:collapse;font-size:13px;margin:.5em 0 1.5em}} table.t td,table.t th{{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}}
-ul.conclusions li{{margin:.35em 0;line-height:1.4}} p.note{{color:#555;font-size:13px}}
+        title = f"<title>{html.escape(experiment)} sweep report</title>"
+        page = f"""<!doctype html><html><head><meta charset="utf-8">{title}<style>
+body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
+table.t{{border-collapse:collapse;font-size:13px;margin:.5em 0 1.5em}} table.t td,table.t th{{padding:3px
+8px;border-bottom:1px solid #ddd;text-align:right}}
+ul.conclusions li,ul.answer li{{margin:.35em 0;line-height:1.4}} ul.answer{{font-size:1.1em}}
+p.note{{color:#555;font-size:13px}}
 h1{{font-size:1.6em}} h2{{font-size:1.15em;margin-top:1.6em}} code{{background:#f3f3f3;padding:0 3px}}</style></head>
-<body><h1>Sweep report: {html.escape(experiment)}</h1>{header}{''.join(self.sections + figures)}
-<p style="color:#777;font-size:12px">Written {time.strftime('%Y-%m-%d %H:%M:%S')} by gansweep.</p></body></html>"""
+<body><h1>Sweep report: {html.escape(experiment)}</h1>{header}{"".join(self.sections + figures)}
+<p style="color:#777;font-size:12px">Written {time.strftime("%Y-%m-%d %H:%M:%S")} by gansweep.</p></body></html>"""
         report = self.out_dir / "report.html"
         report.write_text(page)
         return report

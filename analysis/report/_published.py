@@ -1,5 +1,6 @@
 """Figures other studies published: the spec's published figures beside ours (the scorecard), and the
-augmentation study (`python -m experiments.augment`, read back by analysis.augmentation) run over this sweep's best generator."""
+augmentation study (`python -m studies.augment`, read back by analysis.augmentation) run over this sweep's best
+generator."""
 
 from __future__ import annotations
 

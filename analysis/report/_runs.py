@@ -11,8 +11,8 @@ from analysis import plots
 from analysis.load import Sweep
 from analysis.report._page import Page
 from analysis.tables import ranking, summary_table
-from gan.metrics import OUTPUTS
-from gan.status import Status
+from record.metrics import OUTPUTS
+from record.status import Status
 
 # every registry output that ranks runs, then the training time
 SUMMARY_METRICS = [name for name, out in OUTPUTS.items() if out.direction] + ["wall_time_s", "compile_time_s"]

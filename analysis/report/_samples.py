@@ -43,8 +43,9 @@ def _class_histogram(sampler, n: int = 2000):
     return arts["class_histogram"], scores["class_kl"]
 
 
-def samples_section(page: Page, client, factors: list[str], metric: str, best_run, worst_run) -> None:
-    """The last logged sample grid of the best and of the worst run, then the best generator's figures."""
+def sample_grids(page: Page, client, factors: list[str], metric: str, best_run, worst_run) -> list[tuple[str, Path]]:
+    """The last logged sample grid of the best and of the worst run, copied into the report: (title, path) each."""
+    out = []
     with tempfile.TemporaryDirectory() as tmp:
         for label, row in (("best", best_run), ("worst", worst_run)):
             if row is None:
@@ -54,9 +55,15 @@ def samples_section(page: Page, client, factors: list[str], metric: str, best_ru
             if grids:
                 dst = page.out_dir / f"samples_{label}.png"
                 dst.write_bytes(grids[-1].read_bytes())
-                page.add_figure(f"samples of the {label} single run ({plots._label(row, factors)}, "
-                                f"{metric} {row[metric]:.4g})", dst)
-        if best_run is not None:
+                out.append((f"samples of the {label} single run ({plots.run_label(row, factors)}, "
+                            f"{metric} {row[metric]:.4g})", dst))
+    return out
+
+
+def generator_section(page: Page, client, best_run) -> None:
+    """The best run's generator, loaded: its latent interpolation and class histogram, among the figures."""
+    if best_run is not None:
+        with tempfile.TemporaryDirectory() as tmp:
             _generator_figures(page, client, best_run, Path(tmp) / "g")
 
 

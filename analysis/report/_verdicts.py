@@ -5,39 +5,73 @@ from __future__ import annotations
 
 import html
 import math
+from pathlib import Path
 
 import pandas as pd
 
 from analysis import plots
-from analysis.adaptive import record_table, sequential_sentence
-from analysis.conclusions import effect_table, short
-from analysis.layout import LOG
-from analysis.model import TESTS
+from stats.adaptive import record_table, sequential_sentence
+from analysis.conclusions import answer_line, best_line, effect_table, short
+from stats.layout import LOG
+from stats.fit import TESTS
 from analysis.report._page import Page
 from record.design import level_label
 
 
 def fit_summary(fit) -> pd.DataFrame:
     """The fit's own figures, one row each: scale, runs, configurations, residual SD and df, variance check."""
-    rows = [("scale", f"log {fit.metric}" if fit.scale == LOG else fit.metric),
-            ("model", "OLS on a mean per configuration (every factor and interaction of a factorial grid)"),
-            ("runs", int(fit.layout.counts.sum()) if fit.layout else 0),
-            ("configurations", len(fit.layout.cells) if fit.layout else 0),
-            ("residual SD (seed to seed)", f"{math.sqrt(fit.residual_var):.4g}" if math.isfinite(fit.residual_var) else "-"),
-            ("residual degrees of freedom", f"{fit.residual_df:g}"),
-            ("Bartlett's test of equal variances, p", f"{fit.bartlett_p:.3g}" if math.isfinite(fit.bartlett_p) else "-"),
-            ("tests", TESTS[fit.tests]),
-            ("comparisons under Holm's correction", fit.analysis.family_size)]
+    rows = [
+        ("scale", f"log {fit.metric}" if fit.scale == LOG else fit.metric),
+        ("model", "OLS on a mean per configuration (every factor and interaction of a factorial grid)"),
+        ("runs", int(fit.layout.counts.sum()) if fit.layout else 0),
+        ("configurations", len(fit.layout.cells) if fit.layout else 0),
+        (
+            "residual SD (seed to seed)",
+            f"{math.sqrt(fit.residual_var):.4g}" if math.isfinite(fit.residual_var) else "-",
+        ),
+        ("residual degrees of freedom", f"{fit.residual_df:g}"),
+        ("Bartlett's test of equal variances, p", f"{fit.bartlett_p:.3g}" if math.isfinite(fit.bartlett_p) else "-"),
+        ("tests", TESTS[fit.tests]),
+        ("comparisons under Holm's correction", fit.analysis.family_size),
+    ]
     return pd.DataFrame(rows, columns=["what", "value"]).astype({"value": str})
 
 
-def conclusions_section(page: Page, conclusions: list[str], note: str) -> None:
-    """conclusions.md, and the list at the top of the page with the significance note under it."""
-    (page.out_dir / "conclusions.md").write_text("## Conclusions\n\n" + "\n".join(f"- {c}" for c in conclusions)
-                                                 + (f"\n\n{note}\n" if note else "\n"))
+METHOD_DOC = "docs/statistics.md"  # where the method is explained once, in gansweep's own documentation
+
+
+def answer_section(page: Page, fit, metric: str, factors: list[str], figures: list[tuple[str, Path]]) -> None:
+    """The first screen: one line per verdict in plain words, the best configuration, then the forest plot and
+    the sample grids beside them. answer.md holds the lines."""
+    analysis = fit.analysis
+    lines = [answer_line(e, metric) for e in analysis.effects + analysis.interactions]
+    best = best_line(fit.cells, factors, metric)
+    lines += [best] if best else []
+    if not lines:
+        return
+    (page.out_dir / "answer.md").write_text("## The answer\n\n" + "\n".join(f"- {line}" for line in lines) + "\n")
+    page.add_section('<h2 id="answer">The answer</h2><ul class="answer">'
+                     + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
+                     + '<p class="note">Each change is against the baseline level with its 95% interval; <i>real</i> '
+                       "holds after Holm's correction over every comparison of this report (how: at the end of the "
+                       "conclusions).</p>")
+    if figures:
+        page.add_figure_row(figures)
+
+
+def conclusions_section(page: Page, conclusions: list[str], method: list[str]) -> None:
+    """conclusions.md, and the list on the page; then how the verdicts were computed, in a few sentences."""
+    how = " ".join(method)
+    (page.out_dir / "conclusions.md").write_text(
+        "## Conclusions\n\n" + "\n".join(f"- {c}" for c in conclusions)
+        + (f"\n\n### How these verdicts were computed\n\n{how} The method: {METHOD_DOC} in gansweep.\n" if how
+           else "\n"))
     page.add_section('<h2 id="conclusions">Conclusions</h2><ul class="conclusions">'
-                     + "".join(f"<li>{html.escape(c)}</li>" for c in conclusions) + "</ul>"
-                     + (f'<p class="note">{html.escape(note)}</p>' if note else ""))
+                     + "".join(f"<li>{html.escape(c)}</li>" for c in conclusions) + "</ul>")
+    if how:
+        page.add_section('<h2 id="method">How these verdicts were computed</h2>'
+                         f'<p class="note">{html.escape(how)} The method is explained in gansweep\'s '
+                         f"<code>{METHOD_DOC}</code>.</p>")
 
 
 def configurations_table(page: Page, fit, metric: str, factors: list[str]) -> None:
@@ -70,19 +104,25 @@ def seeds_section(page: Page, adaptive: dict | None) -> None:
                     plots.adaptive_seeds(adaptive, page.out_dir / "seeds.png"))
 
 
+def effects_figure(page: Page, fit, metric: str) -> list[tuple[str, Path]]:
+    """The forest plot of the effects and interactions against the baseline (none without comparisons)."""
+    analysis = fit.analysis
+    if not (analysis.effects or analysis.interactions):
+        return []
+    labels = list(effect_table(analysis)["comparison"])
+    path = plots.forest(analysis.effects + analysis.interactions, metric, page.out_dir / "effects.png", labels)
+    return [(f"effects on {metric} against the baseline, 95% intervals", path)]
+
+
 def effects_section(page: Page, fit, metric: str, note: str) -> None:
-    """The effects and interactions against the baseline, as a table under `note` and a forest plot."""
+    """The effects and interactions against the baseline, as a table under `note`."""
     analysis = fit.analysis
     if not (analysis.effects or analysis.interactions):
         return
-    table = effect_table(analysis)
-    page.add_table("effects", "Effects against the baseline", analysis.to_frame(), shown=table,
+    page.add_table("effects", "Effects against the baseline", analysis.to_frame(), shown=effect_table(analysis),
                    note=f"<p>{html.escape(note)} Baselines: "
                         + html.escape(", ".join(f"{short(k)}={level_label(v)}" for k, v in analysis.baselines.items()))
                         + ".</p>")
-    shown_effects = analysis.effects + analysis.interactions
-    page.add_figure(f"effects on {metric} against the baseline (forest plot)",
-                    plots.forest(shown_effects, metric, page.out_dir / "effects.png", list(table["comparison"])))
 
 
 def fit_table(page: Page, fit, metric: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan._io import atomic_path
+from record.files import atomic_path
 from gan.config import DataConfig
 from gan.data.info import DatasetInfo, cache_dir
 from gan.data.subsets import stratified_subset
@@ -55,7 +55,9 @@ def _read_celeba(info: DatasetInfo, folder: Path, split: str, keep: np.ndarray |
     return images, np.zeros(len(names), dtype=np.int64)
 
 
-def read_celeba_dataset(info: DatasetInfo, folder: Path, cfg: DataConfig, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def read_celeba_dataset(
+    info: DatasetInfo, folder: Path, cfg: DataConfig, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The configured split and subset of CelebA: uint8 (N, 3, H, W) and all-zero labels."""
     names = _celeba_select(folder, cfg.split)
     keep = None

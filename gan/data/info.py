@@ -9,12 +9,13 @@ from typing import Callable
 
 import torch
 
+from record.errors import GansweepError
 from gan.config import DataConfig
 
 __all__ = ["DataNotFoundError", "DatasetInfo", "ImageData", "cache_dir"]
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(GansweepError, FileNotFoundError):
     """The raw files of a dataset are not on this machine; the message says where we looked and how to get them."""
 
 
@@ -37,7 +38,8 @@ class DatasetInfo:
     system_dirs: tuple[str, ...] = ()
     downloader: Callable[[Path, str], Path] | None = None  # (cache root, split) -> folder with the raw files
     how_to_get: str = ""
-    all_is_train_and_test: bool = True  # the `all` split is read as train + test; False = its files list `all` themselves (CelebA)
+    # the `all` split is read as train + test; False = its files list `all` themselves (CelebA)
+    all_is_train_and_test: bool = True
     transposed: bool = False  # images are stored column-major (EMNIST) and are transposed when read
     # for a dataset whose shape is in the user's files (image_folder, npz): config -> the entry of what those
     # files hold (channels, side, classes, sizes), read before any training; None = this entry is complete

@@ -41,7 +41,9 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> ImageData:
     folder = locate_dataset(cfg, info)
     images_t, labels_t = info.reader(info, folder, cfg, seed)
     if labels_t.numel() and int(labels_t.max()) >= info.num_classes:
-        raise ValueError(f"{folder}: label {int(labels_t.max())} outside the {info.num_classes} classes of {info.title}.")
+        raise ValueError(
+            f"{folder}: label {int(labels_t.max())} outside the {info.num_classes} classes of {info.title}."
+        )
     size = cfg.image_size or info.image_size
     if size != images_t.shape[-1]:
         images_t = resize_uint8(images_t, size)

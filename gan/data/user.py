@@ -2,7 +2,8 @@
 
 - `image_folder`: a folder of images (PNG, JPEG, BMP, GIF, WebP, TIFF), either one subfolder per class
   (`root/<class>/<image>`, classes in sorted order) or flat for an unconditional GAN (`root/<image>`).
-  One channel if every image is greyscale, else three (RGB). Images of any size are centre-cropped to a square and resized to `data.image_size` (None = 64) once;
+  One channel if every image is greyscale, else three (RGB). Images of any size are centre-cropped to a square and
+  resized to `data.image_size` (None = 64) once;
   the decoded tensor is cached on disk, like CelebA's.
 - `npz`: one NumPy `.npz` file (`data.root` is its path) holding `x`, uint8 images (N, H, W),
   (N, H, W, C) or (N, C, H, W) with C in 1 or 3, and optionally `y`, integer class labels (N,) from 0.
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan._io import atomic_path
+from record.files import atomic_path
 from gan.config import DataConfig
 from gan.data.info import DataNotFoundError, DatasetInfo, cache_dir
 from gan.data.subsets import stratified_subset
@@ -38,7 +39,9 @@ MAX_NPZ_BYTES = 8 * 2**30  # an npz's arrays are read whole into memory
 
 def _root(cfg: DataConfig, what: str) -> Path:
     if not cfg.root:
-        raise DataNotFoundError(f"`data.name: {cfg.name}` reads {what}, but `data.root` is not set; set it to its path.")
+        raise DataNotFoundError(
+            f"`data.name: {cfg.name}` reads {what}, but `data.root` is not set; set it to its path."
+        )
     return Path(cfg.root).expanduser().resolve()
 
 
@@ -114,7 +117,9 @@ def _read_image_folder(info: DatasetInfo, folder: Path, cfg: DataConfig, seed: i
     if keep is not None:
         files, labels_t = [files[i] for i in keep], labels_t[keep]
     side = info.image_size
-    key = hashlib.md5(f"{info.fingerprint}|{side}|{info.channels}|{','.join(f.name for f in files)}".encode()).hexdigest()
+    key = hashlib.md5(
+        f"{info.fingerprint}|{side}|{info.channels}|{','.join(f.name for f in files)}".encode()
+    ).hexdigest()
     cached = cache_dir() / "decoded" / f"image_folder-{key}.npy"
     if cached.is_file():
         images = np.load(cached, allow_pickle=False)
@@ -153,7 +158,11 @@ def _npz_header(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
                 if name.endswith(".npy"):
                     with z.open(name) as f:
                         version = np.lib.format.read_magic(f)
-                        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                        read = (
+                            np.lib.format.read_array_header_1_0
+                            if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0
+                        )
                         shape, _, dtype = read(f)
                         out[name[:-4]] = (shape, dtype)
     except (OSError, ValueError, zipfile.BadZipFile) as e:
@@ -196,7 +205,9 @@ def _describe_npz(cfg: DataConfig) -> DatasetInfo:
     if not path.is_file():
         raise DataNotFoundError(f"npz: `data.root` {path} is not a file.")
     if path.stat().st_size > MAX_NPZ_BYTES:
-        raise ValueError(f"npz: {path} is {path.stat().st_size / 2**30:.1f} GiB; at most {MAX_NPZ_BYTES // 2**30} GiB is read.")
+        raise ValueError(
+            f"npz: {path} is {path.stat().st_size / 2**30:.1f} GiB; at most {MAX_NPZ_BYTES // 2**30} GiB is read."
+        )
     n, channels, side, _ = _npz_layout(path)
     num_classes = 1
     with np.load(path, allow_pickle=False) as z:  # `y` alone is read: its classes

@@ -29,7 +29,7 @@ from gan.metrics.registry import (
     metric_direction,
     register_metric,
 )
-from gan.metrics.config import EVAL_SAMPLES, EvalConfig  # noqa: I001 (after the registry it validates against)
+from gan.metrics.config import EVAL_SAMPLES, EvalConfig
 
 # each metric family registers its metrics on import
 from gan.metrics.fid import bootstrap_fid, frechet_distance

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan._io import atomic_path
+from record.files import atomic_path
 from gan._registry import Registry
 from gan.config import DataConfig
 from gan.data import cache_dir, dataset_info, load_dataset, locate_dataset, scale_pixels, stratified_subset
@@ -201,7 +201,7 @@ def load_or_train_classifier(spec: ClassifierSpec, device: str | torch.device = 
             model = DomainClassifier(blob["channels"], blob["num_classes"])
             model.load_state_dict(blob["state"])
             return model.to(device).eval(), float(blob["test_accuracy"]), blob["meta"]
-        except Exception as e:  # a corrupt or foreign file: rebuild it
+        except Exception as e:  # noqa: BLE001 (a cache file unreadable for any reason is rebuilt, never trusted)
             if verbose:
                 print(f"classifier cache {path} unreadable ({e}); retraining")
     x_train, y_train, x_test, y_test, info = train_test_split(spec)

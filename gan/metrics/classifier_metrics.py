@@ -4,7 +4,6 @@ distance (memorisation) and the augmentation experiment of the conditional DCGAN
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,8 +18,7 @@ if TYPE_CHECKING:  # type hints only: the evaluator module sits above the metric
 __all__: list[str] = []  # the metrics register themselves; nothing else is public
 
 
-@register_metric("gan_test", outputs={GAN_TEST: "max", GAN_TEST_STD: f"std of {GAN_TEST}"}, bounds={GAN_TEST: (0.0, 1.0)},
-                 needs=("classifier", "labels"))
+@register_metric("gan_test", needs=("classifier", "labels"))
 def _gan_test(ctx: EvalContext) -> dict[str, float]:
     """Accuracy of the real-trained classifier on generated samples of the requested class (mean, std over repeats)."""
     clf = ctx.evaluator.classifier
@@ -34,7 +32,7 @@ def _gan_test(ctx: EvalContext) -> dict[str, float]:
 
 
 # needs the classifier for its test split (the evaluator's `test_set`), not for its weights
-@register_metric("gan_train", outputs={GAN_TRAIN: "max"}, bounds={GAN_TRAIN: (0.0, 1.0)}, needs=("classifier", "labels"))
+@register_metric("gan_train", needs=("classifier", "labels"))
 def _gan_train(ctx: EvalContext) -> dict[str, float]:
     """Accuracy on real test images of a classifier trained only on generated, labelled samples."""
     ev = ctx.evaluator
@@ -44,7 +42,7 @@ def _gan_train(ctx: EvalContext) -> dict[str, float]:
     return {GAN_TRAIN: accuracy(model, test_images, test_labels)}
 
 
-@register_metric("class_histogram", outputs={CLASS_KL: "min"}, bounds={CLASS_KL: (0.0, math.inf)}, needs=("classifier",))
+@register_metric("class_histogram", needs=("classifier",))
 def _class_histogram(ctx: EvalContext) -> dict[str, float]:
     """Predicted-class histogram of the samples and its KL divergence to the real class distribution (mode collapse)."""
     k = ctx.evaluator.num_classes
@@ -56,7 +54,7 @@ def _class_histogram(ctx: EvalContext) -> dict[str, float]:
     return {CLASS_KL: float((p * (p / q).log()).sum())}
 
 
-@register_metric("memorization", outputs={NN_DISTANCE: "max"}, bounds={NN_DISTANCE: (0.0, math.inf)})
+@register_metric("memorization")
 def _memorization(ctx: EvalContext) -> dict[str, float]:
     """Mean pixel-space L2 distance (pixels in [0, 1]) from each generated image to its nearest training image."""
     train = ctx.evaluator.train_images.flatten(1).float() / 255

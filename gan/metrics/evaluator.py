@@ -139,7 +139,9 @@ class Evaluator:
         size, precision = self.config.image_size, self.config.precision
         raw_generate = generate
 
-        def generate(k, *args, **kwargs):  # every draw (GAN-test draws more sets) at the evaluation's precision and size
+        def generate(
+            k, *args, **kwargs
+        ):  # every draw (GAN-test draws more sets) at the evaluation's precision and size
             with autocast(precision, "cpu", *(("cuda",) if torch.cuda.is_available() else ())):
                 images, labels = raw_generate(k, *args, **kwargs)
             return (images if size is None or images.shape[-1] == size else resize_uint8(images, size)), labels

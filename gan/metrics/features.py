@@ -24,6 +24,7 @@ from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 from torch_fidelity.utils import create_feature_extractor
 
+from record.errors import GansweepError
 from gan._registry import Registry
 from gan.data import scale_pixels
 from gan.metrics.classifier import ClassifierSpec, DomainClassifier, _cache_path, load_or_train_classifier
@@ -36,7 +37,7 @@ INCEPTION_TF_NAME = "inception-v3-compat"
 INCEPTION_FILE = URL_INCEPTION_V3.rsplit("/", 1)[-1]
 
 
-class InceptionWeightsMissing(FileNotFoundError):
+class InceptionWeightsMissing(GansweepError, FileNotFoundError):
     """No Inception weights on this machine and no way to download them."""
 
 
@@ -46,7 +47,9 @@ class DomainFeatureExtractor(FeatureExtractorBase):
     def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
         super().__init__(name, features_list)
         if feature_extractor_weights_path is None:
-            raise ValueError("The domain feature extractor needs `feature_extractor_weights_path` (a trained classifier).")
+            raise ValueError(
+                "The domain feature extractor needs `feature_extractor_weights_path` (a trained classifier)."
+            )
         blob = torch.load(feature_extractor_weights_path, map_location="cpu", weights_only=True)
         self.net = DomainClassifier(blob["channels"], blob["num_classes"])
         self.net.load_state_dict(blob["state"])

@@ -49,7 +49,7 @@ def bootstrap_fid(features: torch.Tensor, real: RealReference, resamples: int, s
     return torch.stack(values).cpu()
 
 
-@register_metric("fid", outputs={FID: "min", FID_STD: f"std of {FID}"}, positive=(FID,))
+@register_metric("fid")
 def _fid(ctx: EvalContext) -> dict[str, float]:
     stats = fid_features_to_statistics(ctx.features["features"])
     out = {FID: frechet_distance(stats["mu"], stats["sigma"], ctx.real.mu, ctx.real.sigma)}

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # type hints only: the evaluator module sits above the metric
 __all__: list[str] = []  # the registered metric `is` is the interface
 
 
-@register_metric("is", outputs={IS: "max", IS_STD: f"std of {IS}"}, positive=(IS,))
+@register_metric("is")
 def _is(ctx: EvalContext) -> dict[str, float]:
     out = isc_features_to_metric(ctx.features["logits"], splits=10, rng_seed=ctx.evaluator.config.seed)
     return {IS: out["inception_score_mean"], IS_STD: out["inception_score_std"]}

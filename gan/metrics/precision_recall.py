@@ -33,8 +33,7 @@ def precision_recall(features: torch.Tensor, real: RealReference, k: int, chunk:
     return inside_real.float().mean().item(), torch.cat(covered).float().mean().item()
 
 
-@register_metric("precision_recall", outputs={PRECISION: "max", RECALL: "max"},
-                 bounds={PRECISION: (0.0, 1.0), RECALL: (0.0, 1.0)})
+@register_metric("precision_recall")
 def _prc(ctx: EvalContext) -> dict[str, float]:
     precision, recall = precision_recall(ctx.features["features"], ctx.real, ctx.evaluator.config.prc_neighborhood)
     return {PRECISION: precision, RECALL: recall}

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch_fidelity.metric_fid import fid_features_to_statistics
 
-from gan._io import atomic_path
+from record.files import atomic_path
 from gan.config import DataConfig
 from gan.data import cache_dir, load_dataset
 from gan.metrics.features import Extractor
@@ -64,7 +64,9 @@ class RealReference:
             self._memo[key] = radii
         return self._memo[key]
 
-    def kid_plan(self, n_generated: int, subset: int, subsets: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def kid_plan(
+        self, n_generated: int, subset: int, subsets: int, seed: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """torch-fidelity's KID subsets for n_generated samples (its random draws, replayed), with the
         real-real kernel sum of each: (generated indices, real indices, sum of K_YY off its diagonal)."""
         key = ("kid", n_generated, subset, subsets, seed)
@@ -96,11 +98,19 @@ def load_real_reference(extractor: Extractor, data_cfg: DataConfig, n: int, seed
     data = load_dataset(data_cfg, seed=seed)
     n = min(n, len(data))
     key_src = json.dumps(
-        {"data": dataclasses.asdict(data_cfg), "source": data.source, "extractor": extractor.key, "n": n, "seed": seed,
-         **({"content": data.info.fingerprint} if data.info.fingerprint else {})},  # the user's files, where they define it
+        {
+            "data": dataclasses.asdict(data_cfg),
+            "source": data.source,
+            "extractor": extractor.key,
+            "n": n,
+            "seed": seed,
+            **({"content": data.info.fingerprint} if data.info.fingerprint else {}),
+        },  # the user's files, where they define it
         sort_keys=True,
     )
-    path = cache_dir() / "real_stats" / f"{data_cfg.name}-{extractor.name}-{hashlib.md5(key_src.encode()).hexdigest()}.pt"
+    path = (
+        cache_dir() / "real_stats" / f"{data_cfg.name}-{extractor.name}-{hashlib.md5(key_src.encode()).hexdigest()}.pt"
+    )
     gen = torch.Generator().manual_seed(seed)
     idx = torch.sort(torch.randperm(len(data), generator=gen)[:n]).values
     images, labels = data.images[idx], data.labels[idx]
@@ -110,8 +120,8 @@ def load_real_reference(extractor: Extractor, data_cfg: DataConfig, n: int, seed
             if blob["digest"] == _digest(blob["features"]) and blob["features"].shape[0] == n:
                 return RealReference(images, labels, blob["features"], blob["logits"], blob["mu"].numpy(),
                                      blob["sigma"].numpy(), path, True)
-        except Exception:
-            pass  # unreadable or corrupt: recompute and overwrite below
+        except Exception:  # noqa: BLE001 (a cache file unreadable for any reason is recomputed, never trusted)
+            pass  # recomputed and overwritten below
     out = extractor(images)
     stats = fid_features_to_statistics(out["features"])
     blob = {

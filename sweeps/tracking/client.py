@@ -8,7 +8,8 @@
   would both run MLflow's schema migration, and one fails on the other's `alembic_version` row;
 - the environment variables of MLflow's HTTP retries (`quick_http_failures`);
 - the UI's shared views (`runs_view`): an experiment tag `mlflow.sharedViewState.<key>` holding the runs
-  table's state as JSON, which the runs page (`#/experiments/<id>/runs`) loads from `?viewStateShareKey=<key>` (the UI's own
+  table's state as JSON, which the runs page (`#/experiments/<id>/runs`) loads from `?viewStateShareKey=<key>` (the
+  UI's own
   "Share" button writes the same tag). The client has no other way to set which runs and columns the
   table shows, and it opens on one collapsed parent run without one.
 
@@ -136,7 +137,9 @@ def transient(e: BaseException) -> bool:
 
     if isinstance(e, MlflowException):
         return e.error_code in _TRANSIENT_CODES
-    return isinstance(e, (OSError, TimeoutError)) or type(e).__module__.startswith(("requests", "urllib3", "sqlalchemy"))
+    return isinstance(e, (OSError, TimeoutError)) or type(e).__module__.startswith(
+        ("requests", "urllib3", "sqlalchemy")
+    )
 
 
 # what a failed request's long message comes down to

@@ -43,6 +43,7 @@ import uuid
 from collections import Counter, deque
 from pathlib import Path
 
+from record.errors import SetupError
 from record import params as typed
 from record.names import ROLE_TRIAL, SWEEP_ID, TRIAL_ID, RunStatus, by_role
 from sweeps.contract import Result
@@ -68,15 +69,15 @@ def push_command(folder: Path) -> str:
 OPS = ("open", "result", "tags", "artifact", "status", "settle")  # the kinds of entry a driver writes
 
 
-class JournalDamaged(ValueError):
+class JournalDamaged(SetupError, ValueError):
     """A journal line that no driver wrote: the journal is refused as a whole, before anything is applied."""
 
 
-class UnsafePath(ValueError):
+class UnsafePath(SetupError, ValueError):
     """A journal entry names a file outside its sweep folder: the entry is refused, never uploaded."""
 
 
-class JournalBusy(RuntimeError):
+class JournalBusy(SetupError, RuntimeError):
     """Another process (a running driver, or a push) is applying this sweep's journal."""
 
 

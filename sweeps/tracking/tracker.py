@@ -8,7 +8,7 @@ their `trial_id` tag, so a resumed sweep continues the same MLflow runs instead 
 
 Layout: one experiment per spec name, tagged as a classic training experiment so MLflow's UI opens on
 its runs table; a parent run per sweep invocation (tag `sweep_id`); a child run per trial, named from
-its swept values (`g_width=32 d_width=8 seed=0`; tags `trial_id`, `status` (a `gan.Status`),
+its swept values (`g_width=32 d_width=8 seed=0`; tags `trial_id`, `status` (a `record.status.Status`),
 `node_hostname`, `node_ip`, `git_commit`; params = the flattened resolved training config). Metrics are
 histories over `step` (generator iterations).
 """
@@ -30,7 +30,7 @@ from ray.tune import Callback
 from gan.config import Config, DataConfig, flatten
 from gan.data import dataset_info, locate_dataset, planned_size
 from gan.sampling import GENERATOR_ARTIFACT, save_generator
-from gan.status import Status
+from record.status import Status
 from record.names import (GIT_COMMIT, LAST_EVALUATION, NODE, PARENT, ROLE, ROLE_TRIAL, STATUS, SWEEP_ID, SWEPT,
                           TRIAL_ID, RunStatus, run_name)
 from sweeps.contract import CHECKPOINT_FILE, GRID_PREFIX, Result, TrialRequest
@@ -40,10 +40,28 @@ from sweeps.tracking.journal import Journal
 __all__ = ["MLflowTracker"]
 
 # Tune bookkeeping that is not worth an MLflow metric
-_SKIP = {"done", "training_iteration", "timestamp", "time_this_iter_s", "time_total_s", "pid", "iterations_since_restore",
-         "time_since_restore", "timesteps_since_restore", "timesteps_total", "episodes_total", "trial_id",
-         "checkpoint_dir_name", "should_checkpoint", "node_ip", "hostname", "date", "experiment_tag", "config",
-         *Result.FLAGS}
+_SKIP = {
+    "done",
+    "training_iteration",
+    "timestamp",
+    "time_this_iter_s",
+    "time_total_s",
+    "pid",
+    "iterations_since_restore",
+    "time_since_restore",
+    "timesteps_since_restore",
+    "timesteps_total",
+    "episodes_total",
+    "trial_id",
+    "checkpoint_dir_name",
+    "should_checkpoint",
+    "node_ip",
+    "hostname",
+    "date",
+    "experiment_tag",
+    "config",
+    *Result.FLAGS,
+}
 
 
 def training_input(data: DataConfig) -> dict:

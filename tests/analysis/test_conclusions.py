@@ -47,7 +47,7 @@ def test_a_figure_of_a_variant_level_claims_that_level_alone():
 
 def test_a_lone_finished_configuration_is_not_called_distinguishable():
     from analysis.conclusions import best_set_sentence
-    from analysis.stats import cell_table
+    from stats.contrasts import cell_table
 
     one = trials()[lambda t: t["ablation"] == level_label(LEVELS[0])]
     table = cell_table(one, "gan_test_acc", ["ablation"])
@@ -58,7 +58,7 @@ def test_a_lone_finished_configuration_is_not_called_distinguishable():
 def _contradicts(sentences: list[str], fit, params: list[str]) -> bool:
     """A report that calls one configuration distinguishable from every other, while every factor it differs
     from the others by gets "no detectable difference", and says nothing about why."""
-    from analysis.stats import NO_DIFFERENCE
+    from stats.contrasts import NO_DIFFERENCE
 
     if not any("distinguishable from every other" in s for s in sentences):
         return False
@@ -74,9 +74,9 @@ def test_a_report_never_calls_a_configuration_distinguishable_while_every_factor
     itself. Every report must either not say so or say why."""
     import numpy as np
 
-    from experiments.calibration import trials_table
+    from stats.calibration import trials_table
     from analysis.conclusions import model_sentences
-    from analysis.model import fit_design
+    from stats.fit import fit_design
 
     rng = np.random.default_rng(0)
     explained = 0
@@ -89,3 +89,31 @@ def test_a_report_never_calls_a_configuration_distinguishable_while_every_factor
         assert not _contradicts(sentences, fit, ["a", "b"]), sentences
         explained += any(s.startswith("Best configuration and factors:") for s in sentences)
     assert explained >= 3  # the case arises, so the check above is not vacuous
+
+
+def _two_by_two(g_effect: float, noise: float = 0.03) -> pd.DataFrame:
+    """FIDs of a 2x2 grid, 3 seeds each: g_width 8 -> 32 multiplies FID by `g_effect`, d_width does nothing."""
+    rows = []
+    for g in (8, 32):
+        for d in (8, 32):
+            for seed, wobble in enumerate((1 - noise, 1.0, 1 + noise)):
+                rows.append({"model.g_width": g, "model.d_width": d, "train.seed": seed, "status": "completed",
+                             "fid": 150 * (g_effect if g == 32 else 1.0) * wobble * (1 + 0.002 * (d == 32))})
+    return pd.DataFrame(rows)
+
+
+def test_the_answer_states_each_verdict_as_a_plain_change_with_its_interval():
+    from analysis.conclusions import answer_line, best_line
+    from stats.fit import fit_design
+
+    params = ["model.g_width", "model.d_width"]
+    fit = fit_design(_two_by_two(0.7), "fid", "min", params, {"model.g_width": 8, "model.d_width": 8})
+    lines = {e.parameter: answer_line(e, "fid") for e in fit.analysis.effects + fit.analysis.interactions}
+    g = lines["model.g_width"]
+    assert g.startswith("g_width 8 -> 32: fid 30% lower (") and g.endswith("), real")
+    low, high = (float(x.rstrip("%")) for x in g.split("(")[1].split(")")[0].split(" to "))
+    assert low < 30 < high  # the interval holds the estimate, both sides said as reductions
+    d = lines["model.d_width"]
+    assert d.startswith("d_width 8 -> 32: fid ") and d.endswith(", within noise") and " lower to " in d
+    best = best_line(fit.cells, params, "fid")
+    assert best.startswith("best set: ") and best.count("g_width=32") == 2 and "g_width=8" not in best

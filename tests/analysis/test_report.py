@@ -18,7 +18,7 @@ from statsmodels.stats.multitest import multipletests
 from analysis import SweepNotFound, load_sweep
 from analysis.report import build_report
 from sweeps.driver import run_sweep
-from sweeps.spec import parse_spec
+from sweeps.specfile import parse_spec
 from tests.helpers import MNIST_TEST_DIR, REPO
 
 SPEC = f"""\
@@ -219,10 +219,10 @@ def test_report_cli_and_clear_errors(sweep, tmp_path):
 
 
 def test_augmentation_study_over_the_sweep_resumes_and_is_reported(sweep, tmp_path):
-    """`experiments.augment` trains a LeNet per (plan, real, generated, seed) cell with the sweep's best
+    """`studies.augment` trains a LeNet per (plan, real, generated, seed) cell with the sweep's best
     generator's images, one MLflow run per cell; a second call trains nothing new; the report shows it."""
     from analysis.augmentation import augmentation_results
-    from experiments.augment import AugmentPlan, run_augmentation
+    from studies.augment import AugmentPlan, run_augmentation
 
     s, _ = sweep
     plan = AugmentPlan(real=(0, 1000), generated=(0, 200), plans=("mixed", "pretrained"), epochs=4,
@@ -250,9 +250,9 @@ def test_augmentation_study_over_the_sweep_resumes_and_is_reported(sweep, tmp_pa
 
 
 def test_gan_test_probe_rescored_under_each_protocol_variant(sweep, tmp_path):
-    """`experiments.gan_test_probe` re-scores finished conditional generators with the sweep's judge, the other
+    """`studies.gan_test_probe` re-scores finished conditional generators with the sweep's judge, the other
     sampling mode, the unscaled-pixel mistake and a LeNet judge, on the same sample sets."""
-    from experiments.gan_test_probe import VARIANTS, judge_predictions, main, probe, summarise
+    from studies.gan_test_probe import VARIANTS, judge_predictions, main, probe, summarise
     from gan.metrics.classifier import accuracy, default_spec, load_or_train_classifier, train_test_split
 
     s, out = sweep
@@ -303,7 +303,7 @@ def test_the_asha_replay_does_not_depend_on_the_order_results_happened_to_arrive
     """Two runs of one sweep schedule their trials differently; the report's replay must say the same."""
     import dataclasses
 
-    from analysis.model import fit_design
+    from stats.fit import fit_design
     from analysis.report._early_stopping import _early_stopping_check
 
     s, _ = sweep

@@ -106,7 +106,9 @@ def test_sweep_through_the_head_runs_trials_on_several_nodes(cluster, tmp_path):
     assert f"shipped to the workers: {tmp_path / 'plugin_lab'}" in proc.stdout
     client, runs = trial_runs(cluster["tracking_uri"], "spread")
     assert len(runs) == 4 and all(r.data.tags["status"] == "completed" for r in runs)
-    assert {(r.data.params["model.arch"], r.data.params["data.name"]) for r in runs} == {("tiny_conv", "mnist_low_digits")}
+    assert {(r.data.params["model.arch"], r.data.params["data.name"]) for r in runs} == {
+        ("tiny_conv", "mnist_low_digits")
+    }
     nodes = {r.data.tags["node_ip"] for r in runs}
     assert len(nodes) >= 2 and nodes <= {f"{SUBNET}.11", f"{SUBNET}.12"}
     assert not (tmp_path / "out" / "mlflow.db").exists()  # everything went to the cluster's MLflow server
@@ -121,7 +123,9 @@ def test_a_sweep_submitted_as_a_ray_job_from_the_users_lab_folder_runs_its_plugi
     ray_cli = str(Path(sys.executable).with_name("ray"))
     env = cluster["env"]
     if "RAY_API_SERVER_ADDRESS" not in env:
-        pytest.skip("the head has no job API: Ray's dashboard needs ray[default] (cluster/local_cluster.sh install-head)")
+        pytest.skip(
+            "the head has no job API: Ray's dashboard needs ray[default] (cluster/local_cluster.sh install-head)"
+        )
     port = env["RAY_API_SERVER_ADDRESS"].rsplit(":", 1)[1]
     assert env["RAY_API_SERVER_ADDRESS"] == f"http://127.0.0.1:{port}"
     # the job API runs code: it refuses a request without the cluster's token, and listens on loopback only
@@ -153,16 +157,34 @@ def test_a_sweep_submitted_as_a_ray_job_from_the_users_lab_folder_runs_its_plugi
     assert shipped and shipped[1].endswith("/plugin_lab") and not shipped[1].startswith(str(lab)), proc.stdout[:2000]
     client, runs = trial_runs(cluster["tracking_uri"], "jobbed")
     assert len(runs) == 2 and all(r.data.tags["status"] == "completed" for r in runs)
-    assert {(r.data.params["model.arch"], r.data.params["data.name"]) for r in runs} == {("tiny_conv", "mnist_low_digits")}
+    assert {(r.data.params["model.arch"], r.data.params["data.name"]) for r in runs} == {
+        ("tiny_conv", "mnist_low_digits")
+    }
     assert {r.data.tags["node_ip"] for r in runs} <= {f"{SUBNET}.11", f"{SUBNET}.12"}  # trials on the workers
     journals = list(out.glob("sweeps/jobbed-*/mlflow_journal.jsonl"))
     assert len(journals) == 1 and journals[0].stat().st_size > 0  # the sweep folder outlives the job
 
     # the head's packages are the head's alone: its dashboard agent runs in full, the workers' minimal
-    agents = {where: _dashboard_agents(pids) for where, pids in [
-        ("head", subprocess.run(["pgrep", "-f", str(cluster["state"] / "head")], capture_output=True, text=True).stdout.split()),
-        *((f"worker {i}", subprocess.run(["ip", "netns", "pids", f"gswt-w{i}"], capture_output=True, text=True).stdout.split())
-          for i in (1, 2))]}
+    agents = {
+        where: _dashboard_agents(pids)
+        for where, pids in [
+            (
+                "head",
+                subprocess.run(
+                    ["pgrep", "-f", str(cluster["state"] / "head")], capture_output=True, text=True
+                ).stdout.split(),
+            ),
+            *(
+                (
+                    f"worker {i}",
+                    subprocess.run(
+                        ["ip", "netns", "pids", f"gswt-w{i}"], capture_output=True, text=True
+                    ).stdout.split(),
+                )
+                for i in (1, 2)
+            ),
+        ]
+    }
     assert all(len(found) == 1 for found in agents.values()), agents
     assert [where for where, found in agents.items() if "--minimal" in found[0]] == ["worker 1", "worker 2"], agents
 

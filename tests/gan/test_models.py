@@ -101,12 +101,16 @@ def test_critic_under_gradient_penalty_has_no_batch_norm():
     assert "BatchNorm2d" not in kinds and "GroupNorm" in kinds
     _, D = build_models(ModelConfig(arch="dcgan"), channels=1, image_size=28, num_classes=10, critic=False)
     assert "BatchNorm2d" in {type(m).__name__ for m in D.modules()}
-    G, D = build_models(ModelConfig(arch="dcgan", batch_norm=False), channels=1, image_size=28, num_classes=10, critic=False)
+    G, D = build_models(
+        ModelConfig(arch="dcgan", batch_norm=False), channels=1, image_size=28, num_classes=10, critic=False
+    )
     assert not any("Norm" in type(m).__name__ for m in [*G.modules(), *D.modules()])
 
 
 def test_label_encodings_and_mlp_study_layout():
-    cfg = ModelConfig(arch="mlp", conditional=True, latent_dim=100, g_width=512, d_width=512, dropout=0.5, label_dim=256)
+    cfg = ModelConfig(
+        arch="mlp", conditional=True, latent_dim=100, g_width=512, d_width=512, dropout=0.5, label_dim=256
+    )
     G, D = build_models(cfg, channels=1, image_size=28, num_classes=10, critic=False)
     linears = [m for m in G.modules() if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(356, 512), (512, 512), (512, 784)]
@@ -150,7 +154,10 @@ def test_extra_layers_and_labels_through_their_own_conv_layer():
     x = G(z, y)
     assert x.shape == (2, 1, 28, 28) and D(x, y).shape == (2,)
     assert not torch.allclose(G(z, torch.tensor([4, 8])), x)  # the label changes the image
-    with pytest.raises(ConfigError, match=r"`model.label_encoding` is 'conv', but must be one of 'embedding', 'onehot' for `model.arch: mlp`"):
+    with pytest.raises(
+        ConfigError,
+        match=r"`model.label_encoding` is 'conv', but must be one of 'embedding', 'onehot' for `model.arch: mlp`",
+    ):
         ModelConfig(arch="mlp", conditional=True, label_encoding="conv")
     with pytest.raises(ConfigError, match=r"`model.kernel_size` is 4, but a stride-2 4x4 convolution"):
         Config.from_dict({"model": {"arch": "dcgan", "depth": 3, "kernel_size": 4}, "train": {"iterations": 1}})

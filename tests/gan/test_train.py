@@ -3,7 +3,7 @@ import torch
 from PIL import Image
 
 from gan import Config, Trainer, train
-from gan.status import Status
+from record.status import Status
 from tests.helpers import mnist_test_data
 
 
@@ -20,7 +20,10 @@ def config(sections: dict | None = None, **more) -> Config:
 
 
 def weights(trainer):
-    return {**{f"G.{k}": v for k, v in trainer.G.state_dict().items()}, **{f"D.{k}": v for k, v in trainer.D.state_dict().items()}}
+    return {
+        **{f"G.{k}": v for k, v in trainer.G.state_dict().items()},
+        **{f"D.{k}": v for k, v in trainer.D.state_dict().items()},
+    }
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from hypothesis import given, strategies as st
 
 from gan.config import Config, flatten, merge_dotted
 from record import params as typed
-from sweeps.spec import load_spec
+from sweeps.specfile import load_spec
 
 SPECS = sorted(Path(__file__).resolve().parents[2].joinpath("search_spaces").glob("*.yaml"))
 

@@ -16,10 +16,10 @@ import pytest
 import ray
 
 from analysis import load_sweep
-from analysis.adaptive import next_round
+from stats.adaptive import next_round
 from record.folder import ADAPTIVE_ARTIFACT as RECORD
 from sweeps.driver import run_sweep
-from sweeps.spec import SpecError, parse_spec
+from sweeps.specfile import SpecError, parse_spec
 from tests.helpers import MNIST_TEST_DIR, REPO
 
 # two generator widths far enough apart that the first look (2 seeds, 0.56% of the 5%) cannot decide them,
@@ -74,7 +74,9 @@ def test_adaptive_seeds_parse_and_bad_ones_are_refused_with_the_key_and_what_is_
         assert said in _spec_error(SPEC.replace(adaptive, bad)), bad
     optuna = parse_spec(SPEC.replace("method: grid", "method: optuna\nnum_samples: 3"), source="a.yaml")
     assert optuna.adaptive == spec.adaptive and optuna.num_trials() == 12  # up to 4 seeds of 3 configurations
-    assert "adaptive seeds need `early_stopping: none` or `race`" in _spec_error(SPEC + "early_stopping: {type: asha}\n")
+    assert "adaptive seeds need `early_stopping: none` or `race`" in _spec_error(
+        SPEC + "early_stopping: {type: asha}\n"
+    )
     assert "drop `num_samples` and `budget`" in _spec_error(SPEC + "num_samples: 2\n")
 
 
@@ -106,7 +108,9 @@ def test_the_searcher_adds_seeds_only_where_a_refit_on_the_mlflow_runs_says_so(a
     trials = sweep.trials.assign(**{"model.g_width": sweep.trials["model.g_width"].astype(str)})
     for look, rd in enumerate(rec["rounds"], start=1):
         # what the sweep had at this look: each configuration's first seeds, as MLflow holds their runs
-        held = trials[[values.index(int(s)) < given[(str(g),)] for g, s in zip(trials["model.g_width"], trials["train.seed"])]]
+        held = trials[
+            [values.index(int(s)) < given[(str(g),)] for g, s in zip(trials["model.g_width"], trials["train.seed"])]
+        ]
         assert len(held) == rd["runs"] == sum(given.values())
         r = next_round(held, "fid", "min", ["model.g_width"], {"model.g_width": "4"}, look=look, looks=3,
                        seeds=dict(given), max_seeds=4, decided=decided, settled=settled)
@@ -158,7 +162,9 @@ def test_a_driver_killed_mid_round_resumes_to_the_same_trials_and_decisions(adap
     again = json.loads((folder / RECORD).read_text())
     assert again["stop"] == rec["stop"]
     assert [c["seeds"] for c in again["cells"]] == [c["seeds"] for c in rec["cells"]]
-    assert [sorted(map(tuple, r["decided"])) for r in again["rounds"]] == [sorted(map(tuple, r["decided"])) for r in rec["rounds"]]
+    assert [sorted(map(tuple, r["decided"])) for r in again["rounds"]] == [
+        sorted(map(tuple, r["decided"])) for r in rec["rounds"]
+    ]
     pairs, sweep = _completed(folder)
     assert pairs == _completed(reference)[0]
     kept = sweep.trials[sweep.trials["status"] != "lost"]
@@ -194,7 +200,7 @@ def test_the_optuna_seeds_go_to_the_contenders_and_a_clearly_worse_configuration
     contenders and one far behind."""
     import optuna
 
-    from sweeps.search import AdaptiveOptunaSeeds, PruningAwareOptunaSearch
+    from sweeps.searchers import AdaptiveOptunaSeeds, PruningAwareOptunaSearch
     from ray import tune
 
     inner = PruningAwareOptunaSearch(space={"lr": tune.uniform(0, 1)}, metric="fid", mode="min",

@@ -72,7 +72,7 @@ def _serve(argv: list[str], probe: str) -> subprocess.Popen:
         except OSError:
             if server.poll() is not None or time.time() > deadline:
                 os.killpg(server.pid, signal.SIGKILL)
-                raise AssertionError(f"{argv[0]} did not start")
+                raise AssertionError(f"{argv[0]} did not start") from None
             time.sleep(0.5)
 
 
@@ -125,7 +125,9 @@ def test_the_printed_mlflow_page_opens_on_the_sweeps_trials_best_first_with_thei
                               order_by=["metrics.fid ASC"])
     server = _serve(argv, f"http://127.0.0.1:{port}/health")
     try:
-        table = _text(subprocess.run([*CHROMIUM, "--dump-dom", page], capture_output=True, text=True, timeout=120).stdout)
+        table = _text(
+            subprocess.run([*CHROMIUM, "--dump-dom", page], capture_output=True, text=True, timeout=120).stdout
+        )
         subprocess.run([*CHROMIUM, f"--screenshot={tmp_path / 'mlflow_runs.png'}", page],
                        capture_output=True, timeout=120)
         run_page = f"http://127.0.0.1:{port}/#/experiments/{runs[0].info.experiment_id}/runs/{runs[0].info.run_id}"

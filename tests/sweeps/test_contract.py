@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from gan.status import Status
+from record.status import Status
 from gan.config import Config
 from sweeps.contract import TRIAL, TRIAL_INDEX, Result, TrialRequest, status_of
 from sweeps.plan import resolved_spec
-from sweeps.spec import load_spec, parse_spec
+from sweeps.specfile import load_spec, parse_spec
 from tests.helpers import REPO
 
 

@@ -31,9 +31,13 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                        HealthCheck.data_too_large])
 SESSION = "2026-01-01_00-00-00"
-GOOD_MEMBERS = {f"experiment_state-{SESSION}.json": b'{"trial_data": []}', "tuner.pkl": b"\x80\x04N.",
-                f"basic-variant-state-{SESSION}.json": b"\x80\x04}\x94.",
-                f"searcher-state-{SESSION}.pkl": b"\x80\x04}\x94.", f"search_gen_state-{SESSION}.json": b"\x80\x04}\x94."}
+GOOD_MEMBERS = {
+    f"experiment_state-{SESSION}.json": b'{"trial_data": []}',
+    "tuner.pkl": b"\x80\x04N.",
+    f"basic-variant-state-{SESSION}.json": b"\x80\x04}\x94.",
+    f"searcher-state-{SESSION}.pkl": b"\x80\x04}\x94.",
+    f"search_gen_state-{SESSION}.json": b"\x80\x04}\x94.",
+}
 names = st.one_of(st.sampled_from([*GOOD_MEMBERS, "../x.json", "/etc/x", "*", "a/../../b", "..", "", ".", "\x00",
                                    f"experiment_state-{SESSION}.json/../../x"]), st.text(max_size=30))
 blobs = st.one_of(st.binary(max_size=200), st.sampled_from(list(GOOD_MEMBERS.values())))
@@ -84,8 +88,17 @@ def store(tmp_path_factory):
     uri = f"sqlite:///{root / 'mlflow.db'}"
     exp_id, parent = open_parent_run(uri, "fuzz", "sweep1", (root / "art").as_uri(), {}, {})
     client = MlflowClient(uri)
-    run = client.create_run(exp_id, run_name="kept", tags={"mlflow.parentRunId": parent, "trial_id": "kept",
-                                                           "sweep_id": "sweep1", "role": "trial", "status": "completed"})
+    run = client.create_run(
+        exp_id,
+        run_name="kept",
+        tags={
+            "mlflow.parentRunId": parent,
+            "trial_id": "kept",
+            "sweep_id": "sweep1",
+            "role": "trial",
+            "status": "completed",
+        },
+    )
     client.log_metric(run.info.run_id, "fid", 42.0, step=10)
     return uri, exp_id, parent, run.info.run_id
 

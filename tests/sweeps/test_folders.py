@@ -11,7 +11,7 @@ import pytest
 
 from record.folder import StateDamaged, SweepState, latest_sweep_dir, read_state
 from sweeps.location import write_state
-from gan._io import atomic_path
+from record.files import atomic_path
 from tests.helpers import MNIST_TEST_DIR, REPO
 
 
@@ -93,7 +93,9 @@ def test_resume_and_push_refuse_a_folder_others_may_write_to_unless_trusted(tmp_
     assert "A sweep folder is code" not in trusted.stderr  # past the check (the fake store then answers or not)
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="giving a folder to another user needs root")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="giving a folder to another user needs root"
+)
 def test_resume_refuses_a_folder_another_user_owns(tmp_path):
     out = tmp_path / "out"
     folder = _unfinished_sweep(out)

@@ -20,7 +20,7 @@ from PIL import Image
 
 from gan.data import read_idx
 from sweeps.driver import run_sweep
-from sweeps.spec import SpecError, load_spec, parse_spec
+from sweeps.specfile import SpecError, load_spec, parse_spec
 from tests.helpers import MNIST_TEST_DIR, REPO
 from tests.sweeps.test_sweep import _finished_trials, local_ray, trial_runs  # noqa: F401 (a fixture)
 
@@ -141,7 +141,9 @@ def test_a_swept_architecture_that_cannot_fit_an_npzs_side_is_refused_at_its_key
     text = textwrap.dedent(USER_DATA_SPEC.format(name="deep", data=f"{{name: npz, root: {tmp_path / 'digits.npz'}}}"))
     assert parse_spec(text, source="deep.yaml").trial_configs()  # the base's 3 blocks fit 28 x 28
     with pytest.raises(SpecError) as e:  # 5 blocks do not: refused before any trial, at the swept key
-        parse_spec(text.replace("model.d_width: {values: [8, 16]}", "model.depth: {values: [3, 5]}"), source="deep.yaml")
+        parse_spec(
+            text.replace("model.d_width: {values: [8, 16]}", "model.depth: {values: [3, 5]}"), source="deep.yaml"
+        )
     assert "`parameters.model.depth`" in str(e.value) and "model.depth=5" in str(e.value), str(e.value)
 
 

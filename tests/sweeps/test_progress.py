@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from gan.status import Status
+from record.status import Status
 from sweeps.contract import Result
 from sweeps.ledger import Ledger, ledger_callback
 from sweeps.progress import Progress

@@ -1,14 +1,17 @@
 """The driver's last word on a sweep (sweeps.summary): the configurations ranked by the report's model."""
 
-from gan.status import Status
-from sweeps.spec import parse_spec
+from record.status import Status
+from sweeps.specfile import parse_spec
 from sweeps.summary import format_summary
 
 
 def _summary_spec(name: str, parameters: str, seeds: int):
     """A small grid spec for the sweep summary's tests: `parameters` is the indented body of its `parameters:`."""
-    return parse_spec(f"name: {name}\nbase:\n  data: {{name: fashion_mnist}}\n  train: {{iterations: 20, eval_every: 10}}\n"
-                      f"parameters:\n{parameters}method: grid\nseeds: {seeds}\n", source=f"{name}.yaml")
+    return parse_spec(
+        f"name: {name}\nbase:\n  data: {{name: fashion_mnist}}\n  train: {{iterations: 20, eval_every: 10}}\n"
+        f"parameters:\n{parameters}method: grid\nseeds: {seeds}\n",
+        source=f"{name}.yaml",
+    )
 
 
 def test_the_sweep_summary_does_not_rank_a_lone_configuration_against_nothing():

@@ -20,7 +20,7 @@ from mlflow.tracking import MlflowClient
 
 from analysis import load_sweep, ranking
 from sweeps.driver import run_sweep
-from sweeps.spec import parse_spec
+from sweeps.specfile import parse_spec
 from tests.helpers import MNIST_TEST_DIR, REPO, MlflowServer
 
 BASE = f"""\
@@ -495,7 +495,7 @@ def test_two_sweeps_at_once_share_one_output_folder_and_store(tmp_path, store, r
     for p in procs:
         p.wait(timeout=900)
     logs = {name: (tmp_path / f"{name}.log").read_text() for name in ("twin_a", "twin_b")}
-    for p, (name, text) in zip(procs, logs.items()):
+    for p, text in zip(procs, logs.values()):
         assert p.returncode == 0, text[-3000:]
         assert "database is locked" not in text and "Traceback" not in text, text[-3000:]
     uri = extra[1] if extra else f"sqlite:///{out / 'mlflow.db'}"

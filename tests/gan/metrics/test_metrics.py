@@ -53,7 +53,9 @@ def test_fid_ranks_real_far_below_noise_and_one_class(fashion_evaluator, fashion
     real = fashion_evaluator.score_images(fashion_test.images[:2000], metrics=("fid",))[FID]
     noise = fashion_evaluator.score_images(torch.randint(0, 256, (2000, 1, 28, 28), dtype=torch.uint8),
                                            metrics=("fid",))[FID]
-    one_class = fashion_evaluator.score_images(fashion_test.images[fashion_test.labels == 7][:1000], metrics=("fid",))[FID]
+    one_class = fashion_evaluator.score_images(fashion_test.images[fashion_test.labels == 7][:1000], metrics=("fid",))[
+        FID
+    ]
     assert real * 10 < one_class and real * 10 < noise, (real, one_class, noise)
 
 

@@ -86,7 +86,12 @@ def test_every_classifier_maps_images_to_features_and_logits_and_learns_digits(n
         features, logits = net.forward_features(torch.zeros(2, 3, size, size))
         assert features.shape[0] == 2 and features.dim() == 2 and logits.shape == (2, 5)
         assert torch.equal(net(torch.zeros(2, 3, size, size)), logits)
-    train_x, train_y, test_x, test_y = digits.images[:3000], digits.labels[:3000], digits.images[-2000:], digits.labels[-2000:]
+    train_x, train_y, test_x, test_y = (
+        digits.images[:3000],
+        digits.labels[:3000],
+        digits.images[-2000:],
+        digits.labels[-2000:],
+    )
     model = fit_classifier(train_x, train_y, 10, epochs=3, seed=CLASSIFIER_SEED, arch=name)
     # chance is 0.10; measured 0.96 (domain) and 0.86 (lenet): the bound sits 16 points below the lower one
     assert accuracy(model, test_x, test_y) > 0.7

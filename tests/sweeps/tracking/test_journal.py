@@ -119,7 +119,13 @@ def test_a_journal_can_upload_only_files_of_its_own_folder_and_never_through_a_s
     (folder / "lnk").symlink_to(tmp_path)
     (folder / "journal_files" / "kept.txt").write_text("a file of the sweep")
     left = Journal(folder, uri, exp_id, parent, "sweep1")
-    hostile = [str(secret), "journal_files/../../credentials", "journal_files/link", "lnk/credentials", "../credentials"]
+    hostile = [
+        str(secret),
+        "journal_files/../../credentials",
+        "journal_files/link",
+        "lnk/credentials",
+        "../credentials",
+    ]
     for name in hostile:
         left.append({"op": "artifact", "trial": None, "file": name, "path": None})
     left.append({"op": "artifact", "trial": None, "file": "journal_files/kept.txt", "path": None})

@@ -9,7 +9,7 @@ from mlflow.tracking import MlflowClient
 from ray.tune.callback import CallbackList
 
 from gan.config import Config, flatten, merge_dotted
-from gan.status import Status
+from record.status import Status
 from record.names import run_name
 from sweeps.contract import Result, TrialRequest
 from sweeps.ledger import Ledger, ledger_callback

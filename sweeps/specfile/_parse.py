@@ -1,0 +1,316 @@
+"""YAML text -> a validated `SweepSpec`, in one place, before Ray starts: the top-level keys, scales
+(every scale is checked, not only the one asked for), and every trial's training config built once."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from pathlib import Path
+from typing import Mapping
+
+import yaml
+
+from gan import DATASETS
+from gan.config import Config, ConfigError, flatten
+from gan.data import dataset_info
+from gan.registration import PluginError, check_plugin_names, import_plugins
+from gan.metrics import FID, OUTPUTS, EvalConfig
+from record.design import level_label
+from sweeps.specfile._fields import (config_error, dataclass_from, parse_adaptive, parse_budget, parse_metric,
+                                 parse_parameter, parse_published, check_race, req_type)
+from sweeps.specfile._yaml import MAX_SPEC_BYTES, Ctx, Locator, SpecError, check_aliases, check_depth, check_finite
+from sweeps.specfile.schema import EARLY_STOPPING, MAX_TRIALS, METHODS, SEED_LIMIT, EarlyStopping, Resources, SweepSpec
+
+__all__ = ["load_spec", "parse_spec"]
+
+
+_TOP_KEYS = {
+    "name", "description", "base", "parameters", "method", "metric", "mode", "early_stopping", "num_samples",
+    "seeds", "resources", "max_concurrent", "max_failures", "search_seed", "evaluation", "final_num_samples", "scales",
+    "published", "budget", "plugins",
+}
+
+
+def load_spec(path: str | Path, scale: str | None = None, seeds: list[int] | None = None) -> SweepSpec:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise SpecError(f"{path}: cannot read the spec ({e.strerror}).") from None
+    return parse_spec(text, source=str(path), scale=scale, seeds=seeds)
+
+
+def parse_spec(text: str, source: str = "<string>", scale: str | None = None,
+               seeds: list[int] | None = None) -> SweepSpec:
+    """`seeds` replaces the spec's (after its scale), e.g. to rerun a sweep on another seed set."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(f"{source}: the spec is {len(text)} characters long; a spec may have at most {MAX_SPEC_BYTES}.")
+    try:
+        check_depth(text, source)  # before the recursive composer meets it
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        check_aliases(node, source)  # before anything expands what aliases repeat
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        raise SpecError(f"{source}{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    except RecursionError:
+        raise SpecError(f"{source}: the YAML is nested too deeply to read; a spec is a few levels deep.") from None
+    ctx = Ctx(source, Locator(node))
+    check_finite(raw, ctx, ())
+    if not isinstance(raw, dict):
+        raise ctx.fail((), "a spec must be a mapping with at least `name`, `base` and `parameters`.")
+    unknown = sorted(set(raw) - _TOP_KEYS)
+    if unknown:
+        raise ctx.fail((unknown[0],), f"unknown key; allowed keys: {', '.join(sorted(_TOP_KEYS))}.")
+    _import_plugins(raw, ctx, source)  # before any config is built: they register the names it may use
+    scales = raw.pop("scales", None) or {}
+    if not isinstance(scales, dict):
+        raise ctx.fail(("scales",), "must map scale names (e.g. smoke) to overrides of this spec.")
+    if scale is not None and scale not in scales:
+        raise ctx.fail(
+            ("scales",), f"no scale {scale!r} in this spec; available: {', '.join(map(str, scales)) or 'none'}."
+        )
+    try:
+        spec = _scaled(raw, scales, scale, ctx, source, seeds)
+        # every other scale is checked too, so that a typo in one is found the day it is written, not the day it runs
+        for other in scales:
+            if other != scale:
+                _scaled(raw, scales, other, ctx, source, None)
+        if scale is not None:
+            _scaled(raw, scales, None, ctx, source, None)
+    except ConfigError as e:  # a config value the typed config refused: its message names the key
+        raise SpecError(f"{source}: {e}") from None
+    return dataclasses.replace(spec, seeds_given=tuple(seeds)) if seeds is not None else spec
+
+
+def _scaled(raw: dict, scales: dict, scale, ctx: Ctx, source: str, seeds: list[int] | None) -> SweepSpec:
+    """The spec at `scale` (None: as written), `seeds` replacing its seeds."""
+    if scale is not None:
+        override = scales[scale]
+        if not isinstance(override, dict):
+            raise ctx.fail(("scales", scale), "must be a mapping of spec keys to override.")
+        bad = sorted(set(override) - (_TOP_KEYS - {"scales", "name", "plugins"}), key=str)
+        if bad:
+            raise ctx.fail(("scales", scale, bad[0]), "cannot be overridden by a scale.")
+        raw = deep_merge(raw, override)
+    else:
+        raw = copy.deepcopy(raw)
+    if seeds is not None:
+        raw["seeds"] = {**raw["seeds"], "values": list(seeds)} if isinstance(raw.get("seeds"), dict) else list(seeds)
+    try:
+        return _build_spec(raw, ctx, source, scale)
+    except SpecError as e:
+        if scale is None or str(e).startswith("in scale"):
+            raise
+        raise SpecError(f"in scale {scale!r}: {e}") from None
+
+
+def _import_plugins(raw: dict, ctx: Ctx, source: str) -> None:
+    """Import the spec's plugin modules (the spec's folder is searched after the import path)."""
+    if "plugins" not in raw:
+        return
+    try:
+        import_plugins(check_plugin_names(raw["plugins"]), Path(source).parent if Path(source).is_file() else None)
+    except PluginError as e:
+        raise ctx.fail(("plugins",), str(e)) from None
+
+
+def deep_merge(base: Mapping, override: Mapping) -> dict:
+    out = copy.deepcopy(dict(base))
+    for k, v in override.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) and k != "parameters":
+            out[k] = deep_merge(out[k], v)
+        elif k == "parameters" and isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = {**out[k], **v}  # a scale replaces whole parameter entries, keeps the others
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _build_spec(raw: dict, ctx: Ctx, source: str, scale: str | None) -> SweepSpec:
+    for key in ("name", "base", "parameters"):
+        if key not in raw:
+            raise ctx.fail((key,), "is required.")
+    name = req_type(ctx, ("name",), raw["name"], str, "a string")
+    if not name.strip() or any(c in name for c in "/\\"):
+        raise ctx.fail(("name",), f"is {name!r}, but must be a non-empty name without slashes.")
+    base_raw = raw["base"]
+    if not isinstance(base_raw, dict):
+        raise ctx.fail(("base",), "must be a training config mapping (data, model, loss, optim, train).")
+    try:
+        base = Config.from_dict(base_raw)
+    except ConfigError as e:
+        raise config_error(ctx, ("base",), e) from None
+    _check_user_files(ctx, base)
+    valid_keys = set(flatten(Config(train=base.train).to_dict()))
+    method = raw.get("method", "grid")
+    if method not in METHODS:
+        raise ctx.fail(("method",), f"is {method!r}, but must be one of {', '.join(METHODS)}.")
+    params_raw = raw["parameters"] or {}
+    if not isinstance(params_raw, dict):
+        raise ctx.fail(("parameters",), "must map dotted config keys (e.g. model.latent_dim) to a search domain.")
+    parameters = [parse_parameter(ctx, key, dom, method, valid_keys) for key, dom in params_raw.items()]
+    if "train.seed" in {p.key for p in parameters}:
+        raise ctx.fail(("parameters", "train.seed"), "is set by `seeds`; list the seeds there instead.")
+    evaluation, metric, mode, min_effect = _parse_ranking(ctx, raw)
+    early = _parse_early_stopping(ctx, raw.get("early_stopping") or {"type": "none"})
+    num_samples = req_type(ctx, ("num_samples",), raw.get("num_samples", 1), int, "an integer >= 1")
+    if not 1 <= num_samples <= MAX_TRIALS:
+        raise ctx.fail(("num_samples",), f"is {num_samples}, but must be from 1 to {MAX_TRIALS}.")
+    seeds, adaptive = _parse_seeds(ctx, raw, base, method, early, num_samples)
+    variants = {p.key: [level_label(v) for v in p.values] for p in parameters if p.variant}
+    spec = SweepSpec(
+        name=name, base=base, base_raw=base_raw, parameters=tuple(parameters), method=method, metric=metric, mode=mode,
+        min_effect=min_effect, early_stopping=early, num_samples=num_samples, seeds=seeds, adaptive=adaptive,
+        evaluation=evaluation, published=parse_published(ctx, raw.get("published"), valid_keys, variants),
+        budget=parse_budget(ctx, raw.get("budget"), base, method, {p.key for p in parameters}),
+        source=source, scale=scale, raw=copy.deepcopy(raw), plugins=check_plugin_names(raw.get("plugins", [])),
+        **_parse_running(ctx, raw),
+    )
+    _check_trial_count(spec, ctx)
+    _check_every_trial_config(spec, ctx)
+    return spec
+
+
+def _check_user_files(ctx: Ctx, base: Config) -> None:
+    """A dataset that is the user's own files (image_folder, npz) is read now, before any work: its path,
+    its format, and whether it has the labels a conditional model needs."""
+    if DATASETS.get(base.data.name).describe is None:
+        return
+    try:
+        info = dataset_info(base.data)
+    except (OSError, ValueError) as e:
+        raise ctx.fail(("base", "data", "root"), str(e)) from None
+    if base.model.conditional and info.num_classes < 2:
+        raise ctx.fail(("base", "model", "conditional"), f"is true, but {info.title} has no classes (a flat folder, or "
+                       "no `y`); use an unconditional model, or one subfolder per class.")
+    try:
+        _check_user_geometry(base)
+    except ConfigError as e:
+        raise config_error(ctx, ("base",), e) from None
+
+
+def _parse_ranking(ctx: Ctx, raw: dict) -> tuple[EvalConfig, str, str, float | None]:
+    """The evaluation, the metric that ranks trials (computed by it), its direction and the min_effect."""
+    try:
+        evaluation = EvalConfig.from_dict(raw.get("evaluation") or {})
+    except ConfigError as e:
+        raise config_error(ctx, (), e) from None
+    metric, min_effect = parse_metric(ctx, raw.get("metric", FID))
+    rankable = sorted(name for name, out in OUTPUTS.items() if out.direction)
+    if metric not in rankable:
+        raise ctx.fail(("metric",), f"is {metric!r}, but must be one of {', '.join(rankable)}.")
+    producer = OUTPUTS[metric].producer
+    if producer not in evaluation.metrics:
+        raise ctx.fail(("metric",), f"{metric!r} is not computed: add `{producer}` to `evaluation.metrics` "
+                                    f"(now {list(evaluation.metrics)}).")
+    mode = raw.get("mode", OUTPUTS[metric].direction)
+    if mode not in ("min", "max"):
+        raise ctx.fail(("mode",), f"is {mode!r}, but must be min or max.")
+    return evaluation, metric, mode, min_effect
+
+
+def _parse_early_stopping(ctx: Ctx, es_raw) -> EarlyStopping:
+    if isinstance(es_raw, str):
+        es_raw = {"type": es_raw}
+    early = dataclass_from(ctx, ("early_stopping",), EarlyStopping, es_raw)
+    if early.type not in EARLY_STOPPING:
+        raise ctx.fail(
+            ("early_stopping", "type"), f"is {early.type!r}, but must be one of: {', '.join(EARLY_STOPPING)}."
+        )
+    if early.grace_period < 1:
+        raise ctx.fail(("early_stopping", "grace_period"), f"is {early.grace_period}, but must be >= 1 evaluation.")
+    if early.max_evaluations is not None and early.max_evaluations < 1:
+        raise ctx.fail(("early_stopping", "max_evaluations"), f"is {early.max_evaluations}, but must be >= 1 "
+                                                              "evaluation (or null: the most any trial runs).")
+    if early.reduction_factor <= 1:
+        raise ctx.fail(("early_stopping", "reduction_factor"), f"is {early.reduction_factor}, but must be > 1.")
+    return early
+
+
+def _parse_seeds(ctx: Ctx, raw: dict, base: Config, method: str, early: EarlyStopping, num_samples: int):
+    """(the seeds, in order; adaptive seeds or None) from `seeds`: a list, a count, or {initial, max}."""
+    seeds_raw = raw.get("seeds", [base.train.seed])
+    adaptive = None
+    if isinstance(seeds_raw, dict):
+        adaptive, seeds_raw = parse_adaptive(ctx, seeds_raw, method, early, num_samples, raw.get("budget"))
+    if isinstance(seeds_raw, int) and not isinstance(seeds_raw, bool):
+        if not 1 <= seeds_raw <= SEED_LIMIT:
+            raise ctx.fail(("seeds",), f"is {seeds_raw}, but a count of seeds must be from 1 to {SEED_LIMIT}.")
+        seeds_raw = list(range(seeds_raw))  # `seeds: 3` means seeds 0, 1, 2
+    if isinstance(seeds_raw, list) and len(seeds_raw) > SEED_LIMIT:
+        raise ctx.fail(("seeds",), f"lists {len(seeds_raw)} seeds; a configuration may have at most {SEED_LIMIT}.")
+    if not (isinstance(seeds_raw, list) and seeds_raw and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                                                              for s in seeds_raw)):
+        raise ctx.fail(("seeds",), f"is {seeds_raw!r}, but must be a non-empty list of integers >= 0 or a count.")
+    if len(set(seeds_raw)) != len(seeds_raw):
+        raise ctx.fail(("seeds",), f"has duplicates: {seeds_raw}.")
+    if method == "optuna" and len(seeds_raw) > 1 and early.type == "asha":
+        raise ctx.fail(("early_stopping",), "ASHA cannot be combined with seed replicates under `method: optuna`: it "
+                                            "would stop seeds of one configuration one by one, and Optuna is told "
+                                            "their mean. Use `early_stopping: none` with several seeds, or one seed.")
+    if early.type == "race":
+        check_race(ctx, method, seeds_raw, adaptive, raw.get("max_concurrent", 0))
+    return tuple(seeds_raw), adaptive
+
+
+def _parse_running(ctx: Ctx, raw: dict) -> dict:
+    """How the trials run: resources, concurrency, retries, the search's seed, final samples, description."""
+    resources = dataclass_from(ctx, ("resources",), Resources, raw.get("resources") or {})
+    if resources.cpus <= 0 or resources.gpus < 0:
+        raise ctx.fail(
+            ("resources",), f"cpus must be > 0 and gpus >= 0 (got cpus={resources.cpus}, gpus={resources.gpus})."
+        )
+    max_concurrent = req_type(ctx, ("max_concurrent",), raw.get("max_concurrent", 0), int, "an integer >= 0")
+    if not 0 <= max_concurrent <= MAX_TRIALS:
+        raise ctx.fail(("max_concurrent",), f"is {max_concurrent}, but must be from 0 (as many as the resources allow) "
+                                            f"to {MAX_TRIALS}.")
+    max_failures = req_type(ctx, ("max_failures",), raw.get("max_failures", 2), int, "an integer >= 0")
+    if not 0 <= max_failures <= 100:
+        raise ctx.fail(("max_failures",), f"is {max_failures}, but must be from 0 to 100 retries of a crashed trial.")
+    search_seed = req_type(ctx, ("search_seed",), raw.get("search_seed", 0), int, "an integer")
+    final_n = raw.get("final_num_samples")
+    if final_n is not None and (not isinstance(final_n, int) or isinstance(final_n, bool) or final_n < 10):
+        raise ctx.fail(("final_num_samples",), f"is {final_n!r}, but must be an integer >= 10.")
+    description = req_type(ctx, ("description",), raw.get("description", ""), str, "a string")
+    return dict(resources=resources, max_concurrent=max_concurrent, max_failures=max_failures, search_seed=search_seed,
+                final_num_samples=final_n, description=description.strip())
+
+
+def _check_trial_count(spec: SweepSpec, ctx: Ctx) -> None:
+    """The trials the spec plans, counted before any list of them is built."""
+    combos = math.prod(len(p.values) for p in spec.parameters) if spec.method == "grid" else 1
+    n = combos * spec.num_samples * len(spec.seeds) * max(1, len(spec.budget.hold))
+    if n > MAX_TRIALS:
+        raise ctx.fail(("parameters",) if spec.method == "grid" else ("num_samples",),
+                       f"the spec plans {n} trials ({combos} configurations x {spec.num_samples} x {len(spec.seeds)} "
+                       f"seeds); a sweep may plan at most {MAX_TRIALS}. Sweep fewer values, or split the sweep.")
+
+
+def _check_user_geometry(cfg: Config) -> None:
+    """A dataset of the user's files knows its side only once they are read (which `_check_user_files`
+    did for the base): each swept config's architecture is checked at that side too."""
+    if cfg.data.image_size or DATASETS.get(cfg.data.name).describe is None:
+        return  # a set side was checked with the config; a built-in dataset's side is known
+    try:
+        side = dataset_info(cfg.data).image_size
+    except (OSError, ValueError) as e:
+        raise ConfigError(str(e)) from None
+    cfg.check_geometry(side)
+
+
+def _check_every_trial_config(spec: SweepSpec, ctx: Ctx) -> None:
+    """Build the training config of every grid point (or every distribution corner) so a bad value fails now."""
+    trial_values = spec.trial_configs() if spec.method != "optuna" else []
+    corners = spec.corners()
+    for swept in (trial_values[:500] or []) + corners[:256]:
+        try:
+            _check_user_geometry(spec.config_for(swept))
+        except ConfigError as e:
+            key = next((k for k in swept if f"`{k}`" in str(e)), None)
+            path = ("parameters", key) if key else ("base",)
+            raise ctx.fail(
+                path, f"with {', '.join(f'{k}={v!r}' for k, v in swept.items() if k != 'train.seed')}: {e}"
+            ) from None

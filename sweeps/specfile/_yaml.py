@@ -1,0 +1,122 @@
+"""Reading a spec's YAML safely, and saying where it is wrong.
+
+Before anything is built from a spec: its size, its nesting depth (read from the flat stream of parse
+events, without recursion), aliases that contain themselves or expand to more than MAX_SPEC_NODES values,
+and non-finite numbers are refused. `Ctx.fail` makes every error name the file, the key path and the line.
+"""
+
+from __future__ import annotations
+
+import math
+
+import yaml
+
+from record.errors import SpecError
+
+__all__ = ["Ctx", "Locator", "MAX_SPEC_BYTES", "MAX_SPEC_DEPTH", "MAX_SPEC_NODES", "SpecError", "check_aliases",
+           "check_depth", "check_finite"]
+
+
+
+
+MAX_SPEC_BYTES = 1_000_000  # a spec file's size
+MAX_SPEC_NODES = 100_000  # values in a spec once its aliases are expanded
+MAX_SPEC_DEPTH = 64  # nesting of mappings and lists
+
+
+def check_depth(text: str, source: str) -> None:
+    """Refuse YAML nested deeper than MAX_SPEC_DEPTH, read as a flat stream of events (no recursion)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_SPEC_DEPTH:
+                raise SpecError(f"{source}, line {event.start_mark.line + 1}: the YAML is nested more than "
+                                f"{MAX_SPEC_DEPTH} levels deep; a spec is a few levels deep.")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
+def check_aliases(node, source: str) -> None:
+    """Refuse an alias that contains itself, and a spec whose aliases expand to more than MAX_SPEC_NODES
+    values (a few hundred bytes of nested aliases can stand for billions), counting each node once."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def size(n) -> int:
+        if id(n) in sizes:
+            return sizes[id(n)]
+        if id(n) in open_:
+            raise SpecError(f"{source}, line {n.start_mark.line + 1}: a YAML alias refers to a value that contains "
+                            "it (a recursive alias); write the value out instead.")
+        open_.add(id(n))
+        if isinstance(n, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in n.value)
+        elif isinstance(n, yaml.SequenceNode):
+            total = 1 + sum(size(v) for v in n.value)
+        else:
+            total = 1
+        open_.discard(id(n))
+        if total > MAX_SPEC_NODES:
+            raise SpecError(f"{source}, line {n.start_mark.line + 1}: with its YAML aliases expanded the spec holds "
+                            f"more than {MAX_SPEC_NODES} values; a spec may hold at most that many.")
+        sizes[id(n)] = total
+        return total
+
+    if node is not None:
+        size(node)
+
+
+def check_finite(value, ctx, path: tuple) -> None:
+    """Every number of the spec is finite: NaN and infinity are refused where they stand."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ctx.fail(path, f"is {value!r}, but must be a finite number.")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            check_finite(v, ctx, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            check_finite(v, ctx, path + (i,))
+
+
+class Locator:
+    """Maps key paths to line numbers of the YAML source."""
+
+    def __init__(self, node):
+        self.lines: dict[tuple, int] = {}
+        self._seen: set[int] = set()  # a node an alias repeats is walked once, at its first place
+        if node is not None:
+            self._walk(node, ())
+
+    def _walk(self, node, path):
+        if id(node) in self._seen:
+            return
+        self._seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                p = path + (k.value,)
+                self.lines[p] = k.start_mark.line + 1
+                self._walk(v, p)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                self.lines[path + (i,)] = v.start_mark.line + 1
+                self._walk(v, path + (i,))
+
+    def line(self, path: tuple) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return None
+
+
+class Ctx:
+    def __init__(self, source: str, locator: Locator, prefix: tuple = ()):
+        self.source, self.locator, self.prefix = source, locator, prefix
+
+    def fail(self, path: tuple, message: str) -> SpecError:
+        full = self.prefix + tuple(path)
+        dotted = ".".join(str(p) for p in full) or "(top level)"
+        line = self.locator.line(full)
+        where = f"{self.source}" + (f", line {line}" if line else "")
+        return SpecError(f"{where}: `{dotted}`: {message}")
