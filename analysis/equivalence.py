@@ -26,6 +26,7 @@ from analysis.load import SweepNotFound, add_target_arguments, load_sweep, load_
 from stats.fit import fit_design
 from stats.contrasts import usable_trials
 from record.design import level_label
+from record.names import SEED
 
 __all__ = ["Equivalence", "equivalence"]
 
@@ -108,9 +109,9 @@ def pooled(sweep, others: list, factor: str) -> pd.DataFrame:
             raise ValueError(f"sweep {s.parent_run_id} ranks by {s.metric} ({s.mode}), the first by {sweep.metric} "
                              f"({sweep.mode}): pool sweeps of one spec.")
     trials = pd.concat([s.trials for s in (sweep, *others)], ignore_index=True)
-    if others and "train.seed" in trials:
+    if others and SEED in trials:
         ended = usable_trials(trials, sweep.metric)
-        twice = ended[ended.duplicated([factor, "train.seed"], keep=False)]
+        twice = ended[ended.duplicated([factor, SEED], keep=False)]
         if not twice.empty:
             row = twice.iloc[0]
             raise ValueError(f"seed {row['train.seed']} at {factor}={row[factor]} is in more than one of the pooled "

@@ -28,6 +28,7 @@ from record.status import Status
 from record import params as typed
 from record.names import (
     TRAINING_CURVES,
+    Result,
     EVALUATION,
     LAST_EVALUATION,
     NODE,
@@ -180,7 +181,7 @@ def _find_sweep(client, tracking_uri: str, experiment: str, parent: str | None) 
     return exp.experiment_id, parent
 
 
-_RUN_COLUMNS = ("run_id", TRIAL_ID, "status", "run_name", NODE, LAST_EVALUATION, "last_step", "wall_time_s")
+_RUN_COLUMNS = ("run_id", TRIAL_ID, "status", "run_name", NODE, LAST_EVALUATION, "last_step", Result.WALL_TIME)
 
 
 def _trial_rows(client, runs, metric: str, mode: str, history_metrics) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -192,7 +193,8 @@ def _trial_rows(client, runs, metric: str, mode: str, history_metrics) -> tuple[
         row = {"run_id": r.info.run_id, TRIAL_ID: tags.get(TRIAL_ID), "status": tags.get(STATUS, Status.RUNNING),
                "run_name": r.info.run_name, NODE: tags.get(NODE),
                LAST_EVALUATION: int(float(tags.get(LAST_EVALUATION, data.metrics.get(EVALUATION, 0)))),
-               "last_step": int(data.metrics.get("step", 0)), "wall_time_s": data.metrics.get("wall_time_s")}
+               "last_step": int(data.metrics.get(Result.STEP, 0)),
+               Result.WALL_TIME: data.metrics.get(Result.WALL_TIME)}
         row.update({k: _cell(typed.decode(v)) for k, v in data.params.items()})
         row.update(data.metrics)
         for name in history_metrics:

@@ -8,6 +8,7 @@ import math
 import pandas as pd
 
 from stats.contrasts import format_interval, interval, usable_trials
+from record.names import Result
 from record.status import Status
 
 __all__ = ["SECONDS_PER_EPOCH", "ranking", "summary_table", "to_markdown"]
@@ -23,8 +24,9 @@ def summary_table(trials: pd.DataFrame, params: list[str], metrics: list[str]) -
     each mean for sorting."""
     metrics = [m for m in metrics if m in trials.columns]
     finished = trials[trials["status"] == Status.COMPLETED].copy()
-    if {"wall_time_s", "epoch"} <= set(finished.columns):
-        finished[SECONDS_PER_EPOCH] = finished["wall_time_s"] / finished["epoch"].where(finished["epoch"] > 0)
+    if {Result.WALL_TIME, Result.EPOCH} <= set(finished.columns):
+        epochs = finished[Result.EPOCH]
+        finished[SECONDS_PER_EPOCH] = finished[Result.WALL_TIME] / epochs.where(epochs > 0)
     columns = []
     for m in metrics:
         columns.append((m, m))

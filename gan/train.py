@@ -20,6 +20,7 @@ import torchvision.utils as vutils
 from torch import nn
 
 from record.files import atomic_path
+from record.names import Result
 from gan.config import Config, ConfigError, flatten
 from gan.data import Batches, ImageData, load_dataset, scale_pixels
 from gan.losses import build_loss, generator_terms
@@ -251,9 +252,9 @@ class Trainer:
             self.wall_time += now - window_start
             last = {k: float(v) / window_steps for k, v in window.items()}
             last["iters_per_sec"] = window_steps / max(now - window_start, 1e-9)
-            last["wall_time_s"] = self.wall_time
+            last[Result.WALL_TIME] = self.wall_time
             if self.compile_time_s is not None:
-                last["compile_time_s"] = self.compile_time_s
+                last[Result.COMPILE_TIME] = self.compile_time_s
             grid = None
             if self.out_dir is not None and not diverged:
                 grid = self.save_grid(self.out_dir / "samples" / f"step_{self.step:07d}.png")

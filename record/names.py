@@ -6,6 +6,8 @@ A name here is the literal MLflow stores, so changing one is a change of format.
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 __all__ = [
     "BASE_PARAM",
     "EVALUATION",
@@ -17,6 +19,7 @@ __all__ = [
     "ROLE",
     "ROLE_SWEEP",
     "ROLE_TRIAL",
+    "Result",
     "RunStatus",
     "SPEC_FILE",
     "SPEC_PARAM",
@@ -26,8 +29,12 @@ __all__ = [
     "SWEPT",
     "TRAINING_CURVES",
     "TRIAL_ID",
+    "BASE_CONFIG",
+    "SEED",
     "by_role",
+    "configuration_label",
     "run_name",
+    "short_names",
 ]
 
 # -- tags ----------------------------------------------------------------------------------------
@@ -55,6 +62,21 @@ SPEC_PARAMETERS = SPEC_PARAM + "parameters"  # the swept keys in the spec's orde
 
 # -- results -------------------------------------------------------------------------------------
 EVALUATION = "evaluation"  # the counter of evaluations in a trial's results and metrics
+
+
+class Result:
+    """Keys of a trial's result (and its MLflow metrics) besides its training curves and metric outputs."""
+
+    STEP = "step"  # generator iterations done
+    EPOCH = "epoch"
+    EVALUATION = EVALUATION  # 1, 2, ...: the scheduler's time attribute
+    TOTAL_STEPS = "total_steps"
+    WALL_TIME = "wall_time_s"  # seconds of training so far, compiling left out
+    COMPILE_TIME = "compile_time_s"  # seconds torch.compile took, for a compiled trainer
+    IS_FINAL = "is_final"  # 1.0 on the run's last evaluation (its whole budget trained)
+    DIVERGED = "diverged"  # 1.0 when a loss became NaN or inf; the metric is then the worst value
+    FLAGS = (IS_FINAL, DIVERGED)  # bookkeeping, not metrics
+
 # the training loop's curves, logged at every evaluation beside the metrics (a loss a run does not have is absent)
 TRAINING_CURVES = ("loss_d", "loss_g", "d_real", "d_fake", "wasserstein", "gradient_penalty", "loss_cls")
 
@@ -77,12 +99,30 @@ def by_role(role: str, **tags: str) -> str:
     return " and ".join(f"tags.{k} = '{v}'" for k, v in parts.items())
 
 
+SEED = "train.seed"  # the swept key that makes a trial a replicate of its configuration, not another one
+BASE_CONFIG = "base config"  # the name of the one configuration of a sweep that sweeps nothing
+
+
+def short_names(keys) -> list[str]:
+    """Each dotted key by its last part (`model.g_width` -> `g_width`), or whole where two share a last part."""
+    keys = list(keys)
+    short = [k.rsplit(".", 1)[-1] for k in keys]
+    return [s if short.count(s) == 1 else k for s, k in zip(short, keys)]
+
+
+def configuration_label(levels: Mapping[str, Any]) -> str:
+    """A configuration by its swept levels, seed left out: `g_width=32, d_width=8`. The one label the race, the
+    adaptive seeds' record, the report and the console's summary key configurations by."""
+    from record.design import level_label  # the design owns how a level is written
+
+    kept = {k: v for k, v in levels.items() if k != SEED}
+    return ", ".join(f"{n}={level_label(v)}" for n, v in zip(short_names(kept), kept.values())) or BASE_CONFIG
+
+
 def run_name(swept: dict) -> str:
-    """A trial's name from its swept values, by the last part of each key (`g_width=32 seed=0`), or the
-    whole key where two keys share a last part: its MLflow run's name, and how the console names it."""
-    short = [k.rsplit(".", 1)[-1] for k in swept]
-    names = [s if short.count(s) == 1 else k for s, k in zip(short, swept)]
-    return " ".join(f"{n}={_short_value(v)}" for n, v in zip(names, swept.values()))[:250] or "base config"
+    """A trial's name from its swept values, seed included, by `short_names` (`g_width=32 seed=0`): its MLflow
+    run's name, and how the console names it."""
+    return " ".join(f"{n}={_short_value(v)}" for n, v in zip(short_names(swept), swept.values()))[:250] or BASE_CONFIG
 
 
 def _short_value(v) -> str:

@@ -2,6 +2,7 @@
 # Installs gansweep into ./.venv (idempotent) and makes sure real training data is on the machine.
 #   - Python packages: torch 2.14.1 + torchvision 0.29.1, then this project with its test and dashboard extras
 #     (ray[tune], optuna, torch-fidelity, mlflow, pandas, matplotlib, pyyaml, scipy, statsmodels, scikit-learn, pytest,
+#     hypothesis, import-linter, ruff,
 #     optuna-dashboard).
 #   - Fashion-MNIST: Debian's `dataset-fashion-mnist` (into /usr/share/datasets/fashion-mnist) when
 #     it is missing and apt-get is usable; elsewhere the data is downloaded by torchvision on first use.

@@ -53,6 +53,7 @@ import scipy.stats
 from stats.layout import DEFAULT_MIN_EFFECT, model_difference
 from stats.fit import DesignFit, fit_design
 from stats.contrasts import ALPHA, BETTER, INTERACTION, NO_DIFFERENCE, NO_INTERACTION, WORSE
+from record.names import configuration_label
 
 
 __all__ = [
@@ -171,8 +172,8 @@ def next_round(trials, metric: str, mode: str, params: list[str], baselines: dic
 
 
 def cell_label(params: list[str], cell) -> str:
-    """A configuration as the record names it: `g_width=32, d_width=8`."""
-    return ", ".join(f"{p.split('.')[-1]}={v}" for p, v in zip(params, cell)) or "base config"
+    """A configuration as the record names it: `g_width=32, d_width=8` (record.names.configuration_label)."""
+    return configuration_label(dict(zip(params, cell)))
 
 
 def _comparison(parameter: str, level: str) -> str:

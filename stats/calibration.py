@@ -36,6 +36,7 @@ import scipy.stats
 
 from stats.fit import fit_design
 from stats.contrasts import BETTER, INTERACTION, WORSE
+from record.names import SEED
 from record.status import Status
 
 __all__ = ["METHODS", "DESIGNS", "NOISY", "SCENARIOS", "Rates", "best_set_coverage", "calibrate", "design_cells",
@@ -60,7 +61,7 @@ def trials_table(cells: dict[tuple, list[float]], params: list[str]) -> pd.DataF
     rows = []
     for key, values in cells.items():
         for seed, v in enumerate(values):
-            rows.append({**dict(zip(params, key)), "train.seed": seed, "status": Status.COMPLETED, METRIC: v})
+            rows.append({**dict(zip(params, key)), SEED: seed, "status": Status.COMPLETED, METRIC: v})
     return pd.DataFrame(rows)
 
 

@@ -18,6 +18,7 @@ from ray.tune.search.repeater import TRIAL_INDEX
 from gan.config import Config, merge_dotted
 from gan.metrics import EvalConfig
 from gan.registration import import_plugins
+from record.names import SEED, Result
 from record.status import Status
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
     "STORAGE_FAULT",
     "TRIAL",
     "TRIAL_INDEX",
-    "Result",
     "StorageFault",
     "TrialRequest",
     "last_result",
@@ -37,18 +37,6 @@ __all__ = [
 
 CHECKPOINT_FILE = "trainer.pt"  # the trainer's state inside each Tune checkpoint
 GRID_PREFIX = "samples_"  # the evaluation's sample grid beside it, e.g. samples_step_0000300.png
-
-
-class Result:
-    """Keys of a trial's result besides its training curves and metric outputs."""
-
-    STEP = "step"  # generator iterations done
-    EPOCH = "epoch"
-    EVALUATION = "evaluation"  # 1, 2, ...: the scheduler's time attribute
-    TOTAL_STEPS = "total_steps"
-    IS_FINAL = "is_final"  # 1.0 on the run's last evaluation (its whole budget trained)
-    DIVERGED = "diverged"  # 1.0 when a loss became NaN or inf; the metric is then the worst value
-    FLAGS = (IS_FINAL, DIVERGED)  # bookkeeping, not metrics
 
 
 STORAGE_FAULT = "storage fault"  # how a trial's error names a full or read-only storage, for the driver to find
@@ -154,5 +142,5 @@ def _from_earlier_release(config: Mapping[str, Any]) -> dict:
     and the trial resolved its config itself."""
     swept = dict(config["swept"])
     if TRIAL_INDEX in config and config.get("seeds"):
-        swept["train.seed"] = config["seeds"][int(config[TRIAL_INDEX])]
+        swept[SEED] = config["seeds"][int(config[TRIAL_INDEX])]
     return {"swept": swept, "config": Config.from_dict(merge_dotted(config["base"], swept)).resolve().to_dict()}

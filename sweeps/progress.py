@@ -16,7 +16,8 @@ from collections import Counter
 
 from record.status import Status
 from record.names import run_name
-from sweeps.contract import Result, TrialRequest
+from record.names import Result
+from sweeps.contract import TrialRequest
 from sweeps.ledger import Ledger
 
 __all__ = ["Progress", "progress_callback"]

@@ -25,17 +25,17 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from stats.race import race_step
 from record.files import atomic_path
-from sweeps.contract import Result, TrialRequest
+from record.names import Result, configuration_label
+from sweeps.contract import TrialRequest
 
 __all__ = ["RaceScheduler", "configuration_of"]
 
 
 
 def configuration_of(trial_config: dict) -> str:
-    """A run's configuration: its swept values without the seed, as one string."""
-    swept = dict(TrialRequest.from_trial_config(trial_config).swept)
-    swept.pop("train.seed", None)
-    return ", ".join(f"{k.split('.')[-1]}={v}" for k, v in sorted(swept.items())) or "base config"
+    """A run's configuration: its swept values without the seed, keys in order (record.names.configuration_label)."""
+    swept = TrialRequest.from_trial_config(trial_config).swept
+    return configuration_label({k: swept[k] for k in sorted(swept)})
 
 
 class RaceScheduler(FIFOScheduler):

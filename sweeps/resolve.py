@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ray.tune.search import Searcher
 
+from record.names import SEED
 from sweeps.contract import TRIAL_INDEX
 
 __all__ = ["ResolvedTrials", "WrappingSearcher"]
@@ -51,8 +52,8 @@ class ResolvedTrials(WrappingSearcher):
         config = dict(config)
         swept = dict(config.get("swept") or {})
         index = config.pop(TRIAL_INDEX, None)
-        if index is not None or "train.seed" not in swept:
-            swept["train.seed"] = self.spec.seeds[int(index or 0)]
+        if index is not None or SEED not in swept:
+            swept[SEED] = self.spec.seeds[int(index or 0)]
         return {**config, "swept": swept, "config": self.spec.trial_config(swept).to_dict()}
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from record.design import level_label
 from record.folder import ADAPTIVE_ARTIFACT, OPTUNA_JOURNAL, OPTUNA_STUDY, RACE_FILE
-from sweeps.contract import Result
+from record.names import Result
 from sweeps.specfile import SweepSpec
 
 __all__ = ["adaptive_record", "levels", "make_scheduler", "make_search"]

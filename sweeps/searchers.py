@@ -24,7 +24,8 @@ from ray.tune.search import Repeater, Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from record.files import atomic_path
-from sweeps.contract import TRIAL_INDEX, Result, finished as ran_to_the_end
+from record.names import SEED, Result
+from sweeps.contract import TRIAL_INDEX, finished as ran_to_the_end
 from sweeps.resolve import WrappingSearcher
 
 __all__ = ["TRIAL_INDEX", "AdaptiveOptunaSeeds", "AdaptiveReplication", "PruningAwareOptunaSearch", "SeedReplicates"]
@@ -184,7 +185,7 @@ class AdaptiveReplication(Searcher):
         seed = self.seed_values[s["given"][cell]]
         s["given"][cell] += 1
         s["trials"][trial_id] = {"cell": cell, "seed": seed, "done": False, "result": None}
-        return {"swept": {**self.configs[cell], "train.seed": seed}}
+        return {"swept": {**self.configs[cell], SEED: seed}}
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         t = self.state["trials"].get(trial_id)
@@ -207,10 +208,10 @@ class AdaptiveReplication(Searcher):
 
         from sweeps.contract import status_of
 
-        rows = [{**dict(zip(self.params, self.cells[t["cell"]])), "train.seed": t["seed"],
+        rows = [{**dict(zip(self.params, self.cells[t["cell"]])), SEED: t["seed"],
                  "status": status_of(t["result"]), self.metric: (t["result"] or {}).get(self.metric)}
                 for t in self.state["trials"].values() if t["done"] and t["result"]]
-        return pd.DataFrame(rows, columns=[*self.params, "train.seed", "status", self.metric])
+        return pd.DataFrame(rows, columns=[*self.params, SEED, "status", self.metric])
 
     def _look(self) -> None:
         from stats.adaptive import next_round, round_record

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from record.status import Status
-from sweeps.contract import Result, TrialRequest
+from record.names import Result
+from sweeps.contract import TrialRequest
 from sweeps.location import Where
 from sweeps.ledger import Ledger
 from sweeps.schedulers import levels

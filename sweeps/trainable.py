@@ -18,8 +18,8 @@ from ray import tune
 
 from gan.metrics import Evaluator
 from gan.train import Report, Trainer
-from sweeps.contract import (CHECKPOINT_FILE, GRID_PREFIX, STORAGE_FAULT, Result, StorageFault, TrialRequest,
-                             storage_fault_cause)
+from record.names import Result
+from sweeps.contract import CHECKPOINT_FILE, GRID_PREFIX, STORAGE_FAULT, StorageFault, TrialRequest, storage_fault_cause
 
 __all__ = ["run_trial"]
 

@@ -12,10 +12,11 @@ from analysis.load import Sweep
 from analysis.report._page import Page
 from analysis.tables import ranking, summary_table
 from record.metrics import OUTPUTS
+from record.names import Result
 from record.status import Status
 
 # every registry output that ranks runs, then the training time
-SUMMARY_METRICS = [name for name, out in OUTPUTS.items() if out.direction] + ["wall_time_s", "compile_time_s"]
+SUMMARY_METRICS = [name for name, out in OUTPUTS.items() if out.direction] + [Result.WALL_TIME, Result.COMPILE_TIME]
 
 
 PRECISION = "train.precision"

@@ -17,6 +17,7 @@ from gan.data import dataset_info
 from gan.registration import PluginError, check_plugin_names, import_plugins
 from gan.metrics import FID, OUTPUTS, EvalConfig
 from record.design import level_label
+from record.names import SEED
 from sweeps.specfile._fields import (config_error, dataclass_from, parse_adaptive, parse_budget, parse_metric,
                                  parse_parameter, parse_published, check_race, req_type)
 from sweeps.specfile._yaml import MAX_SPEC_BYTES, Ctx, Locator, SpecError, check_aliases, check_depth, check_finite
@@ -152,8 +153,8 @@ def _build_spec(raw: dict, ctx: Ctx, source: str, scale: str | None) -> SweepSpe
     if not isinstance(params_raw, dict):
         raise ctx.fail(("parameters",), "must map dotted config keys (e.g. model.latent_dim) to a search domain.")
     parameters = [parse_parameter(ctx, key, dom, method, valid_keys) for key, dom in params_raw.items()]
-    if "train.seed" in {p.key for p in parameters}:
-        raise ctx.fail(("parameters", "train.seed"), "is set by `seeds`; list the seeds there instead.")
+    if SEED in {p.key for p in parameters}:
+        raise ctx.fail(("parameters", SEED), "is set by `seeds`; list the seeds there instead.")
     evaluation, metric, mode, min_effect = _parse_ranking(ctx, raw)
     early = _parse_early_stopping(ctx, raw.get("early_stopping") or {"type": "none"})
     num_samples = req_type(ctx, ("num_samples",), raw.get("num_samples", 1), int, "an integer >= 1")

@@ -15,6 +15,7 @@ from gan.data import planned_size
 from gan.metrics import FID, EvalConfig
 from record.design import variant_settings
 from record.figures import PublishedFigure
+from record.names import SEED
 
 __all__ = ["BUDGET_PLANS", "DISTRIBUTIONS", "EARLY_STOPPING", "MAX_TRIALS", "METHODS", "SEED_LIMIT", "STATISTICS",
            "AdaptiveSeeds", "Budget", "EarlyStopping", "Parameter", "Resources", "SweepSpec", "assign", "extremes"]
@@ -135,12 +136,12 @@ class SweepSpec:
             combos = [assign(self.parameters, [sample_value(p, rng) for p in self.parameters])
                       for _ in range(self.num_samples)]
         combos = [{**c, **plan} for c in combos for plan in self._budget_plans(c)]
-        return tuple({**c, "train.seed": s} for c in combos for s in self.seeds)
+        return tuple({**c, SEED: s} for c in combos for s in self.seeds)
 
     def configurations(self) -> list[dict]:
         """Grid/random: every configuration's swept values, without the seed, in order (each runs once per seed)."""
         per = len(self.seeds)
-        return [{k: v for k, v in c.items() if k != "train.seed"} for c in self._trials[::per]]
+        return [{k: v for k, v in c.items() if k != SEED} for c in self._trials[::per]]
 
     def corners(self) -> list[dict]:
         """The swept values at every corner of the space (every combination of each parameter's extremes)."""

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from record import params as typed
-from record.names import NOTE, ROLE, ROLE_SWEEP, ROLE_TRIAL, SWEEP_ID
+from record.names import NOTE, ROLE, ROLE_SWEEP, ROLE_TRIAL, SEED, SWEEP_ID
 
 __all__ = ["EXPERIMENT_KIND", "EXPERIMENT_KIND_TAG", "SHARED_VIEW_PARAM", "SHARED_VIEW_TAG", "git_commit",
            "open_parent_run", "quick_http_failures", "runs_view", "short_error", "store_client", "transient"]
@@ -75,7 +75,7 @@ def runs_view(sweep_id: str, metric: str, mode: str, swept: list[str]) -> dict:
     """The runs table of one sweep's trials as the experiment page shows them from a shared view: only this
     sweep's trial runs (so none sits collapsed under its parent), best first by `metric`, with the metric,
     the swept params (`swept`: dotted config keys) and the seed as columns."""
-    params = [f"params.`{k}`" for k in dict.fromkeys([*swept, "train.seed"])]
+    params = [f"params.`{k}`" for k in dict.fromkeys([*swept, SEED])]
     return {"searchFilter": f"tags.{SWEEP_ID} = '{sweep_id}' and tags.{ROLE} = '{ROLE_TRIAL}'",
             "orderByKey": f"metrics.`{metric}`", "orderByAsc": mode == "min", "startTime": "ALL",
             "lifecycleFilter": "Active", "selectedColumns": [f"metrics.`{metric}`", *params]}

@@ -46,7 +46,7 @@ from pathlib import Path
 from record.errors import SetupError
 from record import params as typed
 from record.names import ROLE_TRIAL, SWEEP_ID, TRIAL_ID, RunStatus, by_role
-from sweeps.contract import Result
+from record.names import Result
 from sweeps.tracking.client import short_error, store_client, transient
 
 __all__ = ["JOURNAL_FILE", "Journal", "JournalBusy", "JournalDamaged", "UnsafePath", "push_command"]

@@ -33,7 +33,8 @@ from gan.sampling import GENERATOR_ARTIFACT, save_generator
 from record.status import Status
 from record.names import (GIT_COMMIT, LAST_EVALUATION, NODE, PARENT, ROLE, ROLE_TRIAL, STATUS, SWEEP_ID, SWEPT,
                           TRIAL_ID, RunStatus, run_name)
-from sweeps.contract import CHECKPOINT_FILE, GRID_PREFIX, Result, TrialRequest
+from record.names import Result
+from sweeps.contract import CHECKPOINT_FILE, GRID_PREFIX, TrialRequest
 from sweeps.ledger import Ledger
 from sweeps.tracking.journal import Journal
 

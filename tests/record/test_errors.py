@@ -19,8 +19,9 @@ from sweeps.tunestate import TuneStateDamaged
 
 
 @pytest.mark.parametrize("error, builtin", [
-    (SpecError, ValueError), (ConfigError, ValueError), (PluginError, ValueError), (DataNotFoundError, FileNotFoundError),
-    (InceptionWeightsMissing, FileNotFoundError), (SweepNotFound, LookupError), (PilotError, Exception),
+    (SpecError, ValueError), (ConfigError, ValueError), (PluginError, ValueError),
+    (DataNotFoundError, FileNotFoundError), (InceptionWeightsMissing, FileNotFoundError),
+    (SweepNotFound, LookupError), (PilotError, Exception),
 ])
 def test_user_errors_derive_from_the_base_and_their_builtin(error, builtin):
     assert issubclass(error, GansweepError) and issubclass(error, builtin)

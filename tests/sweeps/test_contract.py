@@ -7,7 +7,8 @@ import pytest
 
 from record.status import Status
 from gan.config import Config
-from sweeps.contract import TRIAL, TRIAL_INDEX, Result, TrialRequest, status_of
+from record.names import Result
+from sweeps.contract import TRIAL, TRIAL_INDEX, TrialRequest, status_of
 from sweeps.plan import resolved_spec
 from sweeps.specfile import load_spec, parse_spec
 from tests.helpers import REPO

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from record.status import Status
-from sweeps.contract import Result
+from record.names import Result
 from sweeps.ledger import Ledger, ledger_callback
 from sweeps.progress import Progress
 from tests.helpers import MNIST_TEST_DIR, REPO

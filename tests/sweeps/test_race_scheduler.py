@@ -16,7 +16,7 @@ from analysis import load_sweep
 from record.folder import RACE_FILE as RACE_RECORD
 from sweeps.driver import run_sweep
 from sweeps.specfile import SpecError, parse_spec
-from sweeps.contract import Result
+from record.names import Result
 from tests.helpers import MNIST_TEST_DIR
 
 # a generator that learns against one that cannot (learning rate 1e-9): at 40 iterations their FIDs are

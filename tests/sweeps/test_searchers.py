@@ -7,7 +7,8 @@ from optuna.storages.journal import JournalFileBackend
 from ray import tune
 from ray.tune.search.optuna import OptunaSearch
 
-from sweeps.contract import TRIAL_INDEX, Result
+from record.names import Result
+from sweeps.contract import TRIAL_INDEX
 from sweeps.resolve import ResolvedTrials
 from sweeps.searchers import PruningAwareOptunaSearch
 

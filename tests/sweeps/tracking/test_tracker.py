@@ -11,7 +11,8 @@ from ray.tune.callback import CallbackList
 from gan.config import Config, flatten, merge_dotted
 from record.status import Status
 from record.names import run_name
-from sweeps.contract import Result, TrialRequest
+from record.names import Result
+from sweeps.contract import TrialRequest
 from sweeps.ledger import Ledger, ledger_callback
 from sweeps.tracking.client import open_parent_run
 from sweeps.tracking.journal import Journal
