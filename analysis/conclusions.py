@@ -130,9 +130,18 @@ def answer_line(e: Effect, metric: str) -> str:
     verdict = {BETTER: "real", WORSE: "real", "interaction": "real", NEEDS_SEEDS: "needs >= 2 seeds"}.get(
         e.verdict, "within noise")
     if e.kind == "interaction":
-        change, ci = _change(e, metric)
-        what = f"ratio of ratios {e.ratio:.2f} ({e.ratio_low:.2f} to {e.ratio_high:.2f})" if e.scale == "log" else (
-            f"difference of differences {change} ({ci})")
+        p, q = e.parameter.split(" x ")
+        step = f"{short(p)} {level_label(e.baseline[0])} -> {level_label(e.level[0])}"
+        if e.scale == "log" and len(e.simple) == 2 and all(math.isfinite(r) for r in e.simple):
+            r1, r2 = e.simple
+            at_level = _change_words(r1, metric)
+            at_base = f"by {abs(r2 - 1):.0%}" if (r1 < 1) == (r2 < 1) else _change_words(r2, "it")
+            what = (f"{step} {at_level} at {short(q)}={level_label(e.level[1])}, {at_base} at "
+                    f"{short(q)}={level_label(e.baseline[1])} (ratio {e.ratio:.2f}, {e.ratio_low:.2f} to "
+                    f"{e.ratio_high:.2f})")
+        else:
+            change, ci = _change(e, metric)
+            what = f"the effect of {step} changes by {change} ({ci}) from {short(q)}={level_label(e.baseline[1])}"
         return f"{head}: {what}, {verdict}"
     if e.scale == "log":
         sizes = [(r - 1) * 100 for r in (e.ratio, e.ratio_low, e.ratio_high)]
