@@ -28,6 +28,8 @@ from record.status import Status
 from record import params as typed
 from record.names import (
     TRAINING_CURVES,
+    SEED,
+    SWEPT_PARAM,
     Result,
     EVALUATION,
     LAST_EVALUATION,
@@ -218,15 +220,22 @@ def _cell(value):
 
 
 def _swept_columns(trials: pd.DataFrame, design: SweepDesign | None, order: list[str]) -> tuple[list[str], dict]:
-    """The factors (config keys that vary, train.seed and eval.* left out, in the spec's order; a design's
-    variants and budget plans as columns of their own) and each one's baseline."""
-    swept = [col for col in sorted(set(trials.columns) - set(_RUN_COLUMNS))
-             if "." in col and col != "train.seed" and not col.startswith("eval.")
-             and trials[col].astype(str).nunique() > 1]
+    """The factors (in the spec's order; a design's variants and budget plans as columns of their own) and each
+    one's baseline. A trial logs its level of each factor as a `swept.` param, read here as it is; a sweep of an
+    earlier release logged none, and its factors are worked out from the config params that vary."""
+    logged = [col[len(SWEPT_PARAM):] for col in trials.columns if col.startswith(SWEPT_PARAM)]
+    if logged:
+        for factor in logged:
+            trials[factor] = trials[SWEPT_PARAM + factor]
+        swept = [f for f in logged if trials[f].astype(str).nunique() > 1]
+    else:
+        swept = [col for col in sorted(set(trials.columns) - set(_RUN_COLUMNS))
+                 if "." in col and col != SEED and not col.startswith("eval.")
+                 and trials[col].astype(str).nunique() > 1]
     swept.sort(key=lambda k: order.index(k) if k in order else len(order))  # the spec's order first
     if design is None:
         return swept, {}
-    swept, baselines = _factor_columns(trials, design, swept)
+    swept, baselines = _baselines(trials, design, swept) if logged else _factor_columns(trials, design, swept)
     if design.budget.get("hold"):
         trials[BUDGET] = trials.apply(budget_plan, axis=1)
         swept = [p for p in swept if p not in ("train.epochs", "train.iterations", "train.max_seconds")]
@@ -276,6 +285,18 @@ def _same_value(logged, value) -> bool:
     # params read back typed (record.params): equal values, a tuple against a design's list alike, and a
     # flag never equal to a number (True == 1 in Python)
     return _cell(logged) == _cell(value) and isinstance(logged, bool) == isinstance(value, bool)
+
+
+def _baselines(trials: pd.DataFrame, design: SweepDesign, swept: list[str]) -> tuple[list[str], dict]:
+    """The logged factors that vary, and each one's baseline as its column holds it."""
+    baselines = {}
+    for f in design.factors:
+        base = f.baseline if f.baseline is not None else (f.levels[0] if f.levels else None)
+        if f.name in swept and base is not None:
+            match = [v for v in trials[f.name].dropna().unique() if level_label(v) == level_label(base)]
+            if match:
+                baselines[f.name] = match[0]
+    return swept, baselines
 
 
 def _factor_columns(trials: pd.DataFrame, design: SweepDesign, swept: list[str]) -> tuple[list[str], dict]:

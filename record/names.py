@@ -27,6 +27,7 @@ __all__ = [
     "STATUS",
     "SWEEP_ID",
     "SWEPT",
+    "SWEPT_PARAM",
     "TRAINING_CURVES",
     "TRIAL_ID",
     "BASE_CONFIG",
@@ -59,6 +60,7 @@ ROLE_TRIAL = "trial"
 SPEC_PARAM = "spec."
 BASE_PARAM = "base."
 SPEC_PARAMETERS = SPEC_PARAM + "parameters"  # the swept keys in the spec's order, comma-separated
+SWEPT_PARAM = "swept."  # a trial's level of each factor (`swept.model.g_width`, `swept.ablation`), typed
 
 # -- results -------------------------------------------------------------------------------------
 EVALUATION = "evaluation"  # the counter of evaluations in a trial's results and metrics

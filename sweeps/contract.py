@@ -10,6 +10,7 @@ How evaluations are counted lives with the training config (`TrainConfig.evaluat
 from __future__ import annotations
 
 import errno
+import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
@@ -109,6 +110,9 @@ class TrialRequest:
     final_num_samples: int | None  # samples at the last evaluation (None: as the other evaluations)
     threads: int  # torch threads per trial (the trial's CPUs)
     plugins: tuple[str, ...] = ()  # modules the trial imports before it builds its config (sweeps.plugins)
+    # its level of each factor, as the report's columns hold it (SweepSpec.factor_levels); {} in a sweep started by
+    # an earlier release, whose report works its factors out from the params instead
+    levels: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_trial_config(cls, config: Mapping[str, Any]) -> TrialRequest:

@@ -54,7 +54,8 @@ class ResolvedTrials(WrappingSearcher):
         index = config.pop(TRIAL_INDEX, None)
         if index is not None or SEED not in swept:
             swept[SEED] = self.spec.seeds[int(index or 0)]
-        return {**config, "swept": swept, "config": self.spec.trial_config(swept).to_dict()}
+        return {**config, "swept": swept, "levels": self.spec.factor_levels(swept),
+                "config": self.spec.trial_config(swept).to_dict()}
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         self.searcher.on_trial_result(trial_id, result)

@@ -25,16 +25,8 @@ __all__ = ["adaptive_record", "levels", "make_scheduler", "make_search"]
 
 def levels(spec: SweepSpec, swept: dict) -> dict:
     """A trial's level of each factor, labelled as the report labels it (a variant by its name)."""
-    from record.design import variant_settings
-
-    out = {}
-    for p in spec.parameters:
-        if p.variant:  # the variant whose keys the trial carries
-            out[p.key] = next((level_label(v) for v in p.values
-                               if all(swept.get(k) == x for k, x in variant_settings(v).items())), None)
-        else:
-            out[p.key] = level_label(swept.get(p.key))
-    return out
+    found = spec.factor_levels(swept)
+    return {p.key: found[p.key] if p.variant else level_label(found[p.key]) for p in spec.parameters}
 
 
 def make_scheduler(spec: SweepSpec, folder: Path):

@@ -42,6 +42,6 @@ def trial_space(spec: SweepSpec) -> dict:
                 swept[p.key] = tune.qrandint(int(p.low), int(p.high), int(p.step or 1))
         space["swept"] = swept
     elif not spec.adaptive:  # Tune's variant generator expands the grid: one trial per value
-        space[TRIAL] = tune.grid_search([{"swept": s, "config": spec.trial_config(s).to_dict()}
-                                         for s in spec.trial_configs()])
+        space[TRIAL] = tune.grid_search([{"swept": s, "levels": spec.factor_levels(s),
+                                          "config": spec.trial_config(s).to_dict()} for s in spec.trial_configs()])
     return space

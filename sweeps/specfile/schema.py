@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from gan.config import Config, merge_dotted
 from gan.data import planned_size
 from gan.metrics import FID, EvalConfig
-from record.design import variant_settings
+from record.design import level_label, variant_settings
 from record.figures import PublishedFigure
 from record.names import SEED
 
@@ -203,6 +203,19 @@ class SweepSpec:
     @functools.cached_property
     def _configs(self) -> dict[str, Config]:
         return {}
+
+    def factor_levels(self, swept: Mapping[str, Any]) -> dict[str, Any]:
+        """A trial's level of each factor, as the report's columns hold it: a plain parameter's swept value, a
+        variant's level label (its name). Resolved once on the driver and logged as the run's `swept.` params."""
+        out = {}
+        for p in self.parameters:
+            if p.variant:  # the variant whose settings are exactly the ones the trial carries of the variant's keys
+                keys = {k for v in p.values for k in variant_settings(v)}
+                carried = {k: swept[k] for k in keys if k in swept}
+                out[p.key] = next((level_label(v) for v in p.values if carried == dict(variant_settings(v))), None)
+            else:
+                out[p.key] = swept.get(p.key)
+        return out
 
     def trial_config(self, swept: Mapping[str, Any]) -> Config:
         """The config a trial of these swept values trains: resolved (the loss's defaults filled in), with

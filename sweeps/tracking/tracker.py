@@ -32,8 +32,7 @@ from gan.data import dataset_info, locate_dataset, planned_size
 from gan.sampling import GENERATOR_ARTIFACT, save_generator
 from record.status import Status
 from record.names import (GIT_COMMIT, LAST_EVALUATION, NODE, PARENT, ROLE, ROLE_TRIAL, STATUS, SWEEP_ID, SWEPT,
-                          TRIAL_ID, RunStatus, run_name)
-from record.names import Result
+                          SWEPT_PARAM, TRIAL_ID, Result, RunStatus, run_name)
 from sweeps.contract import CHECKPOINT_FILE, GRID_PREFIX, TrialRequest
 from sweeps.ledger import Ledger
 from sweeps.tracking.journal import Journal
@@ -115,6 +114,7 @@ class MLflowTracker(Callback):
         req = TrialRequest.from_trial_config(trial.config)
         params = flatten(req.config)  # resolved on the driver as the trial was made
         params.update({f"eval.{k}": v for k, v in req.eval.items()})
+        params.update({SWEPT_PARAM + k: v for k, v in req.levels.items()})
         data = json.dumps(req.config.get("data", {}), sort_keys=True)
         if data not in self._datasets:
             self._datasets[data] = training_input(Config.from_dict(req.config).data)

@@ -16,6 +16,7 @@ import statsmodels.formula.api as smf
 from statsmodels.stats.multitest import multipletests
 
 from analysis import SweepNotFound, load_sweep
+from analysis.load import _swept_columns
 from analysis.report import build_report
 from sweeps.driver import run_sweep
 from sweeps.specfile import parse_spec
@@ -65,6 +66,13 @@ def report_dir(sweep, tmp_path_factory):
 def test_loaded_trials_histories_and_design(sweep):
     s, out = sweep
     assert len(s.trials) == 8 and s.swept == PARAMS
+    # each run logged its levels as typed `swept.` params, and the factors are read from them: reading the same
+    # runs as the release before them logged them (no `swept.` params) gives the same factors and baselines
+    logged = [c for c in s.trials.columns if c.startswith("swept.")]
+    assert sorted(logged) == sorted(f"swept.{p}" for p in PARAMS)
+    assert s.trials["swept.model.g_width"].map(type).eq(int).all()
+    earlier = s.trials.drop(columns=logged)
+    assert _swept_columns(earlier, s.design, PARAMS) == (s.swept, s.baselines)
     assert set(s.trials["status"]) == {"completed"}
     assert s.baselines == {"model.latent_dim": 4, "model.g_width": 8}  # the spec's baseline, else the first value
     assert s.design.published[0].value == 100.0 and s.design.final_samples == 200

@@ -102,6 +102,8 @@ def test_the_searcher_adds_seeds_only_where_a_refit_on_the_mlflow_runs_says_so(a
     assert len(rec["rounds"]) >= 2  # the first look cannot decide (see SPEC), so seeds were added
     pairs, sweep = _completed(folder)
     assert len(pairs) == len(summary["trials"]) == rec["trials"]  # every trial ran once and finished
+    # the searcher's trials log their levels too (resolved on the driver as each suggestion is made)
+    assert (sweep.trials["swept.model.g_width"] == sweep.trials["model.g_width"]).all()
     values = [3, 5, 7, 9]
     given = {("4",): 2, ("16",): 2}
     decided, settled = {}, set()
@@ -184,6 +186,7 @@ def test_under_optuna_each_configuration_gets_more_seeds_only_while_in_a_best_se
     folder = Path(summary["sweep_dir"])
     sweep = load_sweep(str(folder))
     runs = sweep.trials[sweep.trials["status"] == "completed"].assign(lr=lambda t: t["optim.g_lr"].astype(float))
+    assert np.allclose(runs["swept.optim.g_lr"].astype(float), runs["lr"])  # Optuna's suggestions log their levels
     seeds = runs.groupby("lr")["train.seed"].apply(lambda s: sorted(int(v) for v in s))
     assert len(seeds) == 4  # four configurations, each with a prefix of the seed values
     values = [3, 5, 7, 9]

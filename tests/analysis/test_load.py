@@ -1,0 +1,61 @@
+"""The report's factors: read from the `swept.` params a trial logs, and, for a sweep of the release before
+them, worked out from its config params; both ways give the same factors, levels and baselines."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from analysis.load import _cell, _swept_columns
+from gan.config import flatten
+from record.names import SWEPT_PARAM
+from sweeps.plan import sweep_design
+from sweeps.specfile import load_spec
+from tests.helpers import REPO
+
+SPECS = ["hidden_dims", "dcgan_variants", "cgan_variants", "label_smoothing", "mlp_cgan", "dataset_fraction"]
+
+
+def _trials(spec) -> pd.DataFrame:
+    """What the loader reads for each trial of `spec`: its config params and its logged levels, as typed cells."""
+    rows = []
+    for swept in spec.trial_configs():
+        row = {k: _cell(v) for k, v in flatten(spec.trial_config(swept).to_dict()).items()}
+        row.update({SWEPT_PARAM + k: _cell(v) for k, v in spec.factor_levels(swept).items()})
+        rows.append({**row, "status": "completed"})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_logged_levels_give_the_factors_an_earlier_release_worked_out(name):
+    spec = load_spec(REPO / "search_spaces" / f"{name}.yaml", "smoke")
+    design, order = sweep_design(spec), [p.key for p in spec.parameters]
+    logged = _trials(spec)
+    earlier = logged.drop(columns=[c for c in logged.columns if c.startswith(SWEPT_PARAM)])
+    factors, baselines = _swept_columns(logged, design, order)
+    old_factors, old_baselines = _swept_columns(earlier, design, order)
+    assert factors == old_factors and baselines == old_baselines, (factors, old_factors)
+    assert factors  # every shipped spec sweeps something at its smoke scale
+    for f in factors:
+        assert logged[f].astype(str).tolist() == earlier[f].astype(str).tolist(), f
+
+
+def test_a_variant_is_logged_by_its_level_name():
+    spec = load_spec(REPO / "search_spaces" / "dcgan_variants.yaml", "smoke")
+    variants = [p for p in spec.parameters if p.variant]
+    assert variants
+    names = {spec.factor_levels(t)[variants[0].key] for t in spec.trial_configs()}
+    assert None not in names and len(names) == len(variants[0].values)
+
+
+@pytest.mark.parametrize("name", ["cgan_variants", "label_smoothing", "dcgan_variants"])
+def test_each_variant_keys_a_configuration_of_its_own_even_when_its_settings_are_part_of_anothers(name):
+    """label_smoothing's `random 0.15` sets label_smoothing 0.15 and more; cgan_variants' `G-D balance` and
+    `extended` share settings. The adaptive seeds, the console and the report key configurations by these
+    levels, so two variants must never share one."""
+    from sweeps.schedulers import levels
+
+    spec = load_spec(REPO / "search_spaces" / f"{name}.yaml")
+    variant = next(p for p in spec.parameters if p.variant)
+    labels = [levels(spec, c)[variant.key] for c in spec.configurations()]
+    assert len(set(labels)) == len(variant.values) == len(labels), labels
