@@ -224,13 +224,15 @@ def _swept_columns(trials: pd.DataFrame, design: SweepDesign | None, order: list
     one's baseline. A trial logs its level of each factor as a `swept.` param, read here as it is; a sweep of an
     earlier release logged none, and its factors are worked out from the config params that vary."""
     logged = [col[len(SWEPT_PARAM):] for col in trials.columns if col.startswith(SWEPT_PARAM)]
+    if logged and not trials[[SWEPT_PARAM + f for f in logged]].notna().all().all():
+        logged = []  # some runs logged no levels (a sweep of the release before, resumed by this one): work all out
     if logged:
         for factor in logged:
             trials[factor] = trials[SWEPT_PARAM + factor]
         swept = [f for f in logged if trials[f].astype(str).nunique() > 1]
     else:
         swept = [col for col in sorted(set(trials.columns) - set(_RUN_COLUMNS))
-                 if "." in col and col != SEED and not col.startswith("eval.")
+                 if "." in col and col != SEED and not col.startswith(("eval.", SWEPT_PARAM))
                  and trials[col].astype(str).nunique() > 1]
     swept.sort(key=lambda k: order.index(k) if k in order else len(order))  # the spec's order first
     if design is None:

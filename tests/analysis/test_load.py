@@ -59,3 +59,16 @@ def test_each_variant_keys_a_configuration_of_its_own_even_when_its_settings_are
     variant = next(p for p in spec.parameters if p.variant)
     labels = [levels(spec, c)[variant.key] for c in spec.configurations()]
     assert len(set(labels)) == len(variant.values) == len(labels), labels
+
+
+def test_a_sweep_resumed_across_releases_whose_older_runs_logged_no_levels_is_worked_out_as_before():
+    spec = load_spec(REPO / "search_spaces" / "cgan_variants.yaml", "smoke")
+    design, order = sweep_design(spec), [p.key for p in spec.parameters]
+    trials = _trials(spec)
+    older = trials.index < len(trials) // 2  # these runs were logged by the release before, without levels
+    mixed = trials.copy()
+    for c in [c for c in trials.columns if c.startswith(SWEPT_PARAM)]:
+        mixed[c] = mixed[c].astype(object).where(~older, None)
+    earlier = trials.drop(columns=[c for c in trials.columns if c.startswith(SWEPT_PARAM)])
+    assert _swept_columns(mixed, design, order) == _swept_columns(earlier, design, order)
+    assert mixed["variant"].notna().all()
