@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 
 from record.status import Status
-from sweeps.contract import last_result, status_of, trial_storage_fault
+from sweeps.contract import TrialRequest, last_result, status_of, trial_storage_fault
 
 __all__ = ["Ledger", "ledger_callback"]
 
@@ -25,6 +25,7 @@ class Ledger:
         self.ended: dict[str, Status] = {}  # trial id -> how it ended, for trials Tune ended in this session
         self.fault: str | None = None  # the storage fault that stopped the sweep
         self.faulted: set[str] = set()  # trials that failed on it: interrupted, not errored
+        self.requests: dict[str, TrialRequest] = {}  # trial id -> its request, built once from the config Tune carries
 
     def step(self, trials) -> None:
         for t in trials:
@@ -32,6 +33,15 @@ class Ledger:
 
     def result(self, trial, result: dict) -> None:
         self.trials.setdefault(trial.trial_id, {"config": trial.config}).update(state="RUNNING", last=dict(result))
+
+    def request(self, trial_id: str, config: dict | None = None) -> TrialRequest:
+        """The trial's request, typed, built once on the driver from the config Tune carries for it (`config`, else
+        the one this ledger holds): the tracker, the console and the summary all read this one."""
+        req = self.requests.get(trial_id)
+        if req is None:
+            req = self.requests[trial_id] = TrialRequest.from_trial_config(
+                config if config is not None else self.trials[trial_id]["config"])
+        return req
 
     def last(self, trial) -> dict:
         """The trial's last result: the one this driver saw, else the one Tune restored it with (a trial

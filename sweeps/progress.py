@@ -17,7 +17,6 @@ from collections import Counter
 from record.status import Status
 from record.names import run_name
 from record.names import Result
-from sweeps.contract import TrialRequest
 from sweeps.ledger import Ledger
 
 __all__ = ["Progress", "progress_callback"]
@@ -41,7 +40,7 @@ class Progress:
         if v is not None and math.isfinite(v) and not result.get(Result.DIVERGED):
             better = self.best is None or (v < self.best[0] if self.mode == "min" else v > self.best[0])
             if better:
-                self.best = (v, run_name(TrialRequest.from_trial_config(trial.config).swept))  # as MLflow names it
+                self.best = (v, run_name(self.ledger.request(trial.trial_id, trial.config).swept))  # as MLflow names it
         if self.bar_on:
             self.update()
         elif time.time() - self.printed_at > 5:

@@ -4,16 +4,14 @@ commands that resume it or browse it."""
 
 from __future__ import annotations
 
-import json
 import math
 import shlex
 import sys
 import time
 from pathlib import Path
 
+from record.names import SEED, Result, configuration_label
 from record.status import Status
-from record.names import Result
-from sweeps.contract import TrialRequest
 from sweeps.location import Where
 from sweeps.ledger import Ledger
 from sweeps.schedulers import levels
@@ -32,7 +30,7 @@ def summary(spec: SweepSpec, ledger: Ledger, interrupted: bool) -> dict:
         last = t.get("last") or {}
         rows.append({"trial_id": trial_id, "status": ledger.status(trial_id, interrupted),
                      spec.metric: last.get(spec.metric), "evaluation": last.get(Result.EVALUATION),
-                     "step": last.get(Result.STEP), "swept": TrialRequest.from_trial_config(t["config"]).swept})
+                     "step": last.get(Result.STEP), "swept": ledger.request(trial_id).swept})
 
     def key(row):
         v = row[spec.metric]
@@ -40,13 +38,17 @@ def summary(spec: SweepSpec, ledger: Ledger, interrupted: bool) -> dict:
         return (not ok, row["status"] != Status.COMPLETED, (v if spec.mode == "min" else -v) if ok else 0)
 
     if interrupted and spec.method != "optuna" and not spec.adaptive:  # the planned trials Tune had not created yet
-        unseen = [json.dumps(c, sort_keys=True, default=str) for c in spec.trial_configs()]
+        def trial(swept: dict) -> tuple:  # a planned trial: its configuration and its seed
+            return configuration_label(swept), swept.get(SEED)
+
+        unseen = spec.trial_configs()  # a grid may plan the same trial more than once (num_samples)
+        keys = [trial(c) for c in unseen]
         for row in rows:
-            seen = json.dumps(row["swept"], sort_keys=True, default=str)
-            if seen in unseen:
-                unseen.remove(seen)
+            if trial(row["swept"]) in keys:
+                i = keys.index(trial(row["swept"]))
+                del keys[i], unseen[i]
         rows += [{"trial_id": None, "status": Status.NOT_STARTED, spec.metric: None, "evaluation": None,
-                  "step": None, "swept": json.loads(c)} for c in unseen]
+                  "step": None, "swept": c} for c in unseen]
     rows.sort(key=key)
     ended = sum(1 for r in rows if r["status"] in Status.ended() | {Status.ERROR})
     return {"metric": spec.metric, "mode": spec.mode, "interrupted": interrupted, "ended": ended, "trials": rows}
@@ -99,10 +101,10 @@ def seconds_per_configuration(spec: SweepSpec, ledger: Ledger, rec: dict) -> dic
     from stats.adaptive import cell_label
 
     times: dict[str, list[float]] = {}
-    for t in ledger.trials.values():
+    for tid, t in ledger.trials.items():
         last = t.get("last") or {}
         if "time_total_s" in last:
-            lv = levels(spec, TrialRequest.from_trial_config(t["config"]).swept)
+            lv = levels(spec, ledger.request(tid).swept)
             times.setdefault(cell_label(rec["params"], [lv[p] for p in rec["params"]]), []).append(
                 float(last["time_total_s"]))
     return {k: sum(v) / len(v) for k, v in times.items()}

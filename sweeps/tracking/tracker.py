@@ -33,7 +33,7 @@ from gan.sampling import GENERATOR_ARTIFACT, save_generator
 from record.status import Status
 from record.names import (GIT_COMMIT, LAST_EVALUATION, NODE, PARENT, ROLE, ROLE_TRIAL, STATUS, SWEEP_ID, SWEPT,
                           SWEPT_PARAM, TRIAL_ID, Result, RunStatus, run_name)
-from sweeps.contract import CHECKPOINT_FILE, GRID_PREFIX, TrialRequest
+from sweeps.contract import CHECKPOINT_FILE, GRID_PREFIX
 from sweeps.ledger import Ledger
 from sweeps.tracking.journal import Journal
 
@@ -111,7 +111,7 @@ class MLflowTracker(Callback):
         tid = trial.trial_id
         if tid in self._opened:
             return
-        req = TrialRequest.from_trial_config(trial.config)
+        req = self.ledger.request(tid, trial.config)
         params = flatten(req.config)  # resolved on the driver as the trial was made
         params.update({f"eval.{k}": v for k, v in req.eval.items()})
         params.update({SWEPT_PARAM + k: v for k, v in req.levels.items()})

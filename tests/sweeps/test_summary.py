@@ -47,3 +47,29 @@ def test_the_sweep_summary_of_a_sweep_where_no_trial_finished_says_so():
              "swept": {"model.g_width": g, "train.seed": s}} for g in (8, 32) for s in (0, 1)]
     text = format_summary({"metric": "fid", "mode": "min", "trials": rows}, spec)
     assert text.endswith("no trial finished with a finite fid.")
+
+
+def test_an_interrupted_grids_summary_lists_each_planned_trial_it_did_not_create_once():
+    """Two samples of a two-level grid with two seeds plan every (configuration, seed) twice: the trials created
+    take their own planned slot, each repeat included, and the rest are listed as not started."""
+    from sweeps.contract import TRIAL
+    from sweeps.ledger import Ledger
+    from sweeps.space import trial_space
+    from sweeps.summary import summary
+
+    spec = _summary_spec("planned", "  optim.g_lr: {values: [0.0002, 0.002]}\nnum_samples: 2\n", 2)
+    space = trial_space(spec)
+    planned = space[TRIAL]["grid_search"]
+    assert len(planned) == 8
+    ledger = Ledger(total=len(planned))
+    # the first configuration's two seeds, then its first seed again (the grid's second sample)
+    created = [planned[0], planned[1], planned[4]]
+    for i, item in enumerate(created):
+        config = {**{k: v for k, v in space.items() if k != TRIAL}, TRIAL: item}
+        ledger.trials[f"t{i}"] = {"state": "TERMINATED", "last": {"fid": 100.0 + i, "evaluation": 2, "is_final": 1.0},
+                                  "config": config}
+        assert ledger.request(f"t{i}").levels == {"optim.g_lr": 0.0002}  # resolved on the driver, carried by Tune
+    rows = summary(spec, ledger, interrupted=True)["trials"]
+    assert len(rows) == 8 and sum(r["status"] == Status.NOT_STARTED for r in rows) == 5
+    left = [(r["swept"]["optim.g_lr"], r["swept"]["train.seed"]) for r in rows if r["status"] == Status.NOT_STARTED]
+    assert sorted(left) == [(0.0002, 1), (0.002, 0), (0.002, 0), (0.002, 1), (0.002, 1)]
