@@ -22,7 +22,7 @@ from torch import nn
 from record.files import atomic_path
 from record.names import Result
 from gan.config import Config, ConfigError, flatten
-from gan.data import Batches, ImageData, load_dataset, scale_pixels
+from gan.data import Batches, ImageData, load_dataset
 from gan.losses import build_loss, generator_terms
 from gan.models import build_models
 from gan.numerics import autocast, use_channels_last
@@ -316,10 +316,6 @@ class Trainer:
         # `set_state`), while weights and optimizer states are copied to the models' device by
         # their own load_state_dict
         self.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-
-    def real_batch(self, n: int) -> torch.Tensor:
-        """n real training images scaled like the generator's output (for quick checks and tests)."""
-        return scale_pixels(self.data.images[:n].to(self.device), self.pixel_range)
 
 
 def train(

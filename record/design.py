@@ -57,7 +57,7 @@ class SweepDesign:
     method: str  # grid, random or optuna
     seeds: list[int]
     factors: list[Factor]
-    early_stopping: dict  # type (asha|none), grace_period, reduction_factor, max_evaluations
+    early_stopping: dict  # type (asha|race|none), grace_period, reduction_factor, max_evaluations
     extractor: str  # feature extractor of the evaluations
     final_samples: int  # generated samples of each trial's last evaluation
     published: list[PublishedFigure] = field(default_factory=list)

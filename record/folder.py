@@ -32,7 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from record.errors import SetupError
+from record.errors import SetupError, SpecError
 __all__ = [
     "ADAPTIVE_ARTIFACT", "DESIGN_ARTIFACT", "FolderBusy", "LOCK_FILE", "MLARTIFACTS", "MLFLOW_DB", "OPTUNA_JOURNAL",
     "OPTUNA_STUDY",
@@ -92,7 +92,7 @@ def spec_label(spec_path: str | Path, scale: str | None) -> tuple[str, str]:
     raw = yaml.safe_load(Path(spec_path).read_text())
     name = raw.get("name") if isinstance(raw, dict) else None
     if not isinstance(name, str):
-        raise ValueError(f"{spec_path}: a spec needs a `name`.")
+        raise SpecError(f"{spec_path}: a spec needs a `name` (text).")
     return name, sweep_label(name, scale)
 
 

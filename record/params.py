@@ -13,7 +13,7 @@ import json
 import math
 from typing import Any
 
-__all__ = ["decode", "encode", "encode_all"]
+__all__ = ["decode", "encode"]
 
 
 def encode(value: Any) -> str:
@@ -42,6 +42,3 @@ def decode(text: str) -> Any:
     except ValueError:
         return text
 
-
-def encode_all(params: dict[str, Any]) -> dict[str, str]:
-    return {k: encode(v) for k, v in params.items()}

@@ -101,8 +101,9 @@ def use_callbacks_on_restore(tuner, callbacks: list) -> None:
 
     Tune pickles the RunConfig, callbacks included, into tuner.pkl when a sweep starts, and
     `Tuner.restore` (which takes no callbacks) runs with the unpickled copies: the MLflow tracker, the
-    progress and the state backup of the first session, not this driver's. This is the one private
-    reach into Ray here (Ray 2.60: `Tuner._local_tuner._run_config`); it fails loudly if Ray changes shape.
+    progress and the state backup of the first session, not this driver's. It reaches into Ray's private
+    `Tuner._local_tuner._run_config` (Ray 2.60), one of the reaches this module's docstring names; it fails loudly
+    if Ray changes shape.
     """
     run_config = getattr(getattr(tuner, "_local_tuner", None), "_run_config", None)
     if run_config is None or not hasattr(run_config, "callbacks"):

@@ -43,3 +43,19 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def sweep(tmp_path_factory):
+    """TINY_SWEEP_SPEC run for real once per session: 8 finished runs in a real MLflow store, loaded."""
+    import ray
+
+    from analysis import load_sweep
+    from sweeps.driver import run_sweep
+    from sweeps.specfile import parse_spec
+    from tests.helpers import TINY_SWEEP_SPEC
+
+    out = tmp_path_factory.mktemp("sweep")
+    run_sweep(parse_spec(TINY_SWEEP_SPEC, source="tiny_report.yaml"), out=out)
+    ray.shutdown()
+    return load_sweep(str(out)), out

@@ -72,3 +72,29 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# a 2 x 2 grid of tiny conditional DCGANs on the real MNIST test digits, 2 seeds, no early stopping: the sweep
+# the report, the loader and the studies are tested on (the `sweep` fixture in tests/conftest.py runs it once)
+TINY_SWEEP_SPEC = f"""\
+name: tiny_report
+base:
+  data: {{name: mnist, root: {MNIST_TEST_DIR}, split: test, num_images: 1000}}
+  model: {{arch: dcgan, conditional: true, latent_dim: 8, g_width: 8, d_width: 8}}
+  train: {{iterations: 30, eval_every: 10, batch_size: 32}}
+evaluation: {{metrics: [fid, class_histogram], num_samples: 200, real_samples: 500}}
+parameters:
+  model.latent_dim: {{values: [4, 12]}}
+  model.g_width: {{values: [4, 8], baseline: 8}}
+method: grid
+seeds: [0, 1]
+resources: {{cpus: 1}}
+published:
+  source: a test of the scorecard
+  extractor: inception
+  dataset: mnist
+  results:
+    - {{params: {{model.latent_dim: 4, model.g_width: 8}}, metric: fid, value: 100.0}}
+    - {{params: {{model.latent_dim: 99, model.g_width: 8}}, metric: fid, value: 50.0}}
+"""
+TINY_SWEEP_PARAMS = ["model.latent_dim", "model.g_width"]

@@ -9,7 +9,6 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-import ray
 from mlflow.tracking import MlflowClient
 from PIL import Image
 import statsmodels.formula.api as smf
@@ -18,41 +17,9 @@ from statsmodels.stats.multitest import multipletests
 from analysis import SweepNotFound, load_sweep
 from analysis.load import _swept_columns
 from analysis.report import build_report
-from sweeps.driver import run_sweep
-from sweeps.specfile import parse_spec
-from tests.helpers import MNIST_TEST_DIR, REPO
+from tests.helpers import REPO, TINY_SWEEP_PARAMS, TINY_SWEEP_SPEC
 
-SPEC = f"""\
-name: tiny_report
-base:
-  data: {{name: mnist, root: {MNIST_TEST_DIR}, split: test, num_images: 1000}}
-  model: {{arch: dcgan, conditional: true, latent_dim: 8, g_width: 8, d_width: 8}}
-  train: {{iterations: 30, eval_every: 10, batch_size: 32}}
-evaluation: {{metrics: [fid, class_histogram], num_samples: 200, real_samples: 500}}
-parameters:
-  model.latent_dim: {{values: [4, 12]}}
-  model.g_width: {{values: [4, 8], baseline: 8}}
-method: grid
-seeds: [0, 1]
-resources: {{cpus: 1}}
-published:
-  source: a test of the scorecard
-  extractor: inception
-  dataset: mnist
-  results:
-    - {{params: {{model.latent_dim: 4, model.g_width: 8}}, metric: fid, value: 100.0}}
-    - {{params: {{model.latent_dim: 99, model.g_width: 8}}, metric: fid, value: 50.0}}
-"""
-PARAMS = ["model.latent_dim", "model.g_width"]
-
-
-@pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
-    """A 2 x 2 grid with 2 seeds and no early stopping: 8 finished runs in a real MLflow store."""
-    out = tmp_path_factory.mktemp("sweep")
-    run_sweep(parse_spec(SPEC, source="tiny_report.yaml"), out=out)
-    ray.shutdown()
-    return load_sweep(str(out)), out
+PARAMS = TINY_SWEEP_PARAMS  # the factors of the `sweep` fixture's spec (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +100,7 @@ def test_dry_run_with_a_pilot_plans_the_seeds_of_each_comparison(sweep, tmp_path
     _, out = sweep
     folder = next((out / "sweeps").iterdir())
     spec = tmp_path / "planned.yaml"
-    spec.write_text(SPEC.replace("seeds: [0, 1]", "seeds: [0, 1, 2]"))
+    spec.write_text(TINY_SWEEP_SPEC.replace("seeds: [0, 1]", "seeds: [0, 1, 2]"))
     proc = subprocess.run([sys.executable, "-m", "sweeps.run", str(spec), "--dry-run", "--pilot", str(folder)],
                           capture_output=True, text=True, cwd=REPO, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -224,87 +191,6 @@ def test_report_cli_and_clear_errors(sweep, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "analysis.report", "nope", "--tracking-uri", s.tracking_uri],
                          capture_output=True, text=True, cwd=REPO, timeout=300)
     assert bad.returncode == 2 and "No experiment 'nope'" in bad.stderr
-
-
-def test_augmentation_study_over_the_sweep_resumes_and_is_reported(sweep, tmp_path):
-    """`studies.augment` trains a LeNet per (plan, real, generated, seed) cell with the sweep's best
-    generator's images, one MLflow run per cell; a second call trains nothing new; the report shows it."""
-    from analysis.augmentation import augmentation_results
-    from studies.augment import AugmentPlan, run_augmentation
-
-    s, _ = sweep
-    plan = AugmentPlan(real=(0, 1000), generated=(0, 200), plans=("mixed", "pretrained"), epochs=4,
-                       classifier="lenet", seeds=(0, 1))
-    lines = []
-    cells = run_augmentation(s, plan, tmp_path / "aug", log=lines.append)
-    assert "0 cells done, 8 to train" in lines[0]  # mixed: 3 cells, pretrained: 1 cell; 2 seeds each
-    assert len(cells) == 8 and cells["test_accuracy"].between(0, 1).all()
-    best = s.trials.sort_values("fid").iloc[0]["run_id"]
-    assert cells.attrs["generator_run"] == best  # the best finished run made the images
-    # the real-only cell: 1000 real digits, 4 epochs (about 28 steps), far above chance (0.1) on the held-out
-    # digits: 0.668 and 0.618 measured for seeds 0 and 1; 0.35 leaves room for another machine
-    real_only = cells[(cells["plan"] == "mixed") & (cells["real"] == 1000) & (cells["generated"] == 0)]
-    assert real_only["test_accuracy"].min() > 0.35, real_only
-    again = []
-    assert len(run_augmentation(s, plan, tmp_path / "aug", log=again.append)) == 8
-    assert "8 cells done, 0 to train" in again[0]
-    assert len(augmentation_results(s)) == 8
-    folder = tmp_path / "report"
-    build_report(s, folder, log_to_mlflow=False)
-    table = (folder / "augmentation_mixed.md").read_text()
-    assert "real \\ generated" in table and "(2)" in table
-    assert (folder / "augmentation_mixed.png").is_file() and (folder / "augmentation_pca.png").is_file()
-    assert "47.93" not in table and "0.4793" in (folder / "augmentation_published.md").read_text()
-
-
-def test_gan_test_probe_rescored_under_each_protocol_variant(sweep, tmp_path):
-    """`studies.gan_test_probe` re-scores finished conditional generators with the sweep's judge, the other
-    sampling mode, the unscaled-pixel mistake and a LeNet judge, on the same sample sets."""
-    from studies.gan_test_probe import VARIANTS, judge_predictions, main, probe, summarise
-    from gan.metrics.classifier import accuracy, default_spec, load_or_train_classifier, train_test_split
-
-    s, out = sweep
-    runs = list(s.trials.sort_values("fid")["run_id"][:2])
-    lines = []
-    sets, classes = probe(s, repeats=3, samples=300, lenet_epochs=3, run_ids=runs, log=lines.append)
-    assert len(sets) == 2 * len(VARIANTS) * 3 and set(sets["run_id"]) == set(runs)
-    assert sets["gan_test"].between(0, 1).all()
-    wide = sets.pivot_table(index=["run_id", "set"], columns="variant", values="gan_test")
-    # batch norm with training behaviour changes the samples; the pixel mistake changes what the judge sees
-    assert (wide["other_mode"] != wide["as_logged"]).any() and (wide["range_0_1"] != wide["as_logged"]).any()
-    summary = summarise(sets)
-    per_run = sets[sets["variant"] == "as_logged"].groupby("run_id")["gan_test"]
-    for _, row in summary[summary["variant"] == "as_logged"].iterrows():
-        assert row["shift_from_as_logged"] == 0
-    assert summary.loc[summary["variant"] == "as_logged", "sd_within_run"].sum() == pytest.approx(
-        per_run.std().mean() * (summary["variant"] == "as_logged").sum())  # sample SD (ddof 1), as studies report
-    # the judge is the sweep's domain classifier: its per-class accuracy on real test digits, recomputed here
-    spec = default_spec(Config_of(s))
-    judge, _, _ = load_or_train_classifier(spec)
-    _, _, test_x, test_y, _ = train_test_split(spec)
-    pred = judge_predictions(judge, test_x)
-    assert (pred == test_y).float().mean().item() == pytest.approx(accuracy(judge, test_x, test_y))
-    real = pd.Series((pred == test_y).float().numpy()).groupby(test_y.numpy()).mean()
-    got = classes[(classes["variant"] == "as_logged") & (classes["run_id"] == runs[0])].set_index("class")
-    assert len(got) == 10 and np.allclose(got["judge_real_acc"], real.loc[got.index])
-    # real digits through the unscaled-pixel mistake: the judge loses many it classifies right
-    wrong = judge_predictions(judge, test_x, range_0_1=True)
-    assert (wrong == test_y).float().mean() < (pred == test_y).float().mean() - 0.05
-
-    assert main([str(out), "--runs", runs[0], "--repeats", "2", "--samples", "200", "--lenet-epochs", "2",
-                 "--out", str(tmp_path)]) == 0
-    written = pd.read_csv(tmp_path / "gan_test_probe.csv")
-    assert len(written) == len(VARIANTS) * 2 and (tmp_path / "gan_test_probe_classes.csv").is_file()
-    with pytest.raises(SystemExit):
-        main([str(out), "--repeats", "1"])
-
-
-def Config_of(s):
-    from gan.config import DataConfig
-
-    row = s.trials.iloc[0]
-    return DataConfig(name=row["data.name"], root=row["data.root"], split=row["data.split"],
-                      num_images=int(row["data.num_images"]))
 
 
 def test_the_asha_replay_does_not_depend_on_the_order_results_happened_to_arrive(sweep):

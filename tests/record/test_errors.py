@@ -40,3 +40,12 @@ def test_a_bug_is_not_a_user_error():
 def test_a_bad_spec_raises_a_spec_error_that_names_the_file():
     with pytest.raises(SpecError, match="lab.yaml"):
         parse_spec("name: x\nbase: {}\nparameters: {}\nevaluation: 1\n", source="lab.yaml")
+
+
+def test_a_spec_file_without_a_name_is_a_spec_error_for_the_report_too(tmp_path):
+    from record.folder import spec_label
+
+    path = tmp_path / "nameless.yaml"
+    path.write_text("base: {}\n")
+    with pytest.raises(SpecError, match="nameless.yaml"):
+        spec_label(path, None)
