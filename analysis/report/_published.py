@@ -10,13 +10,13 @@ from pathlib import Path
 
 from analysis import plots
 from analysis.augmentation import PLANS, accuracy_grid, augmentation_results, published_beside
-from analysis.conclusions import scorecard
+from analysis.scorecard import scorecard
 from analysis.load import Sweep, download_artifact
 from analysis.report._page import Page
 
 
 def sweep_scorecard(sweep: Sweep, extractor: str):
-    """`analysis.conclusions.scorecard` of the spec's published figures against this sweep's trials."""
+    """`analysis.scorecard.scorecard` of the spec's published figures against this sweep's trials."""
     trials = sweep.trials
     dataset = str(trials["data.name"].iloc[0]) if "data.name" in trials else None
     return scorecard(trials, sweep.design.published if sweep.design else [], extractor=extractor,

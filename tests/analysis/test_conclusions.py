@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from analysis.conclusions import scorecard
+from analysis.scorecard import scorecard
 from record.design import Factor, level_label
 from record.figures import PublishedFigure
 
