@@ -29,6 +29,11 @@ def test_a_trial_config_reads_back_as_its_request_from_a_searcher_a_grid_or_an_e
     del earlier["config"]
     assert TrialRequest.from_trial_config(earlier) == req
     assert req.training_config().train.seed == 6 and req.training_config().optim.g_lr == 0.0002  # BCE's default
+    # the release before carried no levels: its trials resume with none, and their runs log no `swept.` params
+    previous = {k: v for k, v in searched.items() if k != "levels"}
+    assert TrialRequest.from_trial_config(previous) == req and req.levels == {}
+    leveled = TrialRequest.from_trial_config({**searched, "levels": {"model.g_width": 32}})
+    assert leveled.levels == {"model.g_width": 32}
     with pytest.raises(KeyError, match="not a gansweep trial config"):
         TrialRequest.from_trial_config({"lr": 1})
 
