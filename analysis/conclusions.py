@@ -9,6 +9,7 @@ import pandas as pd
 
 from stats.asha import GRACE_CORRELATION_WARNING, RELIABLE_CORRELATION, AshaReplay
 from record.design import level_label
+from record.names import SEED
 from stats.fit import TESTS
 from stats.contrasts import (
     ALPHA, BETTER, NEEDS_SEEDS, WORSE, Effect, EffectAnalysis, decimals_for, format_number,
@@ -20,6 +21,7 @@ __all__ = [
     "asha_sentences",
     "race_sentence",
     "best_set_sentence",
+    "collapse_sentences",
     "coherence_sentence",
     "effect_sentence",
     "effect_table",
@@ -320,6 +322,33 @@ def model_sentences(fit, params: list[str], uncertainty: str | None) -> list[str
     out += [t for t in (coherence_sentence(analysis, fit.cells),
                         variances_sentence(fit.equal_variances, fit.bartlett_p, metric), fit.scale_note) if t]
     out.append(variance_sentence(fit.variance, metric, uncertainty))
+    return out + collapse_sentences(fit, params, metric)
+
+
+def collapse_sentences(fit, params: list[str], metric: str) -> list[str]:
+    """Which runs collapsed (stats.collapse), that they were left out of the fit, and each factor whose levels
+    collapse at different rates; nothing for a sweep in which no run collapsed."""
+    if fit.collapsed.empty:
+        return []
+    runs = []
+    for _, r in fit.collapsed.iterrows():
+        config = ", ".join(f"{short(p)}={level_label(r[p])}" for p in params if p in r) or "the base config"
+        seed = f", seed {int(r[SEED])}" if SEED in r and pd.notna(r[SEED]) else ""
+        how = (f"{metric} {r[metric]:.4g}, {r['z']:.1f} SDs beyond the rest of its configuration"
+               if pd.notna(r.get("z")) else "diverged")
+        runs.append(f"{config}{seed} ({how})")
+    total = int(fit.failure_rates["runs"].sum()) if not fit.failure_rates.empty else len(fit.collapsed)
+    out = [f"Collapsed runs: {len(fit.collapsed)} of {total}: {'; '.join(runs)}. They are left out of every "
+           f"verdict and interval above, and counted as failures below (a run that diverged, or one far on the bad "
+           f"side of its configuration's other runs: Bonferroni-corrected outlier test at 1%)."]
+    for f in fit.failures:
+        rates = (f"{short(f.parameter)} {level_label(f.level)} collapses in {f.collapsed_level} of {f.runs_level} "
+                 f"runs against {f.collapsed_baseline} of {f.runs_baseline} at {level_label(f.baseline)}")
+        if f.verdict.startswith("collapses"):
+            out.append(f"{rates}: real, it {f.verdict} (Fisher's exact test, Holm-adjusted p = {f.p_adjusted:.2g}).")
+        elif f.collapsed_level or f.collapsed_baseline:
+            out.append(f"{rates}: no detectable difference in how often they collapse (Fisher's exact test, "
+                       f"Holm-adjusted p = {f.p_adjusted:.2g}).")
     return out
 
 

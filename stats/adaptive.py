@@ -111,12 +111,12 @@ class Round:
 def next_round(trials, metric: str, mode: str, params: list[str], baselines: dict[str, Any] | None, *,
                look: int, looks: int, seeds: dict[tuple, int], max_seeds: int,
                decided: dict[tuple, tuple[str, int]] | None = None, settled: set[tuple] | None = None,
-               min_effect: float | None = None, rho: float = 2.0) -> Round:
+               min_effect: float | None = None, rho: float = 2.0, collapses: str = "exclude") -> Round:
     """Look `look` of at most `looks` over the finished runs in `trials`; `seeds`: the seeds each
     configuration (cell key, in `params` order) has run so far."""
     decided, settled = dict(decided or {}), set(settled or ())
     level = alpha_at(look, looks, rho=rho)
-    fit = fit_design(trials, metric, mode, params, baselines, plan=False, alpha=level)
+    fit = fit_design(trials, metric, mode, params, baselines, plan=False, alpha=level, collapses=collapses)
     open_cells: dict[tuple, str] = {}
     for e in fit.analysis.effects + fit.analysis.interactions:
         k = _key(e)

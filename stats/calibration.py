@@ -39,9 +39,9 @@ from stats.contrasts import BETTER, INTERACTION, WORSE
 from record.names import SEED
 from record.status import Status
 
-__all__ = ["METHODS", "DESIGNS", "NOISY", "SCENARIOS", "Rates", "best_set_coverage", "calibrate", "design_cells",
-           "detection_rate", "simulate",
-           "trials_table", "welch_power"]
+__all__ = ["COLLAPSE_FACTORS", "COLLAPSE_METHODS", "COLLAPSE_RATES", "METHODS", "DESIGNS", "NOISY", "SCENARIOS",
+           "Rates", "best_set_coverage", "calibrate", "collapsed", "design_cells", "detection_rate", "flag_rates",
+           "simulate", "trials_table", "welch_power"]
 
 METRIC = "fid"
 MEAN = 150.0  # the baseline's FID in every simulated study
@@ -51,6 +51,9 @@ NOISY = {"noisy": 2.2, "noisy3": 3.0}  # one configuration's SD over the others'
 SCENARIOS = ("null", "noisy", "noisy3", "effect")
 DESIGNS = {"one-way": [4], "2x2": [2, 2], "2x2x2": [2, 2, 2]}
 PARAMS = "abc"
+# a collapsed seed's FID over its configuration's usual value: the range GAN seeds that collapse or stall land in
+COLLAPSE_FACTORS = (1.5, 3.0)
+COLLAPSE_RATES = (0.0, 0.05, 0.10)  # the chances per seed the collapse calibration simulates
 # the two methods compared: the report's model, and Welch on raw means with each configuration's variance
 # the pooled residual variance for every comparison (log scale), shown for why the model does not do that
 METHODS = {"model": {}, "welch": {"scale": "raw", "variance": "own"}, "pooled": {"variance": "pooled"}}
@@ -82,13 +85,21 @@ def design_cells(design: str, scenario: str, cv: float = CV, effect: float = EFF
 
 
 def simulate(rng: np.random.Generator, design: str, n, scenario: str, cv: float = CV,
-             effect: float = EFFECT) -> tuple[pd.DataFrame, list[str]]:
+             effect: float = EFFECT, collapse: float = 0.0) -> tuple[pd.DataFrame, list[str]]:
     """One simulated study: its trials table and params. `n`: seeds per configuration, or a tuple cycled
-    over the configurations (unequal seeds)."""
+    over the configurations (unequal seeds). `collapse`: the chance that any one seed collapses (its FID
+    multiplied by a factor drawn uniformly from COLLAPSE_FACTORS)."""
     params, cells = design_cells(design, scenario, cv, effect)
     counts = [n[i % len(n)] for i in range(len(cells))] if isinstance(n, tuple) else [n] * len(cells)
-    draws = {key: list(rng.normal(mean, sd, counts[i])) for i, (key, (mean, sd)) in enumerate(cells.items())}
-    return trials_table(draws, params), params
+    draws = {key: collapsed(rng, rng.normal(mean, sd, counts[i]), collapse)
+             for i, (key, (mean, sd)) in enumerate(cells.items())}
+    return trials_table({k: list(v) for k, v in draws.items()}, params), params
+
+
+def collapsed(rng: np.random.Generator, values: np.ndarray, rate: float) -> np.ndarray:
+    """`values` with each one, at chance `rate`, multiplied by a collapse factor (uniform over COLLAPSE_FACTORS)."""
+    hit = rng.random(len(values)) < rate
+    return np.where(hit, values * rng.uniform(*COLLAPSE_FACTORS, len(values)), values)
 
 
 @dataclass
@@ -111,15 +122,18 @@ def _judge(analysis, scenario: str, shape: list[int]) -> tuple[bool, bool]:
 
 
 def calibrate(design: str, n, scenario: str, studies: int, seed: int = 0, cv: float = CV,
-              effect: float = EFFECT, methods: tuple[str, ...] = tuple(METHODS)) -> dict[str, Rates]:
-    """The rates of each of `methods` on the same `studies` simulated studies."""
+              effect: float = EFFECT, methods: tuple[str, ...] = tuple(METHODS), collapse: float = 0.0,
+              options: dict | None = None) -> dict[str, Rates]:
+    """The rates of each of `methods` on the same `studies` simulated studies (`options`: each method's
+    fit_design arguments, METHODS by default)."""
     rng = np.random.default_rng(seed)
     shape = DESIGNS[design]
+    options = options or METHODS
     counts = {m: [0, 0] for m in methods}
     for _ in range(studies):
-        data, params = simulate(rng, design, n, scenario, cv, effect)
+        data, params = simulate(rng, design, n, scenario, cv, effect, collapse)
         for name in methods:
-            fit = fit_design(data, METRIC, "min", params, {p: 0 for p in params}, plan=False, **METHODS[name])
+            fit = fit_design(data, METRIC, "min", params, {p: 0 for p in params}, plan=False, **options[name])
             false, found = _judge(fit.analysis, scenario, shape)
             counts[name][0] += false
             counts[name][1] += found
@@ -184,13 +198,67 @@ def best_set_coverage(studies: int, n: int = 3, seed: int = 0, method: str = "mo
 
 
 LINES = [(design, n) for design in DESIGNS for n in (2, 3, 5)] + [(design, (2, 3, 5)) for design in DESIGNS]
+# with collapsing seeds: the report's fit, which sets collapsed runs aside, against the same fit over every run
+COLLAPSE_METHODS = {"set aside": {}, "kept": {"collapses": "keep"}}
+
+
+def flag_rates(n: int, studies: int, seed: int = 0, cv: float = 0.06,
+               factors: tuple[float, ...] = (1.5, 2.0, 3.0)) -> tuple[float, dict[float, float]]:
+    """The collapse rule (stats.collapse) on 2x2 studies with `n` seeds of log-normal noise (SD `cv`): the share
+    of studies without collapses in which it flags some run, and for each factor the share in which one seed
+    made that many times worse is flagged."""
+    from stats.collapse import find_collapses
+
+    rng = np.random.default_rng(seed)
+    keys = [(c,) for c in range(4) for _ in range(n)]
+    centres = np.repeat(np.log([150.0, 120.0, 140.0, 110.0]), n)
+    false, found = 0, dict.fromkeys(factors, 0)
+    for _ in range(studies):
+        y = centres + rng.normal(0.0, cv, len(keys))
+        false += bool(find_collapses(y, keys, "min").flagged.any())
+        for f in factors:
+            i = int(rng.integers(len(y)))
+            planted = y.copy()
+            planted[i] += math.log(f)
+            found[f] += bool(find_collapses(planted, keys, "min").flagged[i])
+    return false / studies, {f: k / studies for f, k in found.items()}
+
+
+def collapse_main(studies: int) -> None:
+    """What `--collapses` prints: the rule's false flags and detection, then the verdicts with collapsing seeds."""
+    print(f"The collapse rule (stats.collapse) on 2x2 studies, seed SD 6% of FID, {studies} studies per line:")
+    print("| seeds | flags some run, no collapse | one seed x 1.5 flagged | x 2 | x 3 |")
+    print("|---|---|---|---|---|")
+    for n in (2, 3, 5):
+        false, found = flag_rates(n, studies, seed=n)
+        print(f"| {n} | {false:.1%} | " + " | ".join(f"{v:.1%}" for v in found.values()) + " |", flush=True)
+    print(f"\nVerdicts with collapsing seeds: each seed collapses at the stated chance, its FID multiplied by "
+          f"U{COLLAPSE_FACTORS}; SD {CV:.0%}; planted effect FID x {EFFECT:g}. Cells: "
+          f"{' / '.join(COLLAPSE_METHODS)} (the report's fit / the same fit over every run).")
+    print("| design | seeds | collapse chance | null: false verdicts | effect: false verdicts | effect: power |")
+    print("|---|---|---|---|---|---|")
+    for i, design in enumerate(DESIGNS):
+        for n in (2, 3, 5):
+            for j, rate in enumerate(COLLAPSE_RATES):
+                res = {sc: calibrate(design, n, sc, studies, seed=10_000 + 100 * i + 10 * j + n, collapse=rate,
+                                     methods=tuple(COLLAPSE_METHODS), options=COLLAPSE_METHODS)
+                       for sc in ("null", "effect")}
+                cell = lambda sc, what: " / ".join(  # noqa: E731
+                    f"{getattr(res[sc][m], what):.1%}" for m in COLLAPSE_METHODS)  # noqa: B023
+                print(f"| {design} | {n} | {rate:.0%} | {cell('null', 'false_verdicts')} | "
+                      f"{cell('effect', 'false_verdicts')} | {cell('effect', 'power')} |", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stats.calibration", description=__doc__.split("\n")[0])
     parser.add_argument("--studies", type=int, default=400, help="simulated studies per line (default 400)")
+    parser.add_argument("--collapses", action="store_true",
+                        help="the collapse rule and the verdicts with seeds that collapse, instead")
     args = parser.parse_args(argv)
     s = args.studies
+    if args.collapses:
+        collapse_main(s)
+        return 0
     print(f"{s} simulated studies per line; SD {CV:.0%} of the mean (noisy: one configuration 11%, the rest 5%; "
           f"noisy3: 15% and 5%); planted effect: FID x {EFFECT:g}. Cells: {' / '.join(METHODS)}.")
     print("| design | seeds | null: false verdicts | noisy | noisy3 | effect: false verdicts | effect: power |")

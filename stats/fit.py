@@ -38,7 +38,7 @@ comparison that a configuration with a single run enters gets `needs >= 2 seeds`
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -46,12 +46,14 @@ import pandas as pd
 import scipy.stats
 import statsmodels.api as sm
 
+from stats.collapse import FailureComparison, failure_comparisons, failure_rates, find_collapses
 from stats.layout import DEFAULT_MIN_EFFECT, LOG, RAW, Layout, bell_mccaffrey_df, model_difference, seeds_needed
 from stats.contrasts import (
     ALPHA, BETTER, INTERACTION, NEEDS_SEEDS, NO_DIFFERENCE, NO_INTERACTION, WORSE, Effect, EffectAnalysis, decimals_for,
     _holm, contrast, detectable_difference, format_number, usable_trials,
 )
 from record.metrics import OUTPUTS
+from record.status import Status
 
 __all__ = ["BARTLETT_ALPHA", "TESTS", "DesignFit", "analysis_scale", "fit_design"]
 
@@ -97,12 +99,17 @@ class DesignFit:
     cells: pd.DataFrame  # one row per configuration: params, n, mean, low, high, cell, in_best_set, margin
     variance: dict | None  # seed against sampling spread (see variance_sentence)
     min_effect: float | None  # the difference the plan targets, in metric units (None: 10% of each baseline)
+    # the runs that collapsed (stats.collapse): params, seed, the metric, z (nan for a diverged run), left out of the
+    # fit; and each factor's levels against its baseline in how often their runs collapse
+    collapsed: pd.DataFrame = field(default_factory=pd.DataFrame)
+    failures: list[FailureComparison] = field(default_factory=list)
+    failure_rates: pd.DataFrame = field(default_factory=pd.DataFrame)  # per configuration, Clopper-Pearson intervals
 
 
 def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
                baselines: dict[str, Any] | None = None, *, uncertainty: str | None = None,
                min_effect: float | None = None, scale: str | None = None, variance: str = "auto",
-               plan: bool = True, alpha: float = ALPHA) -> DesignFit:
+               plan: bool = True, alpha: float = ALPHA, collapses: str = "exclude") -> DesignFit:
     """Fit the design's one model to the finished runs and derive every statement from it.
 
     `scale` forces "log" or "raw" (default: the metric's, see `analysis_scale`); `variance` forces
@@ -110,7 +117,8 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
     reports used before this model: Welch contrasts of raw configuration means, which the calibration
     measures the model against. `plan=False` skips the seeds each undecided comparison needs. `alpha`:
     the family-wise level of the verdicts and of the best set (intervals stay 95%); a sequential design
-    spends its 5% over several looks with a smaller one at each."""
+    spends its 5% over several looks with a smaller one at each. `collapses="keep"` fits every finished run, as
+    reports did before collapsed runs were set aside (stats.collapse), which the calibration compares with."""
     data = usable_trials(trials, metric)
     requested = list(params)
     params = [p for p in params if p in data and data[p].nunique() > 1]
@@ -120,6 +128,11 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
     note = ("" if scale == natural else
             f"{metric} is fitted on the raw scale: some run has {metric} <= 0, which the log scale cannot take.")
     y = np.log(values) if scale == LOG else values
+    collapsed = pd.DataFrame()
+    failures, rates = [], pd.DataFrame()
+    if collapses == "exclude" and len(data):
+        data, y, values, collapsed, failures, rates = _set_aside_collapses(trials, data, y, values, metric, mode,
+                                                                           params, baselines)
     empty = EffectAnalysis(metric, mode, params, dict(baselines or {}), False, [], [], 0)
     if not len(data):
         return DesignFit(metric, mode, scale, note, layout=None, tests="hc2", equal_variances=True,
@@ -150,7 +163,8 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
     for kind, p, level, base, w, how, over in layout.comparisons():
         e = _comparison(fit, cov, groups, layout, w, tests, kind, p, level, base, how, over, scale, means)
         (effects if kind == "effect" else interactions).append(e)
-    m = _judge(effects + interactions, mode, alpha, residual_var if plan else math.nan, min_effect, scale)
+    m = _judge(effects + interactions, mode, alpha, residual_var if plan else math.nan, min_effect, scale,
+               failures if not collapsed.empty else [])
     analysis = EffectAnalysis(metric, mode, params, dict(layout.baselines), layout.factorial, effects, interactions, m)
     cells = _cells(layout, groups, means, residual_var, residual_df, pooled, tests, scale, metric, mode, alpha)
     for p in requested:  # a parameter at one level among the finished runs: a constant column, not a factor
@@ -158,18 +172,40 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
             cells.insert(requested.index(p), p, data[p].iloc[0])
     variance = _variance(data, values, groups, residual_var, residual_df, scale, uncertainty, metric)
     return DesignFit(metric, mode, scale, note, layout, tests, pooled, bartlett_p, residual_var, residual_df, analysis,
-                     cells, variance, min_effect)
+                     cells, variance, min_effect, collapsed, failures, rates)
 
 
-def _judge(comparisons: list, mode: str, alpha: float, residual_var: float, min_effect, scale: str) -> int:
-    """Holm-adjust the comparisons' p-values over the family, give each its verdict, and where a comparison
-    finds no difference (and `residual_var` is finite) the seeds it needs for `min_effect`; returns the
-    family's size."""
-    family = [e for e in comparisons if math.isfinite(e.p)]
+def _set_aside_collapses(trials, data, y, values, metric, mode, params, baselines):
+    """The finished runs less the collapsed ones (stats.collapse), and what collapsed: the flagged and the diverged
+    runs, each configuration's rate, and each factor's levels compared in how often they collapse."""
+    keys = [tuple(r) for r in data[params].itertuples(index=False)] if params else [()] * len(data)
+    found = find_collapses(y, keys, mode)
+    flagged = found.flagged.to_numpy()
+    shown = data.assign(z=found.z.to_numpy())[flagged]
+    diverged = trials[trials["status"] == Status.DIVERGED] if "status" in trials else trials.iloc[0:0]
+    collapsed = pd.concat([shown, diverged.assign(z=math.nan)]) if len(diverged) else shown
+    every = pd.concat([data.assign(collapsed=flagged), diverged.assign(collapsed=True)])
+    every = every[[p for p in params if p in every] + ["collapsed"]].dropna(subset=params)
+    every_keys = [tuple(r) for r in every[params].itertuples(index=False)] if params else [()] * len(every)
+    rates = failure_rates(every["collapsed"], every_keys)
+    failures = failure_comparisons(every[params], every["collapsed"], dict(baselines or {}))
+    return data[~flagged], y[~flagged], values[~flagged], collapsed, failures, rates
+
+
+def _judge(comparisons: list, mode: str, alpha: float, residual_var: float, min_effect, scale: str,
+           failures: list = ()) -> int:
+    """Holm-adjust the comparisons' p-values over the family (with the failure-rate comparisons, when some run
+    collapsed), give each its verdict, and where a comparison finds no difference (and `residual_var` is finite)
+    the seeds it needs for `min_effect`; returns the family's size."""
+    family = [e for e in [*comparisons, *failures] if math.isfinite(e.p)]
     m = len(family)
     if m:
         for e, pa in zip(family, _holm([e.p for e in family])):
             e.p_adjusted = float(pa)
+    for f in failures:
+        more = f.collapsed_level / f.runs_level > f.collapsed_baseline / f.runs_baseline
+        f.verdict = (("collapses more often" if more else "collapses less often")
+                     if math.isfinite(f.p_adjusted) and f.p_adjusted < alpha else NO_DIFFERENCE)
     for e in comparisons:
         e.detectable = detectable_difference(e.se, e.df, alpha / max(m, 1))
         e.verdict = _verdict(e, mode, alpha)

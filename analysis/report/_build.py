@@ -20,6 +20,7 @@ from analysis.report._runs import best_and_worst, reduced_precisions, run_plots,
 from analysis.report._samples import generator_section, sample_grids
 from analysis.report._verdicts import (
     answer_section,
+    collapse_tables,
     effects_figure,
     conclusions_section, configurations_table, effects_section, fit_table, seeds_section,
 )
@@ -65,6 +66,7 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
     configurations_table(page, fit, metric, factors)
     seeds_section(page, sweep.adaptive)
     effects_section(page, fit, metric, note)
+    collapse_tables(page, fit, metric, factors)
     fit_table(page, fit, metric)
     budget_section(page, split, metric)
     scorecard_table(page, card)

@@ -16,6 +16,7 @@ from stats.layout import LOG
 from stats.fit import TESTS
 from analysis.report._page import Page
 from record.design import level_label
+from record.names import SEED
 
 
 def fit_summary(fit) -> pd.DataFrame:
@@ -47,6 +48,11 @@ def answer_section(page: Page, fit, metric: str, factors: list[str], figures: li
     lines = [answer_line(e, metric) for e in analysis.effects + analysis.interactions]
     best = best_line(fit.cells, factors, metric)
     lines += [best] if best else []
+    lines += [f"{short(f.parameter)} {level_label(f.baseline)} -> {level_label(f.level)}: {f.verdict} "
+              f"({f.collapsed_level} of {f.runs_level} runs against {f.collapsed_baseline} of {f.runs_baseline}), real"
+              for f in fit.failures if f.verdict.startswith("collapses")]
+    if not fit.collapsed.empty:
+        lines.append(f"collapsed runs: {len(fit.collapsed)}, left out of the fit (listed under Collapsed runs)")
     if not lines:
         return
     (page.out_dir / "answer.md").write_text("## The answer\n\n" + "\n".join(f"- {line}" for line in lines) + "\n")
@@ -123,6 +129,26 @@ def effects_section(page: Page, fit, metric: str, note: str) -> None:
                    note=f"<p>{html.escape(note)} Baselines: "
                         + html.escape(", ".join(f"{short(k)}={level_label(v)}" for k, v in analysis.baselines.items()))
                         + ".</p>")
+
+
+def collapse_tables(page: Page, fit, metric: str, factors: list[str]) -> None:
+    """The runs that collapsed, and every configuration's collapse rate with its exact interval; nothing for a
+    sweep in which no run collapsed."""
+    if fit.collapsed.empty:
+        return
+    columns = [c for c in (*factors, SEED, "run_id", metric, "z", "status") if c in fit.collapsed]
+    page.add_table("collapsed", "Collapsed runs", fit.collapsed[columns],
+                   note="<p>Left out of every verdict, interval and the best set: a run that diverged, or one far on "
+                        "the bad side of its configuration's other runs (z: its externally studentized residual; "
+                        "flagged at a Bonferroni-corrected one-sided 1%). See stats/collapse.py.</p>")
+    rates = fit.failure_rates.copy()
+    for i, p in enumerate(factors):
+        rates.insert(i, p, [level_label(k[i]) for k in rates["key"]])
+    rates["rate [95% CI]"] = [f"{r.rate:.0%} [{r.low:.0%}, {r.high:.0%}]" for r in rates.itertuples()]
+    page.add_table("failure_rates", "Collapse rate by configuration", rates.drop(columns=["key"]),
+                   shown=rates[[*factors, "collapsed", "runs", "rate [95% CI]"]],
+                   note="<p>Collapsed runs out of every run of the configuration, diverged ones included, with a "
+                        "Clopper-Pearson 95% interval.</p>")
 
 
 def fit_table(page: Page, fit, metric: str) -> None:
