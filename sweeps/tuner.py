@@ -25,7 +25,10 @@ def build_tuner(spec: SweepSpec, where: Where, callbacks: list, resume: bool, ve
     trainable = tune.with_resources(_trainable(), {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus})
     path = str(where.experiment_path)
     if resume and tune.Tuner.can_restore(path):
+        from sweeps.tunestate import read_earlier_modules
+
         print(f"resuming {path}", flush=True)
+        read_earlier_modules()  # a sweep an earlier release started pickled module names since renamed
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True, resume_errored=True,
                                    restart_errored=False)
         use_callbacks_on_restore(tuner, callbacks)

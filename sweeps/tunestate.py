@@ -30,7 +30,8 @@ from ray.tune.search import BasicVariantGenerator, SearchGenerator, Searcher
 from record.errors import SetupError
 from record.files import atomic_path
 
-__all__ = ["TuneStateBackup", "TuneStateDamaged", "check_tune_state", "restore_tune_state"]
+__all__ = ["EARLIER_MODULES", "TuneStateBackup", "TuneStateDamaged", "check_tune_state", "read_earlier_modules",
+           "restore_tune_state"]
 
 TUNER_PKL = "tuner.pkl"
 # Tune's state files carry the session's start time, e.g. experiment_state-2026-11-25_11-49-00.json
@@ -46,6 +47,40 @@ MAX_MEMBER_BYTES = 1 << 30  # a state file of a 30,000-trial sweep is about 1 GB
 
 class TuneStateDamaged(SetupError, RuntimeError):
     pass
+
+
+# Tune pickles the sweep's searcher, scheduler and spec into its state by their module paths. These modules were
+# renamed; a sweep an earlier release started pickled the old names, so its state is read with each old name
+# standing for its new module.
+EARLIER_MODULES = {
+    "sweeps.search": "sweeps.searchers",
+    "sweeps.schedule": "sweeps.schedulers",
+    "sweeps.race": "sweeps.race_scheduler",
+    "sweeps.spec": "sweeps.specfile",
+    "sweeps.spec.model": "sweeps.specfile.schema",
+    "sweeps.spec._parse": "sweeps.specfile._parse",
+    "sweeps.spec._fields": "sweeps.specfile._fields",
+    "sweeps.spec._yaml": "sweeps.specfile._yaml",
+    "gan.status": "record.status",
+    "gan._io": "record.files",
+    "analysis.stats": "stats.contrasts",
+    "analysis.layout": "stats.layout",
+    "analysis.model": "stats.fit",
+    "analysis.adaptive": "stats.adaptive",
+    "analysis.race": "stats.race",
+    "analysis.asha": "stats.asha",
+}
+
+
+def read_earlier_modules() -> None:
+    """Let this process unpickle Tune state an earlier release saved: each module name in EARLIER_MODULES that
+    no module holds stands for its new module. Called before a --resume restores the Tuner (and its searcher)."""
+    import importlib
+    import sys
+
+    for old, new in EARLIER_MODULES.items():
+        if old not in sys.modules:
+            sys.modules[old] = importlib.import_module(new)
 
 
 class TuneStateBackup(Callback):

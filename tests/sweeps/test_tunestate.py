@@ -169,3 +169,34 @@ def test_a_backup_of_every_state_file_tune_writes_restores(tmp_path):
     (tmp_path / "exp").mkdir()
     assert sorted(restore_tune_state(backup, tmp_path / "exp")) == sorted(files)
     check_tune_state(tmp_path / "exp")
+
+
+def test_tune_state_an_earlier_release_pickled_under_module_names_since_renamed_is_read():
+    """A sweep the release before started pickled its searcher and scheduler as sweeps.search.* and
+    sweeps.race.*; --resume reads them as the renamed modules' classes (a subprocess: sys.modules stays clean)."""
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    code = (
+        "import pickle, importlib\n"
+        "from sweeps.tunestate import EARLIER_MODULES, read_earlier_modules\n"
+        "for new in EARLIER_MODULES.values(): importlib.import_module(new)\n"
+        "from sweeps.searchers import AdaptiveReplication\n"
+        "from sweeps.race_scheduler import RaceScheduler\n"
+        "from record.status import Status\n"
+        "old = [pickle.dumps(c, protocol=0).replace(new.encode(), old.encode()) for c, new, old in (\n"
+        "    (AdaptiveReplication, 'sweeps.searchers', 'sweeps.search'),\n"
+        "    (RaceScheduler, 'sweeps.race_scheduler', 'sweeps.race'),\n"
+        "    (Status.COMPLETED, 'record.status', 'gan.status'))]\n"
+        "try:\n"
+        "    pickle.loads(old[0])\n"
+        "    raise SystemExit('read before the names were given')\n"
+        "except ModuleNotFoundError:\n"
+        "    pass\n"
+        "read_earlier_modules()\n"
+        "assert [pickle.loads(b) for b in old] == [AdaptiveReplication, RaceScheduler, Status.COMPLETED]\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
