@@ -16,11 +16,12 @@ collapse is not hidden by the first, up to MAX_SHARE of the runs. A run that div
 collapsed by definition. A configuration with a single usable run cannot tell a collapse from its level's
 effect: its run is never flagged by the rule.
 
-**What it finds** (`python -m stats.calibration --collapses`; 2x2 grid, seed SD 6% of FID, 1000 studies per
-line): without collapses it flagged some run in 1.1%, 1.0% and 0.8% of studies at 2, 3 and 5 seeds per
-configuration. One seed made 1.5, 2 and 3 times worse was flagged in 16%, 47% and 86% of studies at 2 seeds,
-67%, 99.5% and 100% at 3, and 96%, 100% and 100% at 5: with 2 seeds the other run's noise counts fully
-against the collapse, and only a collapse by 2 or more stands out.
+**What it finds** (`python -m stats.calibration --collapses`; 2x2 grid, seed SD 6% of FID, 400 studies per
+line): without collapses it flagged some run in 1.0%, 1.2% and 1.5% of studies at 2, 3 and 5 seeds per
+configuration. One seed made 1.5, 2 and 3 times worse was flagged in 15%, 45% and 86% of studies at 2 seeds,
+66%, 100% and 100% at 3, and 95%, 100% and 100% at 5: with 2 seeds the other run's noise counts fully
+against the collapse, and only a collapse by 2 or more stands out. docs/statistics.md has what setting them
+aside does to the verdicts' error control and power.
 
 **Failure rates.** Each configuration's collapse count over its runs comes with an exact (Clopper-Pearson)
 95% interval (statsmodels). For each factor, each level's collapse rate, pooled over the other factors, is

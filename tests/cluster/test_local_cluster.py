@@ -316,6 +316,7 @@ def test_the_state_folder_is_private_and_only_processes_the_script_started_are_k
             p.kill()
 
 
+@pytest.mark.slow
 def test_a_start_that_fails_half_way_takes_down_what_it_started(tmp_path):
     long_state = tmp_path / ("x" * 40)
     refused = _script(long_state, "start", "1")

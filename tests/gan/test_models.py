@@ -178,6 +178,7 @@ def test_uniform_noise_and_sigmoid_output():
     assert real.min() >= 0 and real.max() <= 1
 
 
+@pytest.mark.slow
 def test_classifier_guidance_pulls_samples_towards_their_class():
     """The classifier-loss CGAN: with the classifier term dominating G's loss (weight 50), 40 steps make the
     frozen classifier read most samples as their conditioning class; without it they stay near chance

@@ -248,6 +248,7 @@ def test_unknown_precision_and_layout_settings_are_refused_with_what_is_allowed(
         config(train=setting)
 
 
+@pytest.mark.slow
 def test_a_compiled_trainer_times_its_compiling_apart_and_trains_as_the_eager_one(tmp_path):
     eager, compiled = Trainer(config()), Trainer(config(train={"compile": True}))
     assert compiled.step_D is not compiled.D and eager.step_D is eager.D

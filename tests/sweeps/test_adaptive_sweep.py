@@ -178,6 +178,7 @@ OPTUNA_SPEC = SPEC.replace("model.g_width: {values: [4, 16]}",
     "method: grid", "method: optuna\nnum_samples: 4")
 
 
+@pytest.mark.slow
 def test_under_optuna_each_configuration_gets_more_seeds_only_while_in_a_best_set_and_optuna_its_mean(tmp_path):
     out = tmp_path / "optuna"
     summary = run_sweep(parse_spec(OPTUNA_SPEC, source="adaptive_optuna.yaml"), out=out)

@@ -65,6 +65,7 @@ def eigen_fid(f1: np.ndarray, f2: np.ndarray) -> float:
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(eig).sum())
 
 
+@pytest.mark.slow
 def test_inception_extractor_runs_from_a_local_weights_file(random_inception_weights):
     cfg = EvalConfig(extractor="inception", metrics=("fid", "is", "precision_recall"), real_samples=48,
                      num_samples=48, inception_weights=str(random_inception_weights))

@@ -37,6 +37,7 @@ def scipy_fid(f1: np.ndarray, f2: np.ndarray) -> float:
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
 
 
+@pytest.mark.slow
 def test_fid_agrees_with_scipy_reference(fashion_evaluator, fashion_test):
     images = fashion_test.images[:2000]
     ours = fashion_evaluator.score_images(images, metrics=("fid",))[FID]
@@ -115,6 +116,7 @@ def _labelled_generator(images, labels):
     return generate
 
 
+@pytest.mark.slow
 def test_gan_test_gan_train_and_class_histogram_on_perfect_and_broken_generators(fashion_test):
     cfg = EvalConfig(metrics=("gan_test", "gan_train", "class_histogram"), real_samples=2000, num_samples=3000,
                      gan_test_repeats=3, classifier_epochs=2, classifier_seed=CLASSIFIER_SEED)
