@@ -30,6 +30,14 @@ from sweeps.resolve import WrappingSearcher
 
 __all__ = ["TRIAL_INDEX", "AdaptiveOptunaSeeds", "AdaptiveReplication", "PruningAwareOptunaSearch", "SeedReplicates"]
 
+def _kept(result: dict | None, error: bool, metric: str) -> dict | None:
+    """What a searcher keeps of a trial's last result: the metric, its evaluation and how it ended (None after an
+    error or without a result)."""
+    if error or not result:
+        return None
+    return {k: float(result[k]) for k in (metric, Result.EVALUATION, Result.IS_FINAL, Result.DIVERGED) if k in result}
+
+
 class PruningAwareOptunaSearch(OptunaSearch):
     def __init__(self, *args, study_file: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -192,15 +200,7 @@ class AdaptiveReplication(Searcher):
         if t is None:
             return
         t["done"] = True
-        t["result"] = (
-            None
-            if error or not result
-            else {
-                k: float(result[k])
-                for k in (self.metric, Result.EVALUATION, Result.IS_FINAL, Result.DIVERGED)
-                if k in result
-            }
-        )
+        t["result"] = _kept(result, error, self.metric)
 
     def trials_table(self):
         """The finished runs, as the model reads them: one row per trial with its configuration's levels."""
@@ -298,15 +298,7 @@ class AdaptiveOptunaSeeds(WrappingSearcher):
             return
         run = self.groups[primary]["runs"][trial_id]
         run["done"] = True
-        run["result"] = (
-            None
-            if error or not result
-            else {
-                k: float(result[k])
-                for k in (self.metric, Result.EVALUATION, Result.IS_FINAL, Result.DIVERGED)
-                if k in result
-            }
-        )
+        run["result"] = _kept(result, error, self.metric)
         self._settle()
 
     def best_set(self) -> set[str]:
