@@ -17,7 +17,7 @@ from analysis.report._early_stopping import _early_stopping_check, early_stoppin
 from analysis.report._page import Page
 from analysis.report._published import augmentation_section, scorecard_table, sweep_scorecard
 from analysis.report._runs import best_and_worst, reduced_precisions, run_plots, run_tables
-from analysis.report._samples import generator_section, sample_grids
+from analysis.report._samples import collapse_grids, generator_section, sample_grids
 from analysis.report._verdicts import (
     answer_section,
     collapse_tables,
@@ -67,6 +67,8 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
     seeds_section(page, sweep.adaptive)
     effects_section(page, fit, metric, note)
     collapse_tables(page, fit, metric, factors)
+    if grids := collapse_grids(page, client, factors, metric, fit, trials):
+        page.add_figure_row(grids)
     fit_table(page, fit, metric)
     budget_section(page, split, metric)
     scorecard_table(page, card)
@@ -107,7 +109,7 @@ def _numerics(trials) -> str:
             f"evaluated in {values('eval.precision', 'fp32')}")
     reduced = " and ".join(reduced_precisions(trials))
     if reduced:
-        said += (f". {reduced} training has not been shown to train the same GAN as fp32 within 5% (the README's "
-                 "precision study; python -m analysis.equivalence tests a sweep of both): the ranking marks "
-                 f"the trials trained in {reduced}")
+        said += (f". {reduced} training has not been shown to train the same GAN as fp32 within 5% (the precision "
+                 "study in gansweep's docs/gan.md; python -m analysis.equivalence tests a sweep of both): the ranking "
+                 f"marks the trials trained in {reduced}")
     return said

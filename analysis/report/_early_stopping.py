@@ -37,7 +37,7 @@ def _canonical_order(results: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFram
     their run names (their swept values and seed). The sweep's own arrival order depends on scheduling, and
     Tune's trial ids are drawn afresh by every sweep, so a replay in either differs between two runs of one
     sweep whose every FID is the same; an order by the names themselves would not, but it sorts the main
-    job's best configuration (width 32) first, and ASHA's decisions depend on the order (README, "Early
+    job's best configuration (width 32) first, and ASHA's decisions depend on the order (docs/statistics.md, "Early
     stopping, replayed"), so it would favour whatever sorts first."""
     names = trials.set_index("trial_id")["run_name"].astype(str)
     key = names.map(lambda n: hashlib.sha256(n.encode()).hexdigest())

@@ -47,10 +47,10 @@ class Page:
     def add_figure(self, title: str, path: Path) -> None:
         self.figures.append((title, path))
 
-    def add_figure_row(self, figures: list[tuple[str, Path]]) -> None:
-        """Figures side by side where the page stands now (each with its title under it), not at the end; the
-        first, a plot, twice as wide as the others."""
-        cells = "".join(f'<figure style="flex:{2 if i == 0 else 1} 1 300px;margin:0">{_img(path)}'
+    def add_figure_row(self, figures: list[tuple[str, Path]], wide_first: bool = False) -> None:
+        """Figures side by side where the page stands now (each with its title under it), not at the end;
+        `wide_first`: the first (a plot beside sample grids) twice as wide as the others."""
+        cells = "".join(f'<figure style="flex:{2 if i == 0 and wide_first else 1} 1 300px;margin:0">{_img(path)}'
                         f'<figcaption class="note">{html.escape(title)}</figcaption></figure>'
                         for i, (title, path) in enumerate(figures))
         self.sections.append(f'<div style="display:flex;gap:1em;flex-wrap:wrap;align-items:flex-start">{cells}</div>')

@@ -45,9 +45,31 @@ def _class_histogram(sampler, n: int = 2000):
 
 def sample_grids(page: Page, client, factors: list[str], metric: str, best_run, worst_run) -> list[tuple[str, Path]]:
     """The last logged sample grid of the best and of the worst run, copied into the report: (title, path) each."""
+    return _grids(page, client, factors, metric, [("best", "the best single run", best_run),
+                                                   ("worst", "the worst single run", worst_run)])
+
+
+def collapse_grids(page: Page, client, factors: list[str], metric: str, fit, trials) -> list[tuple[str, Path]]:
+    """The sample grid of the run that collapsed furthest beside a typical run's of its configuration (the one
+    with the median metric among the runs that did not collapse); none when no run collapsed."""
+    shown = fit.collapsed[fit.collapsed["z"].notna()] if "z" in fit.collapsed else fit.collapsed.iloc[0:0]
+    if shown.empty or "run_id" not in shown:
+        return []
+    worst = shown.loc[shown["z"].idxmax()]
+    same = trials[(trials["run_id"] != worst["run_id"]) & ~trials["run_id"].isin(fit.collapsed["run_id"])]
+    for p in factors:
+        same = same[same[p].astype(str) == str(worst[p])]
+    same = same[same[metric].notna()].sort_values(metric)
+    typical = same.iloc[len(same) // 2] if len(same) else None
+    return _grids(page, client, factors, metric, [("collapsed", "a collapsed run", worst),
+                                                   ("typical", "a typical run of its configuration", typical)])
+
+
+def _grids(page: Page, client, factors: list[str], metric: str, runs) -> list[tuple[str, Path]]:
+    """The last logged sample grid of each (file label, words, run row), copied into the report."""
     out = []
     with tempfile.TemporaryDirectory() as tmp:
-        for label, row in (("best", best_run), ("worst", worst_run)):
+        for label, words, row in runs:
             if row is None:
                 continue
             folder = download_artifact(client, row["run_id"], "samples", Path(tmp) / label)
@@ -55,8 +77,7 @@ def sample_grids(page: Page, client, factors: list[str], metric: str, best_run, 
             if grids:
                 dst = page.out_dir / f"samples_{label}.png"
                 dst.write_bytes(grids[-1].read_bytes())
-                out.append((f"samples of the {label} single run ({plots.run_label(row, factors)}, "
-                            f"{metric} {row[metric]:.4g})", dst))
+                out.append((f"samples of {words} ({plots.run_label(row, factors)}, {metric} {row[metric]:.4g})", dst))
     return out
 
 

@@ -62,7 +62,7 @@ def answer_section(page: Page, fit, metric: str, factors: list[str], figures: li
                        "holds after Holm's correction over every comparison of this report (how: at the end of the "
                        "conclusions).</p>")
     if figures:
-        page.add_figure_row(figures)
+        page.add_figure_row(figures, wide_first=figures[0][1].name == "effects.png")
 
 
 def conclusions_section(page: Page, conclusions: list[str], method: list[str]) -> None:

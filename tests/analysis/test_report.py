@@ -241,7 +241,7 @@ def test_text_from_the_tracking_store_reaches_the_page_escaped(sweep, tmp_path):
 
 
 def test_trials_trained_in_bf16_are_marked_in_the_header_and_the_ranking(sweep, tmp_path):
-    """bf16 training is not shown equivalent to fp32 (the README's precision study), so a report says which
+    """bf16 training is not shown equivalent to fp32 (the precision study in docs/gan.md), so a report says which
     trials it trained, swept or not."""
     import dataclasses
 
@@ -256,3 +256,23 @@ def test_trials_trained_in_bf16_are_marked_in_the_header_and_the_ranking(sweep, 
     assert "trained in bf16, fp32" in page and "not been shown to train the same GAN as fp32" in page
     rank = pd.read_csv(tmp_path / "bf16" / "ranking.csv")
     assert (rank["train.precision"] == np.where(rank["model.g_width"] == 4, "bf16", "fp32")).all()
+
+
+def test_a_collapsed_run_is_named_and_its_samples_shown_beside_a_typical_runs(sweep, tmp_path):
+    """One run's FID made 40 times worse, as a collapsed seed's: the report sets it aside, names it, gives its
+    configuration's collapse rate and shows its last sample grid beside a typical run's of the same configuration."""
+    import dataclasses
+
+    s, _ = sweep
+    trials = s.trials.copy()
+    victim = trials.sort_values("fid").index[0]
+    trials.loc[victim, "fid"] = trials.loc[victim, "fid"] * 40
+    folder = tmp_path / "report"
+    build_report(dataclasses.replace(s, trials=trials), folder, log_to_mlflow=False)
+    collapsed = pd.read_csv(folder / "collapsed.csv")
+    assert list(collapsed["run_id"]) == [trials.loc[victim, "run_id"]] and collapsed["z"].iloc[0] > 5
+    assert "Collapsed runs: 1 of 8" in (folder / "conclusions.md").read_text()
+    rates = pd.read_csv(folder / "failure_rates.csv")
+    assert rates["collapsed"].sum() == 1 and rates["runs"].sum() == 8
+    assert (folder / "samples_collapsed.png").is_file() and (folder / "samples_typical.png").is_file()
+    assert "collapsed runs: 1, left out of the fit" in (folder / "answer.md").read_text()
