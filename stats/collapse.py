@@ -6,8 +6,9 @@ configuration, not seed noise, so it is neither averaged into the configuration'
 seed-to-seed variance (either would widen every interval of the report and move the means).
 
 **The rule.** On the fitted scale (log FID for a positive metric), the model of stats.fit (one mean per
-configuration, OLS) is fitted and each run's externally studentized residual is taken (statsmodels: its
-deviation from its configuration's mean over the others' seed-to-seed SD, with that run left out of both):
+configuration, OLS) is fitted and each run's externally studentized residual is taken (statsmodels, with each run's
+leave-one-out variance in closed form: its deviation from its configuration's mean over the others' seed-to-seed
+SD, with that run left out of both):
 under normal seed noise it follows Student's t with N - k - 1 degrees of freedom. A run is collapsed when the
 one-sided p-value of its residual on the bad side (higher for a metric to minimise), Bonferroni-corrected over
 the runs that can be judged, is below FLAG_ALPHA = 1%: in a sweep without collapses the rule flags any run in
@@ -33,14 +34,12 @@ and there is nothing to test.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.stats
 import statsmodels.api as sm
-from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 from statsmodels.stats.proportion import proportion_confint
 
 __all__ = ["FLAG_ALPHA", "MAX_SHARE", "Collapses", "FailureComparison", "failure_comparisons", "failure_rates",
@@ -89,11 +88,13 @@ def _bad_side(y: np.ndarray, column: np.ndarray, sign: float) -> tuple[np.ndarra
     if fit.df_resid < 2:
         return t, p
     influence = fit.get_influence()
-    judged = influence.hat_matrix_diag < 1 - 1e-9
-    # leaving one run of a two-run configuration out leaves its partner alone: a rank-deficient refit, expected
-    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-        warnings.simplefilter("ignore", SingularMatrixWarning)
-        t[judged] = sign * influence.resid_studentized_external[judged]
+    h = influence.hat_matrix_diag
+    judged = h < 1 - 1e-9
+    # each run's leave-one-out residual variance without refitting (Belsley, Kuh and Welsch 1980, eq. 2.8):
+    # s_(i)^2 = ((n - p) s^2 - e_i^2 / (1 - h_i)) / (n - p - 1); statsmodels' own refits once per run
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loo = (fit.df_resid * fit.scale - fit.resid ** 2 / (1 - h)) / (fit.df_resid - 1)
+        t[judged] = sign * influence.get_resid_studentized_external(sigma=np.sqrt(np.clip(loo, 0, None)))[judged]
     p[judged] = np.minimum(1.0, scipy.stats.t.sf(t[judged], fit.df_resid - 1) * judged.sum())
     return t, p
 

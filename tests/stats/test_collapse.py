@@ -84,3 +84,23 @@ def test_with_collapsing_seeds_the_fit_keeps_its_error_control_and_more_power_th
     # 150 studies: a 5% rate's simulation SD is 1.8 points
     assert null["set aside"].false_verdicts <= 0.05 + 2 * 0.018
     assert effect["set aside"].power >= effect["kept"].power + 0.10
+
+
+def test_the_closed_form_residuals_are_statsmodels_leave_one_out_refits():
+    """The rule studentizes each run with its leave-one-out variance in closed form; statsmodels' own
+    resid_studentized_external refits once per run and must give the same values."""
+    import warnings
+
+    import statsmodels.api as sm
+
+    from stats.collapse import _bad_side
+
+    rng = np.random.default_rng(3)
+    column = np.repeat(np.arange(4), [2, 3, 4, 5])
+    y = rng.normal(0, 0.1, len(column)) + column * 0.3
+    t, _ = _bad_side(y, column, 1.0)
+    X = (column[:, None] == np.arange(4)[None, :]).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a two-run configuration refit without one of its runs is rank-deficient
+        reference = sm.OLS(y, X).fit().get_influence().resid_studentized_external
+    assert t == pytest.approx(reference, rel=1e-9)
