@@ -122,7 +122,8 @@ def test_a_plugin_gan_is_swept_resumed_and_reported_like_a_built_in(lab, local_r
         # the training data as MLflow's dataset input, once, though the resumed sweep opened the run again
         (used,) = client.get_run(r.info.run_id).inputs.dataset_inputs
         assert used.dataset.name == "mnist_low_digits (test, 1000 images)"
-        assert used.dataset.source == str(MNIST_TEST_DIR.resolve()) and json.loads(used.dataset.profile)["images"] == 1000
+        assert used.dataset.source == str(MNIST_TEST_DIR.resolve())
+        assert json.loads(used.dataset.profile)["images"] == 1000
         assert [(t.key, t.value) for t in used.tags] == [("mlflow.data.context", "training")]
 
     # the report of the spec file imports its plugins, and draws the best generator's figures
