@@ -15,6 +15,7 @@ import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -291,14 +292,17 @@ def _same_value(logged, value) -> bool:
 
 def _baselines(trials: pd.DataFrame, design: SweepDesign, swept: list[str]) -> tuple[list[str], dict]:
     """The logged factors that vary, and each one's baseline as its column holds it."""
-    baselines = {}
-    for f in design.factors:
-        base = f.baseline if f.baseline is not None else (f.levels[0] if f.levels else None)
-        if f.name in swept and base is not None:
-            match = [v for v in trials[f.name].dropna().unique() if level_label(v) == level_label(base)]
-            if match:
-                baselines[f.name] = match[0]
-    return swept, baselines
+    found = {f.name: _baseline_in(trials, f) for f in design.factors if f.name in swept}
+    return swept, {name: base for name, base in found.items() if base is not None}
+
+
+def _baseline_in(trials: pd.DataFrame, f) -> Any:
+    """Factor `f`'s baseline (its first level unless the spec names one) as the factor's column holds it; None
+    when no run is at it."""
+    base = f.baseline if f.baseline is not None else (f.levels[0] if f.levels else None)
+    if base is None:
+        return None
+    return next((v for v in trials[f.name].dropna().unique() if level_label(v) == level_label(base)), None)
 
 
 def _factor_columns(trials: pd.DataFrame, design: SweepDesign, swept: list[str]) -> tuple[list[str], dict]:
@@ -320,10 +324,8 @@ def _factor_columns(trials: pd.DataFrame, design: SweepDesign, swept: list[str])
         if f.name not in trials or trials[f.name].astype(str).nunique() < 2:
             continue
         factors.append(f.name)
-        base = f.baseline if f.baseline is not None else (f.levels[0] if f.levels else None)
+        base = _baseline_in(trials, f)
         if base is not None:
-            match = [v for v in trials[f.name].dropna().unique() if level_label(v) == level_label(base)]
-            if match:
-                baselines[f.name] = match[0]
+            baselines[f.name] = base
     covered = {k for f in design.factors if f.name in factors for k in f.keys}
     return factors + [p for p in swept if p not in covered and p not in factors], baselines

@@ -121,7 +121,7 @@ class FailureComparison:
     runs_baseline: int
     p: float  # Fisher's exact test, two-sided, unadjusted
     p_adjusted: float = math.nan  # Holm over the report's whole family
-    verdict: str = ""  # "more often", "less often" or "no detectable difference"
+    verdict: str = ""  # "collapses more often", "collapses less often" or "no detectable difference"
 
 
 def failure_comparisons(levels: pd.DataFrame, collapsed: pd.Series, baselines: dict) -> list[FailureComparison]:

@@ -138,7 +138,7 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
         return DesignFit(metric, mode, scale, note, layout=None, tests="hc2", equal_variances=True,
                          bartlett_p=math.nan, residual_var=math.nan, residual_df=0.0, analysis=empty,
                          cells=_empty_cells(params), variance=None, min_effect=min_effect)
-    keys = [tuple(r) for r in data[params].itertuples(index=False)] if params else [()] * len(data)
+    keys = _keys(data, params)
     layout = Layout.from_keys(keys, params, baselines)
     k = len(layout.cells)
     X = np.zeros((len(y), k))
@@ -175,10 +175,15 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
                      cells, variance, min_effect, collapsed, failures, rates)
 
 
+def _keys(table: pd.DataFrame, params: list[str]) -> list[tuple]:
+    """Each run's configuration: its levels of `params`, in order."""
+    return [tuple(r) for r in table[params].itertuples(index=False)] if params else [()] * len(table)
+
+
 def _set_aside_collapses(trials, data, y, values, metric, mode, params, baselines):
     """The finished runs less the collapsed ones (stats.collapse), and what collapsed: the flagged and the diverged
     runs, each configuration's rate, and each factor's levels compared in how often they collapse."""
-    keys = [tuple(r) for r in data[params].itertuples(index=False)] if params else [()] * len(data)
+    keys = _keys(data, params)
     found = find_collapses(y, keys, mode)
     flagged = found.flagged.to_numpy()
     shown = data.assign(z=found.z.to_numpy())[flagged]
@@ -186,7 +191,7 @@ def _set_aside_collapses(trials, data, y, values, metric, mode, params, baseline
     collapsed = pd.concat([shown, diverged.assign(z=math.nan)]) if len(diverged) else shown
     every = pd.concat([data.assign(collapsed=flagged), diverged.assign(collapsed=True)])
     every = every[[p for p in params if p in every] + ["collapsed"]].dropna(subset=params)
-    every_keys = [tuple(r) for r in every[params].itertuples(index=False)] if params else [()] * len(every)
+    every_keys = _keys(every, params)
     rates = failure_rates(every["collapsed"], every_keys)
     failures = failure_comparisons(every[params], every["collapsed"], dict(baselines or {}))
     return data[~flagged], y[~flagged], values[~flagged], collapsed, failures, rates

@@ -11,7 +11,8 @@ import pandas as pd
 
 from analysis import plots
 from stats.adaptive import record_table, sequential_sentence
-from analysis.conclusions import answer_line, best_line, effect_table, short
+from analysis.answer import answer_line, best_line
+from analysis.conclusions import effect_table, short
 from stats.layout import LOG
 from stats.fit import TESTS
 from analysis.report._page import Page

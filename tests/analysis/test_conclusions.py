@@ -103,7 +103,7 @@ def _two_by_two(g_effect: float, noise: float = 0.03) -> pd.DataFrame:
 
 
 def test_the_answer_states_each_verdict_as_a_plain_change_with_its_interval():
-    from analysis.conclusions import answer_line, best_line
+    from analysis.answer import answer_line, best_line
     from stats.fit import fit_design
 
     params = ["model.g_width", "model.d_width"]
