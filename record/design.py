@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from record.claims import Claim
 from record.figures import PublishedFigure
 
 __all__ = ["VARIANT_NAME", "Factor", "SweepDesign", "level_label", "variant_settings"]
@@ -64,6 +65,7 @@ class SweepDesign:
     budget: dict = field(default_factory=dict)  # hold (plans: epochs, iterations, seconds), iterations, seconds
     # the difference (metric units) the report plans seeds for; None = 10% of a baseline
     min_effect: float | None = None
+    claims: list[Claim] = field(default_factory=list)  # what the study or the user expects (record.claims)
 
     def to_json(self) -> str:
         return json.dumps({"version": _VERSION, **asdict(self)}, indent=1, default=str)
@@ -74,4 +76,5 @@ class SweepDesign:
         raw.pop("version", None)
         raw["factors"] = [Factor(**f) for f in raw.get("factors", [])]
         raw["published"] = [PublishedFigure(**p) for p in raw.get("published", [])]
+        raw["claims"] = [Claim.from_dict(c) for c in raw.get("claims", [])]
         return cls(**raw)

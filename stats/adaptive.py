@@ -224,7 +224,27 @@ def sequential_verdicts(fit: DesignFit, rec: dict) -> DesignFit:
     a = fit.analysis
     analysis = dataclasses.replace(a, effects=[verdict(e) for e in a.effects],
                                    interactions=[verdict(e) for e in a.interactions])
-    return dataclasses.replace(fit, analysis=analysis)
+    return dataclasses.replace(fit, analysis=analysis, claims=[_sequential_claim(v, fit, a, decided, rec)
+                                                               for v in fit.claims])
+
+
+def _sequential_claim(v, fit: DesignFit, analysis, decided: dict, rec: dict):
+    """A claim of an adaptive sweep: one that is a report comparison agrees or contradicts only if a look decided
+    that comparison; any other is judged at the last look's level rather than the whole 5%."""
+    import dataclasses
+
+    from stats.claims import AGREES, CONTRADICTS, OPEN, judge_claim
+
+    if v.effect is None:
+        return v
+    shared = any(v.effect is e for e in analysis.effects + analysis.interactions)
+    if shared:
+        if v.outcome in (AGREES, CONTRADICTS) and _key(v.effect) not in decided:
+            return dataclasses.replace(v, outcome=OPEN, reason="real at the final fit, but undecided at the looks "
+                                                               "that keep the 5% under repeated looks")
+        return v
+    level = rec["rounds"][-1]["alpha"] if rec.get("rounds") else 0.0
+    return judge_claim(v.claim, v.effect, fit.mode, analysis.family_size, fit.min_effect, fit.scale, level)
 
 
 def sequential_sentence(rec: dict) -> str:

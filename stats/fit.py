@@ -46,12 +46,14 @@ import pandas as pd
 import scipy.stats
 import statsmodels.api as sm
 
+from stats.claims import ClaimVerdict, NotTestable, claim_contrast, judge_claim, NOT_COMPARABLE
 from stats.collapse import FailureComparison, failure_comparisons, failure_rates, find_collapses
 from stats.layout import DEFAULT_MIN_EFFECT, LOG, RAW, Layout, bell_mccaffrey_df, model_difference, seeds_needed
 from stats.contrasts import (
     ALPHA, BETTER, INTERACTION, NEEDS_SEEDS, NO_DIFFERENCE, NO_INTERACTION, WORSE, Effect, EffectAnalysis, decimals_for,
     _holm, contrast, detectable_difference, format_number, usable_trials,
 )
+from record.claims import TREND
 from record.metrics import OUTPUTS
 from record.status import Status
 
@@ -104,12 +106,13 @@ class DesignFit:
     collapsed: pd.DataFrame = field(default_factory=pd.DataFrame)
     failures: list[FailureComparison] = field(default_factory=list)
     failure_rates: pd.DataFrame = field(default_factory=pd.DataFrame)  # per configuration, Clopper-Pearson intervals
+    claims: list[ClaimVerdict] = field(default_factory=list)  # each claim about this metric, judged (stats.claims)
 
 
 def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
                baselines: dict[str, Any] | None = None, *, uncertainty: str | None = None,
                min_effect: float | None = None, scale: str | None = None, variance: str = "auto",
-               plan: bool = True, alpha: float = ALPHA, collapses: str = "exclude") -> DesignFit:
+               plan: bool = True, alpha: float = ALPHA, collapses: str = "exclude", claims=()) -> DesignFit:
     """Fit the design's one model to the finished runs and derive every statement from it.
 
     `scale` forces "log" or "raw" (default: the metric's, see `analysis_scale`); `variance` forces
@@ -118,7 +121,9 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
     measures the model against. `plan=False` skips the seeds each undecided comparison needs. `alpha`:
     the family-wise level of the verdicts and of the best set (intervals stay 95%); a sequential design
     spends its 5% over several looks with a smaller one at each. `collapses="keep"` fits every finished run, as
-    reports did before collapsed runs were set aside (stats.collapse), which the calibration compares with."""
+    reports did before collapsed runs were set aside (stats.collapse), which the calibration compares with.
+    `claims` (record.claims) about this metric are tested in the same family and judged (stats.claims)."""
+    claims = [c for c in claims if (c.metric or metric) == metric]
     data = usable_trials(trials, metric)
     requested = list(params)
     params = [p for p in params if p in data and data[p].nunique() > 1]
@@ -137,7 +142,8 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
     if not len(data):
         return DesignFit(metric, mode, scale, note, layout=None, tests="hc2", equal_variances=True,
                          bartlett_p=math.nan, residual_var=math.nan, residual_df=0.0, analysis=empty,
-                         cells=_empty_cells(params), variance=None, min_effect=min_effect)
+                         cells=_empty_cells(params), variance=None, min_effect=min_effect,
+                         claims=[ClaimVerdict(c, NOT_COMPARABLE, None, "no finished run") for c in claims])
     keys = _keys(data, params)
     layout = Layout.from_keys(keys, params, baselines)
     k = len(layout.cells)
@@ -163,8 +169,11 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
     for kind, p, level, base, w, how, over in layout.comparisons():
         e = _comparison(fit, cov, groups, layout, w, tests, kind, p, level, base, how, over, scale, means)
         (effects if kind == "effect" else interactions).append(e)
-    m = _judge(effects + interactions, mode, alpha, residual_var if plan else math.nan, min_effect, scale,
+    tested, extra = _claim_contrasts(claims, effects + interactions, fit, cov, groups, layout, tests, scale, means)
+    m = _judge(effects + interactions + extra, mode, alpha, residual_var if plan else math.nan, min_effect, scale,
                failures if not collapsed.empty else [])
+    verdicts = [judge_claim(c, e, mode, m, min_effect, scale, alpha) if isinstance(e, Effect)
+                else ClaimVerdict(c, NOT_COMPARABLE, None, e) for c, e in tested]
     analysis = EffectAnalysis(metric, mode, params, dict(layout.baselines), layout.factorial, effects, interactions, m)
     cells = _cells(layout, groups, means, residual_var, residual_df, pooled, tests, scale, metric, mode, alpha)
     for p in requested:  # a parameter at one level among the finished runs: a constant column, not a factor
@@ -172,7 +181,32 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
             cells.insert(requested.index(p), p, data[p].iloc[0])
     variance = _variance(data, values, groups, residual_var, residual_df, scale, uncertainty, metric)
     return DesignFit(metric, mode, scale, note, layout, tests, pooled, bartlett_p, residual_var, residual_df, analysis,
-                     cells, variance, min_effect, collapsed, failures, rates)
+                     cells, variance, min_effect, collapsed, failures, rates, verdicts)
+
+
+def _claim_contrasts(claims, comparisons, fit, cov, groups, layout, tests, scale, means):
+    """Each claim with the comparison that tests it (one of `comparisons` when it is the same contrast, else a
+    new one) or the reason it cannot be tested; and the new comparisons, which join the Holm family."""
+    tested, extra = [], []
+    for c in claims:
+        try:
+            kind, p, level, base, w, how, over = claim_contrast(layout, c)
+        except NotTestable as e:
+            tested.append((c, str(e)))
+            continue
+        same = next((e for e in [*comparisons, *extra] if e.weights is not None and e.weights.shape == w.shape
+                     and np.allclose(e.weights, w)), None)
+        if same is None:
+            same = _comparison(fit, cov, groups, layout, w, tests, kind, p, level, base, how, over, scale, means)
+            if c.kind == TREND:  # the two ends' means, averaged over the other factors
+                ends = [layout.effect_weights(p, level, base)[0]]
+                back = math.exp if scale == LOG else (lambda v: v)
+                same.level_mean = back(float(np.clip(ends[0], 0, None) @ means))
+                same.baseline_mean = back(float(np.clip(-ends[0], 0, None) @ means))
+                same.difference = same.level_mean - same.baseline_mean
+            extra.append(same)
+        tested.append((c, same))
+    return tested, extra
 
 
 def _keys(table: pd.DataFrame, params: list[str]) -> list[tuple]:

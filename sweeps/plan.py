@@ -70,6 +70,12 @@ def plan(spec: SweepSpec) -> str:
                 f"  {f.metric}{best} {f.value:g}{spread} at {config} ({f.extractor or 'extractor not stated'}, "
                 f"{f.dataset or 'dataset not stated'}; {f.source})"
             )
+    if spec.claims:
+        lines.append("claims (judged by the report):")
+        for c in spec.claims:
+            size = f"; published {c.published_as} {c.published:g}" if c.published is not None else ""
+            size += f" (not comparable: {c.not_comparable})" if c.not_comparable else ""
+            lines.append(f"  {c.id} ({c.source}): {c.describe()}{size}" + (f" -- {c.statement}" if c.statement else ""))
     lines += _trial_lines(spec)
     return "\n".join(lines)
 
@@ -119,7 +125,7 @@ def sweep_design(spec: SweepSpec):
         published=list(spec.published),
         budget={"hold": list(spec.budget.hold), "iterations": spec.budget_iterations(),
                 "seconds": spec.budget.seconds} if spec.budget.hold else {},
-        min_effect=spec.min_effect,
+        min_effect=spec.min_effect, claims=list(spec.claims),
     )
 
 

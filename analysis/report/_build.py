@@ -11,7 +11,8 @@ import pandas as pd
 from stats.adaptive import sequential_sentence, sequential_verdicts
 from analysis.conclusions import model_sentences, significance_note
 from analysis.load import Sweep
-from stats.fit import fit_design
+from stats.fit import DesignFit, fit_design
+from analysis.claims import sweep_claims
 from analysis.report._budget import budget_section, budget_split
 from analysis.report._early_stopping import _early_stopping_check, early_stopping_tables
 from analysis.report._page import Page
@@ -20,11 +21,27 @@ from analysis.report._runs import best_and_worst, reduced_precisions, run_plots,
 from analysis.report._samples import collapse_grids, generator_section, sample_grids
 from analysis.report._verdicts import (
     answer_section,
+    claims_section,
     collapse_tables,
     effects_figure,
     conclusions_section, configurations_table, effects_section, fit_table, seeds_section,
 )
 from record.metrics import OUTPUTS
+
+
+def report_fit(sweep: Sweep, *, table_params: list[str] | None = None,
+               detect: float | None = None) -> tuple[DesignFit, list[str]]:
+    """The one fit behind a report's verdicts (its claims about the ranking metric in its family), and its factors;
+    an adaptive sweep's verdicts are those its looks reached."""
+    trials, metric = sweep.trials, sweep.metric
+    factors = table_params or [p for p in sweep.swept if p in trials]
+    uncertainty = next((o.name for o in OUTPUTS.values() if o.uncertainty_of == metric), None)
+    min_effect = detect if detect is not None else (sweep.design.min_effect if sweep.design else None)
+    fit = fit_design(trials, metric, sweep.mode, factors, sweep.baselines, uncertainty=uncertainty,
+                     min_effect=min_effect, claims=sweep.design.claims if sweep.design else ())
+    if sweep.adaptive:  # the verdicts the sweep reached at its looks, which hold their 5% under the repeated looks
+        fit = sequential_verdicts(fit, sweep.adaptive)
+    return fit, factors
 
 
 def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None = None,
@@ -36,16 +53,13 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
     out_dir.mkdir(parents=True, exist_ok=True)
     client = MlflowClient(sweep.tracking_uri)
     metric, mode, trials = sweep.metric, sweep.mode, sweep.trials
-    factors = table_params or [p for p in sweep.swept if p in trials]
     uncertainty = next((o.name for o in OUTPUTS.values() if o.uncertainty_of == metric), None)
     extractor = sweep.design.extractor if sweep.design else str(trials.get("eval.extractor", pd.Series(["?"])).iloc[0])
     page = Page(out_dir)
 
     # -- the statistics behind the conclusions ----------------------------------------------------
-    min_effect = detect if detect is not None else (sweep.design.min_effect if sweep.design else None)
-    fit = fit_design(trials, metric, mode, factors, sweep.baselines, uncertainty=uncertainty, min_effect=min_effect)
-    if sweep.adaptive:  # the verdicts the sweep reached at its looks, which hold their 5% under the repeated looks
-        fit = sequential_verdicts(fit, sweep.adaptive)
+    fit, factors = report_fit(sweep, table_params=table_params, detect=detect)
+    claims = sweep_claims(sweep, fit, factors)
     correlations, replay, asha_text, rules = _early_stopping_check(sweep, factors, fit.cells)
     card = sweep_scorecard(sweep, extractor)
 
@@ -62,6 +76,7 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
     # -- the page, in the order it is shown: the answer and its pictures, the tables, then the other figures --
     answer_section(page, fit, metric, factors, effects_figure(page, fit, metric)
                    + sample_grids(page, client, factors, metric, best_run, worst_run))
+    claims_section(page, claims)
     conclusions_section(page, conclusions, method)
     configurations_table(page, fit, metric, factors)
     seeds_section(page, sweep.adaptive)

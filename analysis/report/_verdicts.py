@@ -3,6 +3,7 @@ of an adaptive sweep, the effects against the baseline and the fitted model itse
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 from pathlib import Path
@@ -12,6 +13,7 @@ import pandas as pd
 from analysis import plots
 from stats.adaptive import record_table, sequential_sentence
 from analysis.answer import answer_line, best_line
+from analysis.claims import claim_line, claims_frame
 from analysis.conclusions import effect_table, short
 from stats.layout import LOG
 from stats.fit import TESTS
@@ -150,8 +152,37 @@ def collapse_tables(page: Page, fit, metric: str, factors: list[str]) -> None:
                    shown=rates[[*factors, "collapsed", "runs", "rate [95% CI]"]],
                    note="<p>Collapsed runs out of every run of the configuration, diverged ones included, with a "
                         "Clopper-Pearson 95% interval.</p>")
+    if fit.failures:
+        verdicts = pd.DataFrame([dataclasses.asdict(f) for f in fit.failures])
+        shown = pd.DataFrame({
+            "factor": [short(f.parameter) for f in fit.failures],
+            "level": [level_label(f.level) for f in fit.failures],
+            "baseline": [level_label(f.baseline) for f in fit.failures],
+            "collapsed": [f"{f.collapsed_level} of {f.runs_level} against {f.collapsed_baseline} of {f.runs_baseline}"
+                          for f in fit.failures],
+            "p (Holm)": [f"{f.p_adjusted:.2g}" for f in fit.failures],
+            "verdict": [f.verdict for f in fit.failures]})
+        page.add_table("failure_verdicts", "Collapse rate by factor level", verdicts, shown=shown,
+                       note="<p>Each level against its factor's baseline, pooled over the other factors: Fisher's "
+                            "exact test, Holm-adjusted over the report's whole family of comparisons.</p>")
 
 
 def fit_table(page: Page, fit, metric: str) -> None:
     page.add_table("fit", f"The fitted model of {metric}", fit_summary(fit),
                    note="<p>The one model behind every verdict, interval and the best set of this report.</p>")
+
+
+def claims_section(page: Page, verdicts: list) -> None:
+    """What the spec's claims expected and whether each held (stats.claims), as claims.md/.csv and a list near the
+    top of the page; nothing for a spec without claims."""
+    if not verdicts:
+        return
+    frame = claims_frame(verdicts)
+    frame.to_csv(page.out_dir / "claims.csv", index=False)
+    lines = [claim_line(v) for v in verdicts]
+    (page.out_dir / "claims.md").write_text("## Claims\n\n" + "\n".join(f"- {line}" for line in lines) + "\n")
+    page.add_section('<h2 id="claims">Claims</h2><ul>' + "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+                     + '</ul><p class="note">Each claim is a comparison stated in the spec before the sweep ran, '
+                       "tested by this report's model with Holm's correction over all its comparisons: agrees or "
+                       "contradicts when real, smaller than min_effect when two one-sided tests show it, else open "
+                       f"(how: {METHOD_DOC}).</p>")

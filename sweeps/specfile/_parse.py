@@ -18,6 +18,7 @@ from gan.registration import PluginError, check_plugin_names, import_plugins
 from gan.metrics import FID, OUTPUTS, EvalConfig
 from record.design import level_label
 from record.names import SEED
+from sweeps.specfile._claims import parse_claims
 from sweeps.specfile._fields import (config_error, dataclass_from, parse_adaptive, parse_budget, parse_metric,
                                  parse_parameter, parse_published, check_race, req_type)
 from sweeps.specfile._yaml import MAX_SPEC_BYTES, Ctx, Locator, SpecError, check_aliases, check_depth, check_finite
@@ -29,7 +30,7 @@ __all__ = ["load_spec", "parse_spec"]
 _TOP_KEYS = {
     "name", "description", "base", "parameters", "method", "metric", "mode", "early_stopping", "num_samples",
     "seeds", "resources", "max_concurrent", "max_failures", "search_seed", "evaluation", "final_num_samples", "scales",
-    "published", "budget", "plugins",
+    "published", "claims", "budget", "plugins",
 }
 
 
@@ -166,6 +167,8 @@ def _build_spec(raw: dict, ctx: Ctx, source: str, scale: str | None) -> SweepSpe
         name=name, base=base, base_raw=base_raw, parameters=tuple(parameters), method=method, metric=metric, mode=mode,
         min_effect=min_effect, early_stopping=early, num_samples=num_samples, seeds=seeds, adaptive=adaptive,
         evaluation=evaluation, published=parse_published(ctx, raw.get("published"), valid_keys, variants),
+        claims=parse_claims(ctx, raw.get("claims"), parameters, metric, tuple(evaluation.metrics),
+                            evaluation.extractor, base.data.name),
         budget=parse_budget(ctx, raw.get("budget"), base, method, {p.key for p in parameters}),
         source=source, scale=scale, raw=copy.deepcopy(raw), plugins=check_plugin_names(raw.get("plugins", [])),
         **_parse_running(ctx, raw),

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from gan.config import Config, merge_dotted
 from gan.data import planned_size
 from gan.metrics import FID, EvalConfig
+from record.claims import Claim
 from record.design import level_label, variant_settings
 from record.figures import PublishedFigure
 from record.names import SEED
@@ -105,6 +106,7 @@ class SweepSpec:
     final_num_samples: int | None = None  # samples for a trial's last evaluation; None = evaluation.num_samples
     description: str = ""
     published: tuple[PublishedFigure, ...] = ()  # published figures for configurations of this sweep
+    claims: tuple[Claim, ...] = ()  # what the study or the user expects, judged by the report (record.claims)
     budget: Budget = field(default_factory=Budget)  # budget plans each configuration runs under
     plugins: tuple[
         str, ...

@@ -1,0 +1,145 @@
+"""The claims a sweep's spec stated (record.claims), judged (stats.claims), in the report and as a page.
+
+`python -m analysis.claims SWEEP [SWEEP ...] [--out docs/claims.md]` builds the claims page from sweeps' MLflow
+runs: one row per claim and seed set, the published figure beside our verdict, and a mark where two seed sets
+of the same claim disagree. A SWEEP is anything `analysis.report` takes (a sweep folder, an output root, an
+experiment name).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.load import Sweep, SweepNotFound, load_sweep
+from record.claims import Claim
+from record.metrics import OUTPUTS
+from record.names import SEED
+from stats.claims import AGREES, CONTRADICTS, NOT_COMPARABLE, ClaimVerdict
+from stats.fit import DesignFit, fit_design
+
+__all__ = ["claim_line", "claims_frame", "sweep_claims"]
+
+
+def sweep_claims(sweep: Sweep, fit: DesignFit, factors: list[str]) -> list[ClaimVerdict]:
+    """Every claim of the sweep's design, judged: those about the ranking metric by the report's own fit (`fit`,
+    the same Holm family), each other metric's by a fit of that metric with its claims."""
+    claims: list[Claim] = list(sweep.design.claims) if sweep.design else []
+    if not claims:
+        return []
+    by_id = {v.claim.id: v for v in fit.claims}
+    for metric in dict.fromkeys(c.metric for c in claims if c.metric and c.metric != fit.metric):
+        if metric not in sweep.trials:
+            by_id.update({c.id: ClaimVerdict(c, NOT_COMPARABLE, None, f"no run logged {metric}")
+                          for c in claims if c.metric == metric})
+            continue
+        other = fit_design(sweep.trials, metric, OUTPUTS[metric].direction or "min", factors, sweep.baselines,
+                           min_effect=None, claims=claims)
+        by_id.update({v.claim.id: v for v in other.claims})
+    return [by_id[c.id] for c in claims if c.id in by_id]
+
+
+def claim_line(v: ClaimVerdict) -> str:
+    """A claim's verdict in one line: `lr-unstable (001, section 2): lr 2e-2 against lr 5e-4: higher fid -- agrees:
+    fid x 1.32 (1.10 to 1.58), Holm-adjusted p = 0.003`."""
+    c, e = v.claim, v.effect
+    head = f"{c.id} ({c.source}): {c.statement or c.describe()}"
+    if e is None:
+        return f"{head} -- {v.outcome}: {v.reason}"
+    if e.scale == "log" and math.isfinite(e.ratio):
+        size = f"{c.metric} x {e.ratio:.2f} ({e.ratio_low:.2f} to {e.ratio_high:.2f})"
+    else:
+        size = f"{c.metric} {e.estimate:+.3g} ({e.low:+.3g} to {e.high:+.3g})"
+    p = f", Holm-adjusted p = {e.p_adjusted:.2g}" if math.isfinite(e.p_adjusted) else ""
+    tail = "; ".join(x for x in (v.reason, v.size) if x)
+    return f"{head} -- {v.outcome}: {size}{p}" + (f"; {tail}" if tail else "")
+
+
+def claims_frame(verdicts: list[ClaimVerdict]) -> pd.DataFrame:
+    return pd.DataFrame([v.row() for v in verdicts])
+
+
+# -------------------------------------------------------------------------------------------------
+# the claims page, from several sweeps
+
+
+def _setting(s: Sweep) -> str:
+    """What we ran, in a few words: dataset, extractor, iterations, seeds."""
+    t = s.trials
+    first = lambda col: str(t[col].dropna().iloc[0]) if col in t and t[col].notna().any() else "?"  # noqa: E731
+    seeds = sorted({int(x) for x in t[SEED].dropna()}) if SEED in t else []
+    return (f"{first('data.name')}, {first('eval.extractor')} features, {first('train.iterations')} iterations, "
+            f"seeds {','.join(map(str, seeds))}")
+
+
+def claims_page(sweeps: list[Sweep], cpu: str) -> str:
+    from analysis.report._build import report_fit  # the report's own fit, so the page says what the reports say
+
+    rows, seen = [], {}
+    for s in sweeps:
+        fit, factors = report_fit(s)
+        for v in sweep_claims(s, fit, factors):
+            rows.append((s, v))
+            seen.setdefault(v.claim.id, []).append(v.outcome)
+    if not rows:
+        raise SweepNotFound("none of these sweeps states a claim (a `claims:` section in its spec)")
+    lines = ["# Claims of the studies, tested", "",
+             f"Built by `python -m analysis.claims` from the sweeps' MLflow runs, on {cpu}. Each published figure "
+             "came from one training run per setting; each row here is one sweep of several seeds, judged by the "
+             "report's fitted model with Holm's correction over the report's comparisons (docs/statistics.md). "
+             "Seed sets that disagree on a claim are marked **disagree**.", "",
+             "| claim | source | published | we ran | our verdict | outcome | seed sets |",
+             "|---|---|---|---|---|---|---|"]
+    for s, v in rows:
+        c = v.claim
+        outcomes = seen[c.id]
+        decisive = {o for o in outcomes if o in (AGREES, CONTRADICTS)}
+        agreement = ("**disagree**" if len(set(outcomes)) > 1 and (len(decisive) > 1 or len(set(outcomes)) > 1)
+                     else "agree") if len(outcomes) > 1 else "one"
+        published = (f"{c.published_as} {c.published:g}, one run" if c.published is not None else "direction only")
+        if c.not_comparable:
+            published += f" (not comparable: {c.not_comparable})"
+        verdict = claim_line(v).split(" -- ", 1)[1]
+        cells = [c.statement or c.describe(), c.source, published, f"{s.experiment}: {_setting(s)}", verdict,
+                 v.outcome, agreement]
+        lines.append("| " + " | ".join(x.replace("|", "/").replace("\n", " ") for x in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analysis.claims", description=__doc__.split("\n\n")[1])
+    parser.add_argument("sweeps", nargs="+", help="sweep folders, output roots or experiment names")
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: each sweep's own)")
+    parser.add_argument("--out", help="write the page here (default: print it)")
+    args = parser.parse_args(argv)
+    try:
+        sweeps = [load_sweep(t, tracking_uri=args.tracking_uri) for t in args.sweeps]
+        page = claims_page(sweeps, _cpu())
+    except SweepNotFound as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.out:
+        Path(args.out).write_text(page)
+        print(f"claims page: {args.out} ({page.count(chr(10)) - 6} rows)")
+    else:
+        print(page, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
