@@ -30,7 +30,7 @@ def pytest_configure(config):
 
 # fixtures that start Ray, run a sweep, serve MLflow or start a cluster: a test that uses one is `slow`
 SLOW_FIXTURES = frozenset({"local_ray", "grid_sweep", "race_sweep", "optuna_sweep", "adaptive_sweep", "mlflow_server",
-                           "cluster", "sweep", "started"})
+                           "cluster", "sweep", "started", "failing_sweep"})
 
 
 def pytest_collection_modifyitems(config, items):
