@@ -122,3 +122,35 @@ def test_no_finished_run_makes_every_claim_not_comparable():
     fit = fit_design(data, "fid", "min", ["g"], {"g": 8},
                      claims=[claim("x", kind="trend", parameter="g", expect="lower")])
     assert [v.outcome for v in fit.claims] == [NOT_COMPARABLE]
+
+
+def test_an_adaptive_sweeps_claim_agrees_only_where_a_look_decided_its_comparison():
+    from stats.adaptive import sequential_verdicts
+
+    data = trials_table(MAIN_JOB, ["g", "d"])
+    claims = [claim("wider-g", kind="levels", parameter="g", level="32", against="8", expect="lower"),
+              claim("wider-d", kind="levels", parameter="d", level="32", against="8", expect="lower")]
+    fit = fit_design(data, "fid", "min", ["g", "d"], {"g": 8, "d": 8}, claims=claims)
+    assert [v.outcome for v in fit.claims] == [AGREES, AGREES]  # at the final fit's whole 5%
+    looks = {"rounds": [{"look": 1, "alpha": 0.01, "decided": [], "settled": []}]}
+    undecided = sequential_verdicts(fit, looks).claims
+    assert [v.outcome for v in undecided] == [OPEN, OPEN] and "undecided at the looks" in undecided[0].reason
+    looks["rounds"][0]["decided"] = [["g", "32", "better", 1]]
+    assert [v.outcome for v in sequential_verdicts(fit, looks).claims] == [AGREES, OPEN]
+
+
+def test_an_adaptive_sweeps_claim_of_its_own_is_tested_at_the_last_looks_level():
+    from stats.adaptive import sequential_verdicts
+
+    rng = np.random.default_rng(4)
+    cells = {(w,): list(m * np.exp(rng.normal(0, 0.05, 4))) for w, m in ((8, 150.0), (16, 120.0), (32, 100.0))}
+    data = trials_table(cells, ["w"])
+    fit = fit_design(data, "fid", "min", ["w"], {"w": 8},
+                     claims=[claim("32-vs-16", kind="levels", parameter="w", level="32", against="16", expect="lower")])
+    (v,) = fit.claims
+    level = v.effect.p_adjusted * 0.5  # a last look whose level the claim's adjusted p does not reach
+    (after,) = sequential_verdicts(fit, {"rounds": [{"look": 2, "alpha": level, "decided": [], "settled": []}]}).claims
+    assert after.effect is v.effect and after.outcome != AGREES
+    assert v.outcome == AGREES and v.effect.p_adjusted < 0.01  # 0.008 with these draws
+    (after,) = sequential_verdicts(fit, {"rounds": [{"look": 2, "alpha": 0.02, "decided": [], "settled": []}]}).claims
+    assert after.outcome == AGREES
