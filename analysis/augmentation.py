@@ -86,6 +86,8 @@ def augmentation_results(sweep: Sweep) -> pd.DataFrame | None:
     """Every finished cell of the sweep's newest augmentation study, or None when it has none."""
     from mlflow.tracking import MlflowClient
 
+    if not sweep.tracking_uri or sweep.parent_run_id is None:  # runs gansweep did not launch: no study of its own
+        return None
     client = MlflowClient(sweep.tracking_uri)
     exp = client.get_experiment_by_name(sweep.experiment)
     found = client.search_runs([exp.experiment_id], filter_string=(

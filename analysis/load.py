@@ -69,6 +69,7 @@ class Sweep:
     design: SweepDesign | None = None  # what the sweep set out to measure (None for sweeps that did not log it)
     baselines: dict = field(default_factory=dict)  # factor -> its baseline level, as it appears in `trials`
     adaptive: dict | None = None  # an adaptive sweep's record of its rounds (stats.adaptive.record)
+    notes: list[str] = field(default_factory=list)  # what the reader left out and why (runs gansweep did not launch)
 
 
 def resolve_target(target: str, tracking_uri: str | None = None, scale: str | None = None,
@@ -108,16 +109,20 @@ def download_artifact(client, run_id: str, path: str, dst: Path) -> Path | None:
     """A run's artifact (file or folder) downloaded under `dst`, or None when the run does not have it."""
     from mlflow.exceptions import MlflowException
 
+    if client is None:  # runs with no tracking store (an Optuna study)
+        return None
     try:
         return Path(client.download_artifacts(run_id, path, str(dst)))
     except (OSError, MlflowException):  # the store has no such artifact (a file store says so as an OSError)
         return None
 
 
-def add_target_arguments(parser) -> None:
-    """The arguments that name a sweep, shared by the analysis commands; `load_target` reads them."""
-    parser.add_argument("target", help="sweep folder, output root (its newest sweep), spec file (its newest sweep "
-                                       "under --root), or MLflow experiment name")
+def add_target_arguments(parser, optional: bool = False) -> None:
+    """The arguments that name a sweep, shared by the analysis commands; `load_target` reads them. `optional`: the
+    command names its runs another way too (the report's --experiment and --optuna-storage)."""
+    parser.add_argument("target", nargs="?" if optional else None,
+                        help="sweep folder, output root (its newest sweep), spec file (its newest sweep "
+                             "under --root), or the MLflow experiment name of a gansweep sweep")
     parser.add_argument("--root", default="runs", help="output root the sweeps were run with (default: runs)")
     parser.add_argument("--scale", help="with a spec file: the scale it was run at (e.g. smoke)")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: the sweep's, or $MLFLOW_TRACKING_URI)")

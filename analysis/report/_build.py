@@ -26,7 +26,12 @@ from analysis.report._verdicts import (
     effects_figure,
     conclusions_section, configurations_table, effects_section, fit_table, seeds_section,
 )
+from analysis.external import REPORT_ROLE
 from record.metrics import OUTPUTS
+from record.names import NOTE, ROLE
+
+NOTE_LIMIT = 5000  # characters of the report's part of a run's description (MLflow's tag values hold 8000)
+NOTE_RULE = "\n\n---\n\n"  # between the report's verdicts and what the run's description said before
 
 
 def report_fit(sweep: Sweep, *, table_params: list[str] | None = None,
@@ -51,7 +56,7 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
     from mlflow.tracking import MlflowClient
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    client = MlflowClient(sweep.tracking_uri)
+    client = MlflowClient(sweep.tracking_uri) if sweep.tracking_uri else None
     metric, mode, trials = sweep.metric, sweep.mode, sweep.trials
     uncertainty = next((o.name for o in OUTPUTS.values() if o.uncertainty_of == metric), None)
     extractor = sweep.design.extractor if sweep.design else str(trials.get("eval.extractor", pd.Series(["?"])).iloc[0])
@@ -67,7 +72,7 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
     split = budget_split(sweep, factors)
     if split is not None:
         conclusions.append(split[0].sentence(metric))
-    conclusions += asha_text + card.sentences
+    conclusions += asha_text + card.sentences + sweep.notes
     family_size = fit.analysis.family_size
     note = significance_note(family_size, fit.scale, metric, fit.tests) if family_size else ""
     method = ([sequential_sentence(sweep.adaptive)] if sweep.adaptive else []) + ([note] if note else [])
@@ -94,9 +99,28 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
     generator_section(page, client, best_run)
 
     report = page.write(sweep.experiment, _header(sweep, extractor))
-    if log_to_mlflow:
-        client.log_artifacts(sweep.parent_run_id, str(out_dir), artifact_path="report")
+    if log_to_mlflow and client is not None:
+        _log(client, sweep, out_dir)
     return report
+
+
+def _log(client, sweep: Sweep, out_dir: Path) -> None:
+    """The report folder as the `report` artifact of the sweep's parent run (of runs gansweep did not launch: of a
+    run of its own in their experiment), and its answer and conclusions as the run's description, which MLflow's
+    run page shows."""
+    if sweep.parent_run_id is None:
+        exp = client.get_experiment_by_name(sweep.experiment)
+        run = client.create_run(exp.experiment_id, run_name="gansweep report", tags={ROLE: REPORT_ROLE})
+        client.set_terminated(run.info.run_id)
+        sweep.parent_run_id = run.info.run_id
+    client.log_artifacts(sweep.parent_run_id, str(out_dir), artifact_path="report")
+    parts = [(out_dir / name).read_text() for name in ("answer.md", "claims.md", "conclusions.md")
+             if (out_dir / name).is_file()]
+    parts.append("The full report: the `report/report.html` artifact of this run.")
+    before = client.get_run(sweep.parent_run_id).data.tags.get(NOTE, "")
+    before = before.split(NOTE_RULE, 1)[1] if NOTE_RULE in before else before  # an earlier report's verdicts go
+    text = "\n\n".join(parts)[:NOTE_LIMIT] + (NOTE_RULE + before if before else "")
+    client.set_tag(sweep.parent_run_id, NOTE, text[:7900])
 
 
 def _header(sweep: Sweep, extractor: str) -> str:
@@ -104,8 +128,9 @@ def _header(sweep: Sweep, extractor: str) -> str:
     trials, metric, mode = sweep.trials, sweep.metric, sweep.mode
     counts = trials["status"].value_counts().to_dict()
     esc = html.escape  # every text from the tracking store or the sweep folder is escaped before it reaches the page
-    return (f"<p>Experiment <b>{esc(sweep.experiment)}</b>, sweep run <code>{esc(str(sweep.parent_run_id))}</code> "
-            f"at <code>{esc(sweep.tracking_uri)}</code>. {len(trials)} trials: "
+    where = (f"sweep run <code>{esc(str(sweep.parent_run_id))}</code> at <code>{esc(sweep.tracking_uri)}</code>"
+             if sweep.parent_run_id else f"runs at <code>{esc(sweep.tracking_uri or 'an Optuna storage')}</code>")
+    return (f"<p>Experiment <b>{esc(sweep.experiment)}</b>, {where}. {len(trials)} trials: "
             + ", ".join(f"{v} {esc(str(k))}" for k, v in sorted(counts.items(), key=lambda kv: str(kv[0])))
             + f". Ranked by <b>{esc(metric)}</b> ({'lower' if mode == 'min' else 'higher'} is better); extractor "
             f"<code>{html.escape(extractor)}</code>; {esc(_numerics(trials))}.</p>")

@@ -75,7 +75,8 @@ def run_plots(page: Page, sweep: Sweep, factors: list[str], best_run, worst_run)
             path = out_dir / f"{metric}_vs_{p.replace('.', '_')}.png"
             page.add_figure(f"final {metric} vs {p}", plots.final_vs_param(trials, metric, p, path, others))
     chosen = [r["run_id"] for r in (best_run, worst_run) if r is not None]
-    if chosen:
+    losses = sweep.histories["metric"].isin(("loss_d", "loss_g", "wasserstein")).any()
+    if chosen and losses:  # runs gansweep did not launch may have logged none
         page.add_figure("losses of the best and worst finished trials",
                         plots.loss_curves(sweep, chosen, out_dir / "losses.png"))
     importance = plots.param_importance(trials, factors, metric, mode, out_dir / "importance.png")
