@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -10,6 +13,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 MNIST_TEST_DIR = REPO.parent / "shared" / "data" / "mnist"  # the real MNIST test split (10k digits)
@@ -98,3 +103,31 @@ published:
     - {{params: {{model.latent_dim: 99, model.g_width: 8}}, metric: fid, value: 50.0}}
 """
 TINY_SWEEP_PARAMS = ["model.latent_dim", "model.g_width"]
+
+
+# headless Chromium, for the tests that read a page as a browser renders it
+CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--virtual-time-budget=15000", "--window-size=1500,900"]  # wide enough that no column is virtualized away
+
+
+def page_text(dom: str) -> str:
+    dom = re.sub(r"<script.*?</script>|<style.*?</style>", "", dom, flags=re.S)
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom)))
+
+
+needs_chromium = pytest.mark.skipif(shutil.which("chromium") is None,
+                                    reason="needs Debian's chromium (scripts/install.sh --test)")
+
+
+def serve(argv: list[str], probe: str) -> subprocess.Popen:
+    server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(probe, timeout=2):
+                return server
+        except OSError:
+            if server.poll() is not None or time.time() > deadline:
+                os.killpg(server.pid, signal.SIGKILL)
+                raise AssertionError(f"{argv[0]} did not start") from None
+            time.sleep(0.5)

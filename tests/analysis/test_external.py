@@ -3,6 +3,7 @@ log_metric only, and an Optuna study in journal storage, each with a planted eff
 statsmodels fit; and the clear refusals for what cannot be analysed."""
 
 import math
+import re
 import subprocess
 import sys
 
@@ -13,7 +14,7 @@ import statsmodels.formula.api as smf
 
 from analysis.external import REPORT_ROLE, load_experiment, load_optuna
 from analysis.load import SweepNotFound
-from tests.helpers import REPO
+from tests.helpers import CHROMIUM, REPO, free_port, needs_chromium, page_text, serve
 
 # width 64 lowers FID by 30%; the learning rate does nothing; 5% seed noise, 3 seeds
 TRUE = {(0.001, 16): 120.0, (0.001, 64): 84.0, (0.01, 16): 120.0, (0.01, 64): 84.0}
@@ -153,3 +154,35 @@ def test_an_optuna_study_gets_the_reports_verdicts(study, tmp_path):
     assert sweep.mode == "min" and sorted(sweep.swept) == ["lr", "width"]
     with pytest.raises(SweepNotFound, match="No study 'other'.*studies there: my_study"):
         load_optuna(path, "other")
+
+
+@needs_chromium
+def test_mlflows_run_page_shows_the_reports_verdicts(experiment, tmp_path):
+    """The report run's page in MLflow's own UI, rendered by headless Chromium: its description is the answer."""
+    import os
+    import signal
+
+    from mlflow.tracking import MlflowClient
+
+    uri, _, folder = experiment
+    if not (folder / "report").is_dir():
+        subprocess.run([sys.executable, "-m", "analysis.report", "--experiment", "my_gan", "--factors", "lr,width",
+                        "--metric", "fid", "--tracking-uri", uri, "--out", str(folder / "report")], cwd=REPO,
+                       capture_output=True, timeout=600, check=True)
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("my_gan")
+    run = client.search_runs([exp.experiment_id], filter_string=f"tags.role = '{REPORT_ROLE}'")[0]
+    port = free_port()
+    server = serve([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
+                    "--port", str(port)], f"http://127.0.0.1:{port}/health")
+    page = f"http://127.0.0.1:{port}/#/experiments/{exp.experiment_id}/runs/{run.info.run_id}"
+    try:
+        text = page_text(subprocess.run([*CHROMIUM, "--dump-dom", page], capture_output=True, text=True,
+                                        timeout=120).stdout)
+        subprocess.run([*CHROMIUM, f"--screenshot={tmp_path / 'run_page.png'}", page], capture_output=True,
+                       timeout=120)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    assert "gansweep report" in text and "The answer" in text
+    assert re.search(r"width 16 -> 64: fid \d+% lower \(\d+% to \d+%\), real", text), text[:3000]

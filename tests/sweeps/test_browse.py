@@ -3,16 +3,13 @@ optuna-dashboard command on the sweep's study journal, and MLflow's UI on the sw
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import re
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 
 import optuna
@@ -21,7 +18,9 @@ from mlflow.tracking import MlflowClient
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
-from tests.helpers import MNIST_TEST_DIR, REPO, free_port
+from tests.helpers import CHROMIUM, MNIST_TEST_DIR, REPO, free_port, needs_chromium
+from tests.helpers import page_text as _text
+from tests.helpers import serve as _serve
 
 SPEC = f"""\
 name: dashboard
@@ -36,19 +35,6 @@ method: optuna
 num_samples: 3
 resources: {{cpus: 1}}
 """
-CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--virtual-time-budget=15000", "--window-size=1500,900"]  # wide enough that no column is virtualized away
-
-
-def _text(dom: str) -> str:
-    dom = re.sub(r"<script.*?</script>|<style.*?</style>", "", dom, flags=re.S)
-    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom)))
-
-
-needs_chromium = pytest.mark.skipif(shutil.which("chromium") is None,
-                                    reason="needs Debian's chromium (scripts/install.sh --test)")
-
-
 @pytest.fixture(scope="module")
 def optuna_sweep(tmp_path_factory):
     """A finished Optuna sweep of three trials, run as a user runs it; its output read through a pipe."""
@@ -60,20 +46,6 @@ def optuna_sweep(tmp_path_factory):
     assert sweep.returncode == 0, sweep.stderr[-3000:]
     assert "trials: 0 running, 3 completed" in sweep.stdout and "\r" not in sweep.stdout  # a pipe: no bar
     return tmp, sweep.stdout
-
-
-def _serve(argv: list[str], probe: str) -> subprocess.Popen:
-    server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(probe, timeout=2):
-                return server
-        except OSError:
-            if server.poll() is not None or time.time() > deadline:
-                os.killpg(server.pid, signal.SIGKILL)
-                raise AssertionError(f"{argv[0]} did not start") from None
-            time.sleep(0.5)
 
 
 @pytest.mark.slow
