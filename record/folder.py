@@ -38,7 +38,7 @@ __all__ = [
     "OPTUNA_STUDY",
     "RACE_FILE", "RESOLVED_SPEC", "STATE_FILE", "SUMMARY_FILE", "SWEEPS_DIR", "StateDamaged", "SweepState",
     "TUNE_STATE_BACKUP", "TUNE_STORAGE", "UntrustedFolder", "check_trusted", "latest_sweep_dir", "lock_folder",
-    "read_state", "spec_label", "sweep_folder", "sweep_label",
+    "MAX_SPEC_BYTES", "read_spec_text", "read_state", "spec_label", "sweep_folder", "sweep_label",
 ]
 
 STATE_FILE = "sweep.json"
@@ -87,9 +87,31 @@ def sweep_folder(root: Path, label: str, sweep_id: str) -> Path:
     return Path(root) / SWEEPS_DIR / f"{label}-{sweep_id}"
 
 
+MAX_SPEC_BYTES = 1_000_000  # a spec file's size
+
+
+def read_spec_text(path) -> str:
+    """A spec file's text: at most MAX_SPEC_BYTES read, decoded as UTF-8 (a UTF-8 byte-order mark is allowed);
+    anything else is refused with the file and the byte where it goes wrong."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_SPEC_BYTES + 1)
+    except OSError as e:
+        raise SpecError(f"{path}: cannot read the spec ({e.strerror}).") from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"{path}: the spec is over {MAX_SPEC_BYTES} bytes; a spec may have at most that many.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        hint = (" (it starts with a UTF-16 byte-order mark)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "")
+        raise SpecError(f"{path}, line {line}: not UTF-8 text{hint}: byte {e.start} is 0x{data[e.start]:02x}. "
+                        "Save the spec as UTF-8.") from None
+
+
 def spec_label(spec_path: str | Path, scale: str | None) -> tuple[str, str]:
     """(experiment name, label) of a spec file, read from its `name` alone (the report does not validate specs)."""
-    raw = yaml.safe_load(Path(spec_path).read_text())
+    raw = yaml.safe_load(read_spec_text(spec_path))
     name = raw.get("name") if isinstance(raw, dict) else None
     if not isinstance(name, str):
         raise SpecError(f"{spec_path}: a spec needs a `name` (text).")
@@ -98,7 +120,7 @@ def spec_label(spec_path: str | Path, scale: str | None) -> tuple[str, str]:
 
 def spec_plugins(spec_path: str | Path) -> list:
     """The `plugins` a spec file names, as written (gan.registration checks and imports them)."""
-    raw = yaml.safe_load(Path(spec_path).read_text())
+    raw = yaml.safe_load(read_spec_text(spec_path))
     return (raw.get("plugins") or []) if isinstance(raw, dict) else []
 
 

@@ -21,7 +21,8 @@ from record.names import SEED
 from sweeps.specfile._claims import parse_claims
 from sweeps.specfile._fields import (config_error, dataclass_from, parse_adaptive, parse_budget, parse_metric,
                                  parse_parameter, parse_published, check_race, req_type)
-from sweeps.specfile._yaml import MAX_SPEC_BYTES, Ctx, Locator, SpecError, check_aliases, check_depth, check_finite
+from sweeps.specfile._yaml import (MAX_SPEC_BYTES, Ctx, Locator, SpecError, check_aliases, check_depth,
+                                    check_duplicate_keys, check_finite, read_spec_text)
 from sweeps.specfile.schema import EARLY_STOPPING, MAX_TRIALS, METHODS, SEED_LIMIT, EarlyStopping, Resources, SweepSpec
 
 __all__ = ["load_spec", "parse_spec"]
@@ -36,11 +37,7 @@ _TOP_KEYS = {
 
 def load_spec(path: str | Path, scale: str | None = None, seeds: list[int] | None = None) -> SweepSpec:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise SpecError(f"{path}: cannot read the spec ({e.strerror}).") from None
-    return parse_spec(text, source=str(path), scale=scale, seeds=seeds)
+    return parse_spec(read_spec_text(path), source=str(path), scale=scale, seeds=seeds)
 
 
 def parse_spec(text: str, source: str = "<string>", scale: str | None = None,
@@ -51,6 +48,7 @@ def parse_spec(text: str, source: str = "<string>", scale: str | None = None,
     try:
         check_depth(text, source)  # before the recursive composer meets it
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        check_duplicate_keys(node, source)
         check_aliases(node, source)  # before anything expands what aliases repeat
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:

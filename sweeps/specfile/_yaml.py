@@ -1,8 +1,9 @@
 """Reading a spec's YAML safely, and saying where it is wrong.
 
-Before anything is built from a spec: its size, its nesting depth (read from the flat stream of parse
-events, without recursion), aliases that contain themselves or expand to more than MAX_SPEC_NODES values,
-and non-finite numbers are refused. `Ctx.fail` makes every error name the file, the key path and the line.
+Before anything is built from a spec: its size, its encoding (UTF-8), its nesting depth (read from the flat
+stream of parse events, without recursion), a key given twice in one mapping (YAML would keep the last one
+silently), aliases that contain themselves or expand to more than MAX_SPEC_NODES values, and non-finite numbers
+are refused. `Ctx.fail` makes every error name the file, the key path and the line.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ import math
 import yaml
 
 from record.errors import SpecError
+from record.folder import MAX_SPEC_BYTES, read_spec_text
 
 __all__ = ["Ctx", "Locator", "MAX_SPEC_BYTES", "MAX_SPEC_DEPTH", "MAX_SPEC_NODES", "SpecError", "check_aliases",
-           "check_depth", "check_finite"]
+           "check_depth", "check_duplicate_keys", "check_finite", "read_spec_text"]
 
 
 
 
-MAX_SPEC_BYTES = 1_000_000  # a spec file's size
 MAX_SPEC_NODES = 100_000  # values in a spec once its aliases are expanded
 MAX_SPEC_DEPTH = 64  # nesting of mappings and lists
 
@@ -35,6 +36,32 @@ def check_depth(text: str, source: str) -> None:
                                 f"{MAX_SPEC_DEPTH} levels deep; a spec is a few levels deep.")
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
+
+
+def check_duplicate_keys(node, source: str) -> None:
+    """Refuse a key given twice in one mapping, with both lines: YAML keeps the last and drops the first without a
+    word (two `parameters:` blocks would sweep the second only). Merge keys (`<<`) may override, as YAML says."""
+    seen_nodes: set[int] = set()
+    stack = [node] if node is not None else []
+    while stack:
+        n = stack.pop()
+        if id(n) in seen_nodes:
+            continue
+        seen_nodes.add(id(n))
+        if isinstance(n, yaml.MappingNode):
+            first: dict[tuple, int] = {}
+            for k, v in n.value:
+                if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
+                    key = (k.tag, k.value)
+                    line = k.start_mark.line + 1
+                    if key in first:
+                        raise SpecError(f"{source}, line {line}: the key `{k.value}` is given twice in one mapping "
+                                        f"(lines {first[key]} and {line}); YAML would keep the second and silently "
+                                        "drop the first. Keep one.")
+                    first[key] = line
+                stack += [k, v]
+        elif isinstance(n, yaml.SequenceNode):
+            stack += n.value
 
 
 def check_aliases(node, source: str) -> None:
