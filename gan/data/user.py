@@ -18,6 +18,7 @@ training. The entry's `fingerprint` (file names, sizes and modification times) e
 from __future__ import annotations
 
 import dataclasses
+import math
 import hashlib
 import zipfile
 from pathlib import Path
@@ -35,6 +36,7 @@ __all__ = ["IMAGE_FOLDER", "NPZ"]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 DEFAULT_SIDE = 64  # image_folder's side when `data.image_size` is None
 MAX_NPZ_BYTES = 8 * 2**30  # an npz's arrays are read whole into memory
+MAX_CLASSES = 10_000  # labels an npz may use (each class gets a name, and a conditional model an embedding row)
 
 
 def _root(cfg: DataConfig, what: str) -> Path:
@@ -149,25 +151,62 @@ def _subset(labels: torch.Tensor, cfg: DataConfig, seed: int) -> torch.Tensor | 
 
 # -- npz --------------------------------------------------------------------------------------
 
-def _npz_header(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
-    """Shapes and dtypes of an npz's arrays, read from their headers alone (no array is loaded)."""
+NPZ_MEMBERS = ("x.npy", "y.npy")  # what an npz may hold: `x`, and optionally `y`
+_Y_CHUNK = 1 << 20  # labels read at a time (8 MiB of int64) to find their range
+
+
+def _npz_header(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype, bool, int]]:
+    """Shape, dtype, Fortran order and data offset of each array of an npz, read from their headers alone (no
+    array is loaded). The archive must hold `x.npy` and optionally `y.npy`, nothing else (np.load would open a
+    member named plain `x` before `x.npy`), and what their headers declare must fit MAX_NPZ_BYTES."""
     out = {}
     try:
         with zipfile.ZipFile(path) as z:
-            for name in z.namelist():
-                if name.endswith(".npy"):
-                    with z.open(name) as f:
-                        version = np.lib.format.read_magic(f)
-                        read = (
-                            np.lib.format.read_array_header_1_0
-                            if version == (1, 0)
-                            else np.lib.format.read_array_header_2_0
-                        )
-                        shape, _, dtype = read(f)
-                        out[name[:-4]] = (shape, dtype)
+            names = z.namelist()
+            other = [n for n in names if n not in NPZ_MEMBERS]
+            if other or len(set(names)) != len(names):
+                shown = ", ".join(repr(n) for n in (other or names)[:5])
+                raise ValueError(f"npz: {path} must hold x.npy and optionally y.npy only; it also holds {shown}.")
+            for name in names:
+                with z.open(name) as f:
+                    version = np.lib.format.read_magic(f)
+                    read = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape, fortran, dtype = read(f)
+                    out[name[:-4]] = (shape, dtype, fortran, f.tell())
     except (OSError, ValueError, zipfile.BadZipFile) as e:
+        if str(e).startswith("npz: "):
+            raise
         raise ValueError(f"npz: {path} is not a readable .npz file ({e}).") from None
+    declared = sum(math.prod(shape) * dtype.itemsize for shape, dtype, _, _ in out.values())
+    if declared > MAX_NPZ_BYTES:
+        raise ValueError(f"npz: the arrays of {path} declare {declared / 2**30:.1f} GiB; at most "
+                         f"{MAX_NPZ_BYTES // 2**30} GiB is read.")
     return out
+
+
+def _label_range(path: Path, header) -> tuple[int, int] | None:
+    """The smallest and largest label of `y`, read a chunk at a time (memory stays under _Y_CHUNK labels)."""
+    shape, dtype, _, offset = header
+    n = math.prod(shape)
+    if n == 0:
+        return None
+    low, high = None, None
+    with zipfile.ZipFile(path) as z, z.open("y.npy") as f:
+        f.read(offset)
+        left = n
+        while left:
+            count = min(left, _Y_CHUNK)
+            chunk = np.frombuffer(f.read(count * dtype.itemsize), dtype=dtype)
+            if len(chunk) != count:
+                raise ValueError(f"npz: `y` in {path} ends before the {n} labels its header declares.")
+            low = int(chunk.min()) if low is None else min(low, int(chunk.min()))
+            high = int(chunk.max()) if high is None else max(high, int(chunk.max()))
+            left -= count
+    return low, high
 
 
 def _npz_layout(path: Path) -> tuple[int, int, int, str]:
@@ -175,7 +214,7 @@ def _npz_layout(path: Path) -> tuple[int, int, int, str]:
     arrays = _npz_header(path)
     if "x" not in arrays:
         raise ValueError(f"npz: {path} has no array `x` (it has: {', '.join(arrays) or 'none'}).")
-    shape, dtype = arrays["x"]
+    shape, dtype, _, _ = arrays["x"]
     if dtype != np.uint8:
         raise ValueError(f"npz: `x` in {path} is {dtype}, but must be uint8 pixels (0 to 255).")
     if len(shape) == 3:
@@ -191,7 +230,7 @@ def _npz_layout(path: Path) -> tuple[int, int, int, str]:
     if h != w:
         raise ValueError(f"npz: the images in {path} are {h}x{w}; they must be square.")
     if "y" in arrays:
-        y_shape, y_dtype = arrays["y"]
+        y_shape, y_dtype, _, _ = arrays["y"]
         if y_shape != (shape[0],) or y_dtype.kind not in "iu":
             raise ValueError(f"npz: `y` in {path} is {y_dtype} of shape {y_shape}, but must be integer labels "
                              f"of shape ({shape[0]},).")
@@ -210,12 +249,15 @@ def _describe_npz(cfg: DataConfig) -> DatasetInfo:
         )
     n, channels, side, _ = _npz_layout(path)
     num_classes = 1
-    with np.load(path, allow_pickle=False) as z:  # `y` alone is read: its classes
-        y = z["y"] if "y" in z.files else None
-    if y is not None:
-        if y.size and y.min() < 0:
-            raise ValueError(f"npz: `y` in {path} has the label {int(y.min())}; labels count from 0.")
-        num_classes = int(y.max()) + 1 if y.size else 1
+    arrays = _npz_header(path)
+    span = _label_range(path, arrays["y"]) if "y" in arrays else None  # `y` alone is read, in chunks: its classes
+    if span is not None:
+        if span[0] < 0:
+            raise ValueError(f"npz: `y` in {path} has the label {span[0]}; labels count from 0.")
+        if span[1] >= MAX_CLASSES:
+            raise ValueError(f"npz: `y` in {path} has the label {span[1]}; labels count from 0 up to at most "
+                             f"{MAX_CLASSES - 1}.")
+        num_classes = span[1] + 1
     return dataclasses.replace(
         NPZ, title=f"npz {path}", channels=channels, image_size=side, num_classes=num_classes,
         class_names=tuple(str(i) for i in range(num_classes)), split_sizes=(("train", n), ("all", n)),

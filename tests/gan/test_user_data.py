@@ -102,7 +102,10 @@ def test_an_npz_reads_every_layout_to_the_same_images(tmp_path, digits, layout):
 
 
 @pytest.mark.parametrize("arrays, message", [
-    ({"images": np.zeros((4, 8, 8), np.uint8)}, "no array `x`"),
+    ({"images": np.zeros((4, 8, 8), np.uint8)}, "must hold x.npy and optionally y.npy only; it also holds "
+                                                 "'images.npy'"),
+    ({"y": np.zeros(4, np.int64)}, "no array `x`"),
+    ({"x": np.zeros((4, 8, 8), np.uint8), "y": np.array([0, 1, 10**12, 0])}, "labels count from 0 up to at most"),
     ({"x": np.zeros((4, 8, 8), np.float32)}, "must be uint8"),
     ({"x": np.zeros((4, 8, 9), np.uint8)}, "must be square"),
     ({"x": np.zeros((4, 2, 8, 8), np.uint8)}, "with C 1 or 3"),
@@ -115,6 +118,57 @@ def test_a_bad_npz_is_refused_before_any_work_saying_what_is_wrong(tmp_path, arr
     np.savez(path, **arrays)
     with pytest.raises(ValueError, match=message):
         dataset_info(DataConfig(name="npz", root=str(path)))
+
+
+def _npz_of_zeros(path, members: dict) -> None:
+    """An npz written member by member, its zeros streamed in chunks: `members` maps a name to (shape, dtype,
+    bytes of data actually written, None for all that the header declares)."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, (shape, dtype, written) in members.items():
+            header = io.BytesIO()
+            np.lib.format.write_array_header_2_0(header, {"descr": np.dtype(dtype).str, "fortran_order": False,
+                                                          "shape": shape})
+            with z.open(name, "w", force_zip64=True) as f:
+                f.write(header.getvalue())
+                left = int(np.prod(shape)) * np.dtype(dtype).itemsize if written is None else written
+                while left:
+                    f.write(bytes(min(left, 1 << 24)))
+                    left -= min(left, 1 << 24)
+
+
+def test_an_npz_is_judged_by_what_its_headers_declare_before_any_array_is_read(tmp_path):
+    # 65 GB of images declared in a file of a few hundred bytes: refused from the header
+    path = tmp_path / "bomb.npz"
+    _npz_of_zeros(path, {"x.npy": ((10**6, 256, 256), np.uint8, 0)})
+    assert path.stat().st_size < 10_000
+    with pytest.raises(ValueError, match=r"declare 61\.0 GiB; at most 8 GiB is read"):
+        dataset_info(DataConfig(name="npz", root=str(path)))
+    # a member named plain `x` beside x.npy, which np.load would open first: refused, not read as the other
+    both = tmp_path / "both.npz"
+    _npz_of_zeros(both, {"x.npy": ((4, 8, 8), np.uint8, None), "x": ((40, 1, 28, 5), np.float64, None)})
+    with pytest.raises(ValueError, match="it also holds 'x'"):
+        dataset_info(DataConfig(name="npz", root=str(both)))
+
+
+def test_describing_an_npz_reads_its_labels_in_bounded_memory(tmp_path):
+    """10 million labels (80 MB as int64) in a compressed file of under a megabyte: their classes are found a
+    chunk at a time, so the describe step's peak memory stays far below the labels' size."""
+    import tracemalloc
+
+    n = 10**7
+    path = tmp_path / "many.npz"
+    _npz_of_zeros(path, {"x.npy": ((n, 8, 8), np.uint8, None), "y.npy": ((n,), np.int64, None)})
+    tracemalloc.start()
+    try:
+        info = dataset_info(DataConfig(name="npz", root=str(path)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert info.num_classes == 1 and dict(info.split_sizes)["train"] == n
+    assert peak < 30 * 2**20, peak  # one 8 MiB chunk and its bytes; the whole of `y` is 76 MiB
 
 
 def test_missing_or_empty_user_data_says_what_to_set(tmp_path):
