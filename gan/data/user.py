@@ -36,6 +36,7 @@ __all__ = ["IMAGE_FOLDER", "NPZ"]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 DEFAULT_SIDE = 64  # image_folder's side when `data.image_size` is None
 MAX_NPZ_BYTES = 8 * 2**30  # an npz's arrays are read whole into memory
+MAX_PIXELS = 1 << 26  # pixels of one image (8192 x 8192); a larger header is refused before it is decoded
 MAX_CLASSES = 10_000  # labels an npz may use (each class gets a name, and a conditional model an embedding row)
 
 
@@ -53,10 +54,14 @@ def _one_split(cfg: DataConfig, title: str) -> None:
 
 
 def _fingerprint(files: list[Path], base: Path) -> str:
-    h = hashlib.md5()
+    """What identifies the files' contents without reading them: the resolved folder, and each file's name, size,
+    modification and change times and inode. Two folders that a zip extraction made alike in names, sizes and
+    mtimes still differ in their path and inodes, and editing a file in place changes its ctime."""
+    h = hashlib.md5(f"{base.resolve()}\n".encode())
     for f in files:
         st = f.stat()
-        h.update(f"{f.relative_to(base) if f != base else f.name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        name = f.relative_to(base) if f != base else f.name
+        h.update(f"{name}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}\n".encode())
     return h.hexdigest()
 
 
@@ -67,11 +72,24 @@ def _listing(root: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:
     if not root.is_dir():
         raise DataNotFoundError(f"image_folder: `data.root` {root} is not a folder.")
 
-    def images(folder: Path) -> list[Path]:
-        return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    outside: list[str] = []
 
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    def inside(p: Path) -> bool:  # a link may point anywhere: only what stays under the root is read
+        if p.is_symlink() and not p.resolve().is_relative_to(root):
+            outside.append(str(p.relative_to(root)))
+            return False
+        return True
+
+    def images(folder: Path) -> list[Path]:  # dotfiles (macOS's AppleDouble `._x.png`, editors' files) are skipped
+        return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
+                      and inside(p) and p.is_file())
+
+    classes = sorted(p.name for p in root.iterdir() if not p.name.startswith(".") and inside(p) and p.is_dir())
     per_class = [images(root / c) for c in classes]
+    if outside:
+        raise ValueError(f"image_folder {root}: these links lead out of the folder, which is not read: "
+                         f"{', '.join(sorted(outside)[:5])}{' ...' if len(outside) > 5 else ''}; copy the images in "
+                         "or link the folder itself.")
     if classes and any(per_class):
         empty = [c for c, files in zip(classes, per_class) if not files]
         if empty:
@@ -94,19 +112,48 @@ def _describe_image_folder(cfg: DataConfig) -> DatasetInfo:
     _one_split(cfg, f"image folder {root}")
     files, _, classes = _listing(root)
     grey = True
-    for f in files:  # opening reads the header alone
+    for f in files:  # the header, and for PNG every chunk's checksum (a truncated file is found now), not the pixels
         try:
             with Image.open(f) as im:
-                grey = im.mode in ("1", "L", "I", "I;16", "F")
-        except (OSError, ValueError) as e:  # PIL's UnidentifiedImageError is an OSError
+                w, h = im.size
+                if w * h > MAX_PIXELS:
+                    raise ValueError(f"it is {w}x{h}, over {MAX_PIXELS} pixels; scale it down first")
+                grey = grey and im.mode in GREY_MODES
+                im.verify()
+        except Image.DecompressionBombError as e:  # PIL's own limit, met before its size can be read
+            raise ValueError(f"image_folder: cannot read {f}: it is over {MAX_PIXELS} pixels ({e})") from None
+        except (OSError, ValueError, SyntaxError) as e:  # PIL's UnidentifiedImageError is an OSError
             raise ValueError(f"image_folder: cannot read {f}: {e}") from None
-        if not grey:
-            break
     channels = 1 if grey else 3
     return dataclasses.replace(
         IMAGE_FOLDER, title=f"image folder {root}", channels=channels, image_size=cfg.image_size or DEFAULT_SIDE,
         num_classes=len(classes), class_names=classes, split_sizes=(("train", len(files)), ("all", len(files))),
         fingerprint=_fingerprint(files, root), describe=None)
+
+
+GREY_MODES = ("1", "L", "I", "I;16", "I;16B", "I;16L", "F")
+
+
+def _eight_bit(im):
+    """A 16-bit, 32-bit or float greyscale image rescaled to 8 bits (PIL's own conversion would clip every value
+    over 255 to white): 16-bit by 65535 -> 255, 32-bit by its own range, float from [0, 1] or [0, 255]."""
+    from PIL import Image
+
+    if im.mode not in ("I", "I;16", "I;16B", "I;16L", "F"):
+        return im
+    a = np.asarray(im, dtype=np.float64)
+    top = float(a.max()) if a.size else 0.0
+    if im.mode == "F":
+        if a.min() < 0 or top > 255:
+            raise ValueError(f"a float image with values from {a.min():g} to {top:g}; expected [0, 1] or [0, 255]")
+        scale = 255.0 if top <= 1.0 else 1.0
+    elif im.mode.startswith("I;16") or top > 255:
+        if a.min() < 0 or top > 65535:
+            raise ValueError(f"a 32-bit image with values from {a.min():g} to {top:g}; expected 8 or 16 bits")
+        scale = 255.0 / 65535.0
+    else:  # 32-bit ints that hold 8-bit values
+        scale = 1.0
+    return Image.fromarray(np.clip(np.rint(a * scale), 0, 255).astype(np.uint8), mode="L")
 
 
 def _read_image_folder(info: DatasetInfo, folder: Path, cfg: DataConfig, seed: int):
@@ -131,11 +178,13 @@ def _read_image_folder(info: DatasetInfo, folder: Path, cfg: DataConfig, seed: i
             try:
                 with Image.open(f) as im:
                     w, h = im.size
+                    if w * h > MAX_PIXELS:
+                        raise ValueError(f"it is {w}x{h}, over {MAX_PIXELS} pixels")
                     s = min(w, h)
-                    im = im.convert("L" if info.channels == 1 else "RGB")
+                    im = _eight_bit(im).convert("L" if info.channels == 1 else "RGB")
                     im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
                     pixels = np.asarray(im.resize((side, side), Image.BICUBIC))
-            except (OSError, ValueError) as e:  # PIL's UnidentifiedImageError is an OSError
+            except (OSError, ValueError, Image.DecompressionBombError) as e:  # UnidentifiedImageError: an OSError
                 raise ValueError(f"image_folder: cannot read {f}: {e}") from None
             images[i] = pixels[None] if info.channels == 1 else pixels.transpose(2, 0, 1)
         with atomic_path(cached) as tmp, open(tmp, "wb") as out:

@@ -216,3 +216,78 @@ def test_registration_refuses_duplicates_and_entries_of_the_wrong_shape():
         gan.register_dataset({"name": "as_a_dict"})
     assert "no_kwargs" not in gan.ARCHITECTURES and "two_channels" not in gan.DATASETS
 
+
+
+def _png_with_size(path, width: int, height: int) -> None:
+    """A valid 1x1 PNG whose header says `width` x `height`, its checksum made to match."""
+    import struct
+    import zlib
+
+    Image.new("L", (1, 1)).save(path)
+    data = bytearray(path.read_bytes())
+    start = data.index(b"IHDR")
+    data[start + 4:start + 12] = struct.pack(">II", width, height)
+    data[start + 17:start + 21] = struct.pack(">I", zlib.crc32(bytes(data[start:start + 17])))
+    path.write_bytes(bytes(data))
+
+
+def test_sixteen_bit_greyscale_is_rescaled_not_saturated(tmp_path):
+    ramp = (np.arange(64 * 64, dtype=np.uint32).reshape(64, 64) * 16).astype(np.uint16)  # 0 .. 65520
+    for i in range(2):
+        Image.fromarray(ramp).save(tmp_path / f"{i}.png")
+    assert Image.open(tmp_path / "0.png").mode.startswith("I")
+    data = load_dataset(folder_cfg(tmp_path, image_size=64))
+    pixels = data.images[0, 0].numpy().astype(int)
+    expected = np.rint(ramp / 257.0)
+    assert np.abs(pixels - expected).max() <= 2  # bicubic resampling at the same size moves a value by a step
+    assert (pixels == 255).mean() < 0.01  # saturating to 8 bits made 99.6% of them white
+
+
+def test_an_oversized_or_truncated_image_is_refused_before_any_work(tmp_path):
+    big = tmp_path / "big"
+    big.mkdir()
+    Image.new("L", (8, 8)).save(big / "ok.png")
+    _png_with_size(big / "huge.png", 20000, 20000)
+    with pytest.raises(ValueError, match=r"huge\.png: it is over 67108864 pixels"):
+        dataset_info(folder_cfg(big))
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    Image.fromarray(np.full((64, 64), 7, np.uint8)).save(cut / "ok.png")
+    whole = (cut / "ok.png").read_bytes()
+    (cut / "cut.png").write_bytes(whole[: len(whole) - 30])
+    with pytest.raises(ValueError, match=r"cannot read .*cut\.png"):
+        dataset_info(folder_cfg(cut))
+
+
+def test_links_out_of_the_folder_are_refused_and_dotfiles_skipped(tmp_path, digits):
+    x, _ = digits
+    root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
+    root.mkdir()
+    elsewhere.mkdir()
+    for i in range(3):
+        Image.fromarray(x[i]).save(root / f"{i}.png")
+    (root / "._0.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # what macOS leaves beside a copied file
+    (root / ".hidden.png").write_bytes(b"not an image")
+    info = dataset_info(folder_cfg(root))
+    assert dict(info.split_sizes)["train"] == 3
+    Image.fromarray(x[5]).save(elsewhere / "secret.png")
+    (root / "3.png").symlink_to(elsewhere / "secret.png")
+    with pytest.raises(ValueError, match=r"links lead out of the folder, which is not read: 3\.png"):
+        dataset_info(folder_cfg(root))
+    (root / "3.png").unlink()
+    (root / "4.png").symlink_to(root / "0.png")  # a link that stays inside is read
+    assert dict(dataset_info(folder_cfg(root)).split_sizes)["train"] == 4
+
+
+def test_two_folders_alike_in_names_sizes_and_mtimes_do_not_share_a_cache_entry(tmp_path):
+    """As a zip extraction makes them: the same names, sizes and mtimes, one black and one white."""
+    black, white = tmp_path / "black", tmp_path / "white"
+    for folder, value in ((black, 0), (white, 255)):
+        folder.mkdir()
+        for i in range(8):
+            Image.fromarray(np.full((16, 16), value, np.uint8)).save(folder / f"{i}.bmp")  # BMP: equal sizes
+            os.utime(folder / f"{i}.bmp", ns=(10**18, 10**18))
+    assert [p.stat().st_size for p in sorted(black.iterdir())] == [p.stat().st_size for p in sorted(white.iterdir())]
+    first = load_dataset(folder_cfg(black, image_size=16))
+    second = load_dataset(folder_cfg(white, image_size=16))
+    assert int(first.images.max()) == 0 and int(second.images.min()) == 255
