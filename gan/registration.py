@@ -22,6 +22,8 @@ is imported; a name registered twice is an error.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
+import importlib.util
 import inspect
 import re
 import sys
@@ -130,18 +132,39 @@ def check_plugin_names(names: object) -> tuple[str, ...]:
 
 
 def import_plugins(names: tuple[str, ...], spec_dir: Path | None = None) -> None:
-    """Import each plugin module (once per process); `spec_dir` is searched after the import path."""
-    if spec_dir is not None and names:
-        folder = str(Path(spec_dir).resolve())
-        if folder not in sys.path:
-            sys.path.append(folder)  # after the environment's own modules, so it cannot shadow them
+    """Import each plugin module (once per process). A name the environment cannot import is looked for in
+    `spec_dir`, the spec's folder, for that name alone: the folder is never put on `sys.path`, so a file there
+    that shares a name with a module some library tries (a `ujson.py`) is not run."""
     for name in names:
         try:
-            importlib.import_module(name)
+            _import(name, spec_dir)
         except ModuleNotFoundError as e:
             where = f" or in the spec's folder {spec_dir}" if spec_dir is not None else ""
             raise PluginError(
                 f"cannot import `{name}`: no module named {e.name!r} on the import path{where}."
             ) from None
+        except SystemExit as e:  # a plugin that ends the process on import: say so instead of ending silently
+            raise PluginError(f"importing `{name}` called sys.exit({e.code!r}); a plugin module must only register "
+                              "what it defines.") from None
+        except KeyboardInterrupt:
+            raise PluginError(f"importing `{name}` was interrupted (Ctrl-C).") from None
         except Exception as e:  # noqa: BLE001 (the plugin's own code failed, with whatever it raised: say where)
             raise PluginError(f"importing `{name}` failed: {type(e).__name__}: {e}") from None
+
+
+def _import(name: str, spec_dir: Path | None) -> None:
+    """`name` from the environment, else its top-level module or package from `spec_dir` alone (a finder limited to
+    that folder and that name); the rest of a dotted name then comes from the package itself."""
+    top = name.split(".")[0]
+    if top not in sys.modules and importlib.util.find_spec(top) is None and spec_dir is not None:
+        found = importlib.machinery.PathFinder.find_spec(top, [str(Path(spec_dir).resolve())])
+        if found is not None:
+            module = importlib.util.module_from_spec(found)
+            sys.modules[top] = module
+            try:
+                if found.loader is not None:  # None: a namespace package (a folder without __init__.py)
+                    found.loader.exec_module(module)
+            except BaseException:
+                sys.modules.pop(top, None)
+                raise
+    importlib.import_module(name)

@@ -30,7 +30,8 @@ def plan(spec: SweepSpec) -> str:
     if spec.plugins:
         shipped = ship_paths(spec.plugins)
         lines.append(f"plugins: {', '.join(spec.plugins)}" + (f" (shipped to the workers: {', '.join(shipped)})"
-                                                              if shipped else " (installed)"))
+                                                              if shipped else " (installed)")
+                     + "; imported to read this spec, so their code has run")
     lines.append("parameters:")
     for p in spec.parameters:
         dom = f"values {list(p.values)}" if p.values is not None else f"{p.distribution}[{p.low}, {p.high}]" + (

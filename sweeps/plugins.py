@@ -25,14 +25,15 @@ def ship_paths(names: tuple[str, ...]) -> list[str]:
     for name in names:
         top = name.split(".")[0]
         spec = importlib.util.find_spec(top)
-        if spec is None or spec.origin in (None, "built-in", "frozen"):
+        if spec is None or spec.origin in ("built-in", "frozen"):
             continue
-        path = (
-            Path(next(iter(spec.submodule_search_locations))) if spec.submodule_search_locations else Path(spec.origin)
-        )
-        path = path.resolve()
-        if any(path.is_relative_to(p) for p in installed):
+        if spec.submodule_search_locations:  # a package; a namespace package (no __init__.py) may span folders
+            found = [Path(p).resolve() for p in spec.submodule_search_locations]
+        elif spec.origin is not None:
+            found = [Path(spec.origin).resolve()]
+        else:
             continue
-        if str(path) not in paths:
-            paths.append(str(path))
+        for path in found:
+            if not any(path.is_relative_to(p) for p in installed) and str(path) not in paths:
+                paths.append(str(path))
     return paths

@@ -188,3 +188,47 @@ def test_an_image_folder_and_an_npz_are_swept_at_smoke_scale(tmp_path, local_ray
         assert len(runs) == 2 and all(r.data.tags["status"] == "completed" for r in runs)
         assert all(np.isfinite(r.data.metrics["fid"]) for r in runs)
         assert {r.data.params["data.root"] for r in runs} == {str(images if name == "folder" else npz)}
+
+
+def test_only_the_named_plugins_are_imported_from_the_spec_folder(tmp_path):
+    """A spec folder shared with others may hold a file named like a module some library tries (`ujson.py`):
+    naming a plugin does not put the folder on the import path, so that file never runs."""
+    import importlib.util
+
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    marker = tmp_path / "ran"
+    (folder / "ujson.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    (folder / "spec.yaml").write_text(PLUGIN_SPEC.replace("plugins: [plugin_lab.gans]", "plugins: [os]")
+                                      .replace("arch: tiny_conv", "arch: dcgan").replace("mnist_low_digits", "mnist"))
+    proc = subprocess.run([sys.executable, "-c", "import sys; from sweeps.specfile import load_spec; "
+                           f"load_spec({str(folder / 'spec.yaml')!r}); "
+                           f"assert {str(folder)!r} not in sys.path, sys.path; "
+                           "import importlib.util; assert importlib.util.find_spec('ujson') is None"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not marker.exists()
+    assert importlib.util.find_spec("ujson") is None  # (the test itself runs without ujson installed)
+
+
+def test_a_plugin_that_exits_on_import_is_refused_with_a_message(lab):
+    (lab / "plugin_lab" / "leaves.py").write_text("import sys\nsys.exit(3)\n")
+    (lab / "bad.yaml").write_text(PLUGIN_SPEC.replace("plugins: [plugin_lab.gans]", "plugins: [plugin_lab.leaves]"))
+    proc = subprocess.run([sys.executable, "-m", "sweeps.run", str(lab / "bad.yaml"), "--dry-run"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "importing `plugin_lab.leaves` called sys.exit(3)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_namespace_package_plugin_is_imported_and_shipped(tmp_path):
+    """A plugin package without __init__.py (a namespace package) is found beside the spec and shipped to the
+    workers, not taken for an installed one."""
+    folder = tmp_path / "lab"
+    shutil.copytree(PLUGIN, folder / "ns_lab", ignore=shutil.ignore_patterns("__pycache__", "__init__.py"))
+    assert not (folder / "ns_lab" / "__init__.py").exists()
+    (folder / "spec.yaml").write_text(PLUGIN_SPEC.replace("plugin_lab.gans", "ns_lab.gans"))
+    proc = subprocess.run([sys.executable, "-m", "sweeps.run", str(folder / "spec.yaml"), "--dry-run"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"plugins: ns_lab.gans (shipped to the workers: {(folder / 'ns_lab').resolve()})" in proc.stdout
+    assert "their code has run" in proc.stdout
