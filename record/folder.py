@@ -38,6 +38,7 @@ __all__ = [
     "OPTUNA_STUDY",
     "RACE_FILE", "RESOLVED_SPEC", "STATE_FILE", "SUMMARY_FILE", "SWEEPS_DIR", "StateDamaged", "SweepState",
     "TUNE_STATE_BACKUP", "TUNE_STORAGE", "UntrustedFolder", "check_trusted", "latest_sweep_dir", "lock_folder",
+    "make_private",
     "MAX_SPEC_BYTES", "read_spec_text", "read_state", "spec_label", "sweep_folder", "sweep_label",
 ]
 
@@ -129,24 +130,53 @@ class UntrustedFolder(SetupError, PermissionError):
 
 
 def check_trusted(*folders: Path) -> None:
-    """Refuse folders that this user does not own or that group or others may write to. A sweep folder is
-    code: `--resume` unpickles Tune's state in it, and push uploads what its journal names."""
+    """Refuse folders, and the files directly in them, that this user does not own or that others may write to,
+    or that a group other than the user's own private group may write to (Ubuntu's umask 002 makes a user's
+    folders group-writable by a group of one). A sweep folder is code: `--resume` unpickles Tune's state in
+    it, and push uploads what its journal names."""
     for folder in folders:
         folder = Path(folder)
         if not folder.exists():
             continue
-        info = folder.stat()
-        if hasattr(os, "getuid") and info.st_uid != os.getuid():
-            why = f"it belongs to another user (uid {info.st_uid})"
-        elif info.st_mode & 0o022:
-            why = f"group or others may write to it (mode {oct(info.st_mode & 0o777)})"
-        else:
-            continue
-        raise UntrustedFolder(
-            f"{folder}: {why}. A sweep folder is code, like a pickle: resuming it unpickles Tune's state and "
-            "pushing it uploads what its journal names. Resume or push only folders you created; if you trust "
-            "this one, give --trust-folder (or take it over: chown it and chmod go-w).")
+        paths = [folder] + (sorted(p for p in folder.iterdir() if p.is_file() and not p.is_symlink())
+                            if folder.is_dir() else [])
+        for path in paths:
+            why = _untrusted(path)
+            if why:
+                raise UntrustedFolder(
+                    f"{path}: {why}. A sweep folder is code, like a pickle: resuming it unpickles Tune's state and "
+                    "pushing it uploads what its journal names. Resume or push only folders you created; if you "
+                    "trust this one, give --trust-folder (or take it over: chown it and chmod go-w).")
 
+
+def _untrusted(path: Path) -> str | None:
+    """Why `path` cannot be trusted, or None."""
+    info = path.lstat()
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        return f"it belongs to another user (uid {info.st_uid})"
+    if info.st_mode & 0o002 or (info.st_mode & 0o020 and not _private_group(info.st_gid)):
+        return f"group or others may write to it (mode {oct(info.st_mode & 0o777)})"
+    return None
+
+
+def _private_group(gid: int) -> bool:
+    """The user's own private group: their primary group, named as they are, with no other members."""
+    try:
+        import grp
+        import pwd
+
+        user = pwd.getpwuid(os.getuid())
+        group = grp.getgrgid(gid)
+    except (ImportError, KeyError):
+        return False
+    return gid == user.pw_gid and group.gr_name == user.pw_name and set(group.gr_mem) <= {user.pw_name}
+
+
+def make_private(folder: Path) -> None:
+    """Take group and others' write permission off a folder this process made (whatever the umask)."""
+    mode = folder.stat().st_mode & 0o777
+    if mode & 0o022:
+        folder.chmod(mode & ~0o022)
 
 
 class FolderBusy(SetupError, RuntimeError):

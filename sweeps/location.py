@@ -18,6 +18,7 @@ from record.folder import (
     SweepState,
     UntrustedFolder,
     check_trusted,
+    make_private,
     latest_sweep_dir,
     read_state,
     sweep_folder,
@@ -91,6 +92,7 @@ def locate(spec: SweepSpec, out: Path, resume: bool, storage: str | None, tracki
     check_tracking(tracking_uri)
     folder = sweep_folder(root, label, sweep_id)
     folder.mkdir(parents=True, exist_ok=True)
+    make_private(folder)  # a folder that others may write to would not be trusted by its own --resume
     return Where(root, label, sweep_id, folder, tracking_uri, storage, previous)
 
 

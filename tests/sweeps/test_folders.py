@@ -129,3 +129,52 @@ def test_a_folder_in_use_is_not_touched_by_a_second_resume_or_a_push(tmp_path):
         assert sorted(p.name for p in folder.iterdir()) == ["mlflow_journal.jsonl", "sweep.json", "sweep.lock"]
     finally:
         held.close()
+
+
+def test_a_folder_group_writable_by_the_users_own_private_group_is_trusted(tmp_path):
+    """Ubuntu's umask 002 makes a user's folders 0775 with their private group: that is not someone else."""
+    import grp
+    import pwd
+
+    from record.folder import UntrustedFolder, check_trusted
+
+    user = pwd.getpwuid(os.getuid())
+    private = grp.getgrgid(user.pw_gid).gr_name == user.pw_name and not set(grp.getgrgid(user.pw_gid).gr_mem) - {
+        user.pw_name}
+    folder = _unfinished_sweep(tmp_path / "out")
+    os.chmod(folder, 0o775)
+    for f in folder.iterdir():
+        os.chmod(f, 0o664)
+    if private:
+        check_trusted(folder)
+    else:
+        with pytest.raises(UntrustedFolder, match="group or others may write to it"):
+            check_trusted(folder)
+    os.chmod(folder, 0o777)  # others: never
+    with pytest.raises(UntrustedFolder, match=r"mode 0o777"):
+        check_trusted(folder)
+
+
+def test_the_files_resume_reads_are_checked_not_only_the_folder(tmp_path):
+    from record.folder import TUNE_STATE_BACKUP, UntrustedFolder, check_trusted
+
+    folder = _unfinished_sweep(tmp_path / "out")
+    os.chmod(folder, 0o755)
+    state = folder / TUNE_STATE_BACKUP
+    state.write_bytes(b"PK\x05\x06" + bytes(18))
+    os.chmod(state, 0o666)
+    with pytest.raises(UntrustedFolder, match=rf"{TUNE_STATE_BACKUP}: group or others may write to it \(mode 0o666\)"):
+        check_trusted(folder)
+
+
+def test_a_new_sweep_folder_is_made_without_group_or_others_write_whatever_the_umask(tmp_path):
+    from sweeps.location import locate
+    from sweeps.specfile import parse_spec
+
+    old = os.umask(0o000)
+    try:
+        where = locate(parse_spec(SPEC, source="trusty.yaml"), tmp_path / "out", resume=False, storage=None,
+                       tracking_uri=None)
+    finally:
+        os.umask(old)
+    assert where.out.is_dir() and where.out.stat().st_mode & 0o022 == 0
