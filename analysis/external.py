@@ -15,6 +15,7 @@ what is there instead.
 from __future__ import annotations
 
 import math
+from record.uris import shown
 from collections import Counter
 
 import pandas as pd
@@ -87,7 +88,7 @@ def load_experiment(experiment: str, factors: list[str], metric: str, *, trackin
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         names = sorted(e.name for e in client.search_experiments())
-        raise SweepNotFound(f"No experiment {experiment!r} at {tracking_uri}; experiments there: "
+        raise SweepNotFound(f"No experiment {experiment!r} at {shown(tracking_uri)}; experiments there: "
                             f"{', '.join(names) or 'none'}.")
     mode = _mode(metric, mode)
     runs = [r for r in client.search_runs([exp.experiment_id], max_results=50000)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from record.uris import shown
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,13 +179,13 @@ def _find_sweep(client, tracking_uri: str, experiment: str, parent: str | None) 
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         names = sorted(e.name for e in client.search_experiments())
-        raise SweepNotFound(f"No experiment {experiment!r} at {tracking_uri}; experiments there: "
+        raise SweepNotFound(f"No experiment {experiment!r} at {shown(tracking_uri)}; experiments there: "
                             f"{', '.join(names) or 'none'}.")
     if parent is None:
         sweeps = client.search_runs([exp.experiment_id], filter_string=by_role(ROLE_SWEEP),
                                     order_by=["attributes.start_time DESC"], max_results=1)
         if not sweeps:
-            raise SweepNotFound(f"Experiment {experiment!r} at {tracking_uri} holds no sweep (no parent run).")
+            raise SweepNotFound(f"Experiment {experiment!r} at {shown(tracking_uri)} holds no sweep (no parent run).")
         parent = sweeps[0].info.run_id
     return exp.experiment_id, parent
 

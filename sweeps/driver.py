@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from record.uris import shown
 from pathlib import Path
 
 from record.folder import (
@@ -193,7 +194,7 @@ def open_tracking(spec: SweepSpec, where: Where, spec_path: str | None):
         copy, rel = journal.new_file(Path(spec_path).name)
         shutil.copyfile(spec_path, copy)
         journal.append({"op": "artifact", "trial": None, "file": rel, "path": None})
-    print(f"MLflow: experiment {spec.name!r}, parent run {parent} at {where.tracking_uri}", flush=True)
+    print(f"MLflow: experiment {spec.name!r}, parent run {parent} at {shown(where.tracking_uri)}", flush=True)
     return journal, state, sha
 
 

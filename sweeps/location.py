@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from record.uris import shown
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,8 +137,8 @@ def check_tracking(tracking_uri: str) -> None:
     try:
         store_client(tracking_uri).search_experiments(max_results=1)
     except MlflowException as e:
-        raise SetupError(f"--tracking-uri {tracking_uri}: MLflow does not answer there ({short_error(e)}); start the "
-                        "tracking server (or give the address where it runs) and run again.") from None
+        raise SetupError(f"--tracking-uri {shown(tracking_uri)}: MLflow does not answer there ({short_error(e)}); "
+                        "start the tracking server (or give the address where it runs) and run again.") from None
 
 
 def write_state(folder: Path, state: SweepState) -> None:

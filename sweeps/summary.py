@@ -8,6 +8,7 @@ import math
 import shlex
 import sys
 import time
+from record.uris import shown
 from pathlib import Path
 
 from record.names import SEED, Result, configuration_label
@@ -130,7 +131,7 @@ def format_tracking(report: dict, journal, where: Where, interrupted: bool) -> s
     runs = journal.pending_by_run()
     listed = "\n".join(f"  {name}: " + ", ".join(f"{n} {op}" for op, n in sorted(ops.items()))
                         for name, ops in sorted(runs.items()))
-    return (f"{line}\nMLflow at {where.tracking_uri} is not answering ({report['last_error']}).\n"
+    return (f"{line}\nMLflow at {shown(where.tracking_uri)} is not answering ({report['last_error']}).\n"
             f"{report['waiting']} writes of {len(runs)} runs wait in {journal.path}:\n{listed}\n"
             f"Nothing is lost. Push them once MLflow is back: {push_command(where.out)}"
             + (" (or --resume the sweep, which applies them first)" if interrupted else ""))
@@ -167,4 +168,4 @@ def ui_command(tracking_uri: str, experiment_id: str, sweep_id: str | None = Non
     if tracking_uri.startswith(("sqlite:", "file:")) or "://" not in tracking_uri:
         command = shlex.join(["mlflow", "ui", "--backend-store-uri", tracking_uri, "--host", "127.0.0.1"])
         return f"{command}, then open http://127.0.0.1:5000{page}"
-    return f"open {tracking_uri.rstrip('/')}{page}"
+    return f"open {shown(tracking_uri).rstrip('/')}{page}"

@@ -4,6 +4,7 @@ the order it is shown."""
 from __future__ import annotations
 
 import html
+from record.uris import shown
 from pathlib import Path
 
 import pandas as pd
@@ -128,8 +129,9 @@ def _header(sweep: Sweep, extractor: str) -> str:
     trials, metric, mode = sweep.trials, sweep.metric, sweep.mode
     counts = trials["status"].value_counts().to_dict()
     esc = html.escape  # every text from the tracking store or the sweep folder is escaped before it reaches the page
-    where = (f"sweep run <code>{esc(str(sweep.parent_run_id))}</code> at <code>{esc(sweep.tracking_uri)}</code>"
-             if sweep.parent_run_id else f"runs at <code>{esc(sweep.tracking_uri or 'an Optuna storage')}</code>")
+    uri = shown(sweep.tracking_uri)
+    where = (f"sweep run <code>{esc(str(sweep.parent_run_id))}</code> at <code>{esc(uri)}</code>"
+             if sweep.parent_run_id else f"runs at <code>{esc(uri or 'an Optuna storage')}</code>")
     return (f"<p>Experiment <b>{esc(sweep.experiment)}</b>, {where}. {len(trials)} trials: "
             + ", ".join(f"{v} {esc(str(k))}" for k, v in sorted(counts.items(), key=lambda kv: str(kv[0])))
             + f". Ranked by <b>{esc(metric)}</b> ({'lower' if mode == 'min' else 'higher'} is better); extractor "

@@ -40,6 +40,7 @@ import sys
 import threading
 import time
 import uuid
+from record.uris import shown
 from collections import Counter, deque
 from pathlib import Path
 
@@ -247,8 +248,8 @@ class Journal:
                 if transient(e):
                     if self.unreachable_since is None:
                         self.unreachable_since = time.time()
-                        print(f"MLflow at {self.tracking_uri} is not answering ({short_error(e)}); results wait in "
-                              f"{self.path} and training goes on", file=sys.stderr, flush=True)
+                        print(f"MLflow at {shown(self.tracking_uri)} is not answering ({short_error(e)}); results "
+                              f"wait in {self.path} and training goes on", file=sys.stderr, flush=True)
                     self.last_error = short_error(e)
                     self._client = None  # a new connection once the server is back
                     self._stop.wait(delay)
@@ -263,7 +264,7 @@ class Journal:
             if self.unreachable_since is not None:
                 down = time.time() - self.unreachable_since
                 self.unreachable_seconds += down
-                print(f"MLflow at {self.tracking_uri} answers again after {down:.0f} s; catching up on "
+                print(f"MLflow at {shown(self.tracking_uri)} answers again after {down:.0f} s; catching up on "
                       f"{len(self._queue)} journal entries", file=sys.stderr, flush=True)
                 self.unreachable_since = None
             delay = _BACKOFF[0]
