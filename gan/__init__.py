@@ -10,6 +10,7 @@ from gan.losses import build_loss
 from gan.models import build_models
 from gan.registration import register_architecture, register_dataset, register_loss, register_metric
 from gan.train import Report, Trainer, TrainResult, train
+from gan.evaluate import evaluate
 
 __all__ = [
     "ARCHITECTURES",
@@ -32,6 +33,7 @@ __all__ = [
     "build_loss",
     "build_models",
     "dataset_info",
+    "evaluate",
     "flatten",
     "load_dataset",
     "register_architecture",

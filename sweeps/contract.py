@@ -114,6 +114,8 @@ class TrialRequest:
     # its level of each factor, as the report's columns hold it (SweepSpec.factor_levels); {} in a sweep started by
     # an earlier release, whose report works its factors out from the params instead
     levels: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    trainable: str | None = None  # the user's own training function, `module:function` (sweeps.own); None: built-in
+    evaluations: int = 0  # with `trainable`: the reports each trial makes
 
     @classmethod
     def from_trial_config(cls, config: Mapping[str, Any]) -> TrialRequest:

@@ -169,7 +169,10 @@ def open_tracking(spec: SweepSpec, where: Where, spec_path: str | None):
         "num_samples": spec.num_samples, "seeds": list(spec.seeds), "scale": spec.scale or "full",
         "parameters": ", ".join(p.key for p in spec.parameters), "evaluation.extractor": spec.evaluation.extractor,
     }.items()}
-    params.update({f"{BASE_PARAM}{k}": v for k, v in flatten(spec.base.to_dict()).items()})
+    base = spec.user_config if spec.trainable is not None else spec.base.to_dict()
+    params.update({f"{BASE_PARAM}{k}": v for k, v in flatten(base).items()})
+    if spec.trainable is not None:
+        params[f"{SPEC_PARAM}trainable"] = spec.trainable.function
     previous = where.previous
     exp_id, parent = open_parent_run(
         where.tracking_uri, spec.name, where.sweep_id,
@@ -199,9 +202,12 @@ def open_tracking(spec: SweepSpec, where: Where, spec_path: str | None):
 
 
 def prepare_caches(spec: SweepSpec) -> None:
-    """Train the domain classifier and compute real statistics once, so trials only read them."""
+    """Train the domain classifier and compute real statistics once, so trials only read them (nothing for the
+    user's own function, which evaluates itself: gan.evaluate prepares them the first time it is called)."""
     from gan.metrics import Evaluator
 
+    if spec.trainable is not None:
+        return
     seen = set()
     configs = spec.trial_configs() or [{}]
     for swept in configs:

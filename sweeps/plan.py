@@ -53,14 +53,22 @@ def plan(spec: SweepSpec) -> str:
         seeds = f"adaptive, {spec.adaptive.initial} to {spec.adaptive.max} per configuration from {seeds} ({more})"
     lines.append(f"seeds: {seeds}; resources per trial: {spec.resources.cpus} CPU, {spec.resources.gpus} GPU; "
                  f"max concurrent: {spec.max_concurrent or 'unlimited'}")
-    train = spec.base.train
-    lines.append(f"training numerics: precision {train.precision}, channels_last {train.channels_last}, "
-                 f"compile {train.compile}")
-    ev = spec.evaluation
-    lines.append(
-        f"evaluation: {ev.extractor} extractor in {ev.precision}, metrics {list(ev.metrics)}, {ev.num_samples} "
-        f"samples ({spec.final_num_samples or ev.num_samples} at the end), {ev.real_samples} real"
-    )
+    if spec.trainable is not None:
+        own = spec.trainable
+        lines.append(f"training: your function {own.function}, {own.evaluations} reports per trial, the seed in "
+                     "config['seed']; it reports its own metrics")
+        lines.append(f"its config: checked against {own.config_class} for every trial" if own.config_class else
+                     "its config: passed as given; nothing checked its keys or types (name a dataclass in "
+                     "`trainable.config_class` to have them checked)")
+    else:
+        train = spec.base.train
+        lines.append(f"training numerics: precision {train.precision}, channels_last {train.channels_last}, "
+                     f"compile {train.compile}")
+        ev = spec.evaluation
+        lines.append(
+            f"evaluation: {ev.extractor} extractor in {ev.precision}, metrics {list(ev.metrics)}, {ev.num_samples} "
+            f"samples ({spec.final_num_samples or ev.num_samples} at the end), {ev.real_samples} real"
+        )
     if spec.published:
         lines.append(f"published figures ({len(spec.published)}), shown beside ours in the report's scorecard:")
         for f in spec.published:
@@ -88,14 +96,18 @@ def _trial_lines(spec: SweepSpec) -> list[str]:
     if configs:
         iters = [spec.iterations(spec.config_for(c)) for c in configs]
         evals = [spec.evaluations(spec.config_for(c)) for c in configs]
+        training = (f"iterations per trial: {min(iters)}..{max(iters)} ({sum(iters)} in all without early "
+                    "stopping); " if spec.trainable is None else "")
         lines.append(f"trials: {'up to ' if spec.adaptive else ''}{len(configs)}"
                      + (f" ({len(configs) // len(spec.seeds) * spec.adaptive.initial} in the first round)"
-                        if spec.adaptive else "") + f"; iterations per trial: {min(iters)}..{max(iters)} "
-                     f"({sum(iters)} in all without early stopping); evaluations per trial: {min(evals)}..{max(evals)}")
+                        if spec.adaptive else "") + f"; {training}evaluations per trial: {min(evals)}..{max(evals)}")
         for i, c in enumerate(configs[:50]):
             lines.append(f"  {i:3d}: " + ", ".join(f"{k}={v}" for k, v in c.items()))
         if len(configs) > 50:
             lines.append(f"  ... {len(configs) - 50} more")
+    elif spec.trainable is not None:
+        lines.append(f"trials: {'up to ' if spec.adaptive else ''}{spec.num_trials()} proposed by Optuna (TPE, seed "
+                     f"{spec.search_seed}; {spec.num_samples} configurations)")
     else:
         it = spec.iterations(spec.base)
         lines.append(f"trials: {'up to ' if spec.adaptive else ''}{spec.num_trials()} proposed by Optuna (TPE, seed "
@@ -108,12 +120,13 @@ def _trial_lines(spec: SweepSpec) -> list[str]:
 def sweep_design(spec: SweepSpec):
     """The spec's factors, baselines, early-stopping rule and published figures, as the report reads them."""
     factors = []
-    base = flatten(spec.base.resolve().to_dict())  # as trials log their params
+    base = flatten(spec.user_config if spec.trainable is not None else spec.base.resolve().to_dict())  # as logged
     for p in spec.parameters:
         keys = sorted({k for v in p.values for k in variant_settings(v)}) if p.variant else [p.key]
         levels = [list(v) if isinstance(v, tuple) else v for v in p.values] if p.values is not None else None
         baseline = p.baseline if p.baseline is not None else (levels[0] if levels else None)
-        defaults = {k: list(base[k]) if isinstance(base[k], tuple) else base[k] for k in keys} if p.variant else None
+        defaults = ({k: list(base[k]) if isinstance(base[k], tuple) else base[k] for k in keys if k in base}
+                    if p.variant else None)
         factors.append(Factor(p.key, keys, levels, list(baseline) if isinstance(baseline, tuple) else baseline,
                               p.variant, defaults))
     es = dataclasses.asdict(spec.early_stopping)
@@ -121,8 +134,8 @@ def sweep_design(spec: SweepSpec):
         es["max_evaluations"] = spec.max_evaluations()
     return SweepDesign(
         metric=spec.metric, mode=spec.mode, method=spec.method, seeds=list(spec.seeds), factors=factors,
-        early_stopping=es, extractor=spec.evaluation.extractor,
-        final_samples=spec.final_num_samples or spec.evaluation.num_samples,
+        early_stopping=es, extractor=spec.evaluation.extractor if spec.trainable is None else "your own",
+        final_samples=(spec.final_num_samples or spec.evaluation.num_samples) if spec.trainable is None else 0,
         published=list(spec.published),
         budget={"hold": list(spec.budget.hold), "iterations": spec.budget_iterations(),
                 "seconds": spec.budget.seconds} if spec.budget.hold else {},

@@ -29,6 +29,9 @@ def trial_space(spec: SweepSpec) -> dict:
         space["final_num_samples"] = spec.final_num_samples
     if spec.plugins:
         space["plugins"] = list(spec.plugins)
+    if spec.trainable is not None:
+        space["trainable"] = spec.trainable.function
+        space["evaluations"] = spec.trainable.evaluations
     if spec.method == "optuna":
         swept = {}
         for p in spec.parameters:

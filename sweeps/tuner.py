@@ -22,7 +22,7 @@ def build_tuner(spec: SweepSpec, where: Where, callbacks: list, resume: bool, ve
     """A new Tuner for the spec, or on --resume the one Tune saved."""
     from ray import tune
 
-    trainable = tune.with_resources(_trainable(), {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus})
+    trainable = tune.with_resources(_trainable(spec), {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus})
     path = str(where.experiment_path)
     if resume and tune.Tuner.can_restore(path):
         from sweeps.tunestate import read_earlier_modules
@@ -52,7 +52,12 @@ def build_tuner(spec: SweepSpec, where: Where, callbacks: list, resume: bool, ve
     )
 
 
-def _trainable():
+def _trainable(spec: SweepSpec):
+    """The function every trial runs: the built-in trainer's, or the one that calls the user's own (sweeps.own)."""
+    if spec.trainable is not None:
+        from sweeps.own import run_own_trial
+
+        return run_own_trial
     from sweeps.trainable import run_trial
 
     return run_trial

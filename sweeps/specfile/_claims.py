@@ -21,11 +21,11 @@ _SHAPE = ("a list of claims, each {id, source, says, one of compare: {parameter,
           "metric, published: {ratio | difference, extractor, dataset, not_comparable}}")
 
 
-def parse_claims(ctx: Ctx, raw, parameters, metric: str, computed: tuple[str, ...], extractor: str,
+def parse_claims(ctx: Ctx, raw, parameters, metric: str, computed: tuple[str, ...] | None, extractor: str,
                  dataset: str) -> tuple[Claim, ...]:
     """`claims:` against the sweep's `parameters` (grid or choice levels), the metrics its evaluation
-    computes (`computed`: the producers), and its extractor and dataset (to say whether a published size
-    can be set beside ours)."""
+    computes (`computed`: the producers; None for the user's own function, which reports its own), and its
+    extractor and dataset (to say whether a published size can be set beside ours)."""
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -64,10 +64,14 @@ def parse_claims(ctx: Ctx, raw, parameters, metric: str, computed: tuple[str, ..
             raise ctx.fail(where + ("expect",), f"is {expect!r}, but must be one of {', '.join(DIRECTIONS)}: the "
                                                 "sign of the comparison on the metric.")
         claim_metric = entry.get("metric", metric)
-        if not isinstance(claim_metric, str) or claim_metric not in OUTPUTS or not OUTPUTS[claim_metric].direction:
-            known = sorted(n for n, o in OUTPUTS.items() if o.direction)
+        known = sorted(n for n, o in OUTPUTS.items() if o.direction)
+        if computed is None:  # the user's own function reports its metrics: the sweep's, or a gansweep metric
+            if claim_metric != metric and claim_metric not in known:
+                raise ctx.fail(where + ("metric",), f"is {claim_metric!r}, but must be the sweep's metric {metric!r} "
+                                                    f"or one of {', '.join(known)}.")
+        elif not isinstance(claim_metric, str) or claim_metric not in known:
             raise ctx.fail(where + ("metric",), f"is {claim_metric!r}, but must be one of {', '.join(known)}.")
-        if OUTPUTS[claim_metric].producer not in computed:
+        elif OUTPUTS[claim_metric].producer not in computed:
             raise ctx.fail(where + ("metric",), f"{claim_metric!r} is not computed: add "
                                                 f"`{OUTPUTS[claim_metric].producer}` to `evaluation.metrics` "
                                                 f"(now {list(computed)}).")

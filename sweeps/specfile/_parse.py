@@ -19,6 +19,7 @@ from gan.metrics import FID, OUTPUTS, EvalConfig
 from record.design import level_label
 from record.names import SEED
 from sweeps.specfile._claims import parse_claims
+from sweeps.specfile._own import check_own_config, load_function, parse_own
 from sweeps.specfile._fields import (config_error, dataclass_from, parse_adaptive, parse_budget, parse_metric,
                                  parse_parameter, parse_published, check_race, req_type)
 from sweeps.specfile._yaml import (MAX_SPEC_BYTES, Ctx, Locator, SpecError, check_aliases, check_depth,
@@ -31,7 +32,7 @@ __all__ = ["load_spec", "parse_spec"]
 _TOP_KEYS = {
     "name", "description", "base", "parameters", "method", "metric", "mode", "early_stopping", "num_samples",
     "seeds", "resources", "max_concurrent", "max_failures", "search_seed", "evaluation", "final_num_samples", "scales",
-    "published", "claims", "budget", "plugins",
+    "published", "claims", "budget", "plugins", "trainable", "config",
 }
 
 
@@ -130,21 +131,31 @@ def deep_merge(base: Mapping, override: Mapping) -> dict:
 
 
 def _build_spec(raw: dict, ctx: Ctx, source: str, scale: str | None) -> SweepSpec:
-    for key in ("name", "base", "parameters"):
+    own = own_config = None
+    for key in ("name", "parameters") + (() if "trainable" in raw else ("base",)):
         if key not in raw:
             raise ctx.fail((key,), "is required.")
     name = req_type(ctx, ("name",), raw["name"], str, "a string")
     if not name.strip() or any(c in name for c in "/\\"):
         raise ctx.fail(("name",), f"is {name!r}, but must be a non-empty name without slashes.")
-    base_raw = raw["base"]
-    if not isinstance(base_raw, dict):
-        raise ctx.fail(("base",), "must be a training config mapping (data, model, loss, optim, train).")
-    try:
-        base = Config.from_dict(base_raw)
-    except ConfigError as e:
-        raise config_error(ctx, ("base",), e) from None
-    _check_user_files(ctx, base)
-    valid_keys = set(flatten(Config(train=base.train).to_dict()))
+    if "trainable" in raw:  # the user's own function: their config instead of the built-in trainer's
+        spec_dir = Path(source).parent if Path(source).is_file() else None
+        own, own_config, valid_keys = parse_own(ctx, raw, spec_dir)
+        # the built-in trainer's config stays at its defaults, which nothing of this sweep trains or reads
+        base_raw, base = {}, Config.from_dict({"train": {"iterations": 1}})
+    else:
+        if "config" in raw:
+            raise ctx.fail(("config",), "is the config of your own training function (`trainable`); the built-in "
+                                        "trainer's goes under `base`.")
+        base_raw = raw["base"]
+        if not isinstance(base_raw, dict):
+            raise ctx.fail(("base",), "must be a training config mapping (data, model, loss, optim, train).")
+        try:
+            base = Config.from_dict(base_raw)
+        except ConfigError as e:
+            raise config_error(ctx, ("base",), e) from None
+        _check_user_files(ctx, base)
+        valid_keys = set(flatten(Config(train=base.train).to_dict()))
     method = raw.get("method", "grid")
     if method not in METHODS:
         raise ctx.fail(("method",), f"is {method!r}, but must be one of {', '.join(METHODS)}.")
@@ -154,7 +165,7 @@ def _build_spec(raw: dict, ctx: Ctx, source: str, scale: str | None) -> SweepSpe
     parameters = [parse_parameter(ctx, key, dom, method, valid_keys) for key, dom in params_raw.items()]
     if SEED in {p.key for p in parameters}:
         raise ctx.fail(("parameters", SEED), "is set by `seeds`; list the seeds there instead.")
-    evaluation, metric, mode, min_effect = _parse_ranking(ctx, raw)
+    evaluation, metric, mode, min_effect = _parse_ranking(ctx, raw) if own is None else _parse_own_ranking(ctx, raw)
     early = _parse_early_stopping(ctx, raw.get("early_stopping") or {"type": "none"})
     num_samples = req_type(ctx, ("num_samples",), raw.get("num_samples", 1), int, "an integer >= 1")
     if not 1 <= num_samples <= MAX_TRIALS:
@@ -165,15 +176,49 @@ def _build_spec(raw: dict, ctx: Ctx, source: str, scale: str | None) -> SweepSpe
         name=name, base=base, base_raw=base_raw, parameters=tuple(parameters), method=method, metric=metric, mode=mode,
         min_effect=min_effect, early_stopping=early, num_samples=num_samples, seeds=seeds, adaptive=adaptive,
         evaluation=evaluation, published=parse_published(ctx, raw.get("published"), valid_keys, variants),
-        claims=parse_claims(ctx, raw.get("claims"), parameters, metric, tuple(evaluation.metrics),
-                            evaluation.extractor, base.data.name),
+        claims=parse_claims(ctx, raw.get("claims"), parameters, metric,
+                            tuple(evaluation.metrics) if own is None else None,
+                            evaluation.extractor if own is None else "your own", base.data.name if own is None else ""),
         budget=parse_budget(ctx, raw.get("budget"), base, method, {p.key for p in parameters}),
-        source=source, scale=scale, raw=copy.deepcopy(raw), plugins=check_plugin_names(raw.get("plugins", [])),
+        source=source, scale=scale, raw=copy.deepcopy(raw), plugins=_plugins(raw, own),
+        trainable=own, user_config=own_config or {},
         **_parse_running(ctx, raw),
     )
     _check_trial_count(spec, ctx)
-    _check_every_trial_config(spec, ctx)
+    if own is None:
+        _check_every_trial_config(spec, ctx)
+    elif own.config_class:
+        cls = load_function(own.config_class, Path(source).parent if Path(source).is_file() else None)
+        for swept in (spec.trial_configs()[:500] if method != "optuna" else []) + spec.corners()[:256]:
+            check_own_config(ctx, cls, dict(spec.config_for({**swept, SEED: spec.seeds[0]})), ("config",))
     return spec
+
+
+def _plugins(raw: dict, own) -> tuple[str, ...]:
+    """The spec's plugins, and the module of the user's own training function, which every trial imports and
+    a cluster's workers need shipped alike."""
+    names = check_plugin_names(raw.get("plugins", []))
+    if own is not None:
+        for path in (own.function, own.config_class):
+            module = path.split(":")[0] if path else None
+            if module and module not in names:
+                names = (*names, module)
+    return names
+
+
+def _parse_own_ranking(ctx: Ctx, raw: dict):
+    """The metric the user's function reports and its direction: a gansweep metric's own, else `mode`."""
+    if "metric" not in raw:
+        raise ctx.fail(("metric",), "is required with `trainable`: the metric your function reports that ranks the "
+                                    "trials (e.g. fid).")
+    metric, min_effect = parse_metric(ctx, raw["metric"])
+    if not isinstance(metric, str) or not metric.strip():
+        raise ctx.fail(("metric",), f"is {metric!r}, but must be the name of a metric your function reports.")
+    mode = raw.get("mode", OUTPUTS[metric].direction if metric in OUTPUTS else None)
+    if mode not in ("min", "max"):
+        raise ctx.fail(("mode",), f"is {mode!r}, but must be min or max: whether lower or higher {metric} is "
+                                  "better.")
+    return EvalConfig(), metric, mode, min_effect
 
 
 def _check_user_files(ctx: Ctx, base: Config) -> None:

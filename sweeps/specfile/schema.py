@@ -3,6 +3,7 @@ budget plans, and each trial's training config, each computed once per spec and 
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 import math
@@ -19,7 +20,8 @@ from record.figures import PublishedFigure
 from record.names import SEED
 
 __all__ = ["BUDGET_PLANS", "DISTRIBUTIONS", "EARLY_STOPPING", "MAX_TRIALS", "METHODS", "SEED_LIMIT", "STATISTICS",
-           "AdaptiveSeeds", "Budget", "EarlyStopping", "Parameter", "Resources", "SweepSpec", "assign", "extremes"]
+           "OWN_SEED", "AdaptiveSeeds", "Budget", "EarlyStopping", "OwnTrainable", "Parameter", "Resources",
+           "SweepSpec", "UserConfig", "assign", "extremes"]
 
 
 METHODS = ("grid", "random", "optuna")
@@ -42,6 +44,29 @@ class Parameter:
     step: float | None = None  # quantisation step (int: default 1)
     variant: bool = False  # values are mappings of several config keys set together (key is then just a label)
     baseline: Any = None  # the level other levels are compared against in the report; None = the first value
+
+
+@dataclass(frozen=True)
+class OwnTrainable:
+    """The user's own training function in place of the built-in trainer (docs/your_code.md)."""
+
+    function: str  # "module:function", the module found as plugins are (the spec's folder after the import path)
+    evaluations: int  # reports each trial makes (`reporter.report`); the last is its final one
+    config_class: str | None = None  # "module:Class", a dataclass each trial's `config` is checked against
+
+
+class UserConfig(dict):
+    """A trial's config for the user's own function: their `config` with its swept values and the seed. Answers the
+    few questions the sweep asks a built-in `Config` (`to_dict`, `resolve`)."""
+
+    def to_dict(self) -> dict:
+        return copy.deepcopy(dict(self))
+
+    def resolve(self) -> "UserConfig":
+        return self
+
+
+OWN_SEED = "seed"  # where the user's function finds its seed: config["seed"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +140,8 @@ class SweepSpec:
     scale: str | None = None  # the scale applied, if any
     seeds_given: tuple[int, ...] | None = None  # the seeds given on the command line (--seeds), which a resume repeats
     raw: dict = field(default_factory=dict, repr=False, compare=False)  # the spec as written, its scale applied
+    trainable: OwnTrainable | None = None  # the user's own training function; None: the built-in trainer
+    user_config: dict = field(default_factory=dict)  # with `trainable`: the config every trial's starts from
 
     # -- derived -------------------------------------------------------------------------------
 
@@ -190,16 +217,29 @@ class SweepSpec:
 
     def evaluations(self, cfg: Config) -> int:
         """Evaluations (reports) a trial with this config makes."""
+        if self.trainable is not None:
+            return self.trainable.evaluations
         return cfg.train.evaluations_for(planned_size(cfg.data))
 
-    def iterations(self, cfg: Config) -> int:
+    def iterations(self, cfg: Config) -> int | None:
+        """Training iterations of a trial with this config; None for the user's own function (its own affair)."""
+        if self.trainable is not None:
+            return None
         return cfg.train.iterations_for(planned_size(cfg.data))
 
     def config_for(self, swept: Mapping[str, Any]) -> Config:
-        """The training config of these swept values, built and validated once per spec and values."""
+        """The training config of these swept values, built and validated once per spec and values (for the user's
+        own function: their config with the swept values set, and the seed as `seed`)."""
         key = repr(sorted(swept.items()))
         if key not in self._configs:
-            self._configs[key] = Config.from_dict(merge_dotted(self.base_raw, swept))
+            if self.trainable is not None:
+                values = {k: v for k, v in swept.items() if k != SEED}
+                config = UserConfig(merge_dotted(self.user_config, values))
+                if SEED in swept:
+                    config[OWN_SEED] = swept[SEED]
+                self._configs[key] = config
+            else:
+                self._configs[key] = Config.from_dict(merge_dotted(self.base_raw, swept))
         return self._configs[key]
 
     @functools.cached_property
@@ -224,7 +264,7 @@ class SweepSpec:
         its data root absolute, since trials run in folders of their own. What Tune carries to the trial,
         what MLflow logs as its params and what the shared caches are prepared for."""
         cfg = self.config_for(swept).resolve()
-        if not cfg.data.root:
+        if self.trainable is not None or not cfg.data.root:
             return cfg
         return replace(cfg, data=replace(cfg.data, root=str(Path(cfg.data.root).expanduser().resolve())))
 

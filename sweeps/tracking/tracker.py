@@ -31,7 +31,7 @@ from gan.config import Config, DataConfig, flatten
 from gan.data import dataset_info, locate_dataset, planned_size
 from gan.sampling import GENERATOR_ARTIFACT, save_generator
 from record.status import Status
-from record.names import (GIT_COMMIT, LAST_EVALUATION, NODE, PARENT, ROLE, ROLE_TRIAL, STATUS, SWEEP_ID, SWEPT,
+from record.names import (GIT_COMMIT, LAST_EVALUATION, NODE, PARENT, ROLE, ROLE_TRIAL, SEED, STATUS, SWEEP_ID, SWEPT,
                           SWEPT_PARAM, TRIAL_ID, Result, RunStatus, run_name)
 from sweeps.contract import CHECKPOINT_FILE, GRID_PREFIX
 from sweeps.ledger import Ledger
@@ -113,18 +113,23 @@ class MLflowTracker(Callback):
             return
         req = self.ledger.request(tid, trial.config)
         params = flatten(req.config)  # resolved on the driver as the trial was made
-        params.update({f"eval.{k}": v for k, v in req.eval.items()})
         params.update({SWEPT_PARAM + k: v for k, v in req.levels.items()})
-        data = json.dumps(req.config.get("data", {}), sort_keys=True)
-        if data not in self._datasets:
-            self._datasets[data] = training_input(Config.from_dict(req.config).data)
+        if req.trainable is not None:  # the user's own function: its config, and the seed where the report reads it
+            params[SEED] = req.swept.get(SEED)
+            dataset = None
+        else:
+            params.update({f"eval.{k}": v for k, v in req.eval.items()})
+            data = json.dumps(req.config.get("data", {}), sort_keys=True)
+            if data not in self._datasets:
+                self._datasets[data] = training_input(Config.from_dict(req.config).data)
+            dataset = self._datasets[data]
         self.journal.append({
             "op": "open", "trial": tid, "name": run_name(req.swept),
             "tags": {PARENT: self.journal.parent_run_id, TRIAL_ID: tid, SWEEP_ID: self.journal.sweep_id,
                      GIT_COMMIT: self.git_sha, STATUS: Status.RUNNING, ROLE: ROLE_TRIAL,
                      SWEPT: ", ".join(f"{k}={v}" for k, v in req.swept.items())},
             "params": {k: params[k] for k in sorted(params)},
-            "dataset": self._datasets[data],
+            "dataset": dataset,
         })
         self._opened.add(tid)
 
@@ -194,7 +199,8 @@ class MLflowTracker(Callback):
         self._tags(trial, **{STATUS: self.ledger.ended[trial.trial_id],
                              LAST_EVALUATION: str(int(last.get(Result.EVALUATION, 0)))})
         ckpt = self._checkpoints.get(trial.trial_id)
-        if ckpt and Path(ckpt, CHECKPOINT_FILE).is_file():
+        own = self.ledger.request(trial.trial_id, trial.config).trainable is not None  # its checkpoint is its own
+        if ckpt and not own and Path(ckpt, CHECKPOINT_FILE).is_file():
             # the generator's weights (state dict) as a small artifact of its own
             state = torch.load(Path(ckpt, CHECKPOINT_FILE), map_location="cpu", weights_only=True)
             path, rel = self.journal.new_file(GENERATOR_ARTIFACT)

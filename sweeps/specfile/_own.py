@@ -1,0 +1,119 @@
+"""A spec's `trainable:` and `config:`: the user's own training function and its config, in place of the built-in
+trainer's `base` (docs/your_code.md). The function (and a dataclass for its config, if named) is imported now, as
+plugins are, so a name that does not exist, is not callable or fails to import is refused before any work."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import typing
+
+from gan.config import check_type, flatten, type_name
+from gan.registration import PluginError, import_plugins
+from sweeps.specfile._yaml import Ctx
+from sweeps.specfile.schema import OwnTrainable
+
+__all__ = ["OWN_KEYS", "check_own_config", "load_function", "parse_own"]
+
+OWN_KEYS = ("function", "evaluations", "config_class")
+NOT_WITH_OWN = ("base", "evaluation", "final_num_samples", "budget", "published")  # the built-in trainer's
+
+
+def load_function(path: str, spec_dir=None):
+    """The object `module:name` names, its module imported as a plugin is (PluginError says why not)."""
+    module, _, name = path.partition(":")
+    import_plugins((module,), spec_dir)
+    import importlib
+
+    obj = importlib.import_module(module)
+    for part in name.split("."):
+        if not hasattr(obj, part):
+            raise PluginError(f"`{module}` has no `{name}`.")
+        obj = getattr(obj, part)
+    return obj
+
+
+def parse_own(ctx: Ctx, raw: dict, spec_dir) -> tuple[OwnTrainable, dict, set[str]]:
+    """(the trainable, the user's config, the dotted keys `parameters` may sweep)."""
+    for key in NOT_WITH_OWN:
+        if key in raw:
+            raise ctx.fail((key,), "belongs to the built-in trainer; with `trainable`, your function's settings go "
+                                   "under `config` and it reports its own metrics.")
+    own = raw["trainable"]
+    if isinstance(own, str):
+        own = {"function": own}
+    if not isinstance(own, dict):
+        raise ctx.fail(("trainable",), "must be `module:function`, or {function: module:function, evaluations: N, "
+                                       "config_class: module:Class}.")
+    bad = sorted(set(own) - set(OWN_KEYS))
+    if bad:
+        raise ctx.fail(("trainable", bad[0]), f"unknown key; allowed: {', '.join(OWN_KEYS)}.")
+    for key in ("function", "config_class"):
+        value = own.get(key)
+        if (key == "function" or value is not None) and not (
+                isinstance(value, str) and value.count(":") == 1 and all(value.split(":"))):
+            raise ctx.fail(("trainable", key), f"is {value!r}, but must be `module:name` (e.g. my_lab.train:run).")
+    evaluations = own.get("evaluations")
+    if isinstance(evaluations, bool) or not isinstance(evaluations, int) or not 1 <= evaluations <= 10_000:
+        raise ctx.fail(("trainable", "evaluations"), f"is {evaluations!r}, but must be how many times each trial "
+                                                     "reports (1 to 10000); the last report is its final one.")
+    try:
+        fn = load_function(own["function"], spec_dir)
+    except PluginError as e:
+        raise ctx.fail(("trainable", "function"), str(e)) from None
+    if not callable(fn):
+        raise ctx.fail(("trainable", "function"), f"{own['function']} is {type(fn).__name__}, not a function.")
+    try:
+        inspect.signature(fn).bind({}, None)
+    except TypeError:
+        raise ctx.fail(("trainable", "function"), f"{own['function']} must take (config, reporter).") from None
+    except ValueError:
+        pass  # a builtin or C function without a signature: called as it is
+    config = raw.get("config", {})
+    if not isinstance(config, dict):
+        raise ctx.fail(("config",), "must be a mapping: your function's settings, e.g. {lr: 0.0002, width: 32}.")
+    cls = None
+    if own.get("config_class"):
+        try:
+            cls = load_function(own["config_class"], spec_dir)
+        except PluginError as e:
+            raise ctx.fail(("trainable", "config_class"), str(e)) from None
+        if not dataclasses.is_dataclass(cls):
+            raise ctx.fail(("trainable", "config_class"), f"{own['config_class']} is not a dataclass.")
+    keys = set(_dataclass_keys(cls)) if cls is not None else set(flatten(config))
+    return OwnTrainable(own["function"], evaluations, own.get("config_class")), config, keys
+
+
+def _dataclass_keys(cls, prefix: str = "") -> list[str]:
+    """The dotted keys of a (nested) dataclass's fields."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            out += _dataclass_keys(tp, f"{prefix}{f.name}.")
+        else:
+            out.append(f"{prefix}{f.name}")
+    return out
+
+
+def check_own_config(ctx: Ctx, cls, config: dict, where: tuple, prefix: tuple = ()) -> None:
+    """`config` built as dataclass `cls`: an unknown key or a value of the wrong type refused at its key."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for k, v in config.items():
+        if k not in names:
+            raise ctx.fail(where + prefix + (k,), f"unknown key; {cls.__name__} has {', '.join(sorted(names))}.")
+        tp = hints[k]
+        if dataclasses.is_dataclass(tp):
+            if not isinstance(v, dict):
+                raise ctx.fail(where + prefix + (k,), f"is {v!r}, but must be a mapping ({tp.__name__}).")
+            check_own_config(ctx, tp, v, where, prefix + (k,))
+            continue
+        ok, _ = check_type(v, tp)
+        if not ok:
+            raise ctx.fail(where + prefix + (k,), f"is {v!r}, but must be {type_name(tp)}.")
+    missing = [f.name for f in dataclasses.fields(cls) if f.name not in config
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ctx.fail(where + prefix, f"needs {', '.join(missing)} ({cls.__name__} has no default for them).")

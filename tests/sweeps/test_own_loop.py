@@ -1,0 +1,142 @@
+"""The user's own training function, swept like a built-in (`trainable:`): the spec refuses what is wrong where it
+stands, and a lab's loop outside the repository (examples/own_loop: hinge loss, an EMA generator, its own
+checkpoint format, real Fashion-MNIST, scored by gan.evaluate) is swept with adaptive seeds on a real local Ray,
+its driver killed and resumed, and reported with the effects of an independent statsmodels fit."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+
+from sweeps.plan import plan
+from sweeps.specfile import SpecError, load_spec
+from tests.helpers import REPO
+from tests.sweeps.test_sweep import _finished_trials, local_ray, trial_runs  # noqa: F401 (a fixture)
+
+EXAMPLE = REPO / "examples" / "own_loop"
+
+
+@pytest.fixture
+def lab(tmp_path) -> Path:
+    """The example's lab, copied outside the repository, as a researcher's folder is."""
+    folder = tmp_path / "lab"
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
+
+
+def test_the_example_spec_names_its_function_and_checks_every_trials_config(lab):
+    spec = load_spec(lab / "own_loop.yaml")
+    assert spec.trainable.function == "my_lab.train:run" and spec.trainable.evaluations == 4
+    assert "my_lab.train" in spec.plugins  # every trial imports it; a cluster's workers get it shipped
+    text = plan(spec)
+    assert "training: your function my_lab.train:run, 4 reports per trial" in text
+    assert "checked against my_lab.train:Settings for every trial" in text
+    config = spec.trial_config({"width": 32, "lr": 0.001, "train.seed": 3})
+    assert config.to_dict() == {"width": 32, "lr": 0.001, "steps": 400, "evaluations": 4, "seed": 3}
+
+
+def test_without_a_config_class_the_keys_pass_as_given_and_the_plan_says_so(lab):
+    text = (lab / "own_loop.yaml").read_text().replace("  config_class: my_lab.train:Settings\n", "")
+    (lab / "loose.yaml").write_text(text)
+    assert "nothing checked its keys or types" in plan(load_spec(lab / "loose.yaml"))
+
+
+@pytest.mark.parametrize("edit, fragments", [
+    (("  steps: 400\n", "  steps: many\n"), ["line 12", "`config.steps`", "'many'", "an integer"]),
+    (("  steps: 400\n", "  steps: 400\n  momentum: 0.9\n"), ["`config.momentum`", "unknown key; Settings has"]),
+    (("  width: {values: [8, 32], baseline: 8}", "  depth: {values: [2, 3]}"),
+     ["`parameters.depth`", "not a key"]),
+    (("function: my_lab.train:run", "function: my_lab.train:runn"), ["`trainable.function`", "has no `runn`"]),
+    (("function: my_lab.train:run", "function: my_lab.missing:run"), ["`trainable.function`", "cannot import"]),
+    (("function: my_lab.train:run", "function: torch:manual_seed"), ["must take (config, reporter)"]),
+    (("function: my_lab.train:run", "function: run"), ["`trainable.function`", "must be `module:name`"]),
+    (("  evaluations: 4\nconfig:", "config:"), ["`trainable.evaluations`", "how many times each trial reports"]),
+    (("metric: fid\n", "metric: my_score\n"), ["`mode`", "must be min or max"]),
+    (("metric: fid\n", "metric: fid\nbase: {model: {g_width: 8}}\n"), ["`base`", "belongs to the built-in trainer"]),
+])
+def test_a_bad_own_trainable_spec_is_refused_where_it_stands(lab, edit, fragments):
+    text = (lab / "own_loop.yaml").read_text()
+    assert edit[0] in text
+    (lab / "bad.yaml").write_text(text.replace(edit[0], edit[1], 1))
+    with pytest.raises(SpecError) as err:
+        load_spec(lab / "bad.yaml")
+    for fragment in fragments:
+        assert fragment in str(err.value), (fragment, str(err.value))
+
+
+def test_a_function_that_fails_to_import_is_refused_without_a_traceback(lab):
+    (lab / "my_lab" / "broken.py").write_text("import torch\nraise RuntimeError('our loop is half written')\n")
+    text = (lab / "own_loop.yaml").read_text().replace("function: my_lab.train:run", "function: my_lab.broken:run")
+    (lab / "bad.yaml").write_text(text)
+    done = subprocess.run([sys.executable, "-m", "sweeps.run", str(lab / "bad.yaml"), "--dry-run"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "our loop is half written" in done.stderr and "Traceback" not in done.stderr
+
+
+SMALL = """\
+scales:
+  test:
+    config: {steps: 40, images: 1000, eval_samples: 200, real_samples: 500}
+    seeds: {initial: 2, max: 3}
+"""
+
+
+@pytest.mark.slow
+def test_a_labs_own_loop_is_swept_killed_resumed_and_reported(lab, local_ray):
+    spec = lab / "own_loop.yaml"
+    spec.write_text(spec.read_text().split("scales:")[0] + SMALL)
+    out = lab / "out"
+    cmd = [sys.executable, "-m", "sweeps.run", str(spec), "--scale", "test", "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 600
+    while _finished_trials(out / "mlflow.db") < 1 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    assert proc.poll() is None, "the sweep ended before it could be interrupted:\n" + proc.stdout.read()[-3000:]
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started die together
+    proc.wait()
+    subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "stop", "--force"], capture_output=True, timeout=120)
+
+    resumed = subprocess.run(cmd + ["--resume"], cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    (sweep_dir,) = (out / "sweeps").glob("own_loop-test-*")
+    state = json.loads((sweep_dir / "sweep.json").read_text())
+    assert state["finished"] is True
+    client, runs = trial_runs(state["tracking_uri"], "own_loop")
+    runs = [r for r in runs if r.data.tags["status"] != "lost"]
+    keys = [(r.data.params["width"], r.data.params["lr"], r.data.params["train.seed"]) for r in runs]
+    assert len(keys) == len(set(keys)) and len(keys) >= 8  # every trial once: 4 configurations x 2 seeds or more
+    for r in runs:
+        assert r.data.tags["status"] == "completed" and r.info.status == "FINISHED"
+        assert r.data.params["seed"] == r.data.params["train.seed"]  # the seed the function was given
+        fid = client.get_metric_history(r.info.run_id, "fid")
+        assert sorted(m.step for m in fid) == [10, 20, 30, 40]  # every evaluation once, resumed or not
+        assert all(np.isfinite(m.value) for m in fid)
+
+    report = subprocess.run([sys.executable, "-m", "analysis.report", str(sweep_dir)], cwd=REPO,
+                            capture_output=True, text=True, timeout=600)
+    assert report.returncode == 0, report.stderr[-3000:]
+    data = pd.DataFrame([{"w": int(r.data.params["width"]), "lr": float(r.data.params["lr"]),
+                          "fid": r.data.metrics["fid"]} for r in runs])
+    counts = data.groupby(["w", "lr"]).size()
+    effects = pd.read_csv(sweep_dir / "report" / "effects.csv").set_index("parameter")
+    if counts.nunique() == 1:  # equal seeds: the report's test of an equal-weight contrast is OLS's
+        fit = smf.ols("np.log(fid) ~ C(w, Sum) * C(lr, Sum)", data=data).fit()
+        name = "C(w, Sum)[S.8]"  # width 32 - 8 = -2 x the coefficient of 8, the first level
+        assert effects.loc["width", "estimate"] == pytest.approx(-2 * fit.params[name], abs=1e-9)
+        assert effects.loc["width", "p"] == pytest.approx(fit.pvalues[name], abs=1e-9)
+    else:
+        means = np.log(data["fid"]).groupby([data["w"], data["lr"]]).mean()
+        assert effects.loc["width", "estimate"] == pytest.approx(
+            (means[32].mean() - means[8].mean()), abs=1e-9)
