@@ -44,7 +44,7 @@ def sweep_claims(sweep: Sweep, fit: DesignFit, factors: list[str]) -> list[Claim
     return [by_id[c.id] for c in claims if c.id in by_id]
 
 
-def claim_line(v: ClaimVerdict) -> str:
+def claim_line(v: ClaimVerdict, size: bool = True) -> str:
     """A claim's verdict in one line: `lr-unstable (001, section 2): lr 2e-2 against lr 5e-4: higher fid -- agrees:
     fid x 1.32 (1.10 to 1.58), Holm-adjusted p = 0.003`."""
     c, e = v.claim, v.effect
@@ -56,7 +56,7 @@ def claim_line(v: ClaimVerdict) -> str:
     else:
         size = f"{c.metric} {e.estimate:+.3g} ({e.low:+.3g} to {e.high:+.3g})"
     p = f", Holm-adjusted p = {e.p_adjusted:.2g}" if math.isfinite(e.p_adjusted) else ""
-    tail = "; ".join(x for x in (v.reason, v.size) if x)
+    tail = "; ".join(x for x in (v.reason, v.size if size else "") if x)
     return f"{head} -- {v.outcome}: {size}{p}" + (f"; {tail}" if tail else "")
 
 
@@ -69,46 +69,55 @@ def claims_frame(verdicts: list[ClaimVerdict]) -> pd.DataFrame:
 
 
 def _setting(s: Sweep) -> str:
-    """What we ran, in a few words: dataset, extractor, iterations, seeds."""
+    """What we ran, in a few words: dataset, extractor, iterations, trials."""
     t = s.trials
     first = lambda col: str(t[col].dropna().iloc[0]) if col in t and t[col].notna().any() else "?"  # noqa: E731
-    seeds = sorted({int(x) for x in t[SEED].dropna()}) if SEED in t else []
-    return (f"{first('data.name')}, {first('eval.extractor')} features, {first('train.iterations')} iterations, "
-            f"seeds {','.join(map(str, seeds))}")
+    return (f"{first('data.name')}, {first('eval.extractor')} FID, {first('train.iterations')} generator steps "
+            f"({s.experiment})")
 
 
 def claims_page(sweeps: list[Sweep], cpu: str) -> str:
+    """One row per claim: the study's claim and published figure, what we ran, each seed set's verdict (its
+    outcome, change, interval and Holm-adjusted p), and whether the seed sets agree."""
     from analysis.report._build import report_fit  # the report's own fit, so the page says what the reports say
 
-    rows, seen = [], {}
+    by_claim: dict[str, list[tuple[Sweep, ClaimVerdict]]] = {}
     for s in sweeps:
         fit, factors = report_fit(s)
         for v in sweep_claims(s, fit, factors):
-            rows.append((s, v))
-            seen.setdefault(v.claim.id, []).append(v.outcome)
-    if not rows:
+            by_claim.setdefault(v.claim.id, []).append((s, v))
+    if not by_claim:
         raise SweepNotFound("none of these sweeps states a claim (a `claims:` section in its spec)")
-    lines = ["# Claims of the studies, tested", "",
-             f"Built by `python -m analysis.claims` from the sweeps' MLflow runs, on {cpu}. Each published figure "
-             "came from one training run per setting; each row here is one sweep of several seeds, judged by the "
-             "report's fitted model with Holm's correction over the report's comparisons (docs/statistics.md). "
-             "Seed sets that disagree on a claim are marked **disagree**.", "",
-             "| claim | source | published | we ran | our verdict | outcome | seed sets |",
-             "|---|---|---|---|---|---|---|"]
-    for s, v in rows:
-        c = v.claim
-        outcomes = seen[c.id]
-        decisive = {o for o in outcomes if o in (AGREES, CONTRADICTS)}
-        agreement = ("**disagree**" if len(set(outcomes)) > 1 and (len(decisive) > 1 or len(set(outcomes)) > 1)
-                     else "agree") if len(outcomes) > 1 else "one"
-        published = (f"{c.published_as} {c.published:g}, one run" if c.published is not None else "direction only")
+    lines = ["# The studies' claims, tested", "",
+             f"Built by `python -m analysis.claims` from the sweeps' MLflow runs ({cpu}). Every published figure "
+             "came from one training run per setting. Each claim here was run on two disjoint seed sets, each judged "
+             "by its report's fitted model with Holm's correction over that report's comparisons "
+             "(docs/statistics.md#claims). **disagree** marks a claim one seed set finds real one way and the other "
+             "the other way; *differ* one whose seed sets reach different outcomes otherwise.", "",
+             "| claim | source | published | we ran | seed sets: verdicts | outcome |", "|---|---|---|---|---|---|"]
+    for cid, found in by_claim.items():
+        c = found[0][1].claim
+        published = (f"{c.published_as} {c.published:g} (one run)" if c.published is not None else "direction only")
         if c.not_comparable:
-            published += f" (not comparable: {c.not_comparable})"
-        verdict = claim_line(v).split(" -- ", 1)[1]
-        cells = [c.statement or c.describe(), c.source, published, f"{s.experiment}: {_setting(s)}", verdict,
-                 v.outcome, agreement]
+            published += f"; not comparable: {c.not_comparable}"
+        ran = "; ".join(dict.fromkeys(_setting(s) for s, _ in found))
+        verdicts = "<br>".join(f"seeds {_seeds(s)}: {claim_line(v, size=not c.not_comparable).split(' -- ', 1)[1]}"
+                               for s, v in found)
+        outcomes = [v.outcome for _, v in found]
+        if {AGREES, CONTRADICTS} <= set(outcomes):
+            outcome = "**disagree**: " + ", ".join(outcomes)
+        elif len(set(outcomes)) > 1:
+            outcome = "*differ*: " + ", ".join(outcomes)
+        else:
+            outcome = outcomes[0] + (f" (both {len(outcomes)} seed sets)" if len(outcomes) > 1 else " (one seed set)")
+        cells = [f"{cid}: {c.statement or c.describe()}", c.source, published, ran, verdicts, outcome]
         lines.append("| " + " | ".join(x.replace("|", "/").replace("\n", " ") for x in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _seeds(s: Sweep) -> str:
+    seeds = sorted({int(x) for x in s.trials[SEED].dropna()}) if SEED in s.trials else []
+    return ",".join(map(str, seeds)) or "?"
 
 
 def _cpu() -> str:

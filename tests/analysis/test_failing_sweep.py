@@ -162,3 +162,23 @@ def test_the_claims_are_judged_agrees_and_contradicts(failing_sweep):
     assert "frozen-is-worse (ours): a generator that does not train is worse than one that does -- agrees" in text
     page = (folder / "report.html").read_text()
     assert page.index('id="claims"') < page.index('id="conclusions"')
+
+
+def test_the_claims_page_is_built_from_the_sweeps_runs(failing_sweep, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    s, _ = failing_sweep
+    page = tmp_path / "claims.md"
+    done = subprocess.run([sys.executable, "-m", "analysis.claims", str(s.out_dir), str(s.out_dir), "--out",
+                           str(page)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line for line in page.read_text().splitlines() if line.startswith("| frozen-")]
+    assert len(rows) == 2  # one row per claim, both seed sets in it
+    assert "agrees (both 2 seed sets)" in rows[0] and "contradicts (both 2 seed sets)" in rows[1]
+    assert rows[0].count("seeds 0,1,2: agrees: fid x") == 2
+    done = subprocess.run([sys.executable, "-m", "analysis.claims", str(tmp_path)], cwd=REPO, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 2 and "error:" in done.stderr and "Traceback" not in done.stderr
