@@ -43,8 +43,19 @@ die() { echo "local_cluster: $*" >&2; exit 1; }
 
 # what `pip install '.[cluster]'` would add to the venv, installed into $HEAD_PACKAGES instead, at the
 # versions pip resolves against the venv (so nothing there shadows a different version of a venv package)
+# the file that marks a folder as install-head's own: it replaces only such a folder (or none), never
+# whatever else GSW_HEAD_PACKAGES names
+OWN_MARK=.gansweep-head-packages
+ours_to_replace() {  # $1: a folder install-head may delete
+    [ ! -e "$1" ] && return 0
+    [ -L "$1" ] && die "$1 is a symlink; install-head replaces only a folder it made"
+    [ -d "$1" ] && { [ -f "$1/$OWN_MARK" ] || [ -f "$1/.installed" ]; } && return 0  # .installed: its stamp
+    die "$1 exists and was not made by install-head (no $OWN_MARK in it); give GSW_HEAD_PACKAGES a new folder, or remove it yourself"
+}
 install_head() {
     local stamp=$HEAD_PACKAGES/.installed
+    ours_to_replace "$HEAD_PACKAGES"
+    ours_to_replace "$HEAD_PACKAGES.new"
     if [ -f "$stamp" ] && [ ! "$REPO/pyproject.toml" -nt "$stamp" ]; then
         echo "head packages up to date in $HEAD_PACKAGES"; return
     fi
@@ -59,6 +70,8 @@ for item in json.load(open(sys.argv[1]))["install"]:
     rm -f "$report"
     rm -rf "$HEAD_PACKAGES.new"
     mkdir -p "$HEAD_PACKAGES.new"
+    echo "made by cluster/local_cluster.sh install-head; it replaces this folder when the project's extras change" \
+        > "$HEAD_PACKAGES.new/$OWN_MARK"
     # shellcheck disable=SC2086
     [ -z "$pins" ] || "$VENV/bin/python" -m pip install -q --no-deps --target "$HEAD_PACKAGES.new" $pins
     rm -rf "$HEAD_PACKAGES"
@@ -128,6 +141,9 @@ start() {
     fi
     # the job API (`ray job submit`) needs Ray's dashboard, which needs ray[default]: here the head's packages (install-head)
     local dashboard="--include-dashboard=false" jobs=0 head_path=${PYTHONPATH:-}
+    if [ -d "$HEAD_PACKAGES" ] && [ "$REPO/pyproject.toml" -nt "$HEAD_PACKAGES/.installed" ]; then
+        die "the head's packages in $HEAD_PACKAGES are older than pyproject.toml; run cluster/local_cluster.sh install-head"
+    fi
     [ -d "$HEAD_PACKAGES" ] && head_path=$HEAD_PACKAGES${PYTHONPATH:+:$PYTHONPATH}
     if PYTHONPATH=$head_path "$VENV/bin/python" -c 'import ray._private.utils as u, sys; sys.exit(u.get_dashboard_dependency_error() is not None)'; then
         dashboard="--include-dashboard=true --dashboard-host=127.0.0.1 --dashboard-port=$DASHBOARD_PORT"

@@ -28,7 +28,9 @@ def evaluate(generate: Callable[..., Any], *, data: Mapping[str, Any] | DataConf
     them (`conditional=True`). `data`: the data config the images are compared with (e.g. {"name":
     "fashion_mnist"}); `settings`: any other `evaluation` key (extractor, real_samples, image_size, ...). Returns
     the metrics by name, as the built-in trainer reports them."""
-    data_cfg = data if isinstance(data, DataConfig) else Config.from_dict({"data": dict(data)}).data
+    # the data section checked as a training config's is (the train section only makes the config whole)
+    data_cfg = data if isinstance(data, DataConfig) else Config.from_dict({"data": dict(data),
+                                                                          "train": {"iterations": 1}}).data
     eval_cfg = EvalConfig.from_dict({**settings, "metrics": list(metrics), "num_samples": int(num_samples)})
     key = json.dumps([data_cfg.__dict__, eval_cfg.__dict__, conditional], sort_keys=True, default=str)
     if key not in _EVALUATORS:

@@ -334,3 +334,19 @@ def test_a_start_that_fails_half_way_takes_down_what_it_started(tmp_path):
     finally:
         _script(state, "stop")
         shutil.rmtree(state, ignore_errors=True)
+
+
+def test_install_head_replaces_only_a_folder_it_made(tmp_path):
+    """GSW_HEAD_PACKAGES names a folder install-head deletes and rebuilds: one it did not make (no stamp of its
+    own) is refused and left as it was."""
+    folder = tmp_path / "thesis"
+    folder.mkdir()
+    (folder / "thesis.tex").write_text("\\documentclass{article}")
+    (folder / "data").mkdir()
+    refused = _script(tmp_path / "state", "install-head", GSW_HEAD_PACKAGES=str(folder))
+    assert refused.returncode != 0 and "was not made by install-head" in refused.stderr
+    assert (folder / "thesis.tex").is_file() and (folder / "data").is_dir()
+    link = tmp_path / "link"
+    link.symlink_to(folder)
+    refused = _script(tmp_path / "state", "install-head", GSW_HEAD_PACKAGES=str(link))
+    assert refused.returncode != 0 and "is a symlink" in refused.stderr and (folder / "thesis.tex").is_file()
