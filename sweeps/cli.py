@@ -12,9 +12,7 @@ import sys
 from pathlib import Path
 
 from record.errors import GansweepError
-from sweeps.driver import run_sweep
-from sweeps.plan import pilot_plan, plan
-from sweeps.specfile import load_spec
+from sweeps.specfile._yaml import check_spec_file
 
 __all__ = ["main"]
 
@@ -94,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.pilot and not args.dry_run:
         parser.error("--pilot plans a sweep: give it with --dry-run")
     try:
+        check_spec_file(args.spec)  # its text and YAML, before torch, Ray and MLflow are imported
+        from sweeps.plan import pilot_plan, plan
+        from sweeps.specfile import load_spec
+
         spec = load_spec(args.spec, args.scale, seeds=args.seeds)
     except GansweepError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -113,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {ephemeral}", file=sys.stderr)
         return 2
     print(plan(spec), flush=True)
+    from sweeps.driver import run_sweep  # Ray and MLflow, once the spec is known to be good
+
     try:
         summary = run_sweep(spec, out=out, resume=args.resume, address=args.address, storage=args.storage,
                             tracking_uri=args.tracking_uri, spec_path=args.spec, verbose=args.verbose,

@@ -9,7 +9,6 @@ import math
 from pathlib import Path
 from typing import Mapping
 
-import yaml
 
 from gan import DATASETS
 from gan.config import Config, ConfigError, flatten
@@ -22,18 +21,12 @@ from sweeps.specfile._claims import parse_claims
 from sweeps.specfile._own import check_own_config, load_function, parse_own
 from sweeps.specfile._fields import (config_error, dataclass_from, parse_adaptive, parse_budget, parse_metric,
                                  parse_parameter, parse_published, check_race, req_type)
-from sweeps.specfile._yaml import (MAX_SPEC_BYTES, Ctx, Locator, SpecError, check_aliases, check_depth,
-                                    check_duplicate_keys, check_finite, read_spec_text)
+from sweeps.specfile._yaml import TOP_KEYS, Ctx, SpecError, read_spec_text, read_yaml
 from sweeps.specfile.schema import EARLY_STOPPING, MAX_TRIALS, METHODS, SEED_LIMIT, EarlyStopping, Resources, SweepSpec
 
 __all__ = ["load_spec", "parse_spec"]
 
 
-_TOP_KEYS = {
-    "name", "description", "base", "parameters", "method", "metric", "mode", "early_stopping", "num_samples",
-    "seeds", "resources", "max_concurrent", "max_failures", "search_seed", "evaluation", "final_num_samples", "scales",
-    "published", "claims", "budget", "plugins", "trainable", "config",
-}
 
 
 def load_spec(path: str | Path, scale: str | None = None, seeds: list[int] | None = None) -> SweepSpec:
@@ -44,27 +37,7 @@ def load_spec(path: str | Path, scale: str | None = None, seeds: list[int] | Non
 def parse_spec(text: str, source: str = "<string>", scale: str | None = None,
                seeds: list[int] | None = None) -> SweepSpec:
     """`seeds` replaces the spec's (after its scale), e.g. to rerun a sweep on another seed set."""
-    if len(text) > MAX_SPEC_BYTES:
-        raise SpecError(f"{source}: the spec is {len(text)} characters long; a spec may have at most {MAX_SPEC_BYTES}.")
-    try:
-        check_depth(text, source)  # before the recursive composer meets it
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        check_duplicate_keys(node, source)
-        check_aliases(node, source)  # before anything expands what aliases repeat
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark else ""
-        raise SpecError(f"{source}{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
-    except RecursionError:
-        raise SpecError(f"{source}: the YAML is nested too deeply to read; a spec is a few levels deep.") from None
-    ctx = Ctx(source, Locator(node))
-    check_finite(raw, ctx, ())
-    if not isinstance(raw, dict):
-        raise ctx.fail((), "a spec must be a mapping with at least `name`, `base` and `parameters`.")
-    unknown = sorted(set(raw) - _TOP_KEYS)
-    if unknown:
-        raise ctx.fail((unknown[0],), f"unknown key; allowed keys: {', '.join(sorted(_TOP_KEYS))}.")
+    raw, ctx = read_yaml(text, source)
     _import_plugins(raw, ctx, source)  # before any config is built: they register the names it may use
     scales = raw.pop("scales", None) or {}
     if not isinstance(scales, dict):
@@ -92,7 +65,7 @@ def _scaled(raw: dict, scales: dict, scale, ctx: Ctx, source: str, seeds: list[i
         override = scales[scale]
         if not isinstance(override, dict):
             raise ctx.fail(("scales", scale), "must be a mapping of spec keys to override.")
-        bad = sorted(set(override) - (_TOP_KEYS - {"scales", "name", "plugins"}), key=str)
+        bad = sorted(set(override) - (TOP_KEYS - {"scales", "name", "plugins"}), key=str)
         if bad:
             raise ctx.fail(("scales", scale, bad[0]), "cannot be overridden by a scale.")
         raw = deep_merge(raw, override)

@@ -15,8 +15,15 @@ import yaml
 from record.errors import SpecError
 from record.folder import MAX_SPEC_BYTES, read_spec_text
 
-__all__ = ["Ctx", "Locator", "MAX_SPEC_BYTES", "MAX_SPEC_DEPTH", "MAX_SPEC_NODES", "SpecError", "check_aliases",
-           "check_depth", "check_duplicate_keys", "check_finite", "read_spec_text"]
+__all__ = ["Ctx", "Locator", "MAX_SPEC_BYTES", "MAX_SPEC_DEPTH", "MAX_SPEC_NODES", "SpecError", "TOP_KEYS",
+           "check_aliases", "check_depth", "check_duplicate_keys", "check_finite", "check_spec_file", "read_spec_text",
+           "read_yaml"]
+
+TOP_KEYS = {  # a spec's keys; each is validated where it is parsed (sweeps.specfile._parse)
+    "name", "description", "base", "parameters", "method", "metric", "mode", "early_stopping", "num_samples",
+    "seeds", "resources", "max_concurrent", "max_failures", "search_seed", "evaluation", "final_num_samples", "scales",
+    "published", "claims", "budget", "plugins", "trainable", "config",
+}
 
 
 
@@ -147,3 +154,36 @@ class Ctx:
         line = self.locator.line(full)
         where = f"{self.source}" + (f", line {line}" if line else "")
         return SpecError(f"{where}: `{dotted}`: {message}")
+
+
+def read_yaml(text: str, source: str) -> tuple[dict, "Ctx"]:
+    """A spec's text as a mapping of known top-level keys, and the Ctx that locates its keys: everything about it
+    that is YAML (size, depth, a key given twice, aliases, finite numbers, the top-level keys) checked here, with
+    PyYAML alone, before the rest of the spec is read."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(f"{source}: the spec is {len(text)} characters long; a spec may have at most {MAX_SPEC_BYTES}.")
+    try:
+        check_depth(text, source)  # before the recursive composer meets it
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        check_duplicate_keys(node, source)
+        check_aliases(node, source)  # before anything expands what aliases repeat
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        raise SpecError(f"{source}{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    except RecursionError:
+        raise SpecError(f"{source}: the YAML is nested too deeply to read; a spec is a few levels deep.") from None
+    ctx = Ctx(source, Locator(node))
+    check_finite(raw, ctx, ())
+    if not isinstance(raw, dict):
+        raise ctx.fail((), "a spec must be a mapping with at least `name`, `base` and `parameters`.")
+    unknown = sorted(set(raw) - TOP_KEYS, key=str)
+    if unknown:
+        raise ctx.fail((unknown[0],), f"unknown key; allowed keys: {', '.join(sorted(TOP_KEYS))}.")
+    return raw, ctx
+
+
+def check_spec_file(path) -> None:
+    """What a spec file's text and YAML alone can tell is wrong, refused before torch, Ray or MLflow is imported."""
+    read_yaml(read_spec_text(path), str(path))

@@ -78,3 +78,19 @@ def test_the_cli_refuses_them_without_a_traceback(tmp_path):
     done = subprocess.run([sys.executable, "-m", "sweeps.run", str(twice), "--dry-run"], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "given twice" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_spec_wrong_as_yaml_is_refused_before_torch_ray_or_mlflow_is_imported(tmp_path):
+    """What the text and YAML alone show (a key given twice, bad YAML, an unknown top-level key, not UTF-8) is
+    refused by the command line before the heavy imports: in a blink, on any CPU."""
+    cases = {"twice.yaml": GOOD + "parameters:\n  model.g_width: {values: [8, 16]}\n",
+             "typo.yaml": GOOD + "colour: blue\n", "broken.yaml": GOOD + "method: [grid\n"}
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        probe = ("import sys\nfrom sweeps.cli import main\n"
+                 f"rc = main([{str(tmp_path / name)!r}])\n"
+                 "heavy = sorted(m for m in ('torch', 'ray', 'mlflow', 'gan') if m in sys.modules)\n"
+                 "assert rc == 2 and not heavy, (rc, heavy)\n")
+        done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (name, done.stderr[-2000:])
+        assert done.stderr.startswith(f"error: {tmp_path / name}"), done.stderr
