@@ -81,3 +81,20 @@ def test_kuberay_pods_take_the_token_from_a_secret_behind_a_network_policy():
     assert policy["kind"] == "NetworkPolicy" and policy["spec"]["policyTypes"] == ["Ingress"]
     sources = policy["spec"]["ingress"][0]["from"]
     assert {"podSelector": {"matchLabels": {"app": "gansweep-ray"}}} in sources and len(sources) == 2
+
+
+def test_workers_get_the_bucket_and_nothing_else_and_only_tracked_files_are_uploaded():
+    """Trials and plugins run on the workers: their cloud identity reaches the results bucket only (the head keeps
+    the autoscaler's, which launches nodes). `file_mounts: .` uploads what git tracks, not .venv/ or runs/."""
+    aws = yaml.safe_load((REPO / "cluster" / "aws.yaml").read_text())
+    worker = aws["available_node_types"]["gpu_worker"]["node_config"]
+    assert worker["IamInstanceProfile"]["Arn"].endswith(":instance-profile/gansweep-bucket-only")
+    gcp = yaml.safe_load((REPO / "cluster" / "gcp.yaml").read_text())
+    (account,) = gcp["available_node_types"]["gpu_worker"]["node_config"]["serviceAccounts"]
+    assert account["scopes"] == ["https://www.googleapis.com/auth/devstorage.read_write"]
+    assert "ray-autoscaler" not in account["email"]
+    for raw in (aws, gcp):
+        assert ".gitignore" in raw["rsync_filter"]
+        assert {".venv", "runs", "outputs"} <= set(raw["rsync_exclude"])
+    ignored = (REPO / ".gitignore").read_text().split()
+    assert any(line.strip("/") == ".venv" for line in ignored) and any(line.strip("/") == "runs" for line in ignored)
