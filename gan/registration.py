@@ -138,6 +138,8 @@ def import_plugins(names: tuple[str, ...], spec_dir: Path | None = None) -> None
     for name in names:
         try:
             _import(name, spec_dir)
+        except PluginError:
+            raise
         except ModuleNotFoundError as e:
             where = f" or in the spec's folder {spec_dir}" if spec_dir is not None else ""
             raise PluginError(
@@ -159,6 +161,15 @@ def _import(name: str, spec_dir: Path | None) -> None:
     if top not in sys.modules and importlib.util.find_spec(top) is None and spec_dir is not None:
         found = importlib.machinery.PathFinder.find_spec(top, [str(Path(spec_dir).resolve())])
         if found is not None:
+            from record.folder import untrusted_reason
+
+            code = Path(next(iter(found.submodule_search_locations)) if found.submodule_search_locations
+                        else found.origin)  # a package's folder, or a module's file
+            for place in (Path(spec_dir), code):
+                why = untrusted_reason(place)
+                if why:
+                    raise PluginError(f"`{top}` would be imported from {place}, but {why}: code there may be "
+                                      "anyone's. Take it over (chown it, chmod go-w) or install the plugin.")
             module = importlib.util.module_from_spec(found)
             sys.modules[top] = module
             try:

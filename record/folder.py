@@ -38,7 +38,7 @@ __all__ = [
     "OPTUNA_STUDY",
     "RACE_FILE", "RESOLVED_SPEC", "STATE_FILE", "SUMMARY_FILE", "SWEEPS_DIR", "StateDamaged", "SweepState",
     "TUNE_STATE_BACKUP", "TUNE_STORAGE", "UntrustedFolder", "check_trusted", "latest_sweep_dir", "lock_folder",
-    "make_private",
+    "make_private", "untrusted_reason",
     "MAX_SPEC_BYTES", "read_spec_text", "read_state", "spec_label", "sweep_folder", "sweep_label",
 ]
 
@@ -141,7 +141,7 @@ def check_trusted(*folders: Path) -> None:
         paths = [folder] + (sorted(p for p in folder.iterdir() if p.is_file() and not p.is_symlink())
                             if folder.is_dir() else [])
         for path in paths:
-            why = _untrusted(path)
+            why = untrusted_reason(path)
             if why:
                 raise UntrustedFolder(
                     f"{path}: {why}. A sweep folder is code, like a pickle: resuming it unpickles Tune's state and "
@@ -149,8 +149,8 @@ def check_trusted(*folders: Path) -> None:
                     "trust this one, give --trust-folder (or take it over: chown it and chmod go-w).")
 
 
-def _untrusted(path: Path) -> str | None:
-    """Why `path` cannot be trusted, or None."""
+def untrusted_reason(path: Path) -> str | None:
+    """Why `path` (a folder or file whose contents will be run or unpickled) cannot be trusted, or None."""
     info = path.lstat()
     if hasattr(os, "getuid") and info.st_uid != os.getuid():
         return f"it belongs to another user (uid {info.st_uid})"

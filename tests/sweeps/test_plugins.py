@@ -232,3 +232,21 @@ def test_a_namespace_package_plugin_is_imported_and_shipped(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert f"plugins: ns_lab.gans (shipped to the workers: {(folder / 'ns_lab').resolve()})" in proc.stdout
     assert "their code has run" in proc.stdout
+
+
+def test_a_plugin_in_a_folder_others_may_write_to_is_refused(lab):
+    """Code that another user could have put there is not imported (a fresh process: this one has the plugin)."""
+    def dry_run():
+        return subprocess.run([sys.executable, "-m", "sweeps.run", str(lab / "spec.yaml"), "--dry-run"], cwd=REPO,
+                              capture_output=True, text=True, timeout=300)
+
+    os.chmod(lab, 0o777)
+    try:
+        done = dry_run()
+    finally:
+        os.chmod(lab, 0o755)
+    assert done.returncode == 2 and "`plugin_lab` would be imported from" in done.stderr
+    assert "others may write to it (mode 0o777)" in done.stderr and "Traceback" not in done.stderr
+    os.chmod(lab / "plugin_lab", 0o777)
+    done = dry_run()
+    assert done.returncode == 2 and "plugin_lab, but group or others may write to it (mode 0o777)" in done.stderr
