@@ -133,6 +133,18 @@ class TrialRequest:
             given.update(_from_earlier_release(config))
         return cls(**given)
 
+    def named(self) -> dict:
+        """What names the trial (its MLflow run, the console's lines): each factor's level, a variant by its name
+        rather than the keys it sets, then a budget plan's setting, then the seed; a request without levels (an
+        earlier release's) by its swept values."""
+        if not self.levels:
+            return dict(self.swept)
+        out = {k: v for k, v in self.levels.items() if v is not None}
+        out.update({k: v for k, v in self.swept.items() if k in BUDGET_KEYS and k not in out})
+        if SEED in self.swept:
+            out[SEED] = self.swept[SEED]
+        return out
+
     def training_config(self) -> Config:
         return Config.from_dict(self.config)
 
@@ -140,6 +152,7 @@ class TrialRequest:
         return EvalConfig.from_dict(self.eval)
 
 
+BUDGET_KEYS = ("train.epochs", "train.iterations", "train.max_seconds")  # what a budget plan sets
 TRIAL = "trial"  # the param-space key a grid varies: {"swept": ..., "config": ...} per trial
 
 

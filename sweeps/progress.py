@@ -40,7 +40,8 @@ class Progress:
         if v is not None and math.isfinite(v) and not result.get(Result.DIVERGED):
             better = self.best is None or (v < self.best[0] if self.mode == "min" else v > self.best[0])
             if better:
-                self.best = (v, run_name(self.ledger.request(trial.trial_id, trial.config).swept))  # as MLflow names it
+                req = self.ledger.request(trial.trial_id, trial.config)
+                self.best = (v, run_name(req.named()))  # as MLflow names it
         if self.bar_on:
             self.update()
         elif time.time() - self.printed_at > 5:

@@ -124,7 +124,7 @@ class MLflowTracker(Callback):
                 self._datasets[data] = training_input(Config.from_dict(req.config).data)
             dataset = self._datasets[data]
         self.journal.append({
-            "op": "open", "trial": tid, "name": run_name(req.swept),
+            "op": "open", "trial": tid, "name": run_name(req.named()),
             "tags": {PARENT: self.journal.parent_run_id, TRIAL_ID: tid, SWEEP_ID: self.journal.sweep_id,
                      GIT_COMMIT: self.git_sha, STATUS: Status.RUNNING, ROLE: ROLE_TRIAL,
                      SWEPT: ", ".join(f"{k}={v}" for k, v in req.swept.items())},

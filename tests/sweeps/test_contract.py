@@ -82,3 +82,26 @@ def test_storage_faults_are_told_from_other_errors():
                                        "on device")) == "no space left on the device"
     assert storage_fault_cause(OSError(errno.ENOENT, "No such file or directory")) is None
     assert storage_fault_cause(ValueError("bad value")) is None
+
+
+def test_a_trial_is_named_by_its_levels_a_variant_by_its_name():
+    """A variant sets several keys; its trials are named by the variant's name, not by one of those keys (the
+    console and MLflow called `compact` `depth=3`). Other sweeps keep the names they had."""
+    from record.names import run_name
+    from sweeps.contract import TrialRequest
+    from sweeps.specfile import load_spec
+
+    def name(spec, swept):
+        return run_name(TrialRequest(config={}, swept=swept, eval={}, metric="fid", mode="min", final_num_samples=None,
+                                     threads=1, levels=spec.factor_levels(swept)).named())
+
+    variants = load_spec(REPO / "search_spaces" / "dcgan_variants.yaml", "claims")
+    assert [name(variants, s) for s in variants.trial_configs()[::3]] == [
+        "variant=compact seed=0", "variant=without batch norm seed=0", "variant=3 D steps per G step seed=0",
+        "variant=learning rate 0.002 seed=0"]
+    grid = load_spec(REPO / "search_spaces" / "hidden_dims.yaml", "smoke")
+    swept = grid.trial_configs()[0]
+    assert name(grid, swept) == run_name(swept) == "latent_dim=100 g_width=8 d_width=8 seed=0"
+    budget = load_spec(REPO / "search_spaces" / "dataset_fraction.yaml", "smoke")
+    swept = budget.trial_configs()[2]
+    assert name(budget, swept) == run_name(swept)  # a budget plan's count stays in the name
