@@ -52,12 +52,12 @@ def claim_line(v: ClaimVerdict, size: bool = True) -> str:
     if e is None:
         return f"{head} -- {v.outcome}: {v.reason}"
     if e.scale == "log" and math.isfinite(e.ratio):
-        size = f"{c.metric} x {e.ratio:.2f} ({e.ratio_low:.2f} to {e.ratio_high:.2f})"
+        change = f"{c.metric} x {e.ratio:.2f} ({e.ratio_low:.2f} to {e.ratio_high:.2f})"
     else:
-        size = f"{c.metric} {e.estimate:+.3g} ({e.low:+.3g} to {e.high:+.3g})"
+        change = f"{c.metric} {e.estimate:+.3g} ({e.low:+.3g} to {e.high:+.3g})"
     p = f", Holm-adjusted p = {e.p_adjusted:.2g}" if math.isfinite(e.p_adjusted) else ""
     tail = "; ".join(x for x in (v.reason, v.size if size else "") if x)
-    return f"{head} -- {v.outcome}: {size}{p}" + (f"; {tail}" if tail else "")
+    return f"{head} -- {v.outcome}: {change}{p}" + (f"; {tail}" if tail else "")
 
 
 def claims_frame(verdicts: list[ClaimVerdict]) -> pd.DataFrame:

@@ -15,7 +15,7 @@ what is there instead.
 from __future__ import annotations
 
 import math
-from record.uris import shown
+from record.uris import masked_text, shown
 from collections import Counter
 
 import pandas as pd
@@ -125,6 +125,7 @@ def load_optuna(storage: str, study: str, *, factors: list[str] | None = None, m
     """An Optuna study's trials as a sweep; `metric` names the study's value (e.g. fid, to fit it on the log
     scale); the direction is the study's."""
     import optuna
+    from sqlalchemy.exc import SQLAlchemyError
 
     storage = _optuna_storage(storage)
     try:
@@ -133,8 +134,8 @@ def load_optuna(storage: str, study: str, *, factors: list[str] | None = None, m
         names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
         raise SweepNotFound(f"No study {study!r} in the Optuna storage; studies there: "
                             f"{', '.join(names) or 'none'}.") from None
-    except (ValueError, OSError, optuna.exceptions.OptunaError) as e:
-        raise SweepNotFound(f"The Optuna storage could not be read: {e}") from None
+    except (ValueError, OSError, ImportError, optuna.exceptions.OptunaError, SQLAlchemyError) as e:
+        raise SweepNotFound(f"The Optuna storage could not be read: {masked_text(e)}") from None
     if len(loaded.directions) != 1:
         raise SweepNotFound(f"study {study!r} optimises {len(loaded.directions)} objectives; the report needs one.")
     mode = "min" if loaded.direction == optuna.study.StudyDirection.MINIMIZE else "max"
@@ -165,6 +166,11 @@ def _optuna_storage(url: str):
     import optuna
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
+    if url.startswith("sqlite:///"):  # Optuna would make a database where a typo points
+        path = Path(url[len("sqlite:///"):])
+        if not path.is_file():
+            raise SweepNotFound(f"--optuna-storage {url}: no such database file ({path}).")
+        return url
     if "://" in url:
         return url
     path = Path(url)

@@ -165,8 +165,8 @@ def _import(name: str, spec_dir: Path | None) -> None:
 
             code = Path(next(iter(found.submodule_search_locations)) if found.submodule_search_locations
                         else found.origin)  # a package's folder, or a module's file
-            for place in (Path(spec_dir), code):
-                why = untrusted_reason(place)
+            for place in (Path(spec_dir), code, *_package_files(code)):
+                why = untrusted_reason(place, follow=True)
                 if why:
                     raise PluginError(f"`{top}` would be imported from {place}, but {why}: code there may be "
                                       "anyone's. Take it over (chown it, chmod go-w) or install the plugin.")
@@ -179,3 +179,13 @@ def _import(name: str, spec_dir: Path | None) -> None:
                 sys.modules.pop(top, None)
                 raise
     importlib.import_module(name)
+
+
+def _package_files(folder: Path, limit: int = 10_000):
+    """Every file and folder under a plugin package's folder (what its imports may run), up to `limit`."""
+    if not folder.is_dir():
+        return
+    for n, path in enumerate(folder.rglob("*")):
+        if n >= limit or "__pycache__" in path.parts:
+            continue
+        yield path

@@ -104,6 +104,8 @@ def read_spec_text(path) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
+        start = e.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)  # utf-8-sig's offsets skip the BOM
+        e = UnicodeDecodeError(e.encoding, data, start, start + 1, e.reason)
         line = data[:e.start].count(b"\n") + 1
         hint = (" (it starts with a UTF-16 byte-order mark)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "")
         raise SpecError(f"{path}, line {line}: not UTF-8 text{hint}: byte {e.start} is 0x{data[e.start]:02x}. "
@@ -149,9 +151,10 @@ def check_trusted(*folders: Path) -> None:
                     "trust this one, give --trust-folder (or take it over: chown it and chmod go-w).")
 
 
-def untrusted_reason(path: Path) -> str | None:
-    """Why `path` (a folder or file whose contents will be run or unpickled) cannot be trusted, or None."""
-    info = path.lstat()
+def untrusted_reason(path: Path, follow: bool = False) -> str | None:
+    """Why `path` (a folder or file whose contents will be run or unpickled) cannot be trusted, or None. `follow`:
+    judge what a symlink points to (a link's own mode is always 0777 on Linux) rather than the link."""
+    info = path.stat() if follow else path.lstat()
     if hasattr(os, "getuid") and info.st_uid != os.getuid():
         return f"it belongs to another user (uid {info.st_uid})"
     if info.st_mode & 0o002 or (info.st_mode & 0o020 and not _private_group(info.st_gid)):
@@ -169,7 +172,10 @@ def _private_group(gid: int) -> bool:
         group = grp.getgrgid(gid)
     except (ImportError, KeyError):
         return False
-    return gid == user.pw_gid and group.gr_name == user.pw_name and set(group.gr_mem) <= {user.pw_name}
+    if not (gid == user.pw_gid and group.gr_name == user.pw_name and set(group.gr_mem) <= {user.pw_name}):
+        return False
+    # another user whose primary group this is would not be listed among its members
+    return all(other.pw_gid != gid or other.pw_uid == user.pw_uid for other in pwd.getpwall())
 
 
 def make_private(folder: Path) -> None:

@@ -8,12 +8,14 @@ URI as given, since a resume needs it.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["MASK", "shown"]
+__all__ = ["MASK", "masked_text", "shown"]
 
 MASK = "***"
-_SECRET_KEYS = ("password", "passwd", "secret", "token", "key", "signature", "credential", "auth")
+_SECRET_KEYS = ("password", "passwd", "pwd", "secret", "token", "key", "sig", "credential", "auth")
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]*)@")
 
 
 def shown(uri: str) -> str:
@@ -37,3 +39,8 @@ def shown(uri: str) -> str:
         return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
     except ValueError:
         return MASK
+
+
+def masked_text(text: str) -> str:
+    """`text` (an error message, say) with the password of every URI in it masked."""
+    return _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", str(text))

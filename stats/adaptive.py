@@ -229,22 +229,35 @@ def sequential_verdicts(fit: DesignFit, rec: dict) -> DesignFit:
 
 
 def _sequential_claim(v, fit: DesignFit, analysis, decided: dict, rec: dict):
-    """A claim of an adaptive sweep: one that is a report comparison agrees or contradicts only if a look decided
-    that comparison; any other is judged at the last look's level rather than the whole 5%."""
+    """A claim of an adaptive sweep. One that is a report comparison takes the looks' decision: agrees or
+    contradicts where a look decided it (by the direction decided), smaller than min_effect where a look settled
+    it, else open. Any other claim is judged at the last look's level rather than the whole 5%."""
     import dataclasses
 
-    from stats.claims import AGREES, CONTRADICTS, OPEN, judge_claim
+    from stats.claims import AGREES, CONTRADICTS, OPEN, SMALLER, judge_claim
 
     if v.effect is None:
         return v
-    shared = any(v.effect is e for e in analysis.effects + analysis.interactions)
-    if shared:
-        if v.outcome in (AGREES, CONTRADICTS) and _key(v.effect) not in decided:
-            return dataclasses.replace(v, outcome=OPEN, reason="real at the final fit, but undecided at the looks "
-                                                               "that keep the 5% under repeated looks")
-        return v
-    level = rec["rounds"][-1]["alpha"] if rec.get("rounds") else 0.0
-    return judge_claim(v.claim, v.effect, fit.mode, analysis.family_size, fit.min_effect, fit.scale, level)
+    last = rec["rounds"][-1] if rec.get("rounds") else {"alpha": 0.0, "settled": []}
+    if any(v.effect is e for e in analysis.effects + analysis.interactions):
+        key = _key(v.effect)
+        if key in decided:
+            verdict = decided[key]
+            if verdict in (BETTER, WORSE):
+                lower = (verdict == BETTER) == (fit.mode == "min")
+            else:  # an interaction: its direction is its estimate's
+                lower = v.effect.estimate < 0
+            outcome = AGREES if lower == (v.claim.expect == "lower") else CONTRADICTS
+            return dataclasses.replace(v, outcome=outcome, reason="decided at a look")
+        if key in {(p, str(lv)) for p, lv in last.get("settled", [])}:
+            return dataclasses.replace(v, outcome=SMALLER, reason="settled at a look")
+        return dataclasses.replace(v, outcome=OPEN, reason="undecided at the looks that keep the 5% under repeated "
+                                                           "looks")
+    judged = judge_claim(v.claim, v.effect, fit.mode, analysis.family_size, fit.min_effect, fit.scale, last["alpha"])
+    if judged.outcome == OPEN and v.outcome in (AGREES, CONTRADICTS):
+        judged = dataclasses.replace(judged, reason=f"real at the whole 5%, but not at the last look's level "
+                                                    f"({last['alpha']:.3g}), which keeps the 5% under repeated looks")
+    return judged
 
 
 def sequential_sentence(rec: dict) -> str:

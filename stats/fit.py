@@ -172,8 +172,8 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
     tested, extra = _claim_contrasts(claims, effects + interactions, fit, cov, groups, layout, tests, scale, means)
     m = _judge(effects + interactions + extra, mode, alpha, residual_var if plan else math.nan, min_effect, scale,
                failures if not collapsed.empty else [])
-    verdicts = [judge_claim(c, e, mode, m, min_effect, scale, alpha) if isinstance(e, Effect)
-                else ClaimVerdict(c, NOT_COMPARABLE, None, e) for c, e in tested]
+    verdicts = [judge_claim(c, _flipped(e) if flip else e, mode, m, min_effect, scale, alpha) if isinstance(e, Effect)
+                else ClaimVerdict(c, NOT_COMPARABLE, None, e) for c, e, flip in tested]
     analysis = EffectAnalysis(metric, mode, params, dict(layout.baselines), layout.factorial, effects, interactions, m)
     cells = _cells(layout, groups, means, residual_var, residual_df, pooled, tests, scale, metric, mode, alpha)
     for p in requested:  # a parameter at one level among the finished runs: a constant column, not a factor
@@ -192,10 +192,14 @@ def _claim_contrasts(claims, comparisons, fit, cov, groups, layout, tests, scale
         try:
             kind, p, level, base, w, how, over = claim_contrast(layout, c)
         except NotTestable as e:
-            tested.append((c, str(e)))
+            tested.append((c, str(e), False))
             continue
-        same = next((e for e in [*comparisons, *extra] if e.weights is not None and e.weights.shape == w.shape
-                     and np.allclose(e.weights, w)), None)
+        known = [e for e in [*comparisons, *extra] if e.weights is not None and e.weights.shape == w.shape]
+        same = next((e for e in known if np.allclose(e.weights, w)), None)
+        flip = next((e for e in known if np.allclose(e.weights, -w)), None) if same is None else None
+        if flip is not None:  # the same test the other way round (baseline against level): one family member
+            tested.append((c, flip, True))
+            continue
         if same is None:
             same = _comparison(fit, cov, groups, layout, w, tests, kind, p, level, base, how, over, scale, means)
             if c.kind == TREND:  # the two ends' means, averaged over the other factors
@@ -205,8 +209,19 @@ def _claim_contrasts(claims, comparisons, fit, cov, groups, layout, tests, scale
                 same.baseline_mean = back(float(np.clip(-ends[0], 0, None) @ means))
                 same.difference = same.level_mean - same.baseline_mean
             extra.append(same)
-        tested.append((c, same))
+        tested.append((c, same, False))
     return tested, extra
+
+
+def _flipped(e: Effect) -> Effect:
+    """A comparison the other way round: the same test and p-values, the estimate and interval negated."""
+    import dataclasses
+
+    inv = lambda v: 1 / v if v else math.inf  # noqa: E731
+    return dataclasses.replace(
+        e, level=e.baseline, baseline=e.level, estimate=-e.estimate, low=-e.high, high=-e.low,
+        level_mean=e.baseline_mean, baseline_mean=e.level_mean, difference=-e.difference, ratio=inv(e.ratio),
+        ratio_low=inv(e.ratio_high), ratio_high=inv(e.ratio_low), weights=-e.weights, simple=())
 
 
 def _keys(table: pd.DataFrame, params: list[str]) -> list[tuple]:

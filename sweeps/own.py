@@ -31,8 +31,9 @@ class OwnTrialError(RuntimeError):
     """The user's function broke the reporting contract; the message says how."""
 
 
-class Diverged(Exception):
-    """Raised out of `report` to end the user's function when its metric is not finite."""
+class Diverged(BaseException):
+    """Raised out of `report` to end the user's function when its metric is not finite (a BaseException, so that
+    the function's own `except Exception:` does not catch it and train on)."""
 
 
 class Reporter:
@@ -95,6 +96,8 @@ def run_own_trial(config: dict) -> None:
     with checkpoint.as_directory() as d:
         state = Path(d) / STATE_FILE
         done = json.loads(state.read_text())["evaluation"] if state.is_file() else 0
+        if done >= req.evaluations:  # restored from its final checkpoint: it has finished, as Tune knows
+            return
         _call(fn, req, Path(d), done)
 
 

@@ -31,8 +31,8 @@ from analysis.external import REPORT_ROLE
 from record.metrics import OUTPUTS
 from record.names import NOTE, ROLE
 
-NOTE_LIMIT = 5000  # characters of the report's part of a run's description (MLflow's tag values hold 8000)
-NOTE_RULE = "\n\n---\n\n"  # between the report's verdicts and what the run's description said before
+NOTE_LIMIT = 4000  # characters of the report's part of a run's description (MLflow's tag values hold 8000)
+NOTE_END = "\n\n<!-- gansweep report ends; what follows is the run's own description -->\n\n"
 
 
 def report_fit(sweep: Sweep, *, table_params: list[str] | None = None,
@@ -57,6 +57,8 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
     from mlflow.tracking import MlflowClient
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("answer.md", "claims.md", "claims.csv"):  # written only when there is something to say
+        (out_dir / stale).unlink(missing_ok=True)
     client = MlflowClient(sweep.tracking_uri) if sweep.tracking_uri else None
     metric, mode, trials = sweep.metric, sweep.mode, sweep.trials
     uncertainty = next((o.name for o in OUTPUTS.values() if o.uncertainty_of == metric), None)
@@ -119,9 +121,14 @@ def _log(client, sweep: Sweep, out_dir: Path) -> None:
              if (out_dir / name).is_file()]
     parts.append("The full report: the `report/report.html` artifact of this run.")
     before = client.get_run(sweep.parent_run_id).data.tags.get(NOTE, "")
-    before = before.split(NOTE_RULE, 1)[1] if NOTE_RULE in before else before  # an earlier report's verdicts go
-    text = "\n\n".join(parts)[:NOTE_LIMIT] + (NOTE_RULE + before if before else "")
-    client.set_tag(sweep.parent_run_id, NOTE, text[:7900])
+    before = before.split(NOTE_END, 1)[1] if NOTE_END in before else before  # an earlier report's verdicts go
+    room = 7900 - len(before) - len(NOTE_END)  # the run's own description is kept whole
+    if room < 200:
+        return  # no room beside it: the report stays the run's artifact alone
+    ours = "\n\n".join(parts)
+    if len(ours) > min(room, NOTE_LIMIT):
+        ours = ours[:min(room, NOTE_LIMIT) - 80] + "\n\n(more in the report: the `report/` artifact of this run)"
+    client.set_tag(sweep.parent_run_id, NOTE, ours + (NOTE_END + before if before else ""))
 
 
 def _header(sweep: Sweep, extractor: str) -> str:

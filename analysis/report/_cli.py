@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     label = sweep.parent_run_id[:8] if sweep.parent_run_id else "runs"
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{sweep.experiment}-{label}").strip("._") or "report"  # one folder
     out = Path(args.out) if args.out else ((sweep.out_dir / "report") if sweep.out_dir else
-                                           Path("runs") / "reports" / f"{sweep.experiment}-{label}")
+                                           Path("runs") / "reports" / name)
     params = [p.strip() for p in args.params.split(",")] if args.params else None
     if args.detect is not None and not (math.isfinite(args.detect) and args.detect > 0):
         print(

@@ -75,9 +75,15 @@ def _listing(root: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:
     outside: list[str] = []
 
     def inside(p: Path) -> bool:  # a link may point anywhere: only what stays under the root is read
-        if p.is_symlink() and not p.resolve().is_relative_to(root):
-            outside.append(str(p.relative_to(root)))
-            return False
+        if p.is_symlink():
+            try:
+                target = p.resolve(strict=True)
+            except (OSError, RuntimeError):  # a dangling link, or a loop
+                outside.append(f"{p.relative_to(root)} (leads nowhere)")
+                return False
+            if not target.is_relative_to(root):
+                outside.append(str(p.relative_to(root)))
+                return False
         return True
 
     def images(folder: Path) -> list[Path]:  # dotfiles (macOS's AppleDouble `._x.png`, editors' files) are skipped
@@ -135,24 +141,24 @@ GREY_MODES = ("1", "L", "I", "I;16", "I;16B", "I;16L", "F")
 
 
 def _eight_bit(im):
-    """A 16-bit, 32-bit or float greyscale image rescaled to 8 bits (PIL's own conversion would clip every value
-    over 255 to white): 16-bit by 65535 -> 255, 32-bit by its own range, float from [0, 1] or [0, 255]."""
+    """A 16-bit or float greyscale image rescaled to 8 bits by its mode, the same for every image of a folder (PIL's
+    own conversion would clip every value over 255 to white): integer modes as 16 bits (0..65535 -> 0..255;
+    PIL opens a 16-bit PNG as I;16 or I), float as [0, 1]. Values outside those ranges are refused."""
     from PIL import Image
 
     if im.mode not in ("I", "I;16", "I;16B", "I;16L", "F"):
         return im
     a = np.asarray(im, dtype=np.float64)
-    top = float(a.max()) if a.size else 0.0
+    low, top = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
     if im.mode == "F":
-        if a.min() < 0 or top > 255:
-            raise ValueError(f"a float image with values from {a.min():g} to {top:g}; expected [0, 1] or [0, 255]")
-        scale = 255.0 if top <= 1.0 else 1.0
-    elif im.mode.startswith("I;16") or top > 255:
-        if a.min() < 0 or top > 65535:
-            raise ValueError(f"a 32-bit image with values from {a.min():g} to {top:g}; expected 8 or 16 bits")
+        if low < 0 or top > 1:
+            raise ValueError(f"a float image with values from {low:g} to {top:g}; float images must be in [0, 1]")
+        scale = 255.0
+    else:
+        if low < 0 or top > 65535:
+            raise ValueError(f"a 32-bit image with values from {low:g} to {top:g}; integer images must be 8 or 16 "
+                             "bits")
         scale = 255.0 / 65535.0
-    else:  # 32-bit ints that hold 8-bit values
-        scale = 1.0
     return Image.fromarray(np.clip(np.rint(a * scale), 0, 255).astype(np.uint8), mode="L")
 
 

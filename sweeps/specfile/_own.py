@@ -40,11 +40,9 @@ def parse_own(ctx: Ctx, raw: dict, spec_dir) -> tuple[OwnTrainable, dict, set[st
             raise ctx.fail((key,), "belongs to the built-in trainer; with `trainable`, your function's settings go "
                                    "under `config` and it reports its own metrics.")
     own = raw["trainable"]
-    if isinstance(own, str):
-        own = {"function": own}
     if not isinstance(own, dict):
-        raise ctx.fail(("trainable",), "must be `module:function`, or {function: module:function, evaluations: N, "
-                                       "config_class: module:Class}.")
+        raise ctx.fail(("trainable",), "must be {function: module:function, evaluations: N} (and optionally "
+                                       "config_class: module:Dataclass).")
     bad = sorted(set(own) - set(OWN_KEYS))
     if bad:
         raise ctx.fail(("trainable", bad[0]), f"unknown key; allowed: {', '.join(OWN_KEYS)}.")

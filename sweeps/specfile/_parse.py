@@ -162,7 +162,7 @@ def _build_spec(raw: dict, ctx: Ctx, source: str, scale: str | None) -> SweepSpe
         _check_every_trial_config(spec, ctx)
     elif own.config_class:
         cls = load_function(own.config_class, Path(source).parent if Path(source).is_file() else None)
-        for swept in (spec.trial_configs()[:500] if method != "optuna" else []) + spec.corners()[:256]:
+        for swept in (spec.trial_configs() if method != "optuna" else []) + spec.corners()[:256]:
             check_own_config(ctx, cls, dict(spec.config_for({**swept, SEED: spec.seeds[0]})), ("config",))
     return spec
 

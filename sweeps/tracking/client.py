@@ -22,6 +22,7 @@ import fcntl
 import json
 import os
 import subprocess
+from record.uris import masked_text
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +151,7 @@ _CAUSES = {"Connection refused": "connection refused", "Name or service not know
 
 def short_error(e: BaseException) -> str:
     """What an MLflow failure comes down to, in a few words where it is a known cause."""
-    text = f"{type(e).__name__}: {e}".replace("\n", " ")
+    text = masked_text(f"{type(e).__name__}: {e}".replace("\n", " "))  # MLflow's text holds the URI as given
     for phrase, cause in _CAUSES.items():
         if phrase in text:
             return cause

@@ -241,6 +241,12 @@ def test_sixteen_bit_greyscale_is_rescaled_not_saturated(tmp_path):
     expected = np.rint(ramp / 257.0)
     assert np.abs(pixels - expected).max() <= 2  # bicubic resampling at the same size moves a value by a step
     assert (pixels == 255).mean() < 0.01  # saturating to 8 bits made 99.6% of them white
+    # a dark 16-bit image is scaled as the bright one is (by its bit depth, not its own maximum)
+    (tmp_path / "dark").mkdir()
+    for i in range(2):
+        Image.fromarray((ramp // 16).astype(np.uint16)).save(tmp_path / "dark" / f"{i}.png")
+    dark = load_dataset(folder_cfg(tmp_path / "dark", image_size=64)).images[0, 0].numpy().astype(int)
+    assert np.abs(dark - np.rint((ramp // 16) / 257.0)).max() <= 2 and dark.max() <= 17
 
 
 def test_an_oversized_or_truncated_image_is_refused_before_any_work(tmp_path):
@@ -277,6 +283,9 @@ def test_links_out_of_the_folder_are_refused_and_dotfiles_skipped(tmp_path, digi
     (root / "3.png").unlink()
     (root / "4.png").symlink_to(root / "0.png")  # a link that stays inside is read
     assert dict(dataset_info(folder_cfg(root)).split_sizes)["train"] == 4
+    (root / "5.png").symlink_to(root / "5.png")  # a loop: refused by name, not a RuntimeError
+    with pytest.raises(ValueError, match=r"5\.png \(leads nowhere\)"):
+        dataset_info(folder_cfg(root))
 
 
 def test_two_folders_alike_in_names_sizes_and_mtimes_do_not_share_a_cache_entry(tmp_path):

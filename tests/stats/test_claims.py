@@ -154,3 +154,37 @@ def test_an_adaptive_sweeps_claim_of_its_own_is_tested_at_the_last_looks_level()
     assert v.outcome == AGREES and v.effect.p_adjusted < 0.01  # 0.008 with these draws
     (after,) = sequential_verdicts(fit, {"rounds": [{"look": 2, "alpha": 0.02, "decided": [], "settled": []}]}).claims
     assert after.outcome == AGREES
+
+
+def test_a_claim_stated_the_other_way_round_is_the_same_test_not_another():
+    """`level: 8, against: 32` is g_width's effect negated: it shares the effect's p-values and adds nothing to the
+    Holm family (counting it twice would double every adjusted p of a one-factor report)."""
+    data = trials_table(MAIN_JOB, ["g", "d"])
+    plain = fit_design(data, "fid", "min", ["g", "d"], {"g": 8, "d": 8})
+    fit = fit_design(data, "fid", "min", ["g", "d"], {"g": 8, "d": 8}, claims=[
+        claim("narrow-is-worse", kind="levels", parameter="g", level="8", against="32", expect="higher")])
+    assert fit.analysis.family_size == plain.analysis.family_size
+    g = next(e for e in fit.analysis.effects if e.parameter == "g")
+    (v,) = fit.claims
+    assert v.effect.estimate == pytest.approx(-g.estimate) and v.effect.p_adjusted == pytest.approx(g.p_adjusted)
+    assert v.effect.ratio == pytest.approx(1 / g.ratio) and (v.effect.low, v.effect.high) == (
+        pytest.approx(-g.high), pytest.approx(-g.low))
+    assert v.outcome == AGREES  # narrower raises FID: as claimed
+
+
+def test_an_adaptive_sweeps_claim_takes_the_direction_a_look_decided():
+    """An interaction open at the final fit's whole 5% (p = 0.063) but decided at a look: the look's decision,
+    with its direction from the estimate (compounding), answers the claim of diminishing returns."""
+    from stats.adaptive import sequential_verdicts
+
+    data = trials_table(MAIN_JOB, ["g", "d"])
+    fit = fit_design(data, "fid", "min", ["g", "d"], {"g": 8, "d": 8}, claims=[
+        claim("diminishing", kind="interaction", parameter="g", level="32", other="d", other_level="32",
+              expect="higher")])
+    assert fit.claims[0].outcome == OPEN
+    looks = {"rounds": [{"look": 1, "alpha": 0.01, "decided": [["g x d", "32/32", "interaction", 1]],
+                         "settled": []}]}
+    (after,) = sequential_verdicts(fit, looks).claims
+    assert after.outcome == CONTRADICTS and after.reason == "decided at a look"
+    looks["rounds"][0].update(decided=[], settled=[["g x d", "32/32"]])
+    assert sequential_verdicts(fit, looks).claims[0].outcome == SMALLER

@@ -250,3 +250,17 @@ def test_a_plugin_in_a_folder_others_may_write_to_is_refused(lab):
     os.chmod(lab / "plugin_lab", 0o777)
     done = dry_run()
     assert done.returncode == 2 and "plugin_lab, but group or others may write to it (mode 0o777)" in done.stderr
+
+
+def test_a_writable_file_inside_a_plugin_package_is_refused_and_a_linked_spec_folder_is_not(lab, tmp_path):
+    def dry_run(spec):
+        return subprocess.run([sys.executable, "-m", "sweeps.run", str(spec), "--dry-run"], cwd=REPO,
+                              capture_output=True, text=True, timeout=300)
+
+    link = tmp_path / "linked-lab"
+    link.symlink_to(lab)  # a symlink's own mode is 0777 on Linux: what it points to is judged
+    done = dry_run(link / "spec.yaml")
+    assert done.returncode == 0, done.stderr[-2000:]
+    os.chmod(lab / "plugin_lab" / "gans.py", 0o666)
+    done = dry_run(lab / "spec.yaml")
+    assert done.returncode == 2 and "gans.py, but group or others may write to it (mode 0o666)" in done.stderr
