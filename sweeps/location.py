@@ -156,10 +156,19 @@ def write_file(path: Path, text: str) -> None:
 
 def repair_tune_state(where: Where) -> None:
     """Tune's own copy in storage may be cut short by a crash; the backup is complete and as new."""
-    from sweeps.tunestate import check_tune_state, restore_tune_state
+    from sweeps.tunestate import check_tune_state, restore_remote_tune_state, restore_tune_state
 
     path = where.experiment_path
-    if isinstance(path, Path) and path.is_dir():
-        if where.state_backup.is_file():
-            restore_tune_state(where.state_backup, path)
-        check_tune_state(path)
+    if isinstance(path, Path):
+        if path.is_dir():
+            if where.state_backup.is_file():
+                restore_tune_state(where.state_backup, path)
+            check_tune_state(path)
+        return
+    # remote storage: Tune would unpickle whatever the bucket holds, which this folder's trust check cannot vouch
+    # for; the sweep folder's own copy is written over it first, and without that copy nothing is resumed
+    if not where.state_backup.is_file():
+        raise SetupError(f"--resume from {shown(path)}: the sweep folder {where.out} has no {where.state_backup.name}, "
+                         "the trusted copy of Tune's state; resuming would unpickle what the bucket holds. Start the "
+                         "sweep again, or resume on the machine whose sweep folder has it.")
+    restore_remote_tune_state(where.state_backup, path)

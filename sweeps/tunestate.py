@@ -31,7 +31,7 @@ from record.errors import SetupError
 from record.files import atomic_path
 
 __all__ = ["EARLIER_MODULES", "TuneStateBackup", "TuneStateDamaged", "check_tune_state", "read_earlier_modules",
-           "restore_tune_state"]
+           "restore_remote_tune_state", "restore_tune_state"]
 
 TUNER_PKL = "tuner.pkl"
 # Tune's state files carry the session's start time, e.g. experiment_state-2026-11-25_11-49-00.json
@@ -154,6 +154,44 @@ def restore_tune_state(backup: Path, experiment_path: Path) -> list[str]:
 
 
 def _restore(backup: Path, experiment_path: Path) -> list[str]:
+    members = _checked_members(backup)
+    # every member read whole and checked: only now is the experiment folder touched
+    for name, data in members.items():
+        for other in experiment_path.glob(_SESSION.sub("*", name)):
+            if other.name != name:
+                other.unlink()
+        with atomic_path(experiment_path / name, fsync=True) as tmp:
+            tmp.write_bytes(data)
+    return list(members)
+
+
+def restore_remote_tune_state(backup: Path, experiment_uri: str) -> list[str]:
+    """Write the backed-up files over Tune's state in remote storage (s3://, gs://, ...; pyarrow's filesystems, as
+    Tune's own), so that what Tune unpickles on --resume is the sweep folder's trusted copy, not whatever the
+    bucket holds now; files of the same kind from another session are removed. Returns their names."""
+    import pyarrow.fs
+
+    try:
+        members = _checked_members(backup)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, UnicodeDecodeError, EOFError,
+            ValueError, OSError) as e:
+        raise TuneStateDamaged(f"The state backup {backup} cannot be read as a zip of Tune's state "
+                               f"({type(e).__name__}: {e}); nothing was restored.") from None
+    fs, root = pyarrow.fs.FileSystem.from_uri(experiment_uri)
+    fs.create_dir(root, recursive=True)
+    present = [f.base_name for f in fs.get_file_info(pyarrow.fs.FileSelector(root, allow_not_found=True))]
+    for name, data in members.items():
+        pattern = re.compile(re.escape(_SESSION.sub("\x00", name)).replace("\x00", _SESSION.pattern))
+        for other in present:
+            if other != name and pattern.fullmatch(other):
+                fs.delete_file(f"{root}/{other}")
+        with fs.open_output_stream(f"{root}/{name}") as out:
+            out.write(data)
+    return list(members)
+
+
+def _checked_members(backup: Path) -> dict[str, bytes]:
+    """A backup's members, read whole, each a name Tune writes, bounded, CRC-checked and (of duplicates) complete."""
     with zipfile.ZipFile(backup) as z:
         for info in z.infolist():  # before anything is read or written: names Tune writes, stored, bounded
             if not _MEMBER.fullmatch(info.filename):
@@ -180,14 +218,7 @@ def _restore(backup: Path, experiment_path: Path) -> list[str]:
             data = z.read(info)
             if info.filename not in members or _damage(info.filename, data) is None:
                 members[info.filename] = data
-    # every member read whole and checked: only now is the experiment folder touched
-    for name, data in members.items():
-        for other in experiment_path.glob(_SESSION.sub("*", name)):
-            if other.name != name:
-                other.unlink()
-        with atomic_path(experiment_path / name, fsync=True) as tmp:
-            tmp.write_bytes(data)
-    return list(members)
+    return members
 
 
 def _state_files(experiment_path: Path) -> list[Path]:

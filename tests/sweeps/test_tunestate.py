@@ -200,3 +200,34 @@ def test_tune_state_an_earlier_release_pickled_under_module_names_since_renamed_
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_resuming_from_remote_storage_unpickles_the_sweep_folders_copy_not_the_buckets(tmp_path):
+    """Storage given as a URI (here file://, through the pyarrow filesystem Tune uses for s3:// and gs:// too): what
+    the bucket holds is overwritten by the sweep folder's trusted backup before Tune reads it, and a resume with no
+    backup is refused rather than unpickling the bucket's files."""
+    from record.errors import SetupError
+    from sweeps.location import Where, repair_tune_state
+    from sweeps.tunestate import restore_remote_tune_state
+
+    good = tmp_path / "good"
+    _state(good, OLD, searcher=pickle.dumps({"study": [1, 2, 3]}))
+    out = tmp_path / "sweeps" / "s-1"
+    out.mkdir(parents=True)
+    backup = out / "tune_state.zip"
+    with zipfile.ZipFile(backup, "w") as z:
+        for f in good.iterdir():
+            z.write(f, f.name)
+    bucket = tmp_path / "bucket" / "s-1"
+    _state(bucket, OLD, searcher=pickle.dumps("planted by whoever can write to the bucket"))
+    (bucket / f"experiment_state-{NEW}.json").write_text("{}")  # a newer name Tune would pick first
+    where = Where(root=tmp_path, label="s", sweep_id="1", out=out, tracking_uri="sqlite:///x",
+                  storage=(tmp_path / "bucket").as_uri(), previous=None)
+    assert where.experiment_path == f"{(tmp_path / 'bucket').as_uri()}/s-1"
+    names = restore_remote_tune_state(backup, (tmp_path / "bucket" / "s-1").as_uri())
+    assert sorted(names) == sorted(f.name for f in good.iterdir())
+    assert pickle.loads((bucket / f"searcher-state-{OLD}.pkl").read_bytes()) == {"study": [1, 2, 3]}
+    assert not (bucket / f"experiment_state-{NEW}.json").exists()
+    backup.unlink()
+    with pytest.raises(SetupError, match="has no tune_state.zip, the trusted copy of Tune's state"):
+        repair_tune_state(where)
