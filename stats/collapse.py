@@ -52,7 +52,9 @@ MAX_SHARE = 0.25  # the rule sets aside at most this share of a sweep's runs: mo
 @dataclass(frozen=True)
 class Collapses:
     flagged: pd.Series  # bool per run (in the order given), True for a collapsed run
-    z: pd.Series  # each run's externally studentized residual, bad side positive (nan: alone in its configuration)
+    # each run's externally studentized residual, bad side positive (nan: alone in its configuration); a flagged
+    # run's at the pass that flagged it, the others' before any run was set aside
+    z: pd.Series
 
 
 def find_collapses(y: np.ndarray, keys: list[tuple], mode: str, alpha: float = FLAG_ALPHA) -> Collapses:
@@ -71,7 +73,9 @@ def find_collapses(y: np.ndarray, keys: list[tuple], mode: str, alpha: float = F
             z[active] = t  # each run's studentized deviation before any run was set aside
         if not np.isfinite(p).any() or np.nanmin(p) >= alpha or flagged.sum() >= MAX_SHARE * len(y):
             break
-        worst = np.flatnonzero(active)[int(np.nanargmin(p))]
+        local = int(np.nanargmin(p))
+        worst = np.flatnonzero(active)[local]
+        z[worst] = t[local]  # how far it lay when it was flagged (a second collapse hides behind the first)
         flagged[worst] = True
         active[worst] = False
     return Collapses(pd.Series(flagged), pd.Series(z))
