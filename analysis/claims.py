@@ -109,7 +109,8 @@ def claims_page(sweeps: list[Sweep], cpu: str) -> str:
         elif len(set(outcomes)) > 1:
             outcome = "*differ*: " + ", ".join(outcomes)
         else:
-            outcome = outcomes[0] + (f" (both {len(outcomes)} seed sets)" if len(outcomes) > 1 else " (one seed set)")
+            count = {1: "one seed set", 2: "both seed sets"}.get(len(outcomes), f"all {len(outcomes)} seed sets")
+            outcome = f"{outcomes[0]} ({count})"
         cells = [f"{cid}: {c.statement or c.describe()}", c.source, published, ran, verdicts, outcome]
         lines.append("| " + " | ".join(x.replace("|", "/").replace("\n", " ") for x in cells) + " |")
     return "\n".join(lines) + "\n"
