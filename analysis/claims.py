@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.load import Sweep, SweepNotFound, load_sweep
+from analysis.verdicts import report_fit
 from record.claims import Claim
 from record.metrics import OUTPUTS
 from record.names import SEED
@@ -79,8 +80,6 @@ def _setting(s: Sweep) -> str:
 def claims_page(sweeps: list[Sweep], cpu: str) -> str:
     """One row per claim: the study's claim and published figure, what we ran, each seed set's verdict (its
     outcome, change, interval and Holm-adjusted p), and whether the seed sets agree."""
-    from analysis.report._build import report_fit  # the report's own fit, so the page says what the reports say
-
     by_claim: dict[str, list[tuple[Sweep, ClaimVerdict]]] = {}
     for s in sweeps:
         fit, factors = report_fit(s)

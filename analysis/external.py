@@ -15,7 +15,6 @@ what is there instead.
 from __future__ import annotations
 
 import math
-from record.uris import masked_text, shown
 from collections import Counter
 
 import pandas as pd
@@ -25,6 +24,7 @@ from record import params as typed
 from record.metrics import metric_direction
 from record.names import LAST_EVALUATION, ROLE, SEED, TRIAL_ID, Result
 from record.status import Status
+from record.uris import masked_text, shown
 
 __all__ = ["REPORT_ROLE", "load_experiment", "load_optuna"]
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from record.uris import shown
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from record.folder import (ADAPTIVE_ARTIFACT, DESIGN_ARTIFACT, STATE_FILE, State
 from record.metrics import OUTPUTS, metric_direction
 from record.status import Status
 from record import params as typed
+from record.uris import shown
 from record.names import (
     TRAINING_CURVES,
     SEED,

@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from gan.config import Config, DataConfig
+from gan.config import DataConfig, _build
 from gan.metrics import EvalConfig, Evaluator
 
 __all__ = ["evaluate"]
@@ -28,9 +28,7 @@ def evaluate(generate: Callable[..., Any], *, data: Mapping[str, Any] | DataConf
     them (`conditional=True`). `data`: the data config the images are compared with (e.g. {"name":
     "fashion_mnist"}); `settings`: any other `evaluation` key (extractor, real_samples, image_size, ...). Returns
     the metrics by name, as the built-in trainer reports them."""
-    # the data section checked as a training config's is (the train section only makes the config whole)
-    data_cfg = data if isinstance(data, DataConfig) else Config.from_dict({"data": dict(data),
-                                                                          "train": {"iterations": 1}}).data
+    data_cfg = data if isinstance(data, DataConfig) else _build(DataConfig, dict(data), "data.")  # as a config's
     eval_cfg = EvalConfig.from_dict({**settings, "metrics": list(metrics), "num_samples": int(num_samples)})
     key = json.dumps([data_cfg.__dict__, eval_cfg.__dict__, conditional], sort_keys=True, default=str)
     if key not in _EVALUATORS:

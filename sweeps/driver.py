@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from record.uris import shown
 from pathlib import Path
 
 from record.folder import (
@@ -32,6 +31,7 @@ from sweeps.ledger import Ledger, ledger_callback
 from sweeps.progress import Progress, progress_callback
 from sweeps.schedulers import adaptive_record
 from record.errors import SetupError
+from record.uris import shown
 from sweeps.specfile import SweepSpec
 from sweeps.summary import (dashboard_command, format_summary, format_tracking, resume_command,
                             seconds_per_configuration, summary, tracking_report, ui_command)

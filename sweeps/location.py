@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from record.uris import shown
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from record.folder import (
     sweep_label,
 )
 from record.errors import SetupError
+from record.uris import shown
 from sweeps.specfile import SweepSpec
 from sweeps.tracking.client import short_error
 

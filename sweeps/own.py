@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import tempfile
 from pathlib import Path
 
 from ray import tune
 
 from record.names import Result
-from sweeps.contract import STORAGE_FAULT, StorageFault, TrialRequest, storage_fault_cause
+from sweeps.contract import TrialRequest
 from sweeps.specfile._own import load_function
+from sweeps.trainable import report_with_checkpoint
 
 __all__ = ["OwnTrialError", "Reporter", "run_own_trial"]
 
@@ -72,17 +72,11 @@ class Reporter:
         if checkpoint is None:
             tune.report(result)
             return
-        try:
-            with tempfile.TemporaryDirectory() as d:
-                shutil.copytree(checkpoint, d, dirs_exist_ok=True)
-                (Path(d) / STATE_FILE).write_text(json.dumps({"evaluation": self.evaluation, "step": int(step)}))
-                tune.report(result, checkpoint=tune.Checkpoint.from_directory(d))
-        except OSError as e:
-            cause = storage_fault_cause(e)
-            if cause is None:
-                raise
-            raise StorageFault(f"{STORAGE_FAULT}: the checkpoint of evaluation {self.evaluation} could not be "
-                               f"written: {cause} ({e})") from e
+        def fill(d: Path) -> None:
+            shutil.copytree(checkpoint, d, dirs_exist_ok=True)
+            (d / STATE_FILE).write_text(json.dumps({"evaluation": self.evaluation, "step": int(step)}))
+
+        report_with_checkpoint(result, self.evaluation, fill)
 
 
 def run_own_trial(config: dict) -> None:

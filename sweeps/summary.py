@@ -8,11 +8,11 @@ import math
 import shlex
 import sys
 import time
-from record.uris import shown
 from pathlib import Path
 
 from record.names import SEED, Result, configuration_label
 from record.status import Status
+from record.uris import shown
 from sweeps.location import Where
 from sweeps.ledger import Ledger
 from sweeps.schedulers import levels

@@ -21,7 +21,24 @@ from gan.train import Report, Trainer
 from record.names import Result
 from sweeps.contract import CHECKPOINT_FILE, GRID_PREFIX, STORAGE_FAULT, StorageFault, TrialRequest, storage_fault_cause
 
-__all__ = ["run_trial"]
+__all__ = ["report_with_checkpoint", "run_trial"]
+
+
+def report_with_checkpoint(result: dict, evaluation: int, fill) -> None:
+    """One Tune result with a checkpoint: `fill(folder)` writes the checkpoint's files into a temporary folder that
+    Tune copies to the sweep's storage. A full or read-only storage stops the sweep (StorageFault) rather than the
+    trial being retried into the same wall."""
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            fill(Path(d))
+            tune.report(result, checkpoint=tune.Checkpoint.from_directory(d))
+    except OSError as e:
+        cause = storage_fault_cause(e)
+        if cause is None:
+            raise
+        raise StorageFault(f"{STORAGE_FAULT}: the checkpoint of evaluation {evaluation} could not be written to the "
+                           f"sweep's storage (or the local temporary folder {tempfile.gettempdir()}): {cause} "
+                           f"({e})") from e
 
 
 def run_trial(config: dict) -> None:
@@ -50,19 +67,12 @@ def run_trial(config: dict) -> None:
                 return
             result.update(evaluator.evaluate(trainer.generate, num_samples=final_n if r.final else None))
             result[Result.IS_FINAL] = float(r.final)
-            try:
-                with tempfile.TemporaryDirectory() as d:
-                    trainer.save(Path(d) / CHECKPOINT_FILE)
-                    if r.grid_path is not None:
-                        shutil.copy2(r.grid_path, Path(d) / f"{GRID_PREFIX}{r.grid_path.name}")
-                    tune.report(result, checkpoint=tune.Checkpoint.from_directory(d))
-            except OSError as e:
-                cause = storage_fault_cause(e)
-                if cause is None:
-                    raise
-                raise StorageFault(f"{STORAGE_FAULT}: the checkpoint of evaluation {r.evaluation} could not be "
-                                   f"written to the sweep's storage (or the local temporary folder "
-                                   f"{tempfile.gettempdir()}): {cause} ({e})") from e
+            def fill(d: Path) -> None:
+                trainer.save(d / CHECKPOINT_FILE)
+                if r.grid_path is not None:
+                    shutil.copy2(r.grid_path, d / f"{GRID_PREFIX}{r.grid_path.name}")
+
+            report_with_checkpoint(result, r.evaluation, fill)
 
         trainer.run(report)
     finally:

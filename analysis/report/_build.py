@@ -4,16 +4,15 @@ the order it is shown."""
 from __future__ import annotations
 
 import html
-from record.uris import shown
 from pathlib import Path
 
 import pandas as pd
 
-from stats.adaptive import sequential_sentence, sequential_verdicts
+from stats.adaptive import sequential_sentence
 from analysis.conclusions import model_sentences, significance_note
 from analysis.load import Sweep
-from stats.fit import DesignFit, fit_design
 from analysis.claims import sweep_claims
+from analysis.verdicts import report_fit, uncertainty_of
 from analysis.report._budget import budget_section, budget_split
 from analysis.report._early_stopping import _early_stopping_check, early_stopping_tables
 from analysis.report._page import Page
@@ -28,26 +27,11 @@ from analysis.report._verdicts import (
     conclusions_section, configurations_table, effects_section, fit_table, seeds_section,
 )
 from analysis.external import REPORT_ROLE
-from record.metrics import OUTPUTS
 from record.names import NOTE, ROLE
+from record.uris import shown
 
 NOTE_LIMIT = 4000  # characters of the report's part of a run's description (MLflow's tag values hold 8000)
 NOTE_END = "\n\n<!-- gansweep report ends; what follows is the run's own description -->\n\n"
-
-
-def report_fit(sweep: Sweep, *, table_params: list[str] | None = None,
-               detect: float | None = None) -> tuple[DesignFit, list[str]]:
-    """The one fit behind a report's verdicts (its claims about the ranking metric in its family), and its factors;
-    an adaptive sweep's verdicts are those its looks reached."""
-    trials, metric = sweep.trials, sweep.metric
-    factors = table_params or [p for p in sweep.swept if p in trials]
-    uncertainty = next((o.name for o in OUTPUTS.values() if o.uncertainty_of == metric), None)
-    min_effect = detect if detect is not None else (sweep.design.min_effect if sweep.design else None)
-    fit = fit_design(trials, metric, sweep.mode, factors, sweep.baselines, uncertainty=uncertainty,
-                     min_effect=min_effect, claims=sweep.design.claims if sweep.design else ())
-    if sweep.adaptive:  # the verdicts the sweep reached at its looks, which hold their 5% under the repeated looks
-        fit = sequential_verdicts(fit, sweep.adaptive)
-    return fit, factors
 
 
 def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None = None,
@@ -61,7 +45,7 @@ def build_report(sweep: Sweep, out_dir: Path, *, table_params: list[str] | None 
         (out_dir / stale).unlink(missing_ok=True)
     client = MlflowClient(sweep.tracking_uri) if sweep.tracking_uri else None
     metric, mode, trials = sweep.metric, sweep.mode, sweep.trials
-    uncertainty = next((o.name for o in OUTPUTS.values() if o.uncertainty_of == metric), None)
+    uncertainty = uncertainty_of(metric)
     extractor = sweep.design.extractor if sweep.design else str(trials.get("eval.extractor", pd.Series(["?"])).iloc[0])
     page = Page(out_dir)
 

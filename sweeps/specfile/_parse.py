@@ -111,8 +111,8 @@ def _build_spec(raw: dict, ctx: Ctx, source: str, scale: str | None) -> SweepSpe
     name = req_type(ctx, ("name",), raw["name"], str, "a string")
     if not name.strip() or any(c in name for c in "/\\"):
         raise ctx.fail(("name",), f"is {name!r}, but must be a non-empty name without slashes.")
+    spec_dir = Path(source).parent if Path(source).is_file() else None
     if "trainable" in raw:  # the user's own function: their config instead of the built-in trainer's
-        spec_dir = Path(source).parent if Path(source).is_file() else None
         own, own_config, valid_keys = parse_own(ctx, raw, spec_dir)
         # the built-in trainer's config stays at its defaults, which nothing of this sweep trains or reads
         base_raw, base = {}, Config.from_dict({"train": {"iterations": 1}})
@@ -161,7 +161,7 @@ def _build_spec(raw: dict, ctx: Ctx, source: str, scale: str | None) -> SweepSpe
     if own is None:
         _check_every_trial_config(spec, ctx)
     elif own.config_class:
-        cls = load_function(own.config_class, Path(source).parent if Path(source).is_file() else None)
+        cls = load_function(own.config_class, spec_dir)
         for swept in (spec.trial_configs() if method != "optuna" else []) + spec.corners()[:256]:
             check_own_config(ctx, cls, dict(spec.config_for({**swept, SEED: spec.seeds[0]})), ("config",))
     return spec

@@ -22,12 +22,12 @@ import fcntl
 import json
 import os
 import subprocess
-from record.uris import masked_text
 from pathlib import Path
 from typing import Any
 
 from record import params as typed
 from record.names import NOTE, ROLE, ROLE_SWEEP, ROLE_TRIAL, SEED, SWEEP_ID
+from record.uris import masked_text
 
 __all__ = ["EXPERIMENT_KIND", "EXPERIMENT_KIND_TAG", "SHARED_VIEW_PARAM", "SHARED_VIEW_TAG", "git_commit",
            "open_parent_run", "quick_http_failures", "runs_view", "short_error", "store_client", "transient"]

@@ -40,7 +40,6 @@ import sys
 import threading
 import time
 import uuid
-from record.uris import shown
 from collections import Counter, deque
 from pathlib import Path
 
@@ -48,6 +47,7 @@ from record.errors import SetupError
 from record import params as typed
 from record.names import ROLE_TRIAL, SWEEP_ID, TRIAL_ID, RunStatus, by_role
 from record.names import Result
+from record.uris import shown
 from sweeps.tracking.client import short_error, store_client, transient
 
 __all__ = ["JOURNAL_FILE", "Journal", "JournalBusy", "JournalDamaged", "UnsafePath", "push_command"]

@@ -9,17 +9,7 @@ import pytest
 from record.folder import MAX_SPEC_BYTES, spec_label
 from sweeps.specfile import SpecError, load_spec, parse_spec
 from tests.helpers import REPO
-
-GOOD = """\
-name: t
-base:
-  data: {name: fashion_mnist}
-  model: {arch: dcgan, latent_dim: 8}
-  train: {iterations: 20, eval_every: 10}
-parameters:
-  model.latent_dim: {values: [8, 16]}
-method: grid
-"""
+from tests.sweeps.test_specfile import GOOD
 
 
 @pytest.mark.parametrize("text, fragments", [
