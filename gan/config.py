@@ -60,6 +60,9 @@ def _check_range(key, value, lo=None, hi=None, lo_open=False, hi_open=False):
         _fail(key, value, f"in {left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{right}")
 
 
+PIXEL_RANGES = ("auto", "-1..1", "0..1")  # data.pixel_range
+
+
 def _check_choice(key, value, choices):
     if value not in choices:
         _fail(key, value, "one of " + ", ".join(repr(c) for c in choices))
@@ -74,9 +77,13 @@ class DataConfig:
     num_images: int | None = None  # exact number of images kept (stratified); None = use dataset_fraction
     image_size: int | None = None  # side in pixels after resizing; None = the dataset's native size
     download: bool = False  # fetch through torchvision when the files are missing (needs network)
+    # the range real pixels are scaled to for training: auto = the generator's output range (model.output_activation);
+    # -1..1 or 0..1 set it apart from the activation (a sigmoid generator against -1..1 data cannot draw black)
+    pixel_range: str = "auto"
 
     def __post_init__(self):
         _check_choice("data.name", self.name, DATASETS.names())
+        _check_choice("data.pixel_range", self.pixel_range, PIXEL_RANGES)
         _check_choice("data.split", self.split, ("train", "test", "all"))
         _check_range("data.dataset_fraction", self.dataset_fraction, 0.0, 1.0, lo_open=True)
         _check_range("data.num_images", self.num_images, 1, 10**9)
@@ -292,6 +299,13 @@ class Config:
                 "gradient penalty), which a gradient scaler would scale too; use bf16 (no scaler) or fp32."
             )
         self.check_geometry(self.data.image_size or info.image_size)
+
+    @property
+    def pixel_range(self) -> str:
+        """The range real pixels are scaled to and generated pixels read from, as gan.data.scale_pixels names it:
+        `tanh` ([-1, 1]) or `sigmoid` ([0, 1])."""
+        chosen = self.data.pixel_range
+        return self.model.output_activation if chosen == "auto" else "tanh" if chosen == "-1..1" else "sigmoid"
 
     def check_geometry(self, image_size: int) -> None:
         """The architecture's geometry at this image size, before any work starts (0: not known yet, as for a

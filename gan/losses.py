@@ -138,5 +138,5 @@ def generator_terms(config: Config, device) -> list:
         spec = default_spec(config.data, seed=config.loss.classifier_seed)
         with torch.random.fork_rng(devices=[]):  # training it on first use must not move the run's RNG
             classifier, _, _ = load_or_train_classifier(spec, device)
-        terms.append(ClassifierGuidance(classifier, config.loss.classifier_weight, config.model.output_activation))
+        terms.append(ClassifierGuidance(classifier, config.loss.classifier_weight, config.pixel_range))
     return terms

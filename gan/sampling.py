@@ -36,7 +36,7 @@ class Sampler:
         self.num_classes = num_classes
         self.device = torch.device(device)
         self.conditional = config.model.conditional
-        self.pixel_range = config.model.output_activation
+        self.pixel_range = config.pixel_range
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: torch.device | str = "cpu") -> Sampler:

@@ -92,7 +92,7 @@ class Trainer:
             raise ConfigError(f"`model.conditional` is true, but {info.title} has no class labels.")
         self.num_classes = info.num_classes
         self.conditional = cfg.model.conditional
-        self.pixel_range = cfg.model.output_activation
+        self.pixel_range = cfg.pixel_range
         channels, size = self.data.images.shape[1], self.data.images.shape[-1]
 
         torch.manual_seed(seed)  # weights and dropout masks

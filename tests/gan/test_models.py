@@ -178,6 +178,23 @@ def test_uniform_noise_and_sigmoid_output():
     assert real.min() >= 0 and real.max() <= 1
 
 
+def test_pixel_range_set_apart_from_the_output_activation():
+    """`data.pixel_range: -1..1` under a sigmoid generator (study 002's setting): real pixels reach -1, and the
+    generator's output, read in that range, can never be darker than mid-grey."""
+    cfg = Config.from_dict({
+        "data": mnist_test_data(num_images=64, pixel_range="-1..1"),
+        "model": {"arch": "mlp", "output_activation": "sigmoid", "g_width": 16, "d_width": 16},
+        "train": {"iterations": 1, "batch_size": 8},
+    })
+    t = Trainer(cfg)
+    real, _ = t.batches.next()
+    assert real.min() == -1 and real.max() <= 1  # MNIST's black background, scaled to -1
+    images, _ = t.generate(64, seed=0)
+    assert images.min() >= 127  # sigmoid output in (0, 1) read as [-1, 1]: (x + 1) / 2 >= 0.5
+    with pytest.raises(ConfigError, match=r"`data.pixel_range`"):
+        Config.from_dict({"data": {"pixel_range": "0..255"}})
+
+
 @pytest.mark.slow
 def test_classifier_guidance_pulls_samples_towards_their_class():
     """The classifier-loss CGAN: with the classifier term dominating G's loss (weight 50), 40 steps make the
