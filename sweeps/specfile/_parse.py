@@ -97,7 +97,8 @@ def deep_merge(base: Mapping, override: Mapping) -> dict:
         if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) and k != "parameters":
             out[k] = deep_merge(out[k], v)
         elif k == "parameters" and isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-            out[k] = {**out[k], **v}  # a scale replaces whole parameter entries, keeps the others
+            # a scale replaces whole parameter entries, keeps the others, and drops those it sets to null
+            out[k] = {name: entry for name, entry in {**out[k], **v}.items() if not (name in v and entry is None)}
         else:
             out[k] = copy.deepcopy(v)
     return out
@@ -145,14 +146,16 @@ def _build_spec(raw: dict, ctx: Ctx, source: str, scale: str | None) -> SweepSpe
         raise ctx.fail(("num_samples",), f"is {num_samples}, but must be from 1 to {MAX_TRIALS}.")
     seeds, adaptive = _parse_seeds(ctx, raw, base, method, early, num_samples)
     variants = {p.key: [level_label(v) for v in p.values] for p in parameters if p.variant}
+    budget = parse_budget(ctx, raw.get("budget"), base, method, {p.key for p in parameters})
     spec = SweepSpec(
         name=name, base=base, base_raw=base_raw, parameters=tuple(parameters), method=method, metric=metric, mode=mode,
         min_effect=min_effect, early_stopping=early, num_samples=num_samples, seeds=seeds, adaptive=adaptive,
         evaluation=evaluation, published=parse_published(ctx, raw.get("published"), valid_keys, variants),
         claims=parse_claims(ctx, raw.get("claims"), parameters, metric,
                             tuple(evaluation.metrics) if own is None else None,
-                            evaluation.extractor if own is None else "your own", base.data.name if own is None else ""),
-        budget=parse_budget(ctx, raw.get("budget"), base, method, {p.key for p in parameters}),
+                            evaluation.extractor if own is None else "your own", base.data.name if own is None else "",
+                            budget.hold),
+        budget=budget,
         source=source, scale=scale, raw=copy.deepcopy(raw), plugins=_plugins(raw, own),
         trainable=own, user_config=own_config or {},
         **_parse_running(ctx, raw),
