@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from record.errors import GansweepError
-from record.design import SweepDesign, level_label, variant_settings
+from record.design import BUDGET, SweepDesign, level_label, variant_settings
 from record.folder import (ADAPTIVE_ARTIFACT, DESIGN_ARTIFACT, STATE_FILE, StateDamaged, latest_sweep_dir, read_state,
                            spec_label, spec_plugins)
 from record.metrics import OUTPUTS, metric_direction
@@ -34,6 +34,7 @@ from record.names import (
     SWEPT_PARAM,
     Result,
     EVALUATION,
+    ERROR,
     LAST_EVALUATION,
     NODE,
     PARENT,
@@ -190,7 +191,7 @@ def _find_sweep(client, tracking_uri: str, experiment: str, parent: str | None) 
     return exp.experiment_id, parent
 
 
-_RUN_COLUMNS = ("run_id", TRIAL_ID, "status", "run_name", NODE, LAST_EVALUATION, "last_step", Result.WALL_TIME)
+_RUN_COLUMNS = ("run_id", TRIAL_ID, "status", "run_name", NODE, LAST_EVALUATION, "last_step", Result.WALL_TIME, ERROR)
 
 
 def _trial_rows(client, runs, metric: str, mode: str, history_metrics) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -203,7 +204,7 @@ def _trial_rows(client, runs, metric: str, mode: str, history_metrics) -> tuple[
                "run_name": r.info.run_name, NODE: tags.get(NODE),
                LAST_EVALUATION: int(float(tags.get(LAST_EVALUATION, data.metrics.get(EVALUATION, 0)))),
                "last_step": int(data.metrics.get(Result.STEP, 0)),
-               Result.WALL_TIME: data.metrics.get(Result.WALL_TIME)}
+               Result.WALL_TIME: data.metrics.get(Result.WALL_TIME), ERROR: tags.get(ERROR, "")}
         row.update({k: _cell(typed.decode(v)) for k, v in data.params.items()})
         row.update(data.metrics)
         for name in history_metrics:
@@ -253,8 +254,6 @@ def _swept_columns(trials: pd.DataFrame, design: SweepDesign | None, order: list
             baselines[BUDGET] = design.budget["hold"][0]
     return swept, baselines
 
-
-BUDGET = "budget"  # the column naming each trial's budget plan, in sweeps with budget plans
 
 
 def budget_plan(row) -> str:

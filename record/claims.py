@@ -8,6 +8,8 @@ Three kinds of comparison, each about the sweep's metric (or the claim's own):
 - `trend`: the metric moves one way as a numeric factor grows (a linear trend over its levels, in their order);
 - `interaction`: the change of `level` of one factor against its baseline is not the same at `other_level`
   of `other` as at that factor's baseline (the 2 x 2 interaction contrast).
+A `levels` or `trend` claim is averaged over the other factors, or made `at` given levels of some of them (the
+setting a study ran: `at: {budget: epochs}`).
 
 `expect` is the sign of that comparison on the metric: `lower` or `higher`. For an interaction `higher`
 means the two changes together raise the metric more (or lower it less) than the sum of their separate
@@ -43,6 +45,7 @@ class Claim:
     published: float | None = None  # the study's size of the comparison, as `published_as` says
     published_as: str = ""  # one of SIZES, with `published`
     not_comparable: str = ""  # why the published size cannot be set beside ours; "" when it can
+    at: dict | None = None  # levels, trend: {other factor: its level label} the comparison is made at; None: averaged
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -59,4 +62,6 @@ class Claim:
             what = f"trend over {self.parameter}"
         else:
             what = f"{self.parameter} x {self.other} interaction"
+        if self.at:
+            what += " at " + ", ".join(f"{k} {v}" for k, v in self.at.items())
         return f"{what}: {self.expect} {self.metric or 'metric'}"

@@ -16,12 +16,13 @@ from typing import Any
 from record.claims import Claim
 from record.figures import PublishedFigure
 
-__all__ = ["VARIANT_NAME", "Factor", "SweepDesign", "level_label", "variant_settings"]
+__all__ = ["BUDGET", "VARIANT_NAME", "Factor", "SweepDesign", "level_label", "variant_settings"]
 
 _VERSION = 1
 
 
 VARIANT_NAME = "name"  # the key of a variant's mapping that names it instead of setting a config key
+BUDGET = "budget"  # the factor of a sweep run under several budget plans (`budget.hold`): each trial's plan
 
 
 def level_label(level: Any) -> str:

@@ -2,10 +2,11 @@
 
 **The comparison.** Each claim is a linear contrast of the fitted configuration means, the same kind as the
 report's effects, on the metric's analysis scale (log for FID: a ratio):
-- `levels`: `level` minus `against`, averaged over the other factors (Layout.effect_weights);
+- `levels`: `level` minus `against`, averaged over the other factors (Layout.effect_weights), or at the levels
+  of some of them that `at` names;
 - `trend`: the linear trend over a numeric factor's levels in their order, equally spaced by rank (so 0.1,
   0.25, 0.5, 1.0 are four steps of one), scaled to the change from the lowest to the highest level along
-  the fitted line, averaged over the other factors;
+  the fitted line, averaged over the other factors (or at the levels `at` names);
 - `interaction`: the 2 x 2 interaction contrast of the two levels against their factors' baselines
   (Layout.interaction_weights).
 A claim whose contrast is one of the report's effects or interactions shares its test; any other joins the
@@ -82,36 +83,50 @@ def _find(layout: Layout, p: str, label: str):
 def claim_contrast(layout: Layout, claim: Claim) -> tuple[str, str, Any, Any, np.ndarray, str, list[str]]:
     """(kind, parameter, level, baseline, weights, how, averaged over) of the claim's contrast over the layout's
     configurations, as Layout.comparisons gives each of the report's; NotTestable when it cannot be formed."""
-    for p in (claim.parameter, claim.other):
+    for p in (claim.parameter, claim.other, *(claim.at or ())):
         if p is not None and p not in layout.params:
             raise NotTestable(f"{p} has one level among the finished runs")
     if claim.kind == LEVELS:
         level, against = _find(layout, claim.parameter, claim.level), _find(layout, claim.parameter, claim.against)
+        if claim.at:
+            w, over = _at_weights(layout, claim, {level: 1.0, against: -1.0})
+            return "effect", claim.parameter, level, against, w, "averaged", over
         w, how, over = layout.effect_weights(claim.parameter, level, against)
         return "effect", claim.parameter, level, against, w, how, over
     if claim.kind == TREND:
         levels = layout.levels(claim.parameter)
-        i = layout.params.index(claim.parameter)
-        rank = {lv: r for r, lv in enumerate(levels)}
-        others = {c[:i] + c[i + 1:] for c in layout.cells}
-        w = np.zeros(len(layout.cells))
         centred = np.arange(len(levels)) - (len(levels) - 1) / 2
         slope = centred / float(np.sum(centred ** 2)) * (len(levels) - 1)  # change from the lowest to the highest
-        for r in others:
-            keys = [r[:i] + (lv,) + r[i:] for lv in levels]
-            if not all(k in layout.cells for k in keys):
-                raise NotTestable(f"the trend over {claim.parameter} needs every level at every setting of the "
-                                  "other factors")
-            for k in keys:
-                w[layout.index(k)] += slope[rank[k[i]]] / len(others)
-        return "effect", claim.parameter, levels[-1], levels[0], w, "averaged", [q for q in layout.params
-                                                                                if q != claim.parameter]
+        w, over = _at_weights(layout, claim, dict(zip(levels, slope)))
+        return "effect", claim.parameter, levels[-1], levels[0], w, "averaged", over
     p, q = claim.parameter, claim.other
     a, b = _find(layout, p, claim.level), _find(layout, q, claim.other_level)
     if not layout.factorial:
         raise NotTestable("an interaction needs every combination of the factors' levels")
     w, over = layout.interaction_weights(p, a, q, b)
     return "interaction", f"{p} x {q}", (a, b), (layout.baselines[p], layout.baselines[q]), w, "averaged", over
+
+
+def _at_weights(layout: Layout, claim: Claim, coefficients: dict) -> tuple[np.ndarray, list[str]]:
+    """Weights of sum(coefficient x mean at that level of the claim's factor), averaged over the settings of the
+    other factors that `claim.at` leaves free (all of them without `at`), and those factors."""
+    i = layout.params.index(claim.parameter)
+    fixed = {layout.params.index(q) - (layout.params.index(q) > i): _find(layout, q, label)
+             for q, label in (claim.at or {}).items()}
+    others = {c[:i] + c[i + 1:] for c in layout.cells}
+    others = [r for r in others if all(r[j] == lv for j, lv in fixed.items())]
+    if not others:
+        raise NotTestable("no finished run has " + ", ".join(f"{q} = {lv}" for q, lv in claim.at.items()))
+    w = np.zeros(len(layout.cells))
+    for r in others:
+        keys = [r[:i] + (lv,) + r[i:] for lv in coefficients]
+        if not all(k in layout.cells for k in keys):
+            where = " at " + ", ".join(f"{q} {lv}" for q, lv in claim.at.items()) if claim.at else ""
+            raise NotTestable(f"the comparison over {claim.parameter} needs each of its levels at every setting of "
+                              f"the other factors{where}, and a run of one of them is missing")
+        for k in keys:
+            w[layout.index(k)] += coefficients[k[i]] / len(others)
+    return w, [q for q in layout.params if q != claim.parameter and q not in (claim.at or {})]
 
 
 def judge_claim(claim: Claim, effect: Effect, mode: str, family_size: int, min_effect: float | None,

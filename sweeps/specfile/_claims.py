@@ -7,7 +7,7 @@ import re
 
 from gan.metrics import OUTPUTS
 from record.claims import DIRECTIONS, INTERACTION, LEVELS, SIZES, TREND, Claim
-from record.design import level_label
+from record.design import BUDGET, level_label
 from sweeps.specfile._yaml import Ctx
 
 __all__ = ["CLAIM_KEYS", "parse_claims"]
@@ -16,16 +16,17 @@ COMPARISONS = {LEVELS: "compare", TREND: "trend", INTERACTION: "interaction"}  #
 CLAIM_KEYS = ("id", "source", "says", *COMPARISONS.values(), "expect", "metric", "published")
 PUBLISHED_CLAIM_KEYS = (*SIZES, "extractor", "dataset", "not_comparable")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_SHAPE = ("a list of claims, each {id, source, says, one of compare: {parameter, level, against} | trend: "
-          "{parameter} | interaction: {parameters: [a, b], levels: [la, lb]}, expect: lower | higher, "
+_SHAPE = ("a list of claims, each {id, source, says, one of compare: {parameter, level, against, at} | trend: "
+          "{parameter, at} | interaction: {parameters: [a, b], levels: [la, lb]}, expect: lower | higher, "
           "metric, published: {ratio | difference, extractor, dataset, not_comparable}}")
 
 
 def parse_claims(ctx: Ctx, raw, parameters, metric: str, computed: tuple[str, ...] | None, extractor: str,
-                 dataset: str) -> tuple[Claim, ...]:
-    """`claims:` against the sweep's `parameters` (grid or choice levels), the metrics its evaluation
-    computes (`computed`: the producers; None for the user's own function, which reports its own), and its
-    extractor and dataset (to say whether a published size can be set beside ours)."""
+                 dataset: str, budget_plans: tuple[str, ...] = ()) -> tuple[Claim, ...]:
+    """`claims:` against the sweep's `parameters` (grid or choice levels) and its budget plans (`budget`, a
+    factor when there are two or more), the metrics its evaluation computes (`computed`: the producers; None
+    for the user's own function, which reports its own), and its extractor and dataset (to say whether a
+    published size can be set beside ours)."""
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -35,6 +36,8 @@ def parse_claims(ctx: Ctx, raw, parameters, metric: str, computed: tuple[str, ..
                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p.values)}
     baselines = {p.key: level_label(p.values[0] if p.baseline is None else p.baseline)
                  for p in parameters if p.values is not None}
+    if len(budget_plans) > 1:
+        levels[BUDGET], baselines[BUDGET] = list(budget_plans), budget_plans[0]
     out, seen = [], set()
     for i, entry in enumerate(raw):
         where = ("claims", i)
@@ -102,13 +105,13 @@ def _comparison(ctx, where, kind, raw, levels, numeric, baselines) -> dict:
     path = where + (COMPARISONS[kind],)
     if not isinstance(raw, dict):
         raise ctx.fail(path, f"must be a mapping: {_SHAPE}.")
-    allowed = {LEVELS: ("parameter", "level", "against"), TREND: ("parameter",),
+    allowed = {LEVELS: ("parameter", "level", "against", "at"), TREND: ("parameter", "at"),
                INTERACTION: ("parameters", "levels")}[kind]
     bad = sorted(set(raw) - set(allowed))
     if bad:
         raise ctx.fail(path + (bad[0],), f"unknown key; allowed: {', '.join(allowed)}.")
     if kind == LEVELS:
-        for key in allowed:
+        for key in allowed[:3]:
             if key not in raw:
                 raise ctx.fail(path, f"needs `{key}`: the claim compares `level` of `parameter` against `against`.")
         p = _factor(ctx, path + ("parameter",), raw["parameter"], levels)
@@ -116,13 +119,13 @@ def _comparison(ctx, where, kind, raw, levels, numeric, baselines) -> dict:
         against = _level(ctx, path + ("against",), raw["against"], p, levels)
         if level == against:
             raise ctx.fail(path + ("against",), f"is {level}, the same level as `level`: compare two levels.")
-        return {"parameter": p, "level": level, "against": against}
+        return {"parameter": p, "level": level, "against": against, "at": _at(ctx, path, raw, p, levels)}
     if kind == TREND:
         p = _factor(ctx, path + ("parameter",), raw.get("parameter"), levels)
         if p not in numeric or len(levels[p]) < 2:
             raise ctx.fail(path + ("parameter",), f"is {p}, but a trend needs a parameter with two or more numeric "
                                                   f"levels (it has {', '.join(levels[p])}).")
-        return {"parameter": p}
+        return {"parameter": p, "at": _at(ctx, path, raw, p, levels)}
     names = raw.get("parameters")
     if not (isinstance(names, list) and len(names) == 2):
         raise ctx.fail(path + ("parameters",), "must list the two swept parameters of the interaction.")
@@ -148,6 +151,23 @@ def _comparison(ctx, where, kind, raw, levels, numeric, baselines) -> dict:
                 raise ctx.fail(path + ("levels", j), f"is {key}'s baseline ({picked[j]}); the interaction compares "
                                                      "another level's change with the baseline's.")
     return {"parameter": p, "level": picked[0], "other": q, "other_level": picked[1]}
+
+
+def _at(ctx, path, raw, parameter: str, levels) -> dict | None:
+    """`at: {factor: level, ...}`: the other factors' levels the comparison is made at (None: averaged over)."""
+    if "at" not in raw:
+        return None
+    at = raw["at"]
+    if not (isinstance(at, dict) and at):
+        raise ctx.fail(path + ("at",), "must map other swept parameters to one of their levels, e.g. "
+                                       "{budget: epochs}: the setting the claim is made at.")
+    out = {}
+    for key, value in at.items():
+        if key == parameter:
+            raise ctx.fail(path + ("at", key), "is the claim's own parameter; `at` fixes the other ones.")
+        name = _factor(ctx, path + ("at", key), key, levels)
+        out[name] = _level(ctx, path + ("at", key), value, name, levels)
+    return out
 
 
 def _published(ctx, where, raw, extractor: str, dataset: str) -> tuple[float | None, str, str]:

@@ -188,3 +188,58 @@ def test_an_adaptive_sweeps_claim_takes_the_direction_a_look_decided():
     assert after.outcome == CONTRADICTS and after.reason == "decided at a look"
     looks["rounds"][0].update(decided=[], settled=[["g x d", "32/32"]])
     assert sequential_verdicts(fit, looks).claims[0].outcome == SMALLER
+
+
+def test_a_claim_made_at_one_level_of_another_factor_uses_only_that_levels_configurations():
+    """Data or compute: FID falls with the data fraction at fixed epochs (where steps grow with it) and stays
+    flat at fixed iterations. The trend `at` each plan is the linear contrast over that plan's three
+    configurations alone, tested with HC2 and Bell-McCaffrey degrees of freedom like every contrast."""
+    rng = np.random.default_rng(5)
+    cells = {}
+    for i, f in enumerate((0.02, 0.1, 0.5)):
+        cells[(f, "epochs")] = list(300.0 * 0.6 ** i * np.exp(rng.normal(0, 0.05, 3)))
+        cells[(f, "iterations")] = list(120.0 * np.exp(rng.normal(0, 0.05, 3)))
+    data = trials_table(cells, ["fraction", "budget"])
+    claims = [claim("at-epochs", kind="trend", parameter="fraction", expect="lower", at={"budget": "epochs"}),
+              claim("at-iterations", kind="trend", parameter="fraction", expect="lower", at={"budget": "iterations"}),
+              claim("averaged", kind="trend", parameter="fraction", expect="lower"),
+              claim("0.5-at-epochs", kind="levels", parameter="fraction", level="0.5", against="0.02", expect="lower",
+                    at={"budget": "epochs"})]
+    fit = fit_design(data, "fid", "min", ["fraction", "budget"], {"fraction": 0.02, "budget": "epochs"},
+                     claims=claims)
+    by = {v.claim.id: v for v in fit.claims}
+    data["cell"] = data["fraction"].astype(str) + "/" + data["budget"]
+    ref = smf.ols("np.log(fid) ~ C(cell) - 1", data=data).fit(cov_type="HC2")
+    names = list(ref.params.index)
+
+    def contrast(weights: dict) -> tuple[float, float]:
+        c = np.array([weights.get(n[len("C(cell)[") : -1], 0.0) for n in names])
+        return float(c @ ref.params.to_numpy()), math.sqrt(float(c @ ref.cov_params().to_numpy() @ c))
+
+    slope = {"0.02": -1.0, "0.1": 0.0, "0.5": 1.0}  # three equally spaced ranks: lowest to highest is 2 steps
+    est, se = contrast({f"{f}/epochs": w for f, w in slope.items()})
+    assert by["at-epochs"].effect.estimate == pytest.approx(est, abs=1e-9)
+    assert by["at-epochs"].effect.se == pytest.approx(se, rel=1e-9)
+    assert by["at-epochs"].outcome == AGREES and by["at-epochs"].effect.ratio == pytest.approx(0.36, rel=0.2)
+    est, _ = contrast({f"{f}/iterations": w for f, w in slope.items()})
+    assert by["at-iterations"].effect.estimate == pytest.approx(est, abs=1e-9)
+    assert by["at-iterations"].outcome in (OPEN, SMALLER)  # flat: never agrees
+    assert by["averaged"].effect.estimate == pytest.approx(
+        (by["at-epochs"].effect.estimate + by["at-iterations"].effect.estimate) / 2, abs=1e-9)
+    est, _ = contrast({"0.5/epochs": 1.0, "0.02/epochs": -1.0})
+    assert by["0.5-at-epochs"].effect.estimate == pytest.approx(est, abs=1e-9)
+    # over three equally spaced levels the trend is the highest level against the lowest: the averaged trend is
+    # the report's own effect of 0.5, and the trend at epochs the same test as 0.5 against 0.02 at epochs; so
+    # the family grows by the two comparisons of their own (at epochs, at iterations), not by four
+    assert by["averaged"].effect is next(e for e in fit.analysis.effects if e.level == 0.5)
+    assert by["at-epochs"].effect.p_adjusted == by["0.5-at-epochs"].effect.p_adjusted
+    plain = fit_design(data, "fid", "min", ["fraction", "budget"], {"fraction": 0.02, "budget": "epochs"})
+    assert fit.analysis.family_size == plain.analysis.family_size + 2
+
+
+def test_a_claim_at_a_setting_no_run_reached_is_not_comparable():
+    data = trials_table(MAIN_JOB, ["g", "d"])
+    fit = fit_design(data, "fid", "min", ["g", "d"], {"g": 8, "d": 8}, claims=[
+        claim("at-64", kind="levels", parameter="g", level="32", against="8", expect="lower", at={"d": "64"})])
+    (v,) = fit.claims
+    assert v.outcome == NOT_COMPARABLE and "d = 64" in v.reason

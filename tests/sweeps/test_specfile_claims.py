@@ -113,6 +113,14 @@ def _with(claim: str) -> str:
     ("  - {id: a, source: s, trend: {parameter: model.latent_dim}, expect: lower, published: {ratio: 1, "
      "difference: 2}}\n", ["`claims.0.published`", "exactly one of `ratio`"]),
     ("  wider: {}\n", ["`claims`", "must be a list of claims"]),
+    ("  - {id: a, source: s, trend: {parameter: model.latent_dim, at: {model.g_width: 64}}, expect: lower}\n",
+     ["`claims.0.trend.at.model.g_width`", "64", "one of model.g_width's levels: 8, 32"]),
+    ("  - {id: a, source: s, trend: {parameter: model.latent_dim, at: {model.latent_dim: 8}}, expect: lower}\n",
+     ["`claims.0.trend.at.model.latent_dim`", "the claim's own parameter"]),
+    ("  - {id: a, source: s, compare: {parameter: model.g_width, level: 32, against: 8, at: {budget: epochs}}, "
+     "expect: lower}\n", ["`claims.0.compare.at.budget`", "must be a swept parameter"]),
+    ("  - {id: a, source: s, compare: {parameter: model.g_width, level: 32, against: 8, at: []}, expect: lower}\n",
+     ["`claims.0.compare.at`", "must map other swept parameters"]),
 ])
 def test_a_bad_claim_is_refused_where_it_stands(claim, fragments):
     with pytest.raises(SpecError) as err:
@@ -121,3 +129,23 @@ def test_a_bad_claim_is_refused_where_it_stands(claim, fragments):
     assert msg.startswith("c.yaml")
     for fragment in fragments:
         assert fragment in msg, (fragment, msg)
+
+
+def test_a_claim_made_at_a_setting_and_about_the_budget_plans():
+    """`at` fixes other factors' levels; with two budget plans `budget` is a factor a claim may name."""
+    text = SPEC.replace("method: grid\n", "method: grid\nbudget: {hold: [iterations, epochs], iterations: 20}\n")
+    text = text.replace("  train: {iterations: 20, eval_every: 10}", "  train: {epochs: 0.01, eval_every: 10}")
+    text = _with_in(text, "  - {id: at-epochs, source: s, trend: {parameter: model.latent_dim, at: {budget: epochs, "
+                          "variant: fast}}, expect: lower}\n"
+                          "  - {id: budget-x-width, source: s, interaction: {parameters: [model.g_width, budget]}, "
+                          "expect: higher}\n")
+    at, inter = parse_spec(text, source="c.yaml").claims
+    assert at.at == {"budget": "epochs", "variant": "fast"}
+    assert "trend over model.latent_dim at budget epochs, variant fast: lower fid" in plan(
+        parse_spec(text, source="c.yaml"))
+    assert (inter.other, inter.other_level) == ("budget", "epochs")  # the plan other than the first (the baseline)
+    assert SweepDesign.from_json(sweep_design(parse_spec(text, source="c.yaml")).to_json()).claims[0].at == at.at
+
+
+def _with_in(spec: str, claim: str) -> str:
+    return spec.split("claims:\n")[0] + "claims:\n" + claim
