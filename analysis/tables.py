@@ -8,7 +8,7 @@ import math
 import pandas as pd
 
 from stats.contrasts import format_interval, interval, usable_trials
-from record.names import Result
+from record.names import ERROR, Result
 from record.status import Status
 
 __all__ = ["SECONDS_PER_EPOCH", "ranking", "summary_table", "to_markdown"]
@@ -50,7 +50,8 @@ def ranking(trials: pd.DataFrame, metric: str, mode: str, params: list[str]) -> 
     """Trials ranked by the metric's last value; early-stopped ones show the evaluation they stopped at."""
     std = f"{metric}_std"
     cols = (["trial_id", "status", "last_evaluation", "last_step", metric] + [std] * (std in trials)
-            + [f"best_{metric}"] * (f"best_{metric}" in trials) + params + ["train.seed"] * ("train.seed" in trials))
+            + [f"best_{metric}"] * (f"best_{metric}" in trials) + params + ["train.seed"] * ("train.seed" in trials)
+            + [ERROR] * bool(ERROR in trials and trials[ERROR].fillna("").astype(bool).any()))
     table = trials[[c for c in dict.fromkeys(cols) if c in trials]].copy()
     finite = table[metric].map(lambda v: isinstance(v, (int, float)) and math.isfinite(v)) if metric in table else False
     table["_ok"] = finite & (table["status"] != Status.DIVERGED)

@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 __all__ = [
     "BASE_PARAM",
+    "ERROR",
     "EVALUATION",
     "GIT_COMMIT",
     "LAST_EVALUATION",
@@ -45,6 +46,7 @@ TRIAL_ID = "trial_id"  # Tune's trial id of a trial run
 STATUS = "status"  # a trial's record.status.Status value (MLflow's own run status says less: it has no "pruned")
 SWEPT = "swept"  # a trial's swept values as text, for MLflow's search box
 LAST_EVALUATION = "last_evaluation"  # the last evaluation a trial reached
+ERROR = "error"  # why an errored trial failed, in one line (its exception)
 NODE = "node_hostname"  # the machine a trial trained on
 GIT_COMMIT = "git_commit"
 SPEC_FILE = "spec_file"

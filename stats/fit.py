@@ -137,7 +137,7 @@ def fit_design(trials: pd.DataFrame, metric: str, mode: str, params: list[str],
     failures, rates = [], pd.DataFrame()
     if collapses == "exclude" and len(data):
         data, y, values, collapsed, failures, rates = _set_aside_collapses(trials, data, y, values, metric, mode,
-                                                                           params, baselines)
+                                                                           params, baselines, requested)
     empty = EffectAnalysis(metric, mode, params, dict(baselines or {}), False, [], [], 0)
     if not len(data):
         return DesignFit(metric, mode, scale, note, layout=None, tests="hc2", equal_variances=True,
@@ -229,9 +229,10 @@ def _keys(table: pd.DataFrame, params: list[str]) -> list[tuple]:
     return [tuple(r) for r in table[params].itertuples(index=False)] if params else [()] * len(table)
 
 
-def _set_aside_collapses(trials, data, y, values, metric, mode, params, baselines):
+def _set_aside_collapses(trials, data, y, values, metric, mode, params, baselines, requested):
     """The finished runs less the collapsed ones (stats.collapse), and what collapsed: the flagged and the diverged
-    runs, each configuration's rate, and each factor's levels compared in how often they collapse."""
+    runs, each configuration's rate, and each factor's levels compared in how often they collapse (a factor of
+    `requested` counts there when its levels differ among all these runs, even if its finished runs share one)."""
     keys = _keys(data, params)
     found = find_collapses(y, keys, mode)
     flagged = found.flagged.to_numpy()
@@ -239,10 +240,13 @@ def _set_aside_collapses(trials, data, y, values, metric, mode, params, baseline
     diverged = trials[trials["status"] == Status.DIVERGED] if "status" in trials else trials.iloc[0:0]
     collapsed = pd.concat([shown, diverged.assign(z=math.nan)]) if len(diverged) else shown
     every = pd.concat([data.assign(collapsed=flagged), diverged.assign(collapsed=True)])
-    every = every[[p for p in params if p in every] + ["collapsed"]].dropna(subset=params)
-    every_keys = _keys(every, params)
+    factors = [p for p in requested if p in every and every[p].nunique() > 1]
+    every = every[factors + ["collapsed"]].dropna(subset=factors)
+    every_keys = _keys(every, factors)
     rates = failure_rates(every["collapsed"], every_keys)
-    failures = failure_comparisons(every[params], every["collapsed"], dict(baselines or {}))
+    for i, p in enumerate(factors if len(rates) else ()):  # each configuration's levels, as columns of their own
+        rates.insert(i, p, [k[i] for k in rates["key"]])
+    failures = failure_comparisons(every[factors], every["collapsed"], dict(baselines or {}))
     return data[~flagged], y[~flagged], values[~flagged], collapsed, failures, rates
 
 

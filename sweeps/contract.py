@@ -10,8 +10,9 @@ How evaluations are counted lives with the training config (`TrainConfig.evaluat
 
 from __future__ import annotations
 
-import errno
 import dataclasses
+import errno
+import re
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
@@ -32,6 +33,7 @@ __all__ = [
     "StorageFault",
     "TrialRequest",
     "last_result",
+    "trial_error",
     "status_of",
     "storage_fault_cause",
     "trial_storage_fault",
@@ -77,6 +79,32 @@ def trial_storage_fault(trial) -> str | None:
         return None
     lines = [line.strip() for line in text.splitlines() if f"{STORAGE_FAULT}:" in line]
     return lines[-1][lines[-1].index(STORAGE_FAULT):] if lines else None
+
+
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w]*\.)*(?P<name>[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Diverged)"
+                             r"\w*)(?:\((?P<cause>\w+)\))?: (?P<message>.+)$")
+MAX_ERROR_CHARS = 300
+
+
+def trial_error(trial) -> str | None:
+    """Why a Tune trial errored, in one line (`OwnTrialError: a report has no fid, ...`): the last exception
+    line of its error file (Tune's own, which holds the worker's traceback), or None where there is none."""
+    path = getattr(trial, "error_file", None)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read(1 << 20) if path else ""
+    except (OSError, TypeError):
+        return None
+    found = last = None
+    for line in text.splitlines():
+        if not line.strip() or line[:1] in (" ", "\t"):  # traceback frames and their source lines
+            continue
+        last = line.strip()
+        m = _EXCEPTION_LINE.match(last)
+        if m:
+            found = f"{m['cause'] or m['name']}: {m['message'].strip()}"
+    found = found or last
+    return found if found is None or len(found) <= MAX_ERROR_CHARS else found[:MAX_ERROR_CHARS - 3] + "..."
 
 
 def last_result(trial) -> dict:

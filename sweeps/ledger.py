@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 
 from record.status import Status
-from sweeps.contract import TrialRequest, last_result, status_of, trial_storage_fault
+from sweeps.contract import TrialRequest, last_result, status_of, trial_error, trial_storage_fault
 
 __all__ = ["Ledger", "ledger_callback"]
 
@@ -26,6 +26,7 @@ class Ledger:
         self.fault: str | None = None  # the storage fault that stopped the sweep
         self.faulted: set[str] = set()  # trials that failed on it: interrupted, not errored
         self.requests: dict[str, TrialRequest] = {}  # trial id -> its request, built once from the config Tune carries
+        self.errors: dict[str, str] = {}  # trial id -> why it errored, in one line (its error file's exception)
 
     def step(self, trials) -> None:
         for t in trials:
@@ -50,6 +51,8 @@ class Ledger:
 
     def end(self, trial, status: Status) -> None:
         self.ended[trial.trial_id] = status
+        if status == Status.ERROR:
+            self.errors[trial.trial_id] = trial_error(trial) or "no error file (see Tune's log above)"
 
     def status(self, trial_id: str, interrupted: bool) -> Status:
         """How a trial stands: as it ended, or (the sweep interrupted or not) interrupted / not started."""

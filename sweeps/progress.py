@@ -47,6 +47,14 @@ class Progress:
         elif time.time() - self.printed_at > 5:
             self.print()
 
+    def errored(self, trial):
+        """One line naming the trial and why it errored, under Tune's traceback of it."""
+        if self._bar is not None:
+            self._bar.clear()
+        req = self.ledger.request(trial.trial_id, trial.config)
+        reason = self.ledger.errors.get(trial.trial_id, "")
+        print(f"[{time.strftime('%H:%M:%S')}] trial {run_name(req.named())} errored: {reason}", flush=True)
+
     def update(self):
         """A trial reported or ended: the plain line (at most every 5 s and at each end), or the bar."""
         if not self.bar_on:
@@ -112,6 +120,7 @@ def progress_callback(progress: Progress):
 
         def on_trial_error(self, iteration, trials, trial, **info):
             if trial.trial_id not in progress.ledger.faulted:
+                progress.errored(trial)
                 progress.update()
 
     return ProgressPrinter()

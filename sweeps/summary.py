@@ -31,7 +31,8 @@ def summary(spec: SweepSpec, ledger: Ledger, interrupted: bool) -> dict:
         last = t.get("last") or {}
         rows.append({"trial_id": trial_id, "status": ledger.status(trial_id, interrupted),
                      spec.metric: last.get(spec.metric), "evaluation": last.get(Result.EVALUATION),
-                     "step": last.get(Result.STEP), "swept": ledger.request(trial_id).swept})
+                     "step": last.get(Result.STEP), "swept": ledger.request(trial_id).swept,
+                     **({"error": ledger.errors[trial_id]} if trial_id in ledger.errors else {})})
 
     def key(row):
         v = row[spec.metric]
@@ -71,6 +72,8 @@ def format_summary(summary: dict, spec: SweepSpec) -> str:
         where = f"eval {row['evaluation']}" if row.get("evaluation") else ""
         swept = ", ".join(f"{k}={v}" for k, v in row["swept"].items())
         lines.append(f"{i:3d}. {metric} {shown:>8}  {row['status']:<13} {where:<8} {swept}")
+        if row.get("error"):
+            lines.append(f"       why: {row['error']}")
     factors = [p.key for p in spec.parameters]
     rows = [{**levels(spec, row["swept"]), "status": row["status"], metric: row[metric]} for row in summary["trials"]]
     if not rows:

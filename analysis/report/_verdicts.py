@@ -145,11 +145,12 @@ def collapse_tables(page: Page, fit, metric: str, factors: list[str]) -> None:
                         "the bad side of its configuration's other runs (z: its externally studentized residual; "
                         "flagged at a Bonferroni-corrected one-sided 1%). See stats/collapse.py.</p>")
     rates = fit.failure_rates.copy()
-    for i, p in enumerate(factors):
-        rates.insert(i, p, [level_label(k[i]) for k in rates["key"]])
+    keyed = [p for p in factors if p in rates]  # the factors with two or more levels among the runs
+    for p in keyed:
+        rates[p] = rates[p].map(level_label)
     rates["rate [95% CI]"] = [f"{r.rate:.0%} [{r.low:.0%}, {r.high:.0%}]" for r in rates.itertuples()]
     page.add_table("failure_rates", "Collapse rate by configuration", rates.drop(columns=["key"]),
-                   shown=rates[[*factors, "collapsed", "runs", "rate [95% CI]"]],
+                   shown=rates[[*keyed, "collapsed", "runs", "rate [95% CI]"]],
                    note="<p>Collapsed runs out of every run of the configuration, diverged ones included, with a "
                         "Clopper-Pearson 95% interval.</p>")
     if fit.failures:

@@ -31,8 +31,8 @@ from gan.config import Config, DataConfig, flatten
 from gan.data import dataset_info, locate_dataset, planned_size
 from gan.sampling import GENERATOR_ARTIFACT, save_generator
 from record.status import Status
-from record.names import (GIT_COMMIT, LAST_EVALUATION, NODE, PARENT, ROLE, ROLE_TRIAL, SEED, STATUS, SWEEP_ID, SWEPT,
-                          SWEPT_PARAM, TRIAL_ID, Result, RunStatus, run_name)
+from record.names import (ERROR, GIT_COMMIT, LAST_EVALUATION, NODE, PARENT, ROLE, ROLE_TRIAL, SEED, STATUS, SWEEP_ID,
+                          SWEPT, SWEPT_PARAM, TRIAL_ID, Result, RunStatus, run_name)
 from sweeps.contract import CHECKPOINT_FILE, GRID_PREFIX
 from sweeps.ledger import Ledger
 from sweeps.tracking.journal import Journal
@@ -196,8 +196,10 @@ class MLflowTracker(Callback):
         """End the run of a trial Tune ended, with the status the ledger gave it."""
         self._open(trial)
         last = self.ledger.last(trial)
+        error = self.ledger.errors.get(trial.trial_id)
         self._tags(trial, **{STATUS: self.ledger.ended[trial.trial_id],
-                             LAST_EVALUATION: str(int(last.get(Result.EVALUATION, 0)))})
+                             LAST_EVALUATION: str(int(last.get(Result.EVALUATION, 0))),
+                             **({ERROR: error} if error else {})})
         ckpt = self._checkpoints.get(trial.trial_id)
         own = self.ledger.request(trial.trial_id, trial.config).trainable is not None  # its checkpoint is its own
         if ckpt and not own and Path(ckpt, CHECKPOINT_FILE).is_file():

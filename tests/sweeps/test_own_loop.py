@@ -144,3 +144,52 @@ def test_a_labs_own_loop_is_swept_killed_resumed_and_reported(lab, local_ray):
         expected = None  # unequal seeds, one variance: HC2 with Bell-McCaffrey df (tests/stats/test_fit.py)
     if expected is not None:
         assert width["p"] == pytest.approx(expected, rel=1e-6)
+
+
+FAILING_LAB = """\
+def run(config, reporter):
+    if config["kind"] == "nan":
+        reporter.report(step=1, fid=float("nan"))
+    elif config["kind"] == "missing":
+        reporter.report(step=1, loss=1.0)
+    elif config["kind"] == "raises":
+        raise ValueError(f"the lab's loop failed on purpose at seed {config['seed']}")
+    else:
+        reporter.report(step=1, fid=100.0 + config["seed"])
+"""
+
+
+def test_an_errored_trial_says_why_in_the_console_the_summary_mlflow_and_the_report(tmp_path, local_ray):
+    """A function that never reports the metric, and one that raises: each trial's reason (its exception, read
+    from Tune's error file) is printed when it errors, under its rank in the summary, in summary.json, as the
+    MLflow run's `error` tag and in the report's ranking; a diverged trial is not called an error."""
+    lab = tmp_path / "badlab"
+    (lab / "blab").mkdir(parents=True)
+    (lab / "blab" / "__init__.py").write_text("")
+    (lab / "blab" / "f.py").write_text(FAILING_LAB)
+    (lab / "spec.yaml").write_text("name: badlab\ntrainable: {function: blab.f:run, evaluations: 1}\n"
+                                   "config: {kind: ok}\nparameters:\n  kind: {values: [ok, nan, missing, raises]}\n"
+                                   "metric: fid\nseeds: [0]\nmax_failures: 0\nresources: {cpus: 1}\n")
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "sweeps.run", str(lab / "spec.yaml"), "--out", str(out)], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    missing = "OwnTrialError: a report has no `fid`, the sweep's metric (it has: loss)."
+    raised = "ValueError: the lab's loop failed on purpose at seed 0"
+    assert f"errored: {missing}" in done.stdout and f"errored: {raised}" in done.stdout
+    ranked = done.stdout.split("runs ranked by fid")[1]
+    assert f"error                  kind=missing, train.seed=0\n       why: {missing}" in ranked
+    assert f"kind=raises, train.seed=0\n       why: {raised}" in ranked
+    assert "diverged" in ranked and ranked.count("why:") == 2  # the NaN run diverged: no error to explain
+    (sweep_dir,) = (out / "sweeps").glob("badlab-*")
+    summary = json.loads((sweep_dir / "summary.json").read_text())
+    assert sorted(r["error"] for r in summary["trials"] if "error" in r) == sorted([missing, raised])
+    client, runs = trial_runs(f"sqlite:///{out / 'mlflow.db'}", "badlab")
+    tags = {r.data.params["kind"]: r.data.tags for r in runs}
+    assert tags["missing"]["error"] == missing and tags["raises"]["error"] == raised
+    assert "error" not in tags["ok"] and "error" not in tags["nan"]
+    report = subprocess.run([sys.executable, "-m", "analysis.report", str(sweep_dir)], cwd=REPO,
+                            capture_output=True, text=True, timeout=600)
+    assert report.returncode == 0, report.stderr[-3000:]
+    ranking = pd.read_csv(sweep_dir / "report" / "ranking.csv")
+    assert set(ranking.loc[ranking["status"] == "error", "error"]) == {missing, raised}
