@@ -46,7 +46,7 @@ from record.names import (
     by_role,
 )
 
-__all__ = ["BUDGET", "Sweep", "SweepNotFound", "budget_plan", "download_artifact", "load_sweep", "resolve_target"]
+__all__ = ["BUDGET", "PRECISION", "Sweep", "SweepNotFound", "budget_plan", "download_artifact", "load_sweep", "resolve_target"]
 
 # every evaluation output of the metric registry, the `evaluation` counter and the training curves
 HISTORY_METRICS = (*OUTPUTS, EVALUATION, *TRAINING_CURVES)
@@ -194,6 +194,9 @@ def _find_sweep(client, tracking_uri: str, experiment: str, parent: str | None) 
 _RUN_COLUMNS = ("run_id", TRIAL_ID, "status", "run_name", NODE, LAST_EVALUATION, "last_step", Result.WALL_TIME, ERROR)
 
 
+PRECISION = "train.precision"
+
+
 def _trial_rows(client, runs, metric: str, mode: str, history_metrics) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per trial run (its params typed as they were logged, its last and best metrics), and the
     histories of `history_metrics` in long form."""
@@ -207,6 +210,8 @@ def _trial_rows(client, runs, metric: str, mode: str, history_metrics) -> tuple[
                Result.WALL_TIME: data.metrics.get(Result.WALL_TIME), ERROR: tags.get(ERROR, "")}
         row.update({k: _cell(typed.decode(v)) for k, v in data.params.items()})
         row.update(data.metrics)
+        if row.get(PRECISION) == "auto" and Result.TRAINED_BF16 in row:  # as it resolved on the trial's machine
+            row[PRECISION] = "bf16" if row[Result.TRAINED_BF16] else "fp32"
         for name in history_metrics:
             if name not in data.metrics:
                 continue

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from machine import cpu_model  # benchmarks/, the script's own folder
 from gan import Config, Trainer
 from gan.config import DataConfig
 from gan.metrics import EvalConfig, Evaluator, bootstrap_fid
@@ -107,6 +108,7 @@ def main() -> None:
     p.add_argument("--train-iterations", type=int, default=500)
     p.add_argument("--rounds", type=int, default=3)
     args = p.parse_args()
+    print(f"CPU: {cpu_model()}", flush=True)
     data = DataConfig(name="fashion_mnist")
     if args.levers:
         return levers(args, data, ("fid", "kid", "precision_recall"))

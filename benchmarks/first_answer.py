@@ -20,24 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import cpu_model  # benchmarks/, the script's own folder
+
 REPO = Path(__file__).resolve().parents[1]
 SPEC = REPO / "search_spaces" / "hidden_dims.yaml"
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=30).stdout
-    except OSError:
-        return "unknown (no lscpu)"
-    found = re.search(r"^Model name:\s*(.+)$", out, re.M)
-    flags = re.search(r"^Flags:\s*(.+)$", out, re.M)
-    kind = ""
-    if flags:
-        f = flags.group(1).split()
-        kind = " (" + ", ".join(x for x, present in (("AVX-512", "avx512f" in f), ("AMX", "amx_tile" in f),
-                                                      ("bf16", "avx512_bf16" in f), ("AVX2 only", "avx512f" not in f))
-                                if present) + ")"
-    return (found.group(1).strip() if found else "unknown") + kind + f", {os.cpu_count()} CPUs"
 
 
 def timed(cmd: list[str], env: dict, log: Path) -> tuple[float, str]:

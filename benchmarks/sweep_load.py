@@ -30,6 +30,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from machine import cpu_model  # benchmarks/, the script's own folder
+
 REPO = Path(__file__).resolve().parents[1]
 CONCURRENT = 2  # trials at once: one CPU each on this 2-core machine
 LEARNING_RATES = [0.0001, 0.0002, 0.0003, 0.0005, 0.0008, 0.001, 0.002, 0.003]
@@ -125,6 +127,7 @@ def main() -> None:
     p.add_argument("--snapshots", nargs="+", default=["auto"],
                    help="Tune's snapshot periods to run each size under (TUNE_GLOBAL_CHECKPOINT_S)")
     args = p.parse_args()
+    print(f"CPU: {cpu_model()}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         server, uri = start_server(folder)

@@ -16,6 +16,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from machine import cpu_model  # benchmarks/, the script's own folder
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -54,6 +56,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--iterations", type=int, default=300)
     args = p.parse_args()
+    print(f"CPU: {cpu_model()}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         spec_file = Path(tmp) / "overhead.yaml"
         spec_file.write_text(spec_text(args.iterations))

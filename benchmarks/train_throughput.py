@@ -29,6 +29,7 @@ import torch.nn.functional as F
 import torchvision
 import torchvision.transforms as T
 
+from machine import cpu_model  # benchmarks/, the script's own folder
 from gan import Config, Trainer
 from gan.data import DATASETS, locate_dataset
 
@@ -85,7 +86,8 @@ def gansweep_loop(trainer: Trainer, iterations: int) -> float:
 LEVERS = {"fp32": ("fp32", False, False), "bf16": ("bf16", False, False), "channels_last": ("fp32", True, False),
           "channels_last + bf16": ("bf16", True, False), "compiled": ("fp32", False, True),
           "compiled + channels_last + bf16": ("bf16", True, True),
-          "channels_last + fp16": ("fp16", True, False)}  # fp16 is made for CUDA's units; on CPU it shows its cost
+          "channels_last + fp16": ("fp16", True, False),  # fp16 is made for CUDA's units; on CPU it shows its cost
+          "auto": ("auto", "auto", False)}  # what `auto` picks on this machine (gan.numerics)
 SHAPES = (
     (32, 32),
     (64, 64),
@@ -136,8 +138,11 @@ def lever_table(steps: int, rounds: int, device: str) -> None:
     best = best_rates(trainers, steps, rounds)
     dev = next(iter(trainers.values())).device
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
+    auto = next(t for (_, _, lv), t in trainers.items() if lv == "auto")
+    print(f"CPU: {cpu_model()}")
     print(f"device {name}, {torch.get_num_threads()} thread(s); DCGAN, BCE, latent 100, Fashion-MNIST; "
-          f"best of {rounds} rounds of {steps} steps after 5 warm-up steps")
+          f"best of {rounds} rounds of {steps} steps after 5 warm-up steps; auto here: precision {auto.precision}, "
+          f"channels_last {auto.channels_last}")
     print("| G/D width, batch | " + " | ".join(LEVERS) + " |")
     print("|---|" + "---|" * len(LEVERS))
     for w, b in SHAPES:

@@ -196,7 +196,8 @@ PRECISIONS = ("fp32", "bf16")  # evaluation.precision
 TRAIN_PRECISIONS = (
     *PRECISIONS,
     "fp16",
-)  # train.precision: fp16 trains with a gradient scaler (made for CUDA's fp16 units)
+    "auto",
+)  # train.precision: fp16 trains with a gradient scaler (made for CUDA's fp16 units); auto: gan.numerics
 
 
 @dataclass(frozen=True)
@@ -215,9 +216,11 @@ class TrainConfig:
     grid_columns: int = 8  # samples per row of the saved sample grid (one row per class when conditional)
     # fp32 (the studies'); bf16: forward passes and losses under bf16 autocast, weights and optimizer state in
     # fp32; fp16: the same under fp16 autocast, with the losses scaled by a gradient scaler (for CUDA; on a CPU
-    # without fp16 arithmetic it runs, but for trying a spec only: 12 to 33x slower than fp32 here)
+    # without fp16 arithmetic it runs, but for trying a spec only: 12 to 33x slower than fp32 here); auto: bf16 where
+    # the hardware multiplies bf16 natively (AVX-512 BF16 or AMX, a bf16 GPU), else fp32 (gan.numerics)
     precision: str = "fp32"
-    # conv weights and batches in channels-last memory layout; auto = on for convolutional architectures
+    # conv weights and batches in channels-last memory layout; auto = on for convolutional architectures on a GPU or
+    # an AVX-512 CPU (gan.numerics)
     channels_last: bool | str = False
     # torch.compile G and D for the training steps, once per trial; the compiling is timed apart (compile_time_s)
     compile: bool = False

@@ -25,7 +25,7 @@ from gan.config import Config, ConfigError, flatten
 from gan.data import Batches, ImageData, load_dataset
 from gan.losses import build_loss, generator_terms
 from gan.models import build_models
-from gan.numerics import autocast, use_channels_last
+from gan.numerics import autocast, resolve_precision, use_channels_last
 from gan.sampling import Sampler
 from record.status import Status
 
@@ -100,7 +100,9 @@ class Trainer:
         self.G, self.D = build_models(
             cfg.model, channels=channels, image_size=size, num_classes=info.num_classes, critic=self.loss.critic
         )
-        self.channels_last = use_channels_last(cfg.train.channels_last, self.G, self.D)
+        # the levers as they run on this device (`auto` resolved for its hardware, gan.numerics)
+        self.precision = resolve_precision(cfg.train.precision, self.device)
+        self.channels_last = use_channels_last(cfg.train.channels_last, self.G, self.D, device=self.device)
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
         self.G.to(self.device, memory_format=layout)
         self.D.to(self.device, memory_format=layout)
@@ -114,7 +116,7 @@ class Trainer:
         self.opt_d = self._optimizer(self.D, cfg.optim.d_lr, cfg.optim.d_betas)
         # fp16's loss scaling, one scaler per optimizer (each step skips when its gradients overflow); under
         # fp32 and bf16 they are disabled and pass the losses and steps through unchanged
-        fp16 = cfg.train.precision == "fp16"
+        fp16 = self.precision == "fp16"
         self.scale_g = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.scale_d = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.g_terms = generator_terms(cfg, self.device)  # extra generator objectives (classifier guidance)
@@ -153,7 +155,7 @@ class Trainer:
 
     def autocast(self):
         """The forward passes' and losses' precision (train.precision): bf16 or fp16 autocast, or fp32 as written."""
-        return autocast(self.config.train.precision, self.device.type)
+        return autocast(self.precision, self.device.type)
 
     def train_step(self) -> dict[str, torch.Tensor]:
         """One generator update after n_critic discriminator updates. Returns detached scalar tensors.
@@ -255,6 +257,8 @@ class Trainer:
             last[Result.WALL_TIME] = self.wall_time
             if self.compile_time_s is not None:
                 last[Result.COMPILE_TIME] = self.compile_time_s
+            if self.config.train.precision == "auto":
+                last[Result.TRAINED_BF16] = float(self.precision == "bf16")
             grid = None
             if self.out_dir is not None and not diverged:
                 grid = self.save_grid(self.out_dir / "samples" / f"step_{self.step:07d}.png")
@@ -275,6 +279,7 @@ class Trainer:
             "step": self.step,
             "wall_time": self.wall_time,
             "config": self.config.to_dict(),
+            "precision": self.precision,  # as it resolved here (train.precision: auto)
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
             "opt_g": self.opt_g.state_dict(),
@@ -289,6 +294,8 @@ class Trainer:
 
     def load_state_dict(self, state: dict) -> None:
         _check_same_config(state["config"], self.config)
+        # a run goes on at the precision it started at: `auto` may resolve otherwise on this machine
+        self.precision = state.get("precision", self.precision)
         self.step = int(state["step"])
         self.wall_time = float(state["wall_time"])
         self.G.load_state_dict(state["G"])

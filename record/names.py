@@ -77,6 +77,8 @@ class Result:
     TOTAL_STEPS = "total_steps"
     WALL_TIME = "wall_time_s"  # seconds of training so far, compiling left out
     COMPILE_TIME = "compile_time_s"  # seconds torch.compile took, for a compiled trainer
+    # `train.precision: auto` as it resolved on the trial's machine: 1.0 bf16, 0.0 fp32 (only for auto)
+    TRAINED_BF16 = "trained_bf16"
     IS_FINAL = "is_final"  # 1.0 on the run's last evaluation (its whole budget trained)
     DIVERGED = "diverged"  # 1.0 when a loss became NaN or inf; the metric is then the worst value
     FLAGS = (IS_FINAL, DIVERGED)  # bookkeeping, not metrics

@@ -63,7 +63,7 @@ def plan(spec: SweepSpec) -> str:
     else:
         train = spec.base.train
         lines.append(f"training numerics: precision {train.precision}, channels_last {train.channels_last}, "
-                     f"compile {train.compile}")
+                     f"compile {train.compile}" + _auto_levers(train))
         ev = spec.evaluation
         lines.append(
             f"evaluation: {ev.extractor} extractor in {ev.precision}, metrics {list(ev.metrics)}, {ev.num_samples} "
@@ -171,3 +171,18 @@ def sweep_note(spec: SweepSpec) -> str:
             f"child runs are named by their swept values.\n\nFactors:\n{factors or '- none (the base config)'}\n\n"
             f"Seeds: {', '.join(map(str, spec.seeds))}; method: {spec.method}; scale: {spec.scale or 'full'}. "
             "The report (`python -m analysis.report`) compares them with intervals over seeds.")
+
+
+def _auto_levers(train) -> str:
+    """What `auto` levers resolve to on this machine's CPU (each trial resolves them on the machine it runs on)."""
+    if "auto" not in (train.precision, train.channels_last):
+        return ""
+    from gan.numerics import native_bf16_cpu, resolve_precision, wide_vector_cpu
+
+    picked = []
+    if train.precision == "auto":
+        picked.append(f"precision {resolve_precision('auto', 'cpu')} (native bf16: {native_bf16_cpu()})")
+    if train.channels_last == "auto":
+        picked.append(f"channels_last {wide_vector_cpu()} for convolutional networks (AVX-512: {wide_vector_cpu()})")
+    return ("; auto on this machine's CPU: " + ", ".join(picked)
+            + " (each trial picks on the machine it runs on; a GPU takes bf16 where supported and channels_last)")

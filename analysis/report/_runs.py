@@ -8,7 +8,7 @@ import math
 import pandas as pd
 
 from analysis import plots
-from analysis.load import Sweep
+from analysis.load import PRECISION, Sweep
 from analysis.report._page import Page
 from analysis.tables import ranking, summary_table
 from record.metrics import OUTPUTS
@@ -18,8 +18,6 @@ from record.status import Status
 # every registry output that ranks runs, then the training time
 SUMMARY_METRICS = [name for name, out in OUTPUTS.items() if out.direction] + [Result.WALL_TIME, Result.COMPILE_TIME]
 
-
-PRECISION = "train.precision"
 
 
 def reduced_precisions(trials: pd.DataFrame) -> list[str]:

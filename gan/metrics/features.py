@@ -124,7 +124,7 @@ def _build_domain(*, classifier: ClassifierSpec, device: torch.device, precision
     )
     # channels-last: the same arithmetic in another order (features agree to float rounding); the features of
     # 10k samples took 0.72 s against 1.13 s contiguous here (benchmarks/eval_cost.py --levers)
-    layout = torch.channels_last if use_channels_last("auto", module.net) else torch.contiguous_format
+    layout = torch.channels_last if use_channels_last("auto", module.net, device=device) else torch.contiguous_format
     module = module.to(device, memory_format=layout)
     return Extractor(
         name="domain", module=module, key=_key(f"domain-{classifier.key()}", precision), feature_layer="features",
