@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-import torchvision.utils as vutils
 from torch import nn
 
 from record.files import atomic_path
@@ -213,6 +212,9 @@ class Trainer:
         with self.sampler.mode():
             images = self.G(self.fixed_noise, self.fixed_labels if self.conditional else None)
         x = (images + 1) / 2 if self.pixel_range == "tanh" else images
+        import torchvision.utils as vutils  # here: importing torchvision takes about a second, which checking a
+        # spec's config (this package's import) should not pay
+
         vutils.save_image(x.clamp(0, 1).cpu(), path, nrow=self.config.train.grid_columns, padding=2)
         return path
 

@@ -17,69 +17,37 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import torch
-import torch_fidelity
-from torch_fidelity.feature_extractor_base import FeatureExtractorBase
-from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
-from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
-from torch_fidelity.utils import create_feature_extractor
 
 from record.errors import GansweepError
 from gan._registry import Registry
-from gan.data import scale_pixels
-from gan.metrics.classifier import ClassifierSpec, DomainClassifier, _cache_path, load_or_train_classifier
+from gan.metrics.classifier import ClassifierSpec, _cache_path, load_or_train_classifier
 from gan.numerics import autocast, use_channels_last
+
+if TYPE_CHECKING:  # torch-fidelity takes about a second to import (it loads torchvision): it is imported on use
+    from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
 __all__ = ["EXTRACTORS", "Extractor", "InceptionWeightsMissing", "build_extractor", "inception_weights_path"]
 
-DOMAIN_TF_NAME = "gansweep-domain"  # name under which torch-fidelity knows the domain classifier
 INCEPTION_TF_NAME = "inception-v3-compat"
-INCEPTION_FILE = URL_INCEPTION_V3.rsplit("/", 1)[-1]
+
+
+def inception_url() -> str:
+    """Where torch-fidelity downloads the FID Inception-v3 weights from."""
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
+    return URL_INCEPTION_V3
+
+
+def inception_file() -> str:
+    """The weights file's name, as torch's hub cache keeps it."""
+    return inception_url().rsplit("/", 1)[-1]
 
 
 class InceptionWeightsMissing(GansweepError, FileNotFoundError):
     """No Inception weights on this machine and no way to download them."""
-
-
-class DomainFeatureExtractor(FeatureExtractorBase):
-    """torch-fidelity wrapper of a cached DomainClassifier; takes uint8 (B, C, H, W) like every extractor."""
-
-    def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
-        super().__init__(name, features_list)
-        if feature_extractor_weights_path is None:
-            raise ValueError(
-                "The domain feature extractor needs `feature_extractor_weights_path` (a trained classifier)."
-            )
-        blob = torch.load(feature_extractor_weights_path, map_location="cpu", weights_only=True)
-        self.net = DomainClassifier(blob["channels"], blob["num_classes"])
-        self.net.load_state_dict(blob["state"])
-        self.net.eval().requires_grad_(False)
-
-    @staticmethod
-    def get_provided_features_list():
-        return "features", "logits"
-
-    @staticmethod
-    def get_default_feature_layer_for_metric(metric):
-        return "logits" if metric == "isc" else "features"
-
-    @staticmethod
-    def can_be_compiled():
-        return False
-
-    @staticmethod
-    def get_dummy_input_for_compile():
-        return torch.zeros(1, 1, 28, 28, dtype=torch.uint8)
-
-    def forward(self, x):
-        assert x.dtype == torch.uint8 and x.dim() == 4, (x.dtype, x.shape)
-        features, logits = self.net.forward_features(scale_pixels(x, "tanh"))
-        out = {"features": features, "logits": logits}
-        return tuple(out[name] for name in self.features_list)
-
-
-if DOMAIN_TF_NAME not in FEATURE_EXTRACTORS_REGISTRY:  # re-imports (e.g. importlib reload) must not fail
-    torch_fidelity.register_feature_extractor(DOMAIN_TF_NAME, DomainFeatureExtractor)
 
 
 @dataclass
@@ -87,7 +55,7 @@ class Extractor:
     """A torch-fidelity feature extractor plus what is needed to cache statistics computed with it."""
 
     name: str  # `domain` or `inception`
-    module: FeatureExtractorBase
+    module: FeatureExtractorBase  # torch-fidelity's
     key: str  # identifies the exact weights, for caches of real-data features
     feature_layer: str  # layer for FID, KID and precision/recall
     logits_layer: str  # layer for the Inception Score
@@ -117,6 +85,10 @@ EXTRACTORS: Registry = Registry("feature extractor")
 
 @EXTRACTORS.register("domain")
 def _build_domain(*, classifier: ClassifierSpec, device: torch.device, precision: str = "fp32", **_) -> Extractor:
+    from torch_fidelity.utils import create_feature_extractor
+
+    from gan.metrics.domain_extractor import DOMAIN_TF_NAME  # registers it with torch-fidelity
+
     _, acc, _ = load_or_train_classifier(classifier, device="cpu")
     path = _cache_path(classifier)
     module = create_feature_extractor(
@@ -147,7 +119,7 @@ def inception_weights_path(configured: str | None) -> Path | None:
                 raise InceptionWeightsMissing(f"Inception weights file {path} (from `inception_weights` or "
                                               "$GANSWEEP_INCEPTION_WEIGHTS) does not exist.")
             return path
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / inception_file()
     return cached if cached.is_file() else None
 
 
@@ -162,6 +134,8 @@ def _file_key(path: Path) -> str:
 @EXTRACTORS.register("inception")
 def _build_inception(*, inception_weights: str | None = None, device: torch.device, precision: str = "fp32",
                      **_) -> Extractor:
+    from torch_fidelity.utils import create_feature_extractor
+
     path = inception_weights_path(inception_weights)
     try:
         with tempfile.TemporaryDirectory(prefix="gansweep-inception-") as private:
@@ -170,7 +144,7 @@ def _build_inception(*, inception_weights: str | None = None, device: torch.devi
                 # torch-fidelity unpickles the file it is given with weights_only=False. It gets a copy that holds
                 # only the tensors read here with weights_only=True, in a folder of this process: never the
                 # user's file, which could change between a check and its load.
-                weights = Path(private) / INCEPTION_FILE
+                weights = Path(private) / inception_file()
                 torch.save(torch.load(path, map_location="cpu", weights_only=True), weights)
             module = create_feature_extractor(
                 INCEPTION_TF_NAME, ["2048", "logits_unbiased"], cuda=False,
@@ -180,11 +154,11 @@ def _build_inception(*, inception_weights: str | None = None, device: torch.devi
         if path is not None:
             raise
         raise InceptionWeightsMissing(
-            f"Could not get the FID Inception-v3 weights ({type(e).__name__}: {e}). Download {URL_INCEPTION_V3} "
+            f"Could not get the FID Inception-v3 weights ({type(e).__name__}: {e}). Download {inception_url()} "
             f"on a machine with network access and point `evaluation.inception_weights` (or "
             f"$GANSWEEP_INCEPTION_WEIGHTS) at it, or copy it to {Path(torch.hub.get_dir()) / 'checkpoints'}."
         ) from e
-    key = f"inception-{_file_key(path)}" if path else f"inception-{INCEPTION_FILE}"
+    key = f"inception-{_file_key(path)}" if path else f"inception-{inception_file()}"
     return Extractor(
         name="inception", module=module.to(device), key=_key(key, precision), feature_layer="2048",
         logits_layer="logits_unbiased", batch_size=64, channels=3, device=device, precision=precision,

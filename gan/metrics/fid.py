@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
-from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 
 from gan.metrics.registry import FID, FID_STD, register_metric
 
@@ -19,6 +18,8 @@ __all__ = ["bootstrap_fid", "frechet_distance"]
 
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     """Fréchet distance between two Gaussians, through torch-fidelity's implementation."""
+    from torch_fidelity.metric_fid import fid_statistics_to_metric  # torch-fidelity loads in about 1 s: on use
+
     return fid_statistics_to_metric({"mu": mu1, "sigma": sigma1}, {"mu": mu2, "sigma": sigma2}, verbose=False)[
         "frechet_inception_distance"
     ]
@@ -51,6 +52,8 @@ def bootstrap_fid(features: torch.Tensor, real: RealReference, resamples: int, s
 
 @register_metric("fid")
 def _fid(ctx: EvalContext) -> dict[str, float]:
+    from torch_fidelity.metric_fid import fid_features_to_statistics
+
     stats = fid_features_to_statistics(ctx.features["features"])
     out = {FID: frechet_distance(stats["mu"], stats["sigma"], ctx.real.mu, ctx.real.sigma)}
     cfg = ctx.evaluator.config

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from torch_fidelity.metric_isc import isc_features_to_metric
 
 from gan.metrics.registry import IS, IS_STD, register_metric
 
@@ -17,5 +16,7 @@ __all__: list[str] = []  # the registered metric `is` is the interface
 
 @register_metric("is")
 def _is(ctx: EvalContext) -> dict[str, float]:
+    from torch_fidelity.metric_isc import isc_features_to_metric  # torch-fidelity loads in about 1 s: on use
+
     out = isc_features_to_metric(ctx.features["logits"], splits=10, rng_seed=ctx.evaluator.config.seed)
     return {IS: out["inception_score_mean"], IS_STD: out["inception_score_std"]}

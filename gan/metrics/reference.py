@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch_fidelity.metric_fid import fid_features_to_statistics
 
 from record.files import atomic_path
 from gan.config import DataConfig
@@ -123,6 +122,8 @@ def load_real_reference(extractor: Extractor, data_cfg: DataConfig, n: int, seed
         except Exception:  # noqa: BLE001 (a cache file unreadable for any reason is recomputed, never trusted)
             pass  # recomputed and overwritten below
     out = extractor(images)
+    from torch_fidelity.metric_fid import fid_features_to_statistics  # torch-fidelity loads in about 1 s: on use
+
     stats = fid_features_to_statistics(out["features"])
     blob = {
         "features": out["features"], "logits": out["logits"], "mu": torch.from_numpy(stats["mu"]),

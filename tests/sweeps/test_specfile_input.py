@@ -84,3 +84,16 @@ def test_a_spec_wrong_as_yaml_is_refused_before_torch_ray_or_mlflow_is_imported(
         done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, (name, done.stderr[-2000:])
         assert done.stderr.startswith(f"error: {tmp_path / name}"), done.stderr
+
+
+def test_a_config_error_is_refused_with_torch_alone_of_the_heavy_imports(tmp_path):
+    """A wrong value in the training config needs the config's own checks (torch), not torch-fidelity and the
+    torchvision it loads (about a second), Ray or MLflow."""
+    (tmp_path / "bad.yaml").write_text(GOOD.replace("model: {", "model: {g_width: -3, ", 1))
+    probe = ("import sys\nfrom sweeps.cli import main\n"
+             f"rc = main([{str(tmp_path / 'bad.yaml')!r}])\n"
+             "heavy = sorted(m for m in ('torch_fidelity', 'torchvision', 'ray', 'mlflow') if m in sys.modules)\n"
+             "assert rc == 2 and not heavy and 'torch' in sys.modules, (rc, heavy)\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "`model.g_width` is -3" in done.stderr, done.stderr
