@@ -46,7 +46,8 @@ from record.names import (
     by_role,
 )
 
-__all__ = ["BUDGET", "PRECISION", "Sweep", "SweepNotFound", "budget_plan", "download_artifact", "load_sweep", "resolve_target"]
+__all__ = ["BUDGET", "PRECISION", "Sweep", "SweepNotFound", "budget_plan", "download_artifact", "load_sweep",
+           "resolve_target"]
 
 # every evaluation output of the metric registry, the `evaluation` counter and the training curves
 HISTORY_METRICS = (*OUTPUTS, EVALUATION, *TRAINING_CURVES)
@@ -258,7 +259,6 @@ def _swept_columns(trials: pd.DataFrame, design: SweepDesign | None, order: list
             swept.append(BUDGET)
             baselines[BUDGET] = design.budget["hold"][0]
     return swept, baselines
-
 
 
 def budget_plan(row) -> str:

@@ -53,6 +53,8 @@ def ranking(trials: pd.DataFrame, metric: str, mode: str, params: list[str]) -> 
             + [f"best_{metric}"] * (f"best_{metric}" in trials) + params + ["train.seed"] * ("train.seed" in trials)
             + [ERROR] * bool(ERROR in trials and trials[ERROR].fillna("").astype(bool).any()))
     table = trials[[c for c in dict.fromkeys(cols) if c in trials]].copy()
+    if ERROR in table:  # the reason stays with the trials that ended in error (a retried one may have finished)
+        table[ERROR] = table[ERROR].where(table["status"] == Status.ERROR, "")
     finite = table[metric].map(lambda v: isinstance(v, (int, float)) and math.isfinite(v)) if metric in table else False
     table["_ok"] = finite & (table["status"] != Status.DIVERGED)
     table["_done"] = table["status"] == Status.COMPLETED

@@ -17,7 +17,7 @@ import dataclasses
 import math
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 from record.errors import GansweepError
@@ -80,6 +80,11 @@ class DataConfig:
     # the range real pixels are scaled to for training: auto = the generator's output range (model.output_activation);
     # -1..1 or 0..1 set it apart from the activation (a sigmoid generator against -1..1 data cannot draw black)
     pixel_range: str = "auto"
+
+    def images_key(self) -> dict:
+        """The fields that decide which images are read, for cache keys of what is computed from them (a
+        classifier, real statistics): all but `pixel_range`, which only scales them for training."""
+        return {k: v for k, v in asdict(self).items() if k != "pixel_range"}
 
     def __post_init__(self):
         _check_choice("data.name", self.name, DATASETS.names())

@@ -68,8 +68,9 @@ def resolve_precision(setting: str, device: torch.device | str) -> str:
     if setting != "auto":
         return setting
     device = torch.device(device)
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cuda":  # bf16 units, not emulation (which is_bf16_supported counts by default)
+        with torch.cuda.device(device):
+            return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp32"
     return "bf16" if device.type == "cpu" and native_bf16_cpu() else "fp32"
 
 

@@ -41,7 +41,7 @@ from stats.contrasts import ALPHA, Effect
 from stats.layout import DEFAULT_MIN_EFFECT, LOG, Layout, model_difference
 
 __all__ = ["AGREES", "CONTRADICTS", "NOT_COMPARABLE", "OPEN", "OUTCOMES", "SMALLER", "ClaimVerdict",
-           "NotTestable", "claim_contrast", "judge_claim"]
+           "NotTestable", "claim_contrast", "ends_weights", "judge_claim"]
 
 AGREES, CONTRADICTS, SMALLER, OPEN, NOT_COMPARABLE = (
     "agrees", "contradicts", "smaller than min_effect", "open", "not comparable")
@@ -83,9 +83,13 @@ def _find(layout: Layout, p: str, label: str):
 def claim_contrast(layout: Layout, claim: Claim) -> tuple[str, str, Any, Any, np.ndarray, str, list[str]]:
     """(kind, parameter, level, baseline, weights, how, averaged over) of the claim's contrast over the layout's
     configurations, as Layout.comparisons gives each of the report's; NotTestable when it cannot be formed."""
-    for p in (claim.parameter, claim.other, *(claim.at or ())):
+    for p in (claim.parameter, claim.other):
         if p is not None and p not in layout.params:
             raise NotTestable(f"{p} has one level among the finished runs")
+    at = {q: label for q, label in (claim.at or {}).items() if q in layout.params}
+    if at != (claim.at or {}):  # the finished runs cannot tell the setting the claim is made at from any other
+        raise NotTestable(", ".join(q for q in claim.at if q not in at) + " has one level among the finished runs")
+
     if claim.kind == LEVELS:
         level, against = _find(layout, claim.parameter, claim.level), _find(layout, claim.parameter, claim.against)
         if claim.at:
@@ -105,6 +109,12 @@ def claim_contrast(layout: Layout, claim: Claim) -> tuple[str, str, Any, Any, np
         raise NotTestable("an interaction needs every combination of the factors' levels")
     w, over = layout.interaction_weights(p, a, q, b)
     return "interaction", f"{p} x {q}", (a, b), (layout.baselines[p], layout.baselines[q]), w, "averaged", over
+
+
+def ends_weights(layout: Layout, claim: Claim, level, base) -> np.ndarray:
+    """Weights of `level` minus `base` of the claim's factor, at its `at` levels and averaged over the other
+    factors (a trend's two ends, whose means the report shows beside its estimate)."""
+    return _at_weights(layout, claim, {level: 1.0, base: -1.0})[0]
 
 
 def _at_weights(layout: Layout, claim: Claim, coefficients: dict) -> tuple[np.ndarray, list[str]]:

@@ -46,7 +46,7 @@ import pandas as pd
 import scipy.stats
 import statsmodels.api as sm
 
-from stats.claims import ClaimVerdict, NotTestable, claim_contrast, judge_claim, NOT_COMPARABLE
+from stats.claims import ClaimVerdict, NotTestable, claim_contrast, ends_weights, judge_claim, NOT_COMPARABLE
 from stats.collapse import FailureComparison, failure_comparisons, failure_rates, find_collapses
 from stats.layout import DEFAULT_MIN_EFFECT, LOG, RAW, Layout, bell_mccaffrey_df, model_difference, seeds_needed
 from stats.contrasts import (
@@ -202,11 +202,11 @@ def _claim_contrasts(claims, comparisons, fit, cov, groups, layout, tests, scale
             continue
         if same is None:
             same = _comparison(fit, cov, groups, layout, w, tests, kind, p, level, base, how, over, scale, means)
-            if c.kind == TREND:  # the two ends' means, averaged over the other factors
-                ends = [layout.effect_weights(p, level, base)[0]]
+            if c.kind == TREND:  # the two ends' means, at the claim's setting, averaged over the other factors
+                ends = ends_weights(layout, c, level, base)
                 back = math.exp if scale == LOG else (lambda v: v)
-                same.level_mean = back(float(np.clip(ends[0], 0, None) @ means))
-                same.baseline_mean = back(float(np.clip(-ends[0], 0, None) @ means))
+                same.level_mean = back(float(np.clip(ends, 0, None) @ means))
+                same.baseline_mean = back(float(np.clip(-ends, 0, None) @ means))
                 same.difference = same.level_mean - same.baseline_mean
             extra.append(same)
         tested.append((c, same, False))
@@ -261,6 +261,9 @@ def _judge(comparisons: list, mode: str, alpha: float, residual_var: float, min_
         for e, pa in zip(family, _holm([e.p for e in family])):
             e.p_adjusted = float(pa)
     for f in failures:
+        if not (f.runs_level and f.runs_baseline):  # a level none of whose runs ended (all errored): no rate
+            f.verdict = NO_DIFFERENCE
+            continue
         more = f.collapsed_level / f.runs_level > f.collapsed_baseline / f.runs_baseline
         f.verdict = (("collapses more often" if more else "collapses less often")
                      if math.isfinite(f.p_adjusted) and f.p_adjusted < alpha else NO_DIFFERENCE)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import os
 import re
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
@@ -81,20 +82,26 @@ def trial_storage_fault(trial) -> str | None:
     return lines[-1][lines[-1].index(STORAGE_FAULT):] if lines else None
 
 
-_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w]*\.)*(?P<name>[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Diverged)"
-                             r"\w*)(?:\((?P<cause>\w+)\))?: (?P<message>.+)$")
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*(?P<name>[A-Za-z_]\w*)(?:\((?P<cause>\w+)\))?: (?P<message>.+)$")
+_BARE_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*(?P<name>[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Expired))$")
+_FAILURE = "Failure # "  # the heading of each failure Tune appends to a trial's error file
 MAX_ERROR_CHARS = 300
 
 
 def trial_error(trial) -> str | None:
     """Why a Tune trial errored, in one line (`OwnTrialError: a report has no fid, ...`): the last exception
-    line of its error file (Tune's own, which holds the worker's traceback), or None where there is none."""
+    line of the last failure in its error file (Tune's own, which holds the worker's traceback and appends one
+    failure per try), or None where there is none."""
     path = getattr(trial, "error_file", None)
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            text = f.read(1 << 20) if path else ""
+        with open(path, "rb") as f:  # the end of it: the last failure
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - (1 << 20)))
+            text = f.read().decode("utf-8", errors="replace")
     except (OSError, TypeError):
         return None
+    if _FAILURE in text:
+        text = text[text.rindex(_FAILURE):].split("\n", 1)[-1]
     found = last = None
     for line in text.splitlines():
         if not line.strip() or line[:1] in (" ", "\t"):  # traceback frames and their source lines
@@ -103,6 +110,8 @@ def trial_error(trial) -> str | None:
         m = _EXCEPTION_LINE.match(last)
         if m:
             found = f"{m['cause'] or m['name']}: {m['message'].strip()}"
+        elif _BARE_EXCEPTION.match(last):
+            found = _BARE_EXCEPTION.match(last)["name"]
     found = found or last
     return found if found is None or len(found) <= MAX_ERROR_CHARS else found[:MAX_ERROR_CHARS - 3] + "..."
 

@@ -31,6 +31,8 @@ class Ledger:
     def step(self, trials) -> None:
         for t in trials:
             self.trials[t.trial_id] = {"state": t.status, "last": last_result(t), "config": t.config}
+            if t.status == "ERROR" and t.trial_id not in self.errors and t.trial_id not in self.faulted:
+                self.errors[t.trial_id] = trial_error(t) or "no error file"  # errored in an earlier session
 
     def result(self, trial, result: dict) -> None:
         self.trials.setdefault(trial.trial_id, {"config": trial.config}).update(state="RUNNING", last=dict(result))

@@ -19,11 +19,10 @@ from record.status import Status
 SUMMARY_METRICS = [name for name, out in OUTPUTS.items() if out.direction] + [Result.WALL_TIME, Result.COMPILE_TIME]
 
 
-
 def reduced_precisions(trials: pd.DataFrame) -> list[str]:
     """The precisions below fp32 that trials of the sweep trained in (bf16, fp16)."""
     seen = trials[PRECISION].dropna().unique().tolist() if PRECISION in trials else []
-    return sorted(str(v) for v in seen if v != "fp32")
+    return sorted(str(v) for v in seen if v not in ("fp32", "auto"))  # auto: a trial that never reported
 
 
 def run_tables(page: Page, trials: pd.DataFrame, metric: str, mode: str, factors: list[str]) -> None:

@@ -111,7 +111,9 @@ class ClassifierSpec:
         prints = {k: dataset_info(d).fingerprint for k, d in (("data", self.data), ("test_data", self.test_data))
                   if d is not None}
         content = {k: v for k, v in prints.items() if v}  # the user's files, where they define the dataset
-        payload = json.dumps({"v": _VERSION, **asdict(self), **({"content": content} if content else {})},
+        fields = {**asdict(self), "data": self.data.images_key(),
+                  "test_data": self.test_data.images_key() if self.test_data is not None else None}
+        payload = json.dumps({"v": _VERSION, **fields, **({"content": content} if content else {})},
                              sort_keys=True, default=str)
         return hashlib.md5(payload.encode()).hexdigest()
 
@@ -119,7 +121,7 @@ class ClassifierSpec:
 def default_spec(data_cfg: DataConfig, *, epochs: int | None = None, seed: int = 0) -> ClassifierSpec:
     """The classifier of a dataset: trained on its whole train split and tested on its test split; where
     only one split is present (e.g. the MNIST test digits alone), 20% of that split is held out instead."""
-    base = dataclasses.replace(data_cfg, dataset_fraction=1.0, num_images=None)
+    base = dataclasses.replace(data_cfg, dataset_fraction=1.0, num_images=None, pixel_range="auto")
     train, test = dataclasses.replace(base, split="train"), dataclasses.replace(base, split="test")
     try:  # only look for the files: every trial asks, decoding here would be wasted
         locate_dataset(train, dataset_info(train))

@@ -69,7 +69,8 @@ class Evaluator:
         if config.image_size is not None:  # the native size is spelled None, so caches are shared
             data = dataclasses.replace(data, image_size=None if config.image_size == self.info.image_size
                                        else config.image_size)
-        self.data_cfg = data
+        # scored from the uint8 images, whatever range training scaled them to: one classifier and one reference
+        self.data_cfg = data = dataclasses.replace(data, pixel_range="auto")
         self.conditional = conditional
         self.num_classes = self.info.num_classes
         self.device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else

@@ -6,7 +6,6 @@ and the bootstrap FID reuse across evaluations."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -98,7 +97,7 @@ def load_real_reference(extractor: Extractor, data_cfg: DataConfig, n: int, seed
     n = min(n, len(data))
     key_src = json.dumps(
         {
-            "data": dataclasses.asdict(data_cfg),
+            "data": data_cfg.images_key(),
             "source": data.source,
             "extractor": extractor.key,
             "n": n,

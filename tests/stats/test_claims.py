@@ -228,6 +228,10 @@ def test_a_claim_made_at_one_level_of_another_factor_uses_only_that_levels_confi
         (by["at-epochs"].effect.estimate + by["at-iterations"].effect.estimate) / 2, abs=1e-9)
     est, _ = contrast({"0.5/epochs": 1.0, "0.02/epochs": -1.0})
     assert by["0.5-at-epochs"].effect.estimate == pytest.approx(est, abs=1e-9)
+    # the means shown beside a trend at epochs are the ends' at epochs (geometric means of their seeds)
+    at_epochs = data[data["budget"] == "epochs"].groupby("fraction")["fid"].apply(lambda s: math.exp(np.log(s).mean()))
+    assert by["at-epochs"].effect.level_mean == pytest.approx(at_epochs[0.5], rel=1e-9)
+    assert by["at-epochs"].effect.baseline_mean == pytest.approx(at_epochs[0.02], rel=1e-9)
     # over three equally spaced levels the trend is the highest level against the lowest: the averaged trend is
     # the report's own effect of 0.5, and the trend at epochs the same test as 0.5 against 0.02 at epochs; so
     # the family grows by the two comparisons of their own (at epochs, at iterations), not by four
@@ -243,3 +247,8 @@ def test_a_claim_at_a_setting_no_run_reached_is_not_comparable():
         claim("at-64", kind="levels", parameter="g", level="32", against="8", expect="lower", at={"d": "64"})])
     (v,) = fit.claims
     assert v.outcome == NOT_COMPARABLE and "d = 64" in v.reason
+    one_d = trials_table({k: v for k, v in MAIN_JOB.items() if k[1] == 32}, ["g", "d"])
+    fit = fit_design(one_d, "fid", "min", ["g", "d"], {"g": 8, "d": 8}, claims=[
+        claim("at-32", kind="levels", parameter="g", level="32", against="8", expect="lower", at={"d": "32"})])
+    (v,) = fit.claims
+    assert v.outcome == NOT_COMPARABLE and v.reason == "d has one level among the finished runs"

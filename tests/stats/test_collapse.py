@@ -116,3 +116,16 @@ def test_a_second_collapse_is_reported_at_the_distance_it_was_flagged_at():
     found = find_collapses(y, keys, "min")
     assert found.flagged.tolist()[-2:] == [True, True] and found.flagged.sum() == 2
     assert (found.z.iloc[-2:] > 5).all(), found.z.iloc[-2:].tolist()
+
+
+def test_a_baseline_whose_runs_all_errored_gives_no_collapse_rate_and_no_crash():
+    """lr 1e-4 (the baseline) errored in every run, 1e-3 finished, 1e-2 diverged: the finished runs share one
+    level, the failure table still names the learning rate, and the baseline with no ended run has no verdict."""
+    trials = pd.DataFrame({
+        "lr": [1e-4, 1e-4, 1e-3, 1e-3, 1e-2, 1e-2],
+        "fid": [math.nan, math.nan, 100.0, 104.0, math.nan, math.nan],
+        "status": ["error", "error", "completed", "completed", "diverged", "diverged"]})
+    fit = fit_design(trials, "fid", "min", ["lr"], {"lr": 1e-4})
+    assert set(fit.failure_rates["lr"]) == {1e-3, 1e-2}
+    assert fit.failure_rates.set_index("lr").loc[1e-2, "collapsed"] == 2
+    assert all(f.verdict == "no detectable difference" for f in fit.failures)

@@ -1,5 +1,6 @@
 """The trial contract: what the driver hands a trial, how a trial's end is read, and the resolved spec."""
 
+import types
 from dataclasses import asdict
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 from record.status import Status
 from gan.config import Config
 from record.names import Result
-from sweeps.contract import TRIAL, TRIAL_INDEX, TrialRequest, status_of
+from sweeps.contract import TRIAL, TRIAL_INDEX, TrialRequest, status_of, trial_error
 from sweeps.plan import resolved_spec
 from sweeps.specfile import load_spec, parse_spec
 from tests.helpers import REPO
@@ -105,3 +106,37 @@ def test_a_trial_is_named_by_its_levels_a_variant_by_its_name():
     budget = load_spec(REPO / "search_spaces" / "dataset_fraction.yaml", "smoke")
     swept = budget.trial_configs()[2]
     assert name(budget, swept) == run_name(swept)  # a budget plan's count stays in the name
+
+
+RAY_FAILURE = """\
+Failure # {n} (occurred at 2026-12-05_20-45-29)
+\x1b[36mray::ImplicitFunc.train()\x1b[39m (pid=25584, ip=192.0.2.2, repr=run_own_trial)
+  File "/lab/train.py", line 5, in run
+    reporter.report(step=1, loss=1.0)
+{last}
+"""
+
+
+@pytest.mark.parametrize("failures, expected", [
+    (["sweeps.own.OwnTrialError: a report has no `fid`"], "OwnTrialError: a report has no `fid`"),
+    (["ValueError: first try", "Exception: the second try's reason"], "Exception: the second try's reason"),
+    (["KeyError: 'x'\n\nThe above exception was the direct cause of the following exception:\n\nTraceback (most "
+      "recent call last):\n  File \"x.py\", line 1, in f\nRuntimeError: wrapped"], "RuntimeError: wrapped"),
+    (["AssertionError"], "AssertionError"),
+    (["subprocess.TimeoutExpired: Command 'x' timed out after 5 seconds"],
+     "TimeoutExpired: Command 'x' timed out after 5 seconds"),
+    (["ray.exceptions.RayTaskError(OwnTrialError): \x1b[36mray::ImplicitFunc.train()\x1b[39m"],
+     "OwnTrialError: \x1b[36mray::ImplicitFunc.train()\x1b[39m"),
+])
+def test_an_errored_trials_reason_is_the_last_exception_of_its_last_failure(tmp_path, failures, expected):
+    path = tmp_path / "error.txt"
+    path.write_text("".join(RAY_FAILURE.format(n=i + 1, last=last) for i, last in enumerate(failures)))
+    assert trial_error(types.SimpleNamespace(error_file=str(path))) == expected
+
+
+def test_an_errored_trial_without_an_error_file_has_no_reason(tmp_path):
+    assert trial_error(types.SimpleNamespace(error_file=None)) is None
+    assert trial_error(types.SimpleNamespace(error_file=str(tmp_path / "gone.txt"))) is None
+    long = tmp_path / "long.txt"
+    long.write_text("ValueError: " + "x" * 1000 + "\n")
+    assert len(trial_error(types.SimpleNamespace(error_file=str(long)))) == 300
