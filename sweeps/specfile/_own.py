@@ -76,27 +76,44 @@ def parse_own(ctx: Ctx, raw: dict, spec_dir) -> tuple[OwnTrainable, dict, set[st
             cls = load_function(own["config_class"], spec_dir)
         except PluginError as e:
             raise ctx.fail(("trainable", "config_class"), str(e)) from None
-        if not dataclasses.is_dataclass(cls):
-            raise ctx.fail(("trainable", "config_class"), f"{own['config_class']} is not a dataclass.")
-    keys = set(_dataclass_keys(cls)) if cls is not None else set(flatten(config))
+        if not (dataclasses.is_dataclass(cls) or _is_model(cls)):
+            raise ctx.fail(("trainable", "config_class"), f"{own['config_class']} is neither a dataclass nor a "
+                                                          "pydantic model.")
+    keys = set(_config_keys(cls)) if cls is not None else set(flatten(config))
     return OwnTrainable(own["function"], evaluations, own.get("config_class")), config, keys
 
 
-def _dataclass_keys(cls, prefix: str = "") -> list[str]:
-    """The dotted keys of a (nested) dataclass's fields."""
+def _is_model(cls) -> bool:
+    """A pydantic (v2) model class, told without importing pydantic for a spec that names none."""
+    return isinstance(cls, type) and callable(getattr(cls, "model_validate", None)) and hasattr(cls, "model_fields")
+
+
+def _fields(cls) -> dict:
+    """{field name: its type} of a dataclass or a pydantic model."""
+    if _is_model(cls):
+        return {name: f.annotation for name, f in cls.model_fields.items()}
     hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _nested(tp) -> bool:
+    return dataclasses.is_dataclass(tp) or _is_model(tp)
+
+
+def _config_keys(cls, prefix: str = "") -> list[str]:
+    """The dotted keys of a (nested) dataclass's or pydantic model's fields."""
     out = []
-    for f in dataclasses.fields(cls):
-        tp = hints[f.name]
-        if dataclasses.is_dataclass(tp):
-            out += _dataclass_keys(tp, f"{prefix}{f.name}.")
-        else:
-            out.append(f"{prefix}{f.name}")
+    for name, tp in _fields(cls).items():
+        out += _config_keys(tp, f"{prefix}{name}.") if _nested(tp) else [f"{prefix}{name}"]
     return out
 
 
 def check_own_config(ctx: Ctx, cls, config: dict, where: tuple, prefix: tuple = ()) -> None:
-    """`config` built as dataclass `cls`: an unknown key or a value of the wrong type refused at its key."""
+    """`config` built as dataclass or pydantic model `cls`: an unknown key or a value of the wrong type refused at
+    its key (a model's own validators decide its types; its extra keys are refused here whatever it allows)."""
+    if _is_model(cls):
+        _check_model_config(ctx, cls, config, where, prefix)
+        return
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     for k, v in config.items():
@@ -115,3 +132,26 @@ def check_own_config(ctx: Ctx, cls, config: dict, where: tuple, prefix: tuple = 
                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if missing:
         raise ctx.fail(where + prefix, f"needs {', '.join(missing)} ({cls.__name__} has no default for them).")
+
+
+def _check_model_config(ctx: Ctx, cls, config: dict, where: tuple, prefix: tuple) -> None:
+    fields = _fields(cls)
+    for k, v in config.items():
+        if k not in fields:
+            raise ctx.fail(where + prefix + (k,), f"unknown key; {cls.__name__} has {', '.join(sorted(fields))}.")
+        if _nested(fields[k]) and not isinstance(v, dict):
+            raise ctx.fail(where + prefix + (k,), f"is {v!r}, but must be a mapping ({fields[k].__name__}).")
+        if _nested(fields[k]):
+            check_own_config(ctx, fields[k], v, where, prefix + (k,))
+    from pydantic import ValidationError
+
+    try:
+        cls.model_validate(config)
+    except ValidationError as e:
+        first = e.errors(include_url=False)[0]
+        loc = tuple(first["loc"])
+        if first["type"] == "missing":
+            raise ctx.fail(where + prefix + loc[:-1], f"needs {loc[-1]} ({cls.__name__} has no default for it).") \
+                from None
+        raise ctx.fail(where + prefix + loc, f"is {first.get('input')!r}, but {first['msg'][:1].lower()}"
+                                             f"{first['msg'][1:]} ({cls.__name__}).") from None

@@ -76,6 +76,48 @@ def test_a_bad_own_trainable_spec_is_refused_where_it_stands(lab, edit, fragment
         assert fragment in str(err.value), (fragment, str(err.value))
 
 
+PYDANTIC_SETTINGS = """\
+from pydantic import BaseModel, Field
+
+
+class Optim(BaseModel):
+    lr: float = Field(2e-4, gt=0)
+
+
+class Settings(BaseModel):
+    width: int = 32
+    steps: int
+    evaluations: int = 4
+    seed: int = 0
+    optim: Optim = Optim()
+"""
+
+
+@pytest.mark.parametrize("config, fragments", [
+    ("  steps: 400\n", None),
+    ("  steps: many\n", ["`config.steps`", "'many'", "valid integer", "(Settings)", "line 11"]),
+    ("  steps: 400\n  momentum: 0.9\n", ["`config.momentum`", "unknown key; Settings has"]),
+    ("  evaluations: 4\n", ["`config`", "needs steps"]),
+    ("  steps: 400\n  optim: {lr: -1}\n", ["`config.optim.lr`", "-1", "greater than 0"]),
+    ("  steps: 400\n  optim: {lr: 0.1, beta: 0.5}\n", ["`config.optim.beta`", "unknown key; Optim has lr"]),
+])
+def test_a_pydantic_model_checks_every_trials_config_as_a_dataclass_does(lab, config, fragments):
+    (lab / "pyd_lab").mkdir()  # a package of its own: `my_lab` may be imported already, from another test's copy
+    (lab / "pyd_lab" / "__init__.py").write_text("")
+    (lab / "pyd_lab" / "settings.py").write_text(PYDANTIC_SETTINGS)
+    (lab / "pyd.yaml").write_text("name: pyd\ntrainable:\n  function: my_lab.train:run\n"
+                                  "  config_class: pyd_lab.settings:Settings\n  evaluations: 4\nmetric: fid\n"
+                                  "parameters:\n  width: {values: [8, 32]}\nconfig:\n  width: 8\n" + config)
+    if fragments is None:
+        spec = load_spec(lab / "pyd.yaml")
+        assert "checked against pyd_lab.settings:Settings for every trial" in plan(spec)
+        return
+    with pytest.raises(SpecError) as err:
+        load_spec(lab / "pyd.yaml")
+    for fragment in fragments:
+        assert fragment in str(err.value), (fragment, str(err.value))
+
+
 def test_a_function_that_fails_to_import_is_refused_without_a_traceback(lab):
     (lab / "my_lab" / "broken.py").write_text("import torch\nraise RuntimeError('our loop is half written')\n")
     text = (lab / "own_loop.yaml").read_text().replace("function: my_lab.train:run", "function: my_lab.broken:run")
