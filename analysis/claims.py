@@ -70,11 +70,15 @@ def claims_frame(verdicts: list[ClaimVerdict]) -> pd.DataFrame:
 
 
 def _setting(s: Sweep) -> str:
-    """What we ran, in a few words: dataset, extractor, iterations, trials."""
+    """What we ran, in a few words: dataset, extractor, the generator steps its runs trained, budget plans."""
     t = s.trials
     first = lambda col: str(t[col].dropna().iloc[0]) if col in t and t[col].notna().any() else "?"  # noqa: E731
-    return (f"{first('data.name')}, {first('eval.extractor')} FID, {first('train.iterations')} generator steps "
-            f"({s.experiment})")
+    steps = t["last_step"].dropna().astype(int) if "last_step" in t else pd.Series(dtype=int)
+    steps = steps[steps > 0]
+    span = "?" if steps.empty else str(steps.min()) if steps.min() == steps.max() else f"{steps.min()} to {steps.max()}"
+    hold = list(s.design.budget.get("hold", ())) if s.design else []
+    plans = f" under budget plans {' and '.join(hold)}" if len(hold) > 1 else ""
+    return f"{first('data.name')}, {first('eval.extractor')} extractor, {span} generator steps{plans} ({s.experiment})"
 
 
 def claims_page(sweeps: list[Sweep], cpu: str) -> str:
