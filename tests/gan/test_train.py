@@ -225,7 +225,9 @@ def test_fp16_with_a_gradient_penalty_is_refused_before_any_work():
         config(loss={"name": "wgan-gp"}, train={"precision": "fp16"})
 
 
-def test_channels_last_lays_out_convolution_weights_and_auto_picks_it_for_convolutional_networks_only():
+def test_channels_last_lays_out_convolution_weights_and_auto_picks_it_for_convolutional_networks_only(monkeypatch):
+    # as on an AVX-512 CPU, where auto picks it (on others it is off: tests/gan/test_numerics.py)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
     on = Trainer(config(train={"channels_last": "auto"}))
     assert on.channels_last and all(p.is_contiguous(memory_format=torch.channels_last)
                                     for p in on.D.parameters() if p.dim() == 4)

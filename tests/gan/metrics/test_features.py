@@ -16,7 +16,9 @@ def digits():
     return load_dataset(DataConfig(**mnist_test_data())).images
 
 
-def test_the_domain_extractor_runs_channels_last_and_its_features_match_the_contiguous_layout(digits):
+def test_the_domain_extractor_runs_channels_last_and_its_features_match_the_contiguous_layout(digits, monkeypatch):
+    # as on an AVX-512 CPU, where it runs channels-last (on others contiguous: tests/gan/test_numerics.py)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
     ev = Evaluator(EvalConfig(real_samples=100), DataConfig(**mnist_test_data()))
     convs = [m.weight for m in ev.extractor.module.modules() if isinstance(m, torch.nn.Conv2d)]
     assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
