@@ -108,10 +108,11 @@ def trial_error(trial) -> str | None:
             continue
         last = line.strip()
         m = _EXCEPTION_LINE.match(last)
+        bare = None if m else _BARE_EXCEPTION.match(last)
         if m:
             found = f"{m['cause'] or m['name']}: {m['message'].strip()}"
-        elif _BARE_EXCEPTION.match(last):
-            found = _BARE_EXCEPTION.match(last)["name"]
+        elif bare:
+            found = bare["name"]
     found = found or last
     return found if found is None or len(found) <= MAX_ERROR_CHARS else found[:MAX_ERROR_CHARS - 3] + "..."
 

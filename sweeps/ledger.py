@@ -32,7 +32,7 @@ class Ledger:
         for t in trials:
             self.trials[t.trial_id] = {"state": t.status, "last": last_result(t), "config": t.config}
             if t.status == "ERROR" and t.trial_id not in self.errors and t.trial_id not in self.faulted:
-                self.errors[t.trial_id] = trial_error(t) or "no error file"  # errored in an earlier session
+                self._note_error(t)  # errored in an earlier session
 
     def result(self, trial, result: dict) -> None:
         self.trials.setdefault(trial.trial_id, {"config": trial.config}).update(state="RUNNING", last=dict(result))
@@ -54,7 +54,10 @@ class Ledger:
     def end(self, trial, status: Status) -> None:
         self.ended[trial.trial_id] = status
         if status == Status.ERROR:
-            self.errors[trial.trial_id] = trial_error(trial) or "no error file (see Tune's log above)"
+            self._note_error(trial)
+
+    def _note_error(self, trial) -> None:
+        self.errors[trial.trial_id] = trial_error(trial) or "no error file (see Tune's log)"
 
     def status(self, trial_id: str, interrupted: bool) -> Status:
         """How a trial stands: as it ended, or (the sweep interrupted or not) interrupted / not started."""

@@ -183,6 +183,7 @@ def _auto_levers(train) -> str:
     if train.precision == "auto":
         picked.append(f"precision {resolve_precision('auto', 'cpu')} (native bf16: {native_bf16_cpu()})")
     if train.channels_last == "auto":
-        picked.append(f"channels_last {wide_vector_cpu()} for convolutional networks (AVX-512: {wide_vector_cpu()})")
+        wide = wide_vector_cpu()
+        picked.append(f"channels_last {wide} for convolutional networks (AVX-512: {wide})")
     return ("; auto on this machine's CPU: " + ", ".join(picked)
             + " (each trial picks on the machine it runs on; a GPU takes bf16 where supported and channels_last)")

@@ -139,9 +139,9 @@ def _check_model_config(ctx: Ctx, cls, config: dict, where: tuple, prefix: tuple
     for k, v in config.items():
         if k not in fields:
             raise ctx.fail(where + prefix + (k,), f"unknown key; {cls.__name__} has {', '.join(sorted(fields))}.")
-        if _nested(fields[k]) and not isinstance(v, dict):
-            raise ctx.fail(where + prefix + (k,), f"is {v!r}, but must be a mapping ({fields[k].__name__}).")
         if _nested(fields[k]):
+            if not isinstance(v, dict):
+                raise ctx.fail(where + prefix + (k,), f"is {v!r}, but must be a mapping ({fields[k].__name__}).")
             check_own_config(ctx, fields[k], v, where, prefix + (k,))
     from pydantic import ValidationError
 

@@ -77,8 +77,8 @@ def test_the_cli_dry_run_prints_them(tmp_path):
     assert "wider-is-better" in out.stdout
 
 
-def _with(claim: str) -> str:
-    return SPEC.split("claims:\n")[0] + "claims:\n" + claim
+def _with(claim: str, spec: str = SPEC) -> str:
+    return spec.split("claims:\n")[0] + "claims:\n" + claim
 
 
 @pytest.mark.parametrize("claim, fragments", [
@@ -135,17 +135,13 @@ def test_a_claim_made_at_a_setting_and_about_the_budget_plans():
     """`at` fixes other factors' levels; with two budget plans `budget` is a factor a claim may name."""
     text = SPEC.replace("method: grid\n", "method: grid\nbudget: {hold: [iterations, epochs], iterations: 20}\n")
     text = text.replace("  train: {iterations: 20, eval_every: 10}", "  train: {epochs: 0.01, eval_every: 10}")
-    text = _with_in(text, "  - {id: at-epochs, source: s, trend: {parameter: model.latent_dim, at: {budget: epochs, "
-                          "variant: fast}}, expect: lower}\n"
-                          "  - {id: budget-x-width, source: s, interaction: {parameters: [model.g_width, budget]}, "
-                          "expect: higher}\n")
+    text = _with("  - {id: at-epochs, source: s, trend: {parameter: model.latent_dim, at: {budget: epochs, "
+                 "variant: fast}}, expect: lower}\n"
+                 "  - {id: budget-x-width, source: s, interaction: {parameters: [model.g_width, budget]}, "
+                 "expect: higher}\n", text)
     at, inter = parse_spec(text, source="c.yaml").claims
     assert at.at == {"budget": "epochs", "variant": "fast"}
     assert "trend over model.latent_dim at budget epochs, variant fast: lower fid" in plan(
         parse_spec(text, source="c.yaml"))
     assert (inter.other, inter.other_level) == ("budget", "epochs")  # the plan other than the first (the baseline)
     assert SweepDesign.from_json(sweep_design(parse_spec(text, source="c.yaml")).to_json()).claims[0].at == at.at
-
-
-def _with_in(spec: str, claim: str) -> str:
-    return spec.split("claims:\n")[0] + "claims:\n" + claim
