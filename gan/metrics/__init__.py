@@ -25,6 +25,7 @@ from gan.metrics.registry import (
     OUTPUTS,
     PRECISION,
     RECALL,
+    TRAINING,
     MetricOutput,
     metric_direction,
     register_metric,
@@ -39,7 +40,7 @@ from gan.metrics.evaluator import Evaluator
 
 __all__ = [
     "CLASS_KL", "EVAL_SAMPLES", "EXTRACTORS", "FID", "FID_STD", "GAN_TEST", "GAN_TEST_STD", "GAN_TRAIN", "IS",
-    "IS_STD", "KID", "KID_STD", "METRICS", "NN_DISTANCE", "OUTPUTS", "PRECISION", "RECALL",
+    "IS_STD", "KID", "KID_STD", "METRICS", "NN_DISTANCE", "OUTPUTS", "PRECISION", "RECALL", "TRAINING",
     "ClassifierSpec", "DomainClassifier", "EvalConfig", "Evaluator", "Extractor", "InceptionWeightsMissing",
     "MetricOutput", "bootstrap_fid", "build_extractor", "fit_classifier",
     "frechet_distance", "load_or_train_classifier", "metric_direction", "register_metric",

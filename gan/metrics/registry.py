@@ -11,11 +11,12 @@ from typing import Mapping
 
 from gan._registry import Registry
 from record.metrics import (CLASS_KL, FID, FID_STD, GAN_TEST, GAN_TEST_STD, GAN_TRAIN, IS, IS_STD, KID, KID_STD,
-                            NN_DISTANCE, OUTPUTS, PRECISION, RECALL, MetricOutput, declare_outputs, metric_direction)
+                            NN_DISTANCE, OUTPUTS, PRECISION, RECALL, TRAINING, MetricOutput, declare_outputs,
+                            metric_direction)
 
 __all__ = [
     "CLASS_KL", "FID", "FID_STD", "GAN_TEST", "GAN_TEST_STD", "GAN_TRAIN", "IS", "IS_STD", "KID", "KID_STD",
-    "METRICS", "NEEDS", "NN_DISTANCE", "OUTPUTS", "PRECISION", "RECALL", "MetricOutput", "metric_direction",
+    "METRICS", "NEEDS", "NN_DISTANCE", "OUTPUTS", "PRECISION", "RECALL", "TRAINING", "MetricOutput", "metric_direction",
     "metric_needs", "register_metric",
 ]
 
@@ -34,6 +35,8 @@ def register_metric(name: str, outputs: Mapping[str, str] | None = None, *, posi
     it reports, as `record.metrics.declare_outputs` says; a built-in metric leaves them out, since
     `record.metrics` declares its outputs. `needs` lists what the metric needs from the evaluator
     (NEED_KINDS): the evaluator prepares it, or refuses the metric, from this alone."""
+    if name == TRAINING:
+        raise ValueError(f"The metric name `{name}` is taken: it names what every trial's training loop reports.")
     for need in needs:
         if need not in NEED_KINDS:
             raise ValueError(

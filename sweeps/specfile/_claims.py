@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from gan.metrics import OUTPUTS
+from gan.metrics import OUTPUTS, TRAINING
 from record.claims import DIRECTIONS, INTERACTION, LEVELS, SIZES, TREND, Claim
 from record.design import BUDGET, level_label
 from sweeps.specfile._yaml import Ctx
@@ -74,7 +74,7 @@ def parse_claims(ctx: Ctx, raw, parameters, metric: str, computed: tuple[str, ..
                                                     f"or one of {', '.join(known)}.")
         elif not isinstance(claim_metric, str) or claim_metric not in known:
             raise ctx.fail(where + ("metric",), f"is {claim_metric!r}, but must be one of {', '.join(known)}.")
-        elif OUTPUTS[claim_metric].producer not in computed:
+        elif OUTPUTS[claim_metric].producer not in (*computed, TRAINING):
             raise ctx.fail(where + ("metric",), f"{claim_metric!r} is not computed: add "
                                                 f"`{OUTPUTS[claim_metric].producer}` to `evaluation.metrics` "
                                                 f"(now {list(computed)}).")

@@ -145,3 +145,12 @@ def test_a_claim_made_at_a_setting_and_about_the_budget_plans():
         parse_spec(text, source="c.yaml"))
     assert (inter.other, inter.other_level) == ("budget", "epochs")  # the plan other than the first (the baseline)
     assert SweepDesign.from_json(sweep_design(parse_spec(text, source="c.yaml")).to_json()).claims[0].at == at.at
+
+
+def test_a_claim_may_compare_training_time_which_no_evaluation_computes_but_a_sweep_does_not_rank_by_it():
+    spec = parse_spec(_with("  - {id: slower, source: s, compare: {parameter: model.g_width, level: 32, against: 8}, "
+                            "expect: higher, metric: wall_time_s}\n"), source="c.yaml")
+    assert spec.claims[0].metric == "wall_time_s"
+    with pytest.raises(SpecError) as err:
+        parse_spec(SPEC.replace("method: grid\n", "method: grid\nmetric: wall_time_s\n"), source="c.yaml")
+    assert "`metric`" in str(err.value) and "'wall_time_s'" in str(err.value) and "fid" in str(err.value)
