@@ -252,6 +252,12 @@ def _swept_columns(trials: pd.DataFrame, design: SweepDesign | None, order: list
     if design is None:
         return swept, {}
     swept, baselines = _baselines(trials, design, swept) if logged else _factor_columns(trials, design, swept)
+    # a parameter the spec holds at one level, whose value a variant sets (architecture's claims scale: `loss.name:
+    # [bce]`, and each loss variant sets its own) varies with that variant alone: the variant is the factor
+    set_by_variant = {k for f in design.factors if f.variant and f.name in swept for k in f.keys}
+    held = {f.name for f in design.factors if not f.variant and f.levels is not None and len(f.levels) == 1}
+    swept = [p for p in swept if not (p in held and p in set_by_variant)]
+    baselines = {p: b for p, b in baselines.items() if p in swept}
     if design.budget.get("hold"):
         trials[BUDGET] = trials.apply(budget_plan, axis=1)
         swept = [p for p in swept if p not in ("train.epochs", "train.iterations", "train.max_seconds")]

@@ -97,9 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max", type=int, default=6)
     parser.add_argument("--rho", type=float, default=2.0, help="the spending function's exponent (default 2)")
     parser.add_argument("--cv", type=float, default=0.05, help="seed SD as a share of the mean (default 0.05)")
+    parser.add_argument("--designs", default="2x2,2x2x2",
+                        help=f"designs, comma-separated (default 2x2,2x2x2; of {', '.join(DESIGNS)})")
     parser.add_argument("--collapses", action="store_true",
                         help="with seeds that collapse (at 0, 5 and 10%% per seed), setting them aside or not, instead")
     args = parser.parse_args(argv)
+    designs = [d.strip() for d in args.designs.split(",") if d.strip()]
+    if unknown := [d for d in designs if d not in DESIGNS]:
+        parser.error(f"--designs: {', '.join(unknown)} unknown; the designs are {', '.join(DESIGNS)}")
     s = args.studies
     if args.collapses:
         collapse_table(s, args.initial, args.max, args.cv)
@@ -111,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     fixed_ns = list(range(args.initial, args.max + 1))
     print("| design | scenario | adaptive | " + " | ".join(f"fixed, {n} seeds" for n in fixed_ns) + " |")
     print("|---|---|---|" + "---|" * len(fixed_ns))
-    for i, design in enumerate(("2x2", "2x2x2")):
+    for design in designs:
+        i = list(DESIGNS).index(design)  # a design's studies draw the same seeds whichever others run with it
         for j, (scenario, effect) in enumerate([("null", None), ("noisy", None)] + [("effect", e) for e in EFFECTS]):
             runs = [simulate(design, scenario, s, initial=args.initial, maximum=args.max, rho=args.rho,
                              seed=100 * i + j, cv=args.cv, effect=effect)]

@@ -40,8 +40,8 @@ from record.names import SEED
 from record.status import Status
 
 __all__ = ["COLLAPSE_FACTORS", "COLLAPSE_METHODS", "COLLAPSE_RATES", "METHODS", "DESIGNS", "NOISY", "SCENARIOS",
-           "Rates", "best_set_coverage", "calibrate", "collapsed", "design_cells", "detection_rate", "flag_rates",
-           "simulate", "trials_table", "welch_power"]
+           "TABLE", "Rates", "best_set_coverage", "calibrate", "collapsed", "design_cells", "detection_rate",
+           "flag_rates", "simulate", "trials_table", "welch_power"]
 
 METRIC = "fid"
 MEAN = 150.0  # the baseline's FID in every simulated study
@@ -49,7 +49,10 @@ CV = 0.10  # seed-to-seed SD as a share of the mean
 EFFECT = 0.8  # the planted effect: the first parameter's last level multiplies FID by this
 NOISY = {"noisy": 2.2, "noisy3": 3.0}  # one configuration's SD over the others' (5% of the mean)
 SCENARIOS = ("null", "noisy", "noisy3", "effect")
-DESIGNS = {"one-way": [4], "2x2": [2, 2], "2x2x2": [2, 2, 2]}
+# the simulated designs: levels per parameter. "one-way" is a baseline and three other levels; the one-way designs
+# of 3 and 6 levels span the studies' one-factor questions (architecture, dataset fraction, D steps, learning rate)
+DESIGNS = {"2x2": [2, 2], "2x2x2": [2, 2, 2], "one-way": [4], "one-way-3": [3], "one-way-6": [6]}
+TABLE = ("one-way", "2x2", "2x2x2")  # the designs this module's own tables show
 PARAMS = "abc"
 # a collapsed seed's FID over its configuration's usual value: the range GAN seeds that collapse or stall land in
 COLLAPSE_FACTORS = (1.5, 3.0)
@@ -73,7 +76,8 @@ def design_cells(design: str, scenario: str, cv: float = CV, effect: float = EFF
     `effect` scenario."""
     shape = DESIGNS[design]
     keys = [tuple(k) for k in np.ndindex(*shape)]
-    noisy = keys[0] if design == "one-way" else keys[-1]  # in the noisy scenarios, the one noisier configuration
+    # in the noisy scenarios, the one noisier configuration: a one-way design's baseline, which every comparison uses
+    noisy = keys[0] if len(shape) == 1 else keys[-1]
     cells = {}
     for key in keys:
         mean = MEAN * (effect if scenario == "effect" and key[0] == shape[0] - 1 else 1.0)
@@ -197,7 +201,7 @@ def best_set_coverage(studies: int, n: int = 3, seed: int = 0, method: str = "mo
     return kept_best / studies, float(np.mean(sizes))
 
 
-LINES = [(design, n) for design in DESIGNS for n in (2, 3, 5)] + [(design, (2, 3, 5)) for design in DESIGNS]
+LINES = [(design, n) for design in TABLE for n in (2, 3, 5)] + [(design, (2, 3, 5)) for design in TABLE]
 # with collapsing seeds: the report's fit, which sets collapsed runs aside, against the same fit over every run
 COLLAPSE_METHODS = {"set aside": {}, "kept": {"collapses": "keep"}}
 
@@ -237,7 +241,7 @@ def collapse_main(studies: int) -> None:
           f"{' / '.join(COLLAPSE_METHODS)} (the report's fit / the same fit over every run).")
     print("| design | seeds | collapse chance | null: false verdicts | effect: false verdicts | effect: power |")
     print("|---|---|---|---|---|---|")
-    for i, design in enumerate(DESIGNS):
+    for i, design in enumerate(TABLE):
         for n in (2, 3, 5):
             for j, rate in enumerate(COLLAPSE_RATES):
                 res = {sc: calibrate(design, n, sc, studies, seed=10_000 + 100 * i + 10 * j + n, collapse=rate,

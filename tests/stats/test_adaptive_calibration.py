@@ -22,3 +22,20 @@ def test_a_planted_effect_is_found_and_a_fixed_design_is_the_rule_with_one_look(
     assert adaptive.power >= 0.9  # FID 20% lower at 5% seed noise: found in practically every study
     fixed = simulate("2x2", "effect", 100, initial=3, maximum=3, seed=5)
     assert fixed.trials == 12 and fixed.stops.keys() <= {DECIDED, TIE, MAX_SEEDS}
+
+
+# the studies' one-factor questions: 3 to 6 levels against a baseline (its noisy scenario makes the baseline the
+# noisier configuration, which every comparison uses)
+@pytest.mark.parametrize("design, scenario", [("one-way-3", "noisy"), ("one-way-6", "null")])
+def test_one_way_designs_keep_false_verdicts_within_5_percent_under_repeated_looks(design, scenario):
+    r = simulate(design, scenario, 300, seed=12)
+    levels = {"one-way-3": 3, "one-way-6": 6}[design]
+    assert r.false_verdicts <= 0.088, r
+    assert 2 * levels <= r.trials <= 6 * levels
+
+
+def test_in_a_one_way_design_fixed_seeds_find_the_planted_effect_and_the_rule_finds_it_too():
+    fixed = simulate("one-way-6", "effect", 100, initial=5, maximum=5, seed=13)
+    assert fixed.trials == 30 and fixed.power >= 0.9  # FID 20% lower at 5% seed noise, 5 seeds: practically always
+    adaptive = simulate("one-way-6", "effect", 100, seed=13)
+    assert adaptive.power >= 0.9 and adaptive.false_verdicts <= 0.1
