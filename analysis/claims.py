@@ -19,7 +19,7 @@ import pandas as pd
 from analysis.load import Sweep, SweepNotFound, load_sweep
 from analysis.verdicts import report_fit
 from record.claims import Claim
-from record.metrics import OUTPUTS
+from record.metrics import OUTPUTS, TRAINING
 from record.names import SEED
 from stats.claims import AGREES, CONTRADICTS, NOT_COMPARABLE, ClaimVerdict
 from stats.fit import DesignFit, fit_design
@@ -39,8 +39,10 @@ def sweep_claims(sweep: Sweep, fit: DesignFit, factors: list[str]) -> list[Claim
             by_id.update({c.id: ClaimVerdict(c, NOT_COMPARABLE, None, f"no run logged {metric}")
                           for c in claims if c.metric == metric})
             continue
+        # a run's training time is fitted whatever its FID did: a slow run (a busy machine) is not a collapsed one
+        keep = "keep" if OUTPUTS[metric].producer == TRAINING else "exclude"
         other = fit_design(sweep.trials, metric, OUTPUTS[metric].direction or "min", factors, sweep.baselines,
-                           min_effect=None, claims=claims)
+                           min_effect=None, claims=claims, collapses=keep)
         by_id.update({v.claim.id: v for v in other.claims})
     return [by_id[c.id] for c in claims if c.id in by_id]
 

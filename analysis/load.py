@@ -24,7 +24,7 @@ from record.errors import GansweepError
 from record.design import BUDGET, SweepDesign, level_label, variant_settings
 from record.folder import (ADAPTIVE_ARTIFACT, DESIGN_ARTIFACT, STATE_FILE, StateDamaged, latest_sweep_dir, read_state,
                            spec_label, spec_plugins)
-from record.metrics import OUTPUTS, metric_direction
+from record.metrics import OUTPUTS, TRAINING, metric_direction
 from record.status import Status
 from record import params as typed
 from record.uris import shown
@@ -50,7 +50,7 @@ __all__ = ["BUDGET", "PRECISION", "Sweep", "SweepNotFound", "budget_plan", "down
            "resolve_target"]
 
 # every evaluation output of the metric registry, the `evaluation` counter and the training curves
-HISTORY_METRICS = (*OUTPUTS, EVALUATION, *TRAINING_CURVES)
+HISTORY_METRICS = (*(name for name, out in OUTPUTS.items() if out.producer != TRAINING), EVALUATION, *TRAINING_CURVES)
 
 
 class SweepNotFound(GansweepError, LookupError):

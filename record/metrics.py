@@ -42,6 +42,12 @@ class MetricOutput:
     positive: bool = False  # values are > 0 and their seed-to-seed spread grows with them: analysed on the log scale
     bounds: tuple[float, float] = (-math.inf, math.inf)  # the range values can take; intervals stay inside it
 
+    @property
+    def ranks(self) -> bool:
+        """Whether it can rank a sweep's runs: an evaluation's output with a better direction (not an
+        uncertainty, not the training time, which a claim may compare but a search does not optimise)."""
+        return self.direction is not None and self.producer != TRAINING
+
 
 OUTPUTS: dict[str, MetricOutput] = {}  # every reported value by name: the built-ins below, then plugins'
 
@@ -72,7 +78,7 @@ def declare_outputs(producer: str, outputs: Mapping[str, str], *, positive: tupl
 def metric_direction(name: str) -> str | None:
     """"min" or "max" for a declared output that can rank runs, else None."""
     out = OUTPUTS.get(name)
-    return out.direction if out else None
+    return out.direction if out and out.ranks else None
 
 
 # the built-in metrics' outputs (their functions: gan/metrics/fid.py, kid.py, inception_score.py,

@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--designs: {', '.join(unknown)} unknown; the designs are {', '.join(DESIGNS)}")
     s = args.studies
     if args.collapses:
-        collapse_table(s, args.initial, args.max, args.cv)
+        collapse_table(s, args.initial, args.max, args.cv, designs)
         return 0
     print(f"{s} simulated studies per line; seed SD {args.cv:.0%} of the mean; adaptive: seeds {{initial: "
           f"{args.initial}, max: {args.max}}}, spending rho {args.rho:g}; fixed: n seeds everywhere, one look at 5% "
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| design | scenario | adaptive | " + " | ".join(f"fixed, {n} seeds" for n in fixed_ns) + " |")
     print("|---|---|---|" + "---|" * len(fixed_ns))
     for design in designs:
-        i = list(DESIGNS).index(design)  # a design's studies draw the same seeds whichever others run with it
+        i = list(DESIGNS).index(design)  # its block of simulation seeds (stats.calibration.DESIGNS)
         for j, (scenario, effect) in enumerate([("null", None), ("noisy", None)] + [("effect", e) for e in EFFECTS]):
             runs = [simulate(design, scenario, s, initial=args.initial, maximum=args.max, rho=args.rho,
                              seed=100 * i + j, cv=args.cv, effect=effect)]
@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def collapse_table(studies: int, initial: int, maximum: int, cv: float, effect: float = 0.85) -> None:
+def collapse_table(studies: int, initial: int, maximum: int, cv: float, designs=("2x2", "2x2x2"),
+                   effect: float = 0.85) -> None:
     """Adaptive seeds with seeds that collapse: the rule refitting with collapsed runs set aside (the report's
     fit) against the same rule fitting every run, on the same simulated studies."""
     print(f"{studies} studies per line; adaptive seeds {{initial: {initial}, max: {maximum}}}; seed SD {cv:.0%}; a "
@@ -142,7 +143,8 @@ def collapse_table(studies: int, initial: int, maximum: int, cv: float, effect: 
     print("| design | collapse chance | null: false verdicts | effect: false verdicts | effect: power | effect: "
           "trials |")
     print("|---|---|---|---|---|---|")
-    for i, design in enumerate(("2x2", "2x2x2")):
+    for design in designs:
+        i = list(DESIGNS).index(design)  # its block of simulation seeds (stats.calibration.DESIGNS)
         for j, rate in enumerate(COLLAPSE_RATES):
             runs = {(sc, how): simulate(design, sc, studies, initial=initial, maximum=maximum, seed=1000 + 10 * i + j,
                                         cv=cv, effect=effect if sc == "effect" else None, collapse=rate,

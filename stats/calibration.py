@@ -51,6 +51,7 @@ NOISY = {"noisy": 2.2, "noisy3": 3.0}  # one configuration's SD over the others'
 SCENARIOS = ("null", "noisy", "noisy3", "effect")
 # the simulated designs: levels per parameter. "one-way" is a baseline and three other levels; the one-way designs
 # of 3 and 6 levels span the studies' one-factor questions (architecture, dataset fraction, D steps, learning rate)
+# A design's place here is its block of seeds in stats.adaptive_calibration's tables: add new ones at the end.
 DESIGNS = {"2x2": [2, 2], "2x2x2": [2, 2, 2], "one-way": [4], "one-way-3": [3], "one-way-6": [6]}
 TABLE = ("one-way", "2x2", "2x2x2")  # the designs this module's own tables show
 PARAMS = "abc"

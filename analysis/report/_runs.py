@@ -16,8 +16,7 @@ from record.names import Result
 from record.status import Status
 
 # every registry output that ranks runs, then the training time
-SUMMARY_METRICS = list(dict.fromkeys([name for name, out in OUTPUTS.items() if out.direction]
-                                     + [Result.WALL_TIME, Result.COMPILE_TIME]))
+SUMMARY_METRICS = [name for name, out in OUTPUTS.items() if out.ranks] + [Result.WALL_TIME, Result.COMPILE_TIME]
 
 
 def reduced_precisions(trials: pd.DataFrame) -> list[str]:

@@ -14,7 +14,7 @@ from gan import DATASETS
 from gan.config import Config, ConfigError, flatten
 from gan.data import dataset_info
 from gan.registration import PluginError, check_plugin_names, import_plugins
-from gan.metrics import FID, OUTPUTS, TRAINING, EvalConfig
+from gan.metrics import FID, OUTPUTS, EvalConfig
 from record.design import level_label
 from record.names import SEED
 from sweeps.specfile._claims import parse_claims
@@ -222,7 +222,7 @@ def _parse_ranking(ctx: Ctx, raw: dict) -> tuple[EvalConfig, str, str, float | N
     except ConfigError as e:
         raise config_error(ctx, (), e) from None
     metric, min_effect = parse_metric(ctx, raw.get("metric", FID))
-    rankable = sorted(name for name, out in OUTPUTS.items() if out.direction and out.producer != TRAINING)
+    rankable = sorted(name for name, out in OUTPUTS.items() if out.ranks)
     if metric not in rankable:
         raise ctx.fail(("metric",), f"is {metric!r}, but must be one of {', '.join(rankable)}.")
     producer = OUTPUTS[metric].producer

@@ -88,6 +88,7 @@ def test_the_plan_says_fixed_seeds_suit_one_factor_of_three_levels_or_more():
     three = parse_spec(SPEC.replace("values: [4, 16]", "values: [4, 8, 16]"), source="a.yaml")
     assert note in plan(three)
     crossed = SPEC.replace("values: [4, 16]}", "values: [4, 8, 16]}\n  model.d_width: {values: [4, 8]}")
+    assert crossed != SPEC
     assert "note: one factor" not in plan(parse_spec(crossed, source="a.yaml"))
 
 

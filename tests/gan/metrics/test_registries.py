@@ -64,6 +64,13 @@ def test_a_metric_with_an_unknown_need_is_refused_at_registration():
     assert "needs_a_gpu" not in METRICS and "gpu_score" not in OUTPUTS
 
 
+def test_the_name_of_what_the_training_loop_reports_is_not_a_metrics():
+    # without this, a plugin named `training` would register with no outputs of its own, taking wall_time_s's
+    with pytest.raises(ValueError, match="is taken"):
+        register_metric("training")
+    assert "training" not in METRICS
+
+
 @pytest.mark.parametrize("name", EXTRACTORS.names())
 def test_every_extractor_gives_float_features_and_logits_independent_of_batch_size(name, digits,
                                                                                    random_inception_weights):
