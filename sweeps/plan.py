@@ -53,8 +53,9 @@ def plan(spec: SweepSpec) -> str:
         seeds = f"adaptive, {spec.adaptive.initial} to {spec.adaptive.max} per configuration from {seeds} ({more})"
         factors = [p for p in spec.parameters if p.distribution is None and len(p.values or ()) > 1]
         if spec.method != "optuna" and len(factors) == 1 and len(factors[0].values) >= 3:
-            seeds += (f"; note: one factor of {len(factors[0].values)} levels, where the rule answers fewer studies "
-                      "than fixed seeds of as many trials (docs/statistics.md, \"One factor\"): fixed seeds suit it")
+            seeds += (f"; note: one factor of {len(factors[0].values)} levels, where the rule saves few trials and "
+                      "has less power than fixed seeds of as many (docs/statistics.md, \"One factor\"): fixed seeds "
+                      "suit it")
     lines.append(f"seeds: {seeds}; resources per trial: {spec.resources.cpus} CPU, {spec.resources.gpus} GPU; "
                  f"max concurrent: {spec.max_concurrent or 'unlimited'}")
     if spec.trainable is not None:

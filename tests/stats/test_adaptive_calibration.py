@@ -26,10 +26,10 @@ def test_a_planted_effect_is_found_and_a_fixed_design_is_the_rule_with_one_look(
 
 # the studies' one-factor questions: 3 to 6 levels against a baseline (its noisy scenario makes the baseline the
 # noisier configuration, which every comparison uses)
-@pytest.mark.parametrize("design, scenario", [("one-way-3", "noisy"), ("one-way-6", "null")])
-def test_one_way_designs_keep_false_verdicts_near_5_percent_under_repeated_looks(design, scenario):
-    # 300 studies, as above: 5% plus 3 binomial SDs is 8.8%
-    r = simulate(design, scenario, 300, seed=12)
+def test_a_one_way_design_keeps_false_verdicts_near_5_percent_under_repeated_looks():
+    # the hardest one-factor case: the baseline, which every comparison uses, the noisier configuration
+    # (300 studies, as above: 5% plus 3 binomial SDs is 8.8%)
+    r = simulate("one-way-3", "noisy", 300, seed=12)
     assert r.false_verdicts <= 0.088, r
 
 

@@ -83,7 +83,7 @@ def test_adaptive_seeds_parse_and_bad_ones_are_refused_with_the_key_and_what_is_
 def test_the_plan_says_fixed_seeds_suit_one_factor_of_three_levels_or_more():
     from sweeps.plan import plan
 
-    note = "note: one factor of 3 levels, where the rule answers fewer studies than fixed seeds"
+    note = "note: one factor of 3 levels, where the rule saves few trials and has less power than fixed seeds"
     assert note not in plan(parse_spec(SPEC, source="a.yaml"))  # two levels: one comparison, as in the grids
     three = parse_spec(SPEC.replace("values: [4, 16]", "values: [4, 8, 16]"), source="a.yaml")
     assert note in plan(three)
