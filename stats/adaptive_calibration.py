@@ -25,6 +25,11 @@ EFFECTS = (0.8, 0.9)  # planted ratios: FID 20% and 10% lower at the first param
 
 
 
+def _seed_block(design: str) -> int:
+    """The design's block of simulation seeds in the tables: its place in stats.calibration.DESIGNS."""
+    return list(DESIGNS).index(design)
+
+
 def _run(pool: dict[tuple, np.ndarray], params, initial: int, maximum: int, rho: float, min_effect,
          collapses: str = "exclude"):
     """One adaptive study over pre-drawn seeds (`pool`: maximum values per configuration)."""
@@ -117,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| design | scenario | adaptive | " + " | ".join(f"fixed, {n} seeds" for n in fixed_ns) + " |")
     print("|---|---|---|" + "---|" * len(fixed_ns))
     for design in designs:
-        i = list(DESIGNS).index(design)  # its block of simulation seeds (stats.calibration.DESIGNS)
+        i = _seed_block(design)
         for j, (scenario, effect) in enumerate([("null", None), ("noisy", None)] + [("effect", e) for e in EFFECTS]):
             runs = [simulate(design, scenario, s, initial=args.initial, maximum=args.max, rho=args.rho,
                              seed=100 * i + j, cv=args.cv, effect=effect)]
@@ -144,7 +149,7 @@ def collapse_table(studies: int, initial: int, maximum: int, cv: float, designs=
           "trials |")
     print("|---|---|---|---|---|---|")
     for design in designs:
-        i = list(DESIGNS).index(design)  # its block of simulation seeds (stats.calibration.DESIGNS)
+        i = _seed_block(design)
         for j, rate in enumerate(COLLAPSE_RATES):
             runs = {(sc, how): simulate(design, sc, studies, initial=initial, maximum=maximum, seed=1000 + 10 * i + j,
                                         cv=cv, effect=effect if sc == "effect" else None, collapse=rate,

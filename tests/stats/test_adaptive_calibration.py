@@ -24,8 +24,7 @@ def test_a_planted_effect_is_found_and_a_fixed_design_is_the_rule_with_one_look(
     assert fixed.trials == 12 and fixed.stops.keys() <= {DECIDED, TIE, MAX_SEEDS}
 
 
-# the studies' one-factor questions: 3 to 6 levels against a baseline (its noisy scenario makes the baseline the
-# noisier configuration, which every comparison uses)
+# the studies' one-factor questions: 3 to 6 levels against a baseline
 def test_a_one_way_design_keeps_false_verdicts_near_5_percent_under_repeated_looks():
     # the hardest one-factor case: the baseline, which every comparison uses, the noisier configuration
     # (300 studies, as above: 5% plus 3 binomial SDs is 8.8%)
