@@ -18,9 +18,25 @@ The pieces, each in the file named by its role:
     sweeps/_ray.py      every private reach into Ray     sweeps/push.py      push a journal to MLflow
 """
 
+import os
+import signal
 import sys
 
 from sweeps.cli import main
 
+
+def exit_on_late_interrupts(code: int) -> None:
+    """The sweep has ended and said so; what is left is Ray's shutdown at exit. An interrupt then (a second
+    Ctrl-C, a SIGTERM right after one) ends the process with the sweep's own exit code at once, instead of
+    raising KeyboardInterrupt inside Ray's exit handler, which leaves Ray half shut down to crash the
+    interpreter as it finalizes. What the sweep printed is flushed first: os._exit does not."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: os._exit(code))
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    exit_on_late_interrupts(code)
+    sys.exit(code)
