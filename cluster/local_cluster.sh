@@ -10,18 +10,22 @@
 # The head runs in the root network namespace on a bridge address, with 0 CPUs (it schedules; trials
 # run on workers). Each worker is its own network namespace with its own address on that bridge,
 # joined with `ray start --address=HEAD:PORT --node-ip-address=ITS_IP` and its own --temp-dir. An
-# MLflow tracking server listens on the bridge address, reachable from every node. All traffic stays
-# on this machine: the bridge and namespaces are created here and have no route outside.
-# Needs root, iproute2 and this project's .venv. After `start`, source $STATE/env for RAY_ADDRESS,
-# MLFLOW_TRACKING_URI and GANSWEEP_NODE_IP. $STATE is a folder of root's alone (created mode 700; one that
-# is a symlink or another user's is refused), and only processes this script started are killed: each pid
-# is checked by its owner and command line first.
+# MLflow tracking server serves the head alone (only the driver, which runs there, writes to it): on
+# 127.0.0.1, with MLflow's basic authentication, as an unprivileged user ($MLFLOW_USER) that owns its
+# store ($MLFLOW_STATE) and nothing else. All traffic stays on this machine: the bridge and namespaces
+# are created here and have no route outside.
+# Needs root, iproute2, this project's .venv and the head's packages (install-head, below). After `start`,
+# source $STATE/env for RAY_ADDRESS, MLFLOW_TRACKING_URI, the MLflow credentials and GANSWEEP_NODE_IP.
+# $STATE is a folder of root's alone (created mode 700; one that is a symlink or another user's is
+# refused), and only processes this script started are killed: each pid is checked by its owner and
+# command line first.
 #
 # The head serves Ray's dashboard and its job API (`ray job submit`) when the cluster extra (ray[default])
 # is on its import path. On real machines the head installs the extra and the workers need not; here every
 # node runs from one venv, and the extra in it would also run Ray's full dashboard agent beside every
 # worker and every local Ray on the machine. So `install-head` puts what the extra adds to the venv in a
-# folder of its own ($HEAD_PACKAGES), which only the head's processes, and the env file, put on their path.
+# folder of its own ($HEAD_PACKAGES), which only the head's processes put on their path, and the `ray` command
+# the env file puts first on PATH appends after the venv's own packages.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${GANSWEEP_VENV:-$REPO/.venv}
@@ -35,6 +39,11 @@ MLFLOW_PORT=${GSW_MLFLOW_PORT:-5050}
 DASHBOARD_PORT=${GSW_DASHBOARD_PORT:-8265}   # Ray's dashboard and job API (`ray job submit`), on loopback only
 CPUS_PER_WORKER=${GSW_CPUS_PER_WORKER:-1}
 HEAD_PACKAGES=${GSW_HEAD_PACKAGES:-$VENV/head-packages}   # the cluster extra, for the head alone (install-head)
+# the MLflow server runs as this user: the one who ran sudo, else nobody; root only when GSW_MLFLOW_USER says so
+MLFLOW_USER=nobody
+[ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ] && MLFLOW_USER=$SUDO_USER
+MLFLOW_USER=${GSW_MLFLOW_USER:-$MLFLOW_USER}
+MLFLOW_STATE=${GSW_MLFLOW_STATE:-$STATE.mlflow}   # its store, its user's alone (mode 700); kept by stop
 export RAY_AUTH_MODE=${RAY_AUTH_MODE:-token}   # Ray 2.60: every `ray start` and client of a token cluster
 export PATH=$VENV/bin:$PATH
 
@@ -97,13 +106,14 @@ private_state() {  # $STATE: a real folder of this user's, mode 700, before anyt
     chmod 700 "$STATE"
 }
 
-# pids among "$@" that this user runs and whose command line holds every one of the patterns in $MATCH
-# (a `|`-separated list): the processes this script started, not whatever a pid file or pgrep names
+# pids among "$@" that this user (or the user id $OWNER) runs and whose command line holds every one of
+# the patterns in $MATCH (a `|`-separated list): the processes this script started, not whatever a pid file
+# or pgrep names
 ours() {
-    local pid cmd
+    local pid cmd owner=${OWNER:-$(id -u)}
     for pid in "$@"; do
         [ -r "/proc/$pid/cmdline" ] || continue
-        [ "$(stat -c %u "/proc/$pid")" = "$(id -u)" ] || continue
+        [ "$(stat -c %u "/proc/$pid")" = "$owner" ] || continue
         cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline")
         local ok=1 pat
         IFS='|' read -ra pats <<< "$MATCH"
@@ -112,13 +122,37 @@ ours() {
     done
 }
 
+mlflow_state() {  # $MLFLOW_STATE: a real folder of $MLFLOW_USER's, mode 700 (created so by root)
+    id -u "$MLFLOW_USER" >/dev/null 2>&1 || die "no user $MLFLOW_USER to run the MLflow server as (GSW_MLFLOW_USER)"
+    AS_MLFLOW_USER=(setpriv --reuid="$MLFLOW_USER" --regid="$(id -g "$MLFLOW_USER")" --init-groups)
+    if [ "$(id -u "$MLFLOW_USER")" = 0 ]; then
+        echo "local_cluster: the MLflow server runs as root, as GSW_MLFLOW_USER=$MLFLOW_USER says" >&2
+    # run as the server does: the venv's Python, which starts another (its web server) by its path
+    elif ! (cd / && "${AS_MLFLOW_USER[@]}" "$VENV/bin/python" -c 'import subprocess, sys; subprocess.run([sys.executable, "-c", ""], check=True)') >/dev/null 2>&1; then
+        die "the MLflow server runs as $MLFLOW_USER, who cannot run $VENV/bin/python ($(readlink -f "$VENV/bin/python")); give GSW_MLFLOW_USER a user who can, or build the venv from a Python that user can run (GSW_MLFLOW_USER=root runs the server as root)"
+    fi
+    [ -L "$MLFLOW_STATE" ] && die "$MLFLOW_STATE is a symlink; refusing to keep the MLflow store there"
+    if [ -e "$MLFLOW_STATE" ]; then
+        [ -d "$MLFLOW_STATE" ] || die "$MLFLOW_STATE exists and is not a folder"
+        [ "$(stat -c %u "$MLFLOW_STATE")" = "$(id -u "$MLFLOW_USER")" ] \
+            || die "$MLFLOW_STATE does not belong to $MLFLOW_USER; refusing it for the MLflow store"
+    else
+        mkdir -m 700 "$MLFLOW_STATE"
+        chown "$MLFLOW_USER:$(id -gn "$MLFLOW_USER")" "$MLFLOW_STATE"
+    fi
+    chmod 700 "$MLFLOW_STATE"
+}
+
 start() {
     local n=${1:-2}
     # Ray's dashboard puts unix sockets at $STATE/head/session_<date>_<time>_<us>_<pid>/sockets/dash_MetricsHead,
     # and a socket's path must fit in 107 bytes
     [ "${#STATE}" -le 34 ] || die "GSW_STATE ($STATE) is ${#STATE} characters; Ray's sockets under it need it to be 34 or fewer (e.g. /run/gansweep-cluster, the default)"
     private_state
+    mlflow_state
     [ -e "$STATE/env" ] && die "already running (state in $STATE); run stop first"
+    [ -f "$HEAD_PACKAGES/.installed" ] \
+        || die "no head packages in $HEAD_PACKAGES (its dashboard, job API and the MLflow server's authentication); run cluster/local_cluster.sh install-head"
     # a start that fails half-way takes down what it started, so that the next start finds nothing in its way
     trap 'echo "local_cluster: start failed; taking down what it started" >&2; stop >/dev/null 2>&1' EXIT
     ip link add "$BRIDGE" type bridge
@@ -139,6 +173,14 @@ start() {
         export RAY_AUTH_TOKEN_PATH=$STATE/auth_token
         [ -s "$RAY_AUTH_TOKEN_PATH" ] || (umask 077 && "$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(32))' > "$RAY_AUTH_TOKEN_PATH")
     fi
+    # the MLflow server's admin password, generated once into $STATE (root's alone); the server's own user
+    # store keeps its hash, so a new head over the same store accepts the same one; and the key the server
+    # signs its CSRF tokens with
+    local secret
+    for secret in mlflow_password mlflow_secret_key; do
+        [ -s "$STATE/$secret" ] || (umask 077 && "$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(24))' > "$STATE/$secret")
+    done
+    local mlflow_password; mlflow_password=$(cat "$STATE/mlflow_password")
     # the job API (`ray job submit`) needs Ray's dashboard, which needs ray[default]: here the head's packages (install-head)
     local dashboard="--include-dashboard=false" jobs=0 head_path=${PYTHONPATH:-}
     if [ -d "$HEAD_PACKAGES" ] && [ "$REPO/pyproject.toml" -nt "$HEAD_PACKAGES/.installed" ]; then
@@ -149,7 +191,10 @@ start() {
         dashboard="--include-dashboard=true --dashboard-host=127.0.0.1 --dashboard-port=$DASHBOARD_PORT"
         jobs=1
     fi
+    # the head's processes hold the MLflow credentials: a job's driver (`ray job submit`) runs there and logs
+    # to MLflow; the workers (started below, from this script's environment) never see them
     # shellcheck disable=SC2086
+    MLFLOW_TRACKING_USERNAME=gansweep MLFLOW_TRACKING_PASSWORD=$mlflow_password \
     PYTHONPATH=$head_path ray start --head --node-ip-address="$HEAD_IP" --port="$RAY_PORT" --num-cpus=0 \
         --temp-dir="$STATE/head" $dashboard \
         --disable-usage-stats >"$STATE/head.log" 2>&1 \
@@ -169,29 +214,58 @@ start() {
         sleep 0.5
     done
     [ "${have%.*}" = "$want" ] || die "the head counts ${have:-no} CPUs of the $want its $n workers have"
-    (echo > "/dev/tcp/$HEAD_IP/$MLFLOW_PORT") 2>/dev/null && die "port $MLFLOW_PORT on $HEAD_IP is taken (an MLflow server left running?)"
-    setsid "$VENV/bin/mlflow" server --host "$HEAD_IP" --port "$MLFLOW_PORT" --workers 1 \
-        --backend-store-uri "sqlite:///$STATE/mlflow.db" --default-artifact-root "$STATE/mlartifacts" \
+    (echo > "/dev/tcp/127.0.0.1/$MLFLOW_PORT") 2>/dev/null && die "port $MLFLOW_PORT on 127.0.0.1 is taken (an MLflow server left running?)"
+    # MLflow's basic-auth app: the admin (gansweep) is created with this password on the store's first
+    # start; no one else has any permission. Artifacts go through the server (--artifacts-destination).
+    # The password's hash is checked once per 5 minutes, not at every request (one server process: no
+    # other holds a stale check), which kept a sweep's logging as fast as without authentication.
+    cat > "$MLFLOW_STATE/auth.ini" <<INI
+[mlflow]
+default_permission = NO_PERMISSIONS
+database_uri = sqlite:///$MLFLOW_STATE/basic_auth.db
+admin_username = gansweep
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+grant_default_workspace_access = false
+auth_cache_ttl_seconds = 300
+INI
+    chown "$MLFLOW_USER" "$MLFLOW_STATE/auth.ini"
+    local secret_key; secret_key=$(cat "$STATE/mlflow_secret_key")
+    cd "$MLFLOW_STATE"
+    MLFLOW_AUTH_CONFIG_PATH=$MLFLOW_STATE/auth.ini MLFLOW_AUTH_ADMIN_PASSWORD=$mlflow_password \
+    MLFLOW_FLASK_SERVER_SECRET_KEY=$secret_key PYTHONPATH=$head_path HOME=$MLFLOW_STATE \
+        setsid "${AS_MLFLOW_USER[@]}" "$VENV/bin/mlflow" server --app-name basic-auth --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
+        --backend-store-uri "sqlite:///$MLFLOW_STATE/mlflow.db" --artifacts-destination "$MLFLOW_STATE/mlartifacts" \
         >"$STATE/mlflow.log" 2>&1 < /dev/null &
     echo $! > "$STATE/mlflow.pid"
+    cd - >/dev/null
     for _ in $(seq 1 120); do
-        (echo > "/dev/tcp/$HEAD_IP/$MLFLOW_PORT") 2>/dev/null && break
+        (echo > "/dev/tcp/127.0.0.1/$MLFLOW_PORT") 2>/dev/null && break
         sleep 0.5
     done
-    {
+    (echo > "/dev/tcp/127.0.0.1/$MLFLOW_PORT") 2>/dev/null || { cat "$STATE/mlflow.log"; die "the MLflow server did not start"; }
+    # the `ray` command for this cluster's shells: the head's packages after the venv's own (the `ray job`
+    # CLI follows a job's logs with aiohttp, one of them), so none of them can shadow a package of the venv
+    mkdir -p "$STATE/bin"
+    cat > "$STATE/bin/ray" <<SH
+#!/bin/sh
+exec "$VENV/bin/python" -c 'import sys; sys.path.append(sys.argv.pop(1)); sys.argv[0] = "ray"; from ray.scripts.scripts import main; sys.exit(main())' "$HEAD_PACKAGES" "\$@"
+SH
+    chmod 755 "$STATE/bin/ray"
+    (umask 077 && {
         echo "export RAY_ADDRESS=$HEAD_IP:$RAY_PORT"
         echo "export RAY_AUTH_MODE=$RAY_AUTH_MODE"
         [ -n "${RAY_AUTH_TOKEN_PATH:-}" ] && echo "export RAY_AUTH_TOKEN_PATH=$RAY_AUTH_TOKEN_PATH"
         if [ "$jobs" = 1 ]; then
             echo "export RAY_API_SERVER_ADDRESS=http://127.0.0.1:$DASHBOARD_PORT"
-            # the `ray job` CLI follows a job's logs with aiohttp, one of the head's packages
-            if [ -d "$HEAD_PACKAGES" ]; then echo "export PYTHONPATH=$head_path"; fi
         fi
+        echo "export PATH=$STATE/bin:\$PATH"
         echo "export GANSWEEP_NODE_IP=$HEAD_IP"
-        echo "export MLFLOW_TRACKING_URI=http://$HEAD_IP:$MLFLOW_PORT"
-    } > "$STATE/env"
+        echo "export MLFLOW_TRACKING_URI=http://127.0.0.1:$MLFLOW_PORT"
+        echo "export MLFLOW_TRACKING_USERNAME=gansweep"
+        echo "export MLFLOW_TRACKING_PASSWORD=$mlflow_password"
+    } > "$STATE/env")
     trap - EXIT
-    echo "cluster up: head $HEAD_IP:$RAY_PORT, $n workers ($SUBNET.11..$SUBNET.$((10 + n))), MLflow http://$HEAD_IP:$MLFLOW_PORT"
+    echo "cluster up: head $HEAD_IP:$RAY_PORT, $n workers ($SUBNET.11..$SUBNET.$((10 + n))), MLflow http://127.0.0.1:$MLFLOW_PORT (user gansweep, its password in $STATE/env)"
     [ "$jobs" = 1 ] && echo "job API (ray job submit): http://127.0.0.1:$DASHBOARD_PORT" \
         || echo "no job API: ray job submit needs ray[default] on the head (cluster/local_cluster.sh install-head)"
     echo "use it: source $STATE/env && python -m sweeps.run SPEC.yaml --storage $STATE/storage"
@@ -209,10 +283,11 @@ kill_worker() {
 mlflow_pids() {
     local candidates
     candidates="$( [ -f "$STATE/mlflow.pid" ] && cat "$STATE/mlflow.pid"; pgrep -f -- "--port $MLFLOW_PORT" || true)"
+    local owner; owner=$(id -u "$MLFLOW_USER" 2>/dev/null) || return 0
     # shellcheck disable=SC2086
-    MATCH="--port $MLFLOW_PORT|sqlite:///$STATE/mlflow.db" ours $candidates
+    OWNER=$owner MATCH="--port $MLFLOW_PORT|sqlite:///$MLFLOW_STATE/mlflow.db" ours $candidates
     # the uvicorn process the server starts carries the address, not the store: it is its child
-    MATCH="mlflow|--host $HEAD_IP|--port $MLFLOW_PORT" ours $(pgrep -f -- "--port $MLFLOW_PORT" || true)
+    OWNER=$owner MATCH="mlflow|--host 127.0.0.1|--port $MLFLOW_PORT" ours $(pgrep -f -- "--port $MLFLOW_PORT" || true)
 }
 
 head_pids() {  # Ray's processes of the head: started with its temp dir, run from this project's venv or Ray
@@ -252,6 +327,7 @@ stop() {
         sleep 0.2
     done
     rm -f "$STATE/env" "$STATE/mlflow.pid"
+    rm -rf "$STATE/bin"
     echo "cluster down"
 }
 

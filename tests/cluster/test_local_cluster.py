@@ -5,6 +5,7 @@ Traffic goes only to the bridge and namespaces these tests create."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -40,21 +41,40 @@ def _can_make_namespaces() -> bool:
 pytestmark = pytest.mark.skipif(not _can_make_namespaces(), reason="needs root and `ip netns` (network namespaces)")
 
 
+def _nobody_can_run_the_venv() -> bool:
+    """Whether `nobody` can run this venv's Python: not where its interpreter lives under a folder of root's
+    alone (a pyenv Python in /root), which leaves the MLflow server only root to run as."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return False
+    probe = [shutil.which("setpriv"), "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+             "import subprocess, sys; subprocess.run([sys.executable, '-c', ''], check=True)"]
+    return subprocess.run(probe, cwd="/", capture_output=True).returncode == 0
+
+
+NOBODY = _nobody_can_run_the_venv()
+
+
 @pytest.fixture(scope="module")
 def cluster():
     # a short path: Ray's dashboard keeps unix sockets (at most 107 bytes a path) deep under it
     state = Path(tempfile.mkdtemp(prefix="gswt", dir="/tmp"))
     env = {**os.environ, "GSW_SUBNET": SUBNET, "GSW_BRIDGE": "gswtest0", "GSW_PREFIX": "gswt",
-           "GSW_STATE": str(state), "GSW_RAY_PORT": "6391", "GSW_MLFLOW_PORT": "5051", "GSW_DASHBOARD_PORT": "8266"}
+           "GSW_STATE": str(state), "GSW_RAY_PORT": "6391", "GSW_MLFLOW_PORT": "5051", "GSW_DASHBOARD_PORT": "8266",
+           "GSW_MLFLOW_USER": "nobody" if NOBODY else "root"}
     subprocess.run(["bash", str(SCRIPT), "stop"], env=env, capture_output=True)
     up = subprocess.run(["bash", str(SCRIPT), "start", "2"], env=env, capture_output=True, text=True, timeout=300)
     assert up.returncode == 0, up.stdout + up.stderr
-    exported = dict(line.removeprefix("export ").split("=", 1) for line in (state / "env").read_text().splitlines())
-    yield {"env": {**env, **exported}, "state": state, "tracking_uri": exported["MLFLOW_TRACKING_URI"]}
+    exported = {k: os.path.expandvars(v) for k, v in  # PATH=$STATE/bin:$PATH
+                (line.removeprefix("export ").split("=", 1) for line in (state / "env").read_text().splitlines())}
+    with pytest.MonkeyPatch.context() as mp:  # this process's MLflow clients sign in as the env file says
+        for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+            mp.setenv(key, exported[key])
+        yield {"env": {**env, **exported}, "state": state, "tracking_uri": exported["MLFLOW_TRACKING_URI"]}
     down = subprocess.run(["bash", str(SCRIPT), "stop"], env=env, capture_output=True, text=True, timeout=120)
     assert down.returncode == 0, down.stderr
     assert "gswtest0" not in subprocess.run(["ip", "link"], capture_output=True, text=True).stdout
     shutil.rmtree(state, ignore_errors=True)
+    shutil.rmtree(f"{state}.mlflow", ignore_errors=True)
 
 
 def spec(tmp: Path, name: str, iterations: int, values: list[int], plugin: bool = False) -> Path:
@@ -120,8 +140,9 @@ def test_a_sweep_submitted_as_a_ray_job_from_the_users_lab_folder_runs_its_plugi
     lab = tmp_path / "lab"
     lab.mkdir()
     spec_file = spec(lab, "jobbed", 30, [4, 8], plugin=True)
-    ray_cli = str(Path(sys.executable).with_name("ray"))
     env = cluster["env"]
+    ray_cli = shutil.which("ray", path=env["PATH"])  # the env file's: the head's packages after the venv's
+    assert ray_cli == str(cluster["state"] / "bin" / "ray")
     if "RAY_API_SERVER_ADDRESS" not in env:
         pytest.skip(
             "the head has no job API: Ray's dashboard needs ray[default] (cluster/local_cluster.sh install-head)"
@@ -200,6 +221,33 @@ def _dashboard_agents(pids: list[str]) -> list[str]:
         if "dashboard/agent.py" in cmd:
             found.append(cmd)
     return found
+
+
+def test_the_mlflow_server_serves_the_head_alone_with_a_password_and_no_privilege(cluster):
+    state, uri = cluster["state"], cluster["tracking_uri"]
+    port = uri.rsplit(":", 1)[1]
+    assert uri == f"http://127.0.0.1:{port}"
+    with pytest.raises(urllib.error.URLError):  # not on the bridge the workers reach: only the driver logs
+        urllib.request.urlopen(f"http://{SUBNET}.1:{port}/health", timeout=30)
+    api = f"{uri}/api/2.0/mlflow/experiments/get-by-name?experiment_name=Default"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(api, timeout=30)
+    assert refused.value.code == 401
+    signed = base64.b64encode(f"{os.environ['MLFLOW_TRACKING_USERNAME']}:{os.environ['MLFLOW_TRACKING_PASSWORD']}"
+                              .encode()).decode()
+    with urllib.request.urlopen(urllib.request.Request(api, headers={"Authorization": f"Basic {signed}"}),
+                                timeout=30) as ok:
+        assert ok.status == 200
+    # the server and the process it serves from run as the user the script was given (nobody where nobody can
+    # run this venv, else root, said explicitly), which owns the store
+    uid = 65534 if NOBODY else 0
+    server = (state / "mlflow.pid").read_text().strip()
+    children = subprocess.run(["pgrep", "-P", server], capture_output=True, text=True).stdout.split()
+    assert children and {Path(f"/proc/{pid}").stat().st_uid for pid in [server, *children]} == {uid}
+    assert Path(f"{state}.mlflow").stat().st_uid == uid and (Path(f"{state}.mlflow") / "mlflow.db").is_file()
+    # the env file holds the password: root's alone; it puts no package folder before the venv's
+    env_file = (state / "env")
+    assert env_file.stat().st_mode & 0o077 == 0 and "PYTHONPATH" not in env_file.read_text()
 
 
 def test_killing_a_worker_node_mid_sweep_costs_a_retry_not_the_sweep(cluster, tmp_path):
@@ -281,7 +329,8 @@ def test_the_head_node_dying_with_its_driver_and_mlflow_server_loses_nothing_on_
 
 
 def _script(state: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, **extra_env, "GSW_SUBNET": "10.231.79", "GSW_BRIDGE": "gswsafe0", "GSW_PREFIX": "gsws",
+    env = {**os.environ, "GSW_MLFLOW_USER": "nobody" if NOBODY else "root", **extra_env,
+           "GSW_SUBNET": "10.231.79", "GSW_BRIDGE": "gswsafe0", "GSW_PREFIX": "gsws",
            "GSW_STATE": str(state), "GSW_RAY_PORT": "6392", "GSW_MLFLOW_PORT": "5052", "GSW_DASHBOARD_PORT": "8268"}
     return subprocess.run(["bash", str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=120)
 
@@ -316,6 +365,24 @@ def test_the_state_folder_is_private_and_only_processes_the_script_started_are_k
             p.kill()
 
 
+def test_the_mlflow_server_is_never_root_unless_said(tmp_path):
+    state = Path(tempfile.mkdtemp(prefix="gswm", dir="/tmp"))
+    try:
+        for user, refusal in [("gsw-no-such-user", "no user gsw-no-such-user"),
+                              *([] if NOBODY else [("nobody", "who cannot run")])]:
+            refused = _script(state, "start", "1", GSW_MLFLOW_USER=user)
+            assert refused.returncode != 0 and refusal in refused.stderr, refused.stderr
+            assert not (state / "env").exists() and "gswsafe0" not in subprocess.run(
+                ["ip", "-o", "link"], capture_output=True, text=True).stdout  # refused before anything started
+        (tmp_path / "elsewhere").mkdir()
+        Path(f"{state}.mlflow").symlink_to(tmp_path / "elsewhere")
+        refused = _script(state, "start", "1", GSW_MLFLOW_USER="root")
+        assert refused.returncode != 0 and "is a symlink" in refused.stderr, refused.stderr
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+        Path(f"{state}.mlflow").unlink(missing_ok=True)
+
+
 @pytest.mark.slow
 def test_a_start_that_fails_half_way_takes_down_what_it_started(tmp_path):
     long_state = tmp_path / ("x" * 40)
@@ -334,6 +401,7 @@ def test_a_start_that_fails_half_way_takes_down_what_it_started(tmp_path):
     finally:
         _script(state, "stop")
         shutil.rmtree(state, ignore_errors=True)
+        shutil.rmtree(f"{state}.mlflow", ignore_errors=True)
 
 
 def test_install_head_replaces_only_a_folder_it_made(tmp_path):
