@@ -39,10 +39,12 @@ MLFLOW_PORT=${GSW_MLFLOW_PORT:-5050}
 DASHBOARD_PORT=${GSW_DASHBOARD_PORT:-8265}   # Ray's dashboard and job API (`ray job submit`), on loopback only
 CPUS_PER_WORKER=${GSW_CPUS_PER_WORKER:-1}
 HEAD_PACKAGES=${GSW_HEAD_PACKAGES:-$VENV/head-packages}   # the cluster extra, for the head alone (install-head)
+# the user who ran sudo (none when root ran it): gets the env file and the cluster's token in $USER_STATE
+INVOKER=
+[ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ] && id -u "$SUDO_USER" >/dev/null 2>&1 && INVOKER=$SUDO_USER
+USER_STATE=${GSW_USER_STATE:-$STATE.user}
 # the MLflow server runs as this user: the one who ran sudo, else nobody; root only when GSW_MLFLOW_USER says so
-MLFLOW_USER=nobody
-[ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ] && MLFLOW_USER=$SUDO_USER
-MLFLOW_USER=${GSW_MLFLOW_USER:-$MLFLOW_USER}
+MLFLOW_USER=${GSW_MLFLOW_USER:-${INVOKER:-nobody}}
 MLFLOW_STATE=${GSW_MLFLOW_STATE:-$STATE.mlflow}   # its store, its user's alone (mode 700); kept by stop
 export RAY_AUTH_MODE=${RAY_AUTH_MODE:-token}   # Ray 2.60: every `ray start` and client of a token cluster
 export PATH=$VENV/bin:$PATH
@@ -243,32 +245,63 @@ INI
         sleep 0.5
     done
     (echo > "/dev/tcp/127.0.0.1/$MLFLOW_PORT") 2>/dev/null || { cat "$STATE/mlflow.log"; die "the MLflow server did not start"; }
-    # the `ray` command for this cluster's shells: the head's packages after the venv's own (the `ray job`
-    # CLI follows a job's logs with aiohttp, one of them), so none of them can shadow a package of the venv
     mkdir -p "$STATE/bin"
-    cat > "$STATE/bin/ray" <<SH
-#!/bin/sh
-exec "$VENV/bin/python" -c 'import sys; sys.path.append(sys.argv.pop(1)); sys.argv[0] = "ray"; from ray.scripts.scripts import main; sys.exit(main())' "$HEAD_PACKAGES" "\$@"
-SH
-    chmod 755 "$STATE/bin/ray"
-    (umask 077 && {
-        echo "export RAY_ADDRESS=$HEAD_IP:$RAY_PORT"
-        echo "export RAY_AUTH_MODE=$RAY_AUTH_MODE"
-        [ -n "${RAY_AUTH_TOKEN_PATH:-}" ] && echo "export RAY_AUTH_TOKEN_PATH=$RAY_AUTH_TOKEN_PATH"
-        if [ "$jobs" = 1 ]; then
-            echo "export RAY_API_SERVER_ADDRESS=http://127.0.0.1:$DASHBOARD_PORT"
-        fi
-        echo "export PATH=$STATE/bin:\$PATH"
-        echo "export GANSWEEP_NODE_IP=$HEAD_IP"
-        echo "export MLFLOW_TRACKING_URI=http://127.0.0.1:$MLFLOW_PORT"
-        echo "export MLFLOW_TRACKING_USERNAME=gansweep"
-        echo "export MLFLOW_TRACKING_PASSWORD=$mlflow_password"
-    } > "$STATE/env")
+    (umask 077 && ray_command > "$STATE/bin/ray" && env_file "$STATE" "${RAY_AUTH_TOKEN_PATH:-}" > "$STATE/env")
+    chmod 700 "$STATE/bin/ray"
+    [ -z "$INVOKER" ] || invoker_files
     trap - EXIT
     echo "cluster up: head $HEAD_IP:$RAY_PORT, $n workers ($SUBNET.11..$SUBNET.$((10 + n))), MLflow http://127.0.0.1:$MLFLOW_PORT (user gansweep, its password in $STATE/env)"
     [ "$jobs" = 1 ] && echo "job API (ray job submit): http://127.0.0.1:$DASHBOARD_PORT" \
         || echo "no job API: ray job submit needs ray[default] on the head (cluster/local_cluster.sh install-head)"
     echo "use it: source $STATE/env && python -m sweeps.run SPEC.yaml --storage $STATE/storage"
+}
+
+# the `ray` command for this cluster's shells: the head's packages after the venv's own (the `ray job` CLI
+# follows a job's logs with aiohttp, one of them), so none of them can shadow a package of the venv
+ray_command() {
+    cat <<SH
+#!/bin/sh
+exec "$VENV/bin/python" -c 'import sys; sys.path.append(sys.argv.pop(1)); sys.argv[0] = "ray"; from ray.scripts.scripts import main; sys.exit(main())' "$HEAD_PACKAGES" "\$@"
+SH
+}
+
+env_file() {  # $1: the folder of the env file and its bin/ray; $2: the Ray token's path (none: the caller's RAY_AUTH_TOKEN)
+    echo "export RAY_ADDRESS=$HEAD_IP:$RAY_PORT"
+    echo "export RAY_AUTH_MODE=$RAY_AUTH_MODE"
+    [ -n "$2" ] && echo "export RAY_AUTH_TOKEN_PATH=$2"
+    [ "$jobs" = 1 ] && echo "export RAY_API_SERVER_ADDRESS=http://127.0.0.1:$DASHBOARD_PORT"
+    echo "export PATH=$1/bin:\$PATH"
+    echo "export GANSWEEP_NODE_IP=$HEAD_IP"
+    echo "export MLFLOW_TRACKING_URI=http://127.0.0.1:$MLFLOW_PORT"
+    echo "export MLFLOW_TRACKING_USERNAME=gansweep"
+    echo "export MLFLOW_TRACKING_PASSWORD=$(cat "$STATE/mlflow_password")"
+}
+
+as_user() {  # $1: a user; the rest: a command run as that user
+    local user=$1; shift
+    setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups "$@"
+}
+
+# the user who ran sudo gets what root's env file gives, in $USER_STATE: a folder of theirs alone (mode 700),
+# beside $STATE, whose Ray sockets stay root's. Root only creates the folder; the files in it are written
+# as that user, so a link they left there reaches nothing they could not write themselves.
+invoker_files() {
+    [ -L "$USER_STATE" ] && die "$USER_STATE is a symlink; refusing to write $INVOKER's env file there"
+    if [ -e "$USER_STATE" ]; then
+        [ -d "$USER_STATE" ] && [ "$(stat -c %u "$USER_STATE")" = "$(id -u "$INVOKER")" ] \
+            || die "$USER_STATE is not a folder of $INVOKER's; refusing to write their env file there"
+    else
+        mkdir -m 700 "$USER_STATE"
+        chown "$INVOKER:$(id -gn "$INVOKER")" "$USER_STATE"
+    fi
+    local token=
+    if [ -n "${RAY_AUTH_TOKEN_PATH:-}" ]; then
+        token=$USER_STATE/auth_token
+        as_user "$INVOKER" sh -c 'umask 077 && cat > "$1"' sh "$token" < "$RAY_AUTH_TOKEN_PATH"
+    fi
+    ray_command | as_user "$INVOKER" sh -c 'umask 077 && mkdir -p "$1/bin" && cat > "$1/bin/ray" && chmod 700 "$1/bin/ray"' sh "$USER_STATE"
+    env_file "$USER_STATE" "$token" | as_user "$INVOKER" sh -c 'umask 077 && cat > "$1/env"' sh "$USER_STATE"
+    echo "for $INVOKER: source $USER_STATE/env"
 }
 
 kill_worker() {
@@ -328,6 +361,10 @@ stop() {
     done
     rm -f "$STATE/env" "$STATE/mlflow.pid"
     rm -rf "$STATE/bin"
+    # the env file of the user who ran sudo, removed as that user (see invoker_files)
+    if [ -d "$USER_STATE" ] && [ ! -L "$USER_STATE" ] && [ "$(stat -c %u "$USER_STATE")" != 0 ]; then
+        as_user "$(stat -c %u "$USER_STATE")" sh -c 'rm -rf "$1/env" "$1/bin"' sh "$USER_STATE" || true
+    fi
     echo "cluster down"
 }
 

@@ -60,7 +60,7 @@ def cluster():
     state = Path(tempfile.mkdtemp(prefix="gswt", dir="/tmp"))
     env = {**os.environ, "GSW_SUBNET": SUBNET, "GSW_BRIDGE": "gswtest0", "GSW_PREFIX": "gswt",
            "GSW_STATE": str(state), "GSW_RAY_PORT": "6391", "GSW_MLFLOW_PORT": "5051", "GSW_DASHBOARD_PORT": "8266",
-           "GSW_MLFLOW_USER": "nobody" if NOBODY else "root"}
+           "GSW_MLFLOW_USER": "nobody" if NOBODY else "root", "SUDO_USER": "nobody"}  # as `sudo` run by nobody
     subprocess.run(["bash", str(SCRIPT), "stop"], env=env, capture_output=True)
     up = subprocess.run(["bash", str(SCRIPT), "start", "2"], env=env, capture_output=True, text=True, timeout=300)
     assert up.returncode == 0, up.stdout + up.stderr
@@ -73,8 +73,10 @@ def cluster():
     down = subprocess.run(["bash", str(SCRIPT), "stop"], env=env, capture_output=True, text=True, timeout=120)
     assert down.returncode == 0, down.stderr
     assert "gswtest0" not in subprocess.run(["ip", "link"], capture_output=True, text=True).stdout
+    assert not (Path(f"{state}.user") / "env").exists()  # the sudo user's env file goes with the cluster
     shutil.rmtree(state, ignore_errors=True)
     shutil.rmtree(f"{state}.mlflow", ignore_errors=True)
+    shutil.rmtree(f"{state}.user", ignore_errors=True)
 
 
 def spec(tmp: Path, name: str, iterations: int, values: list[int], plugin: bool = False) -> Path:
@@ -248,6 +250,14 @@ def test_the_mlflow_server_serves_the_head_alone_with_a_password_and_no_privileg
     # the env file holds the password: root's alone; it puts no package folder before the venv's
     env_file = (state / "env")
     assert env_file.stat().st_mode & 0o077 == 0 and "PYTHONPATH" not in env_file.read_text()
+    # the user who ran sudo gets the same, theirs alone, beside the state folder: the token copied, its own `ray`
+    mine = Path(f"{state}.user")
+    assert {(p.name, p.stat().st_uid, p.stat().st_mode & 0o077) for p in [mine, *mine.rglob("*")]} == {
+        (name, 65534, 0) for name in (mine.name, "env", "auth_token", "bin", "ray")}
+    theirs = env_file.read_text().replace(str(state / "auth_token"), str(mine / "auth_token")).replace(
+        f"{state}/bin", f"{mine}/bin")
+    assert (mine / "env").read_text() == theirs and theirs != env_file.read_text()
+    assert (mine / "auth_token").read_text() == (state / "auth_token").read_text()
 
 
 def test_killing_a_worker_node_mid_sweep_costs_a_retry_not_the_sweep(cluster, tmp_path):
@@ -329,7 +339,7 @@ def test_the_head_node_dying_with_its_driver_and_mlflow_server_loses_nothing_on_
 
 
 def _script(state: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "GSW_MLFLOW_USER": "nobody" if NOBODY else "root", **extra_env,
+    env = {**os.environ, "GSW_MLFLOW_USER": "nobody" if NOBODY else "root", "SUDO_USER": "", **extra_env,
            "GSW_SUBNET": "10.231.79", "GSW_BRIDGE": "gswsafe0", "GSW_PREFIX": "gsws",
            "GSW_STATE": str(state), "GSW_RAY_PORT": "6392", "GSW_MLFLOW_PORT": "5052", "GSW_DASHBOARD_PORT": "8268"}
     return subprocess.run(["bash", str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=120)
