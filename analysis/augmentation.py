@@ -1,6 +1,6 @@
 """The augmentation study's results, read back from MLflow: the table of cells, the accuracy grid of one
-plan, and the study's published figures beside ours. The study itself, which trains a classifier per
-cell and logs the runs, is `python -m studies.augment`.
+plan, the study's published figures beside ours, and its claim that generated images help, judged. The
+study itself, which trains a classifier per cell and logs the runs, is `python -m studies.augment`.
 """
 
 from __future__ import annotations
@@ -10,12 +10,16 @@ import json
 import pandas as pd
 
 from analysis.load import Sweep
+from stats.claims import ClaimVerdict
 from stats.contrasts import format_interval, interval
+from stats.fit import fit_design
+from record.claims import LEVELS, Claim
 from record.figures import figure_verdict
 from record.names import PARENT, ROLE as ROLE_TAG, RunStatus
+from record.status import Status
 
-__all__ = ["ACCURACY", "CELL_KEY", "CELL_ROLE", "PLANS", "PUBLISHED", "PUBLISHED_DATASET", "ROLE", "accuracy_grid",
-           "augmentation_results", "finished_cells", "published_beside"]
+__all__ = ["ACCURACY", "CELL_KEY", "CELL_ROLE", "CLAIM_ID", "PLANS", "PUBLISHED", "PUBLISHED_DATASET", "ROLE",
+           "accuracy_grid", "augmentation_claim", "augmentation_results", "finished_cells", "published_beside"]
 
 PLANS = ("mixed", "filtered", "pretrained")
 ROLE = "augmentation"  # the role tag of the run that holds one augmentation study (record.names.ROLE)
@@ -121,12 +125,7 @@ def published_beside(cells: pd.DataFrame) -> pd.DataFrame:
     """The study's figures beside our mean and 95% interval over seeds at the same cell (the pretrained
     figure is the study's best cell, set beside our best mean). They were measured on MNIST with its
     LeNet; on another dataset or with another classifier they are shown, not compared."""
-    reasons = []
-    dataset, classifier = cells.attrs.get("dataset"), cells.attrs.get("plan", {}).get("classifier")
-    if dataset != PUBLISHED_DATASET:
-        reasons.append(f"published on {PUBLISHED_DATASET}, ours on {dataset or 'an unrecorded dataset'}")
-    if classifier != "lenet":
-        reasons.append(f"published with the study's LeNet, ours with the {classifier} classifier")
+    reasons = _not_comparable(cells)
     rows = []
     for f in PUBLISHED:
         part = cells[cells["plan"] == f["plan"]]
@@ -145,3 +144,49 @@ def published_beside(cells: pd.DataFrame) -> pd.DataFrame:
                      "ours (mean ± 95% CI (n))": format_interval(iv) if iv.n else "-", "verdict": verdict,
                      "source": f["source"]})
     return pd.DataFrame(rows)
+
+
+def _not_comparable(cells: pd.DataFrame) -> list[str]:
+    """Why our cells cannot be set beside the study's figures: another dataset, another classifier."""
+    reasons = []
+    dataset, classifier = cells.attrs.get("dataset"), cells.attrs.get("plan", {}).get("classifier")
+    if dataset != PUBLISHED_DATASET:
+        reasons.append(f"published on {PUBLISHED_DATASET}, ours on {dataset or 'an unrecorded dataset'}")
+    if classifier != "lenet":
+        reasons.append(f"published with the study's LeNet, ours with the {classifier} classifier")
+    return reasons
+
+
+CLAIM_ID = "001-augmentation"
+
+
+def augmentation_claim(cells: pd.DataFrame) -> ClaimVerdict | None:
+    """The study's headline, that a classifier trained on real plus generated images beats one trained on the
+    real ones alone, judged on the `mixed` plan's cells: at the largest real size run both alone and with
+    generated images, the largest generated size against none. The same fit as every verdict (stats.fit: the
+    cell-means model, its HC2 test; one comparison, so no correction) over the classifier trainings, each of
+    which is kept (a classifier's accuracy has no collapse to set aside). Its min_effect is the study's own gain
+    (its two figures' difference): `smaller than min_effect` says a gain that large is ruled out where we ran.
+    None when no such pair was run."""
+    mixed = cells[(cells["plan"] == "mixed") & (cells["real"] > 0)]
+    alone = set(mixed.loc[mixed["generated"] == 0, "real"])
+    pairs = sorted({(r, g) for r, g in zip(mixed["real"], mixed["generated"]) if g > 0 and r in alone}, reverse=True)
+    if not pairs:
+        return None
+    r, g = pairs[0]
+    real_only, best = (next(f for f in PUBLISHED if (f["plan"], f["real"], f["generated"]) == key)
+                       for key in [("mixed", 60000, 0), ("mixed", 60000, 60000)])
+    reasons = _not_comparable(cells)
+    if (r, g) != (best["real"], best["generated"]):
+        reasons.append(f"published at {best['real']} real + {best['generated']} generated images, ours at {r} + {g}")
+    claim = Claim(
+        id=CLAIM_ID, source=best["source"].split(":")[0], kind=LEVELS,  # the line that gives both figures
+        parameter="generated", level=str(g), against="0", expect="higher", metric=ACCURACY,
+        statement=(f"a classifier trained on real plus generated images beats one trained on the real ones alone "
+                   f"({real_only['value']:.2%} -> {best['value']:.2%})"),
+        published=round(best["value"] - real_only["value"], 6), published_as="difference",
+        not_comparable="; ".join(reasons))
+    part = mixed[(mixed["real"] == r) & mixed["generated"].isin([0, g])].assign(status=Status.COMPLETED)
+    fit = fit_design(part, ACCURACY, "max", ["generated"], {"generated": 0}, claims=[claim], collapses="keep",
+                     min_effect=claim.published)
+    return fit.claims[0] if fit.claims else None

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.augmentation import CLAIM_ID as AUGMENTATION_CLAIM, augmentation_claim, augmentation_results
 from analysis.load import Sweep, SweepNotFound, load_sweep
 from analysis.verdicts import report_fit
 from record.claims import Claim
@@ -29,10 +30,13 @@ __all__ = ["claim_line", "claims_frame", "sweep_claims"]
 
 def sweep_claims(sweep: Sweep, fit: DesignFit, factors: list[str]) -> list[ClaimVerdict]:
     """Every claim of the sweep's design, judged: those about the ranking metric by the report's own fit (`fit`,
-    the same Holm family), each other metric's by a fit of that metric with its claims."""
+    the same Holm family), each other metric's by a fit of that metric with its claims; then, when an
+    augmentation study ran over the sweep (studies.augment), that study's claim (analysis.augmentation)."""
+    cells = augmentation_results(sweep)
+    augmentation = [v for v in [augmentation_claim(cells) if cells is not None else None] if v is not None]
     claims: list[Claim] = list(sweep.design.claims) if sweep.design else []
     if not claims:
-        return []
+        return augmentation
     by_id = {v.claim.id: v for v in fit.claims}
     for metric in dict.fromkeys(c.metric for c in claims if c.metric and c.metric != fit.metric):
         if metric not in sweep.trials:
@@ -44,7 +48,7 @@ def sweep_claims(sweep: Sweep, fit: DesignFit, factors: list[str]) -> list[Claim
         other = fit_design(sweep.trials, metric, OUTPUTS[metric].direction or "min", factors, sweep.baselines,
                            min_effect=None, claims=claims, collapses=keep)
         by_id.update({v.claim.id: v for v in other.claims})
-    return [by_id[c.id] for c in claims if c.id in by_id]
+    return [by_id[c.id] for c in claims if c.id in by_id] + augmentation
 
 
 def claim_line(v: ClaimVerdict, size: bool = True) -> str:
@@ -83,14 +87,29 @@ def _setting(s: Sweep) -> str:
     return f"{first('data.name')}, {first('eval.extractor')} extractor, {span} generator steps{plans} ({s.experiment})"
 
 
+def _augmentation_setting(s: Sweep, cells: pd.DataFrame) -> tuple[str, str]:
+    """What the augmentation study over `s` ran, and its seeds: the generator's and the classifier's."""
+    plan, run = cells.attrs.get("plan", {}), cells.attrs.get("generator_run")
+    row = s.trials[s.trials["run_id"] == run] if "run_id" in s.trials else s.trials.iloc[0:0]
+    seed = int(row[SEED].iloc[0]) if SEED in row and len(row) and pd.notna(row[SEED].iloc[0]) else "?"
+    classifier_seeds = ",".join(map(str, sorted({int(x) for x in cells["seed"]})))
+    ran = (f"{cells.attrs.get('dataset') or '?'}, {plan.get('classifier', '?')} classifier trained "
+           f"{plan.get('epochs', '?')} epochs on real and generated images, the generator the best run of "
+           f"({s.experiment})")
+    return ran, f"{classifier_seeds} of the classifier, the generator's {seed}"
+
+
 def claims_page(sweeps: list[Sweep], cpu: str) -> str:
     """One row per claim: the study's claim and published figure, what we ran, each seed set's verdict (its
-    outcome, change, interval and Holm-adjusted p), and whether the seed sets agree."""
-    by_claim: dict[str, list[tuple[Sweep, ClaimVerdict]]] = {}
+    outcome, change, interval and Holm-adjusted p), and whether the seed sets agree. A sweep with an
+    augmentation study (studies.augment) adds that study's claim (analysis.augmentation)."""
+    by_claim: dict[str, list[tuple[str, str, ClaimVerdict]]] = {}
     for s in sweeps:
         fit, factors = report_fit(s)
         for v in sweep_claims(s, fit, factors):
-            by_claim.setdefault(v.claim.id, []).append((s, v))
+            where = (_augmentation_setting(s, augmentation_results(s)) if v.claim.id == AUGMENTATION_CLAIM
+                     else (_setting(s), _seeds(s)))
+            by_claim.setdefault(v.claim.id, []).append((*where, v))
     if not by_claim:
         raise SweepNotFound("none of these sweeps states a claim (a `claims:` section in its spec)")
     lines = ["# The studies' claims, tested", "",
@@ -101,14 +120,14 @@ def claims_page(sweeps: list[Sweep], cpu: str) -> str:
              "the other way; *differ* one whose seed sets reach different outcomes otherwise.", "",
              "| claim | source | published | we ran | seed sets: verdicts | outcome |", "|---|---|---|---|---|---|"]
     for cid, found in by_claim.items():
-        c = found[0][1].claim
+        c = found[0][2].claim
         published = (f"{c.published_as} {c.published:g} (one run)" if c.published is not None else "direction only")
         if c.not_comparable:
             published += f"; not comparable: {c.not_comparable}"
-        ran = "; ".join(dict.fromkeys(_setting(s) for s, _ in found))
-        verdicts = "<br>".join(f"seeds {_seeds(s)}: {claim_line(v, size=not c.not_comparable).split(' -- ', 1)[1]}"
-                               for s, v in found)
-        outcomes = [v.outcome for _, v in found]
+        ran = "; ".join(dict.fromkeys(setting for setting, _, _ in found))
+        verdicts = "<br>".join(f"seeds {seeds}: {claim_line(v, size=not c.not_comparable).split(' -- ', 1)[1]}"
+                               for _, seeds, v in found)
+        outcomes = [v.outcome for _, _, v in found]
         if {AGREES, CONTRADICTS} <= set(outcomes):
             outcome = "**disagree**: " + ", ".join(outcomes)
         elif len(set(outcomes)) > 1:

@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from analysis.augmentation import (ACCURACY, CELL_KEY, CELL_ROLE, PLANS, ROLE, accuracy_grid, augmentation_results,
-                                   finished_cells, published_beside)
+from analysis.augmentation import (ACCURACY, CELL_KEY, CELL_ROLE, PLANS, ROLE, accuracy_grid, augmentation_claim,
+                                   augmentation_results, finished_cells, published_beside)
+from analysis.claims import claim_line
 from analysis.load import Sweep, SweepNotFound, add_target_arguments, download_artifact, load_target
 from stats.contrasts import usable_trials
 from gan.data import dataset_info, scale_pixels
@@ -255,6 +256,18 @@ def _sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if len(values) == 1 and "," not in text:
+        values = list(range(values[0])) if values[0] >= 1 else []
+    if not values or min(values) < 0 or len(set(values)) < len(values):
+        raise argparse.ArgumentTypeError(f"expected a count >= 1 or distinct seeds >= 0 such as 10,11,12, got {text!r}")
+    return tuple(values)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m studies.augment", description=__doc__.split("\n")[0])
     add_target_arguments(parser)
@@ -268,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plans", default=",".join(PLANS), help=f"comma-separated, from {', '.join(PLANS)}")
     parser.add_argument("--epochs", type=int, default=30, help="classifier epochs per cell (the study: 30)")
     parser.add_argument("--classifier", default="lenet", help="classifier network: lenet (the study's) or domain")
-    parser.add_argument("--seeds", type=int, default=2, help="classifier trainings per cell (default 2)")
+    parser.add_argument("--seeds", type=_seeds, default=(0, 1),
+                        help="classifier trainings per cell: a count N (seeds 0 to N-1, default 2) or the seeds, "
+                             "comma-separated (10,11,12: a second seed set disjoint from the first)")
     parser.add_argument("--out", help="folder for the PCA picture (default: <sweep folder>/augmentation)")
     args = parser.parse_args(argv)
     from gan.metrics.classifier import CLASSIFIERS
@@ -279,12 +294,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--plans: {', '.join(bad) or 'none given'}; allowed: {', '.join(PLANS)}")
     if args.classifier not in CLASSIFIERS:
         parser.error(f"--classifier {args.classifier!r}; allowed: {', '.join(CLASSIFIERS.names())}")
-    if args.epochs < 1 or args.seeds < 1:
-        parser.error("--epochs and --seeds must be at least 1")
+    if args.epochs < 1:
+        parser.error("--epochs must be at least 1")
     try:
         sweep = load_target(args)
         plan = AugmentPlan(real=args.real, generated=args.generated, plans=plans, epochs=args.epochs,
-                           classifier=args.classifier, seeds=tuple(range(args.seeds)),
+                           classifier=args.classifier, seeds=args.seeds,
                            generator_run=args.generator_run)
         out = Path(args.out) if args.out else (sweep.out_dir or Path(args.root)) / "augmentation"
         cells = run_augmentation(sweep, plan, out)
@@ -295,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{name}: test accuracy (%) by real (rows) and generated (columns) training images")
         print(accuracy_grid(cells, name).to_string(index=False))
     print("\n" + published_beside(cells).to_string(index=False))
+    verdict = augmentation_claim(cells)
+    if verdict is not None:
+        print("\nthe study's claim: " + claim_line(verdict))
     print(
         f"\nreport it with: python -m analysis.report {args.target}" + (f" --scale {args.scale}" if args.scale else "")
     )

@@ -13,6 +13,7 @@ import pandas as pd
 from analysis import plots
 from stats.adaptive import record_table, sequential_sentence
 from analysis.answer import answer_line, best_line
+from analysis.augmentation import CLAIM_ID as AUGMENTATION_CLAIM
 from analysis.claims import claim_line, claims_frame
 from analysis.conclusions import effect_table, short
 from stats.layout import LOG
@@ -181,9 +182,11 @@ def claims_section(page: Page, verdicts: list) -> None:
     frame = claims_frame(verdicts)
     frame.to_csv(page.out_dir / "claims.csv", index=False)
     lines = [claim_line(v) for v in verdicts]
+    augmentation = (" The augmentation study's claim is tested on its classifiers' accuracies alone, by the same "
+                    "model." if any(v.claim.id == AUGMENTATION_CLAIM for v in verdicts) else "")
     (page.out_dir / "claims.md").write_text("## Claims\n\n" + "\n".join(f"- {line}" for line in lines) + "\n")
     page.add_section('<h2 id="claims">Claims</h2><ul>' + "".join(f"<li>{html.escape(line)}</li>" for line in lines)
                      + '</ul><p class="note">Each claim is a comparison stated in the spec before the sweep ran, '
                        "tested by this report's model with Holm's correction over all its comparisons: agrees or "
                        "contradicts when real, smaller than min_effect when two one-sided tests show it, else open "
-                       f"(how: {METHOD_DOC}).</p>")
+                       f"(how: {METHOD_DOC}).{augmentation}</p>")

@@ -1,6 +1,12 @@
 """The augmentation study over a finished sweep (studies.augment): a classifier per mix of real and generated
 images, resumable, and read back by the report."""
 
+import pytest
+import scipy.stats
+import statsmodels.api as sm
+
+from analysis.augmentation import augmentation_claim
+from analysis.claims import claims_page
 from analysis.report import build_report
 
 
@@ -23,6 +29,21 @@ def test_augmentation_study_over_the_sweep_resumes_and_is_reported(sweep, tmp_pa
     # digits: 0.668 and 0.618 measured for seeds 0 and 1; 0.35 leaves room for another machine
     real_only = cells[(cells["plan"] == "mixed") & (cells["real"] == 1000) & (cells["generated"] == 0)]
     assert real_only["test_accuracy"].min() > 0.35, real_only
+    # the study's claim, generated images help: 1000 real alone against 1000 real + 200 generated, the test
+    # Bartlett's rule picks (HC2 or Welch) as every verdict, its p the same as statsmodels' or scipy's own
+    claim = augmentation_claim(cells)
+    assert (claim.claim.parameter, claim.claim.level, claim.claim.against) == ("generated", "200", "0")
+    assert "ours at 1000 + 200" in claim.claim.not_comparable
+    part = cells[(cells["plan"] == "mixed") & (cells["real"] == 1000)]
+    helped = (part["generated"] > 0).to_numpy(dtype=float)
+    acc = part["test_accuracy"].to_numpy()
+    if claim.effect.method == "hc2":
+        ols = sm.OLS(acc, sm.add_constant(helped)).fit(cov_type="HC2", use_t=True)
+        estimate, p = ols.params[1], ols.pvalues[1]
+    else:
+        estimate = acc[helped == 1].mean() - acc[helped == 0].mean()
+        p = scipy.stats.ttest_ind(acc[helped == 1], acc[helped == 0], equal_var=False).pvalue
+    assert claim.effect.estimate == pytest.approx(estimate) and claim.effect.p == pytest.approx(p)
     again = []
     assert len(run_augmentation(s, plan, tmp_path / "aug", log=again.append)) == 8
     assert "8 cells done, 0 to train" in again[0]
@@ -33,3 +54,6 @@ def test_augmentation_study_over_the_sweep_resumes_and_is_reported(sweep, tmp_pa
     assert "real \\ generated" in table and "(2)" in table
     assert (folder / "augmentation_mixed.png").is_file() and (folder / "augmentation_pca.png").is_file()
     assert "47.93" not in table and "0.4793" in (folder / "augmentation_published.md").read_text()
+    assert "001-augmentation" in (folder / "claims.md").read_text()  # the report judges the study's claim too
+    row = next(line for line in claims_page([s], "test CPU").splitlines() if line.startswith("| 001-augmentation"))
+    assert "seeds 0,1 of the classifier" in row and f"({s.experiment})" in row  # the claims page's row
