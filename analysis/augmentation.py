@@ -19,7 +19,8 @@ from record.names import PARENT, ROLE as ROLE_TAG, RunStatus
 from record.status import Status
 
 __all__ = ["ACCURACY", "CELL_KEY", "CELL_ROLE", "CLAIM_ID", "PLANS", "PUBLISHED", "PUBLISHED_DATASET", "ROLE",
-           "accuracy_grid", "augmentation_claim", "augmentation_results", "finished_cells", "published_beside"]
+           "accuracy_grid", "augmentation_claim", "augmentation_claims", "augmentation_results", "augmentation_studies",
+           "finished_cells", "published_beside"]
 
 PLANS = ("mixed", "filtered", "pretrained")
 ROLE = "augmentation"  # the role tag of the run that holds one augmentation study (record.names.ROLE)
@@ -86,26 +87,33 @@ def finished_cells(client, experiment_id: str, parent: str) -> dict:
     return done
 
 
-def augmentation_results(sweep: Sweep) -> pd.DataFrame | None:
-    """Every finished cell of the sweep's newest augmentation study, or None when it has none."""
+def augmentation_studies(sweep: Sweep, newest_only: bool = False) -> list[pd.DataFrame]:
+    """The augmentation studies run over the sweep (one per plan: classifier, epochs, sizes, seeds), newest
+    first, each as the table of its finished cells; its run, generator run, plan and dataset in `attrs`."""
     from mlflow.tracking import MlflowClient
 
     if not sweep.tracking_uri or sweep.parent_run_id is None:  # runs gansweep did not launch: no study of its own
-        return None
+        return []
     client = MlflowClient(sweep.tracking_uri)
     exp = client.get_experiment_by_name(sweep.experiment)
     found = client.search_runs([exp.experiment_id], filter_string=(
         f"tags.{ROLE_TAG} = '{ROLE}' and tags.sweep_parent = '{sweep.parent_run_id}'"),
-        order_by=["attributes.start_time DESC"], max_results=1)
-    if not found:
-        return None
-    parent = found[0]
-    done = finished_cells(client, exp.experiment_id, parent.info.run_id)
-    rows = [{"plan": p, "real": r, "generated": g, "seed": s, ACCURACY: a} for (p, r, g, s), a in done.items()]
-    table = pd.DataFrame(rows, columns=["plan", "real", "generated", "seed", ACCURACY])
-    table.attrs.update(run_id=parent.info.run_id, generator_run=parent.data.tags.get("generator_run"),
-                       plan=json.loads(parent.data.tags.get("plan", "{}")), dataset=parent.data.tags.get("dataset"))
-    return table
+        order_by=["attributes.start_time DESC"], max_results=1 if newest_only else 100)
+    tables = []
+    for parent in found:
+        done = finished_cells(client, exp.experiment_id, parent.info.run_id)
+        rows = [{"plan": p, "real": r, "generated": g, "seed": s, ACCURACY: a} for (p, r, g, s), a in done.items()]
+        table = pd.DataFrame(rows, columns=["plan", "real", "generated", "seed", ACCURACY])
+        table.attrs.update(run_id=parent.info.run_id, generator_run=parent.data.tags.get("generator_run"),
+                           plan=json.loads(parent.data.tags.get("plan", "{}")), dataset=parent.data.tags.get("dataset"))
+        tables.append(table)
+    return tables
+
+
+def augmentation_results(sweep: Sweep) -> pd.DataFrame | None:
+    """Every finished cell of the sweep's newest augmentation study, or None when it has none."""
+    newest = augmentation_studies(sweep, newest_only=True)
+    return newest[0] if newest else None
 
 
 def accuracy_grid(cells: pd.DataFrame, plan: str) -> pd.DataFrame:
@@ -160,9 +168,21 @@ def _not_comparable(cells: pd.DataFrame) -> list[str]:
 CLAIM_ID = "001-augmentation"
 
 
+def augmentation_claims(sweep: Sweep) -> list[tuple[ClaimVerdict, pd.DataFrame]]:
+    """The augmentation claim judged by each augmentation study over the sweep (newest first), with its cells:
+    one per classifier budget (a study's claim id names its epochs; of two studies with the same, the newest)."""
+    judged = {}
+    for cells in augmentation_studies(sweep):
+        v = augmentation_claim(cells)
+        if v is not None and v.claim.id not in judged:
+            judged[v.claim.id] = (v, cells)
+    return list(judged.values())
+
+
 def augmentation_claim(cells: pd.DataFrame) -> ClaimVerdict | None:
     """The study's headline, that a classifier trained on real plus generated images beats one trained on the
-    real ones alone, judged on the `mixed` plan's cells: at the largest real size run both alone and with
+    real ones alone, judged for the classifier budget the study trained (its claim id `001-augmentation-E-epochs`),
+    on the `mixed` plan's cells: at the largest real size run both alone and with
     generated images, the largest generated size against none. The same fit as every verdict (stats.fit: the
     cell-means model, its HC2 test; one comparison, so no correction) over the classifier trainings, each of
     which is kept (a classifier's accuracy has no collapse to set aside). Its min_effect is the study's own gain
@@ -179,8 +199,9 @@ def augmentation_claim(cells: pd.DataFrame) -> ClaimVerdict | None:
     reasons = _not_comparable(cells)
     if (r, g) != (best["real"], best["generated"]):
         reasons.append(f"published at {best['real']} real + {best['generated']} generated images, ours at {r} + {g}")
+    epochs = cells.attrs.get("plan", {}).get("epochs", "?")
     claim = Claim(
-        id=CLAIM_ID, source=best["source"].split(":")[0], kind=LEVELS,  # the line that gives both figures
+        id=f"{CLAIM_ID}-{epochs}-epochs", source=best["source"].split(":")[0], kind=LEVELS,  # it gives both figures
         parameter="generated", level=str(g), against="0", expect="higher", metric=ACCURACY,
         statement=(f"a classifier trained on real plus generated images beats one trained on the real ones alone "
                    f"({real_only['value']:.2%} -> {best['value']:.2%})"),

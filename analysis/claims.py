@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.augmentation import CLAIM_ID as AUGMENTATION_CLAIM, augmentation_claim, augmentation_results
+from analysis.augmentation import augmentation_claims
 from analysis.load import Sweep, SweepNotFound, load_sweep
 from analysis.verdicts import report_fit
 from record.claims import Claim
@@ -32,8 +32,7 @@ def sweep_claims(sweep: Sweep, fit: DesignFit, factors: list[str]) -> list[Claim
     """Every claim of the sweep's design, judged: those about the ranking metric by the report's own fit (`fit`,
     the same Holm family), each other metric's by a fit of that metric with its claims; then, when an
     augmentation study ran over the sweep (studies.augment), that study's claim (analysis.augmentation)."""
-    cells = augmentation_results(sweep)
-    augmentation = [v for v in [augmentation_claim(cells) if cells is not None else None] if v is not None]
+    augmentation = [v for v, _ in augmentation_claims(sweep)]
     claims: list[Claim] = list(sweep.design.claims) if sweep.design else []
     if not claims:
         return augmentation
@@ -106,8 +105,9 @@ def claims_page(sweeps: list[Sweep], cpu: str) -> str:
     by_claim: dict[str, list[tuple[str, str, ClaimVerdict]]] = {}
     for s in sweeps:
         fit, factors = report_fit(s)
+        studied = {v.claim.id: cells for v, cells in augmentation_claims(s)}
         for v in sweep_claims(s, fit, factors):
-            where = (_augmentation_setting(s, augmentation_results(s)) if v.claim.id == AUGMENTATION_CLAIM
+            where = (_augmentation_setting(s, studied[v.claim.id]) if v.claim.id in studied
                      else (_setting(s), _seeds(s)))
             by_claim.setdefault(v.claim.id, []).append((*where, v))
     if not by_claim:
@@ -115,8 +115,9 @@ def claims_page(sweeps: list[Sweep], cpu: str) -> str:
     lines = ["# The studies' claims, tested", "",
              f"Built by `python -m analysis.claims` from the sweeps' MLflow runs ({cpu}). Every published figure "
              "came from one training run per setting. Each claim here was run on two disjoint seed sets, each judged "
-             "by its report's fitted model with Holm's correction over that report's comparisons "
-             "(docs/statistics.md#claims). **disagree** marks a claim one seed set finds real one way and the other "
+             "by its report's fitted model with Holm's correction over that report's comparisons (the augmentation "
+             "claims by the same model over their classifiers' accuracies alone, with the study's gain as min_effect; "
+             "docs/statistics.md#claims). **disagree** marks a claim one seed set finds real one way and the other "
              "the other way; *differ* one whose seed sets reach different outcomes otherwise.", "",
              "| claim | source | published | we ran | seed sets: verdicts | outcome |", "|---|---|---|---|---|---|"]
     for cid, found in by_claim.items():

@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 
 from analysis.augmentation import (ACCURACY, CELL_KEY, CELL_ROLE, PLANS, ROLE, accuracy_grid, augmentation_claim,
-                                   augmentation_results, finished_cells, published_beside)
+                                   augmentation_studies, finished_cells, published_beside)
 from analysis.claims import claim_line
 from analysis.load import Sweep, SweepNotFound, add_target_arguments, download_artifact, load_target
 from stats.contrasts import usable_trials
@@ -236,7 +236,7 @@ def run_augmentation(sweep: Sweep, plan: AugmentPlan, out_dir: Path, log=print) 
                 log(f"  [{i}/{len(todo)}] {name:<10} real {r:>6} generated {g:>6} seed {s}: test accuracy {acc:.4f}")
                 done[(name, r, g, s)] = acc
     client.set_terminated(parent, RunStatus.FINISHED)
-    return augmentation_results(sweep)
+    return next(cells for cells in augmentation_studies(sweep) if cells.attrs["run_id"] == parent)
 
 
 
@@ -265,7 +265,7 @@ def _seeds(text: str) -> tuple[int, ...]:
         values = list(range(values[0])) if values[0] >= 1 else []
     if not values or min(values) < 0 or len(set(values)) < len(values):
         raise argparse.ArgumentTypeError(f"expected a count >= 1 or distinct seeds >= 0 such as 10,11,12, got {text!r}")
-    return tuple(values)
+    return tuple(sorted(values))  # the same set, the same study (its plan's key)
 
 
 def main(argv: list[str] | None = None) -> int:

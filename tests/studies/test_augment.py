@@ -5,7 +5,7 @@ import pytest
 import scipy.stats
 import statsmodels.api as sm
 
-from analysis.augmentation import augmentation_claim
+from analysis.augmentation import augmentation_claim, augmentation_claims
 from analysis.claims import claims_page
 from analysis.report import build_report
 
@@ -54,6 +54,13 @@ def test_augmentation_study_over_the_sweep_resumes_and_is_reported(sweep, tmp_pa
     assert "real \\ generated" in table and "(2)" in table
     assert (folder / "augmentation_mixed.png").is_file() and (folder / "augmentation_pca.png").is_file()
     assert "47.93" not in table and "0.4793" in (folder / "augmentation_published.md").read_text()
-    assert "001-augmentation" in (folder / "claims.md").read_text()  # the report judges the study's claim too
-    row = next(line for line in claims_page([s], "test CPU").splitlines() if line.startswith("| 001-augmentation"))
+    assert "001-augmentation-4-epochs" in (folder / "claims.md").read_text()  # the report judges the study's claim
+    row = next(line for line in claims_page([s], "test CPU").splitlines()
+               if line.startswith("| 001-augmentation-4-epochs"))
     assert "seeds 0,1 of the classifier" in row and f"({s.experiment})" in row  # the claims page's row
+    # a second study, the classifier trained 2 epochs: the claim judged for each budget, newest first
+    short = AugmentPlan(real=(1000,), generated=(0, 200), plans=("mixed",), epochs=2, classifier="lenet", seeds=(0, 1))
+    run_augmentation(s, short, tmp_path / "aug", log=lines.append)
+    judged = augmentation_claims(s)
+    assert [v.claim.id for v, _ in judged] == ["001-augmentation-2-epochs", "001-augmentation-4-epochs"]
+    assert [len(cells) for _, cells in judged] == [4, 8]
