@@ -24,8 +24,7 @@
 # is on its import path. On real machines the head installs the extra and the workers need not; here every
 # node runs from one venv, and the extra in it would also run Ray's full dashboard agent beside every
 # worker and every local Ray on the machine. So `install-head` puts what the extra adds to the venv in a
-# folder of its own ($HEAD_PACKAGES), which only the head's processes put on their path, and the `ray` command
-# the env file puts first on PATH appends after the venv's own packages.
+# folder of its own ($HEAD_PACKAGES), which only the head's processes (and the MLflow server) put on their path.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${GANSWEEP_VENV:-$REPO/.venv}
@@ -33,6 +32,7 @@ SUBNET=${GSW_SUBNET:-10.231.77}       # /24 used only on the bridge created here
 BRIDGE=${GSW_BRIDGE:-gswbr0}
 PREFIX=${GSW_PREFIX:-gsw}
 STATE=${GSW_STATE:-/run/gansweep-cluster}   # private to root (mode 700): pids, logs, the env file
+STATE=${STATE%/}   # its siblings ($STATE.user, $STATE.mlflow) must not land inside it
 HEAD_IP=$SUBNET.1
 RAY_PORT=${GSW_RAY_PORT:-6390}
 MLFLOW_PORT=${GSW_MLFLOW_PORT:-5050}
@@ -42,10 +42,10 @@ HEAD_PACKAGES=${GSW_HEAD_PACKAGES:-$VENV/head-packages}   # the cluster extra, f
 # the user who ran sudo (none when root ran it): gets the env file and the cluster's token in $USER_STATE
 INVOKER=
 [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ] && id -u "$SUDO_USER" >/dev/null 2>&1 && INVOKER=$SUDO_USER
-USER_STATE=${GSW_USER_STATE:-$STATE.user}
+USER_STATE=$(realpath -ms "${GSW_USER_STATE:-$STATE.user}")
 # the MLflow server runs as this user: the one who ran sudo, else nobody; root only when GSW_MLFLOW_USER says so
 MLFLOW_USER=${GSW_MLFLOW_USER:-${INVOKER:-nobody}}
-MLFLOW_STATE=${GSW_MLFLOW_STATE:-$STATE.mlflow}   # its store, its user's alone (mode 700); kept by stop
+MLFLOW_STATE=$(realpath -ms "${GSW_MLFLOW_STATE:-$STATE.mlflow}")   # its store, its user's alone (mode 700); kept by stop
 export RAY_AUTH_MODE=${RAY_AUTH_MODE:-token}   # Ray 2.60: every `ray start` and client of a token cluster
 export PATH=$VENV/bin:$PATH
 
@@ -124,13 +124,17 @@ ours() {
     done
 }
 
+as_user() {  # $1: a user (name or id); the rest: a command run as that user, with that user's groups
+    local user=$1; shift
+    setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups "$@"
+}
+
 mlflow_state() {  # $MLFLOW_STATE: a real folder of $MLFLOW_USER's, mode 700 (created so by root)
     id -u "$MLFLOW_USER" >/dev/null 2>&1 || die "no user $MLFLOW_USER to run the MLflow server as (GSW_MLFLOW_USER)"
-    AS_MLFLOW_USER=(setpriv --reuid="$MLFLOW_USER" --regid="$(id -g "$MLFLOW_USER")" --init-groups)
     if [ "$(id -u "$MLFLOW_USER")" = 0 ]; then
         echo "local_cluster: the MLflow server runs as root, as GSW_MLFLOW_USER=$MLFLOW_USER says" >&2
     # run as the server does: the venv's Python, which starts another (its web server) by its path
-    elif ! (cd / && "${AS_MLFLOW_USER[@]}" "$VENV/bin/python" -c 'import subprocess, sys; subprocess.run([sys.executable, "-c", ""], check=True)') >/dev/null 2>&1; then
+    elif ! (cd / && as_user "$MLFLOW_USER" "$VENV/bin/python" -c 'import subprocess, sys; subprocess.run([sys.executable, "-c", ""], check=True)') >/dev/null 2>&1; then
         die "the MLflow server runs as $MLFLOW_USER, who cannot run $VENV/bin/python ($(readlink -f "$VENV/bin/python")); give GSW_MLFLOW_USER a user who can, or build the venv from a Python that user can run (GSW_MLFLOW_USER=root runs the server as root)"
     fi
     [ -L "$MLFLOW_STATE" ] && die "$MLFLOW_STATE is a symlink; refusing to keep the MLflow store there"
@@ -221,7 +225,8 @@ start() {
     # start; no one else has any permission. Artifacts go through the server (--artifacts-destination).
     # The password's hash is checked once per 5 minutes, not at every request (one server process: no
     # other holds a stale check), which kept a sweep's logging as fast as without authentication.
-    cat > "$MLFLOW_STATE/auth.ini" <<INI
+    # written as the server's user, in its folder: root follows no link that user left there
+    as_user "$MLFLOW_USER" sh -c 'umask 077 && cat > "$1" && chmod 600 "$1"' sh "$MLFLOW_STATE/auth.ini" <<INI
 [mlflow]
 default_permission = NO_PERMISSIONS
 database_uri = sqlite:///$MLFLOW_STATE/basic_auth.db
@@ -230,12 +235,15 @@ authorization_function = mlflow.server.auth:authenticate_request_basic_auth
 grant_default_workspace_access = false
 auth_cache_ttl_seconds = 300
 INI
-    chown "$MLFLOW_USER" "$MLFLOW_STATE/auth.ini"
+    id -u "$MLFLOW_USER" > "$STATE/mlflow.uid"  # whom stop and kill-head look for, whoever runs them
     local secret_key; secret_key=$(cat "$STATE/mlflow_secret_key")
     cd "$MLFLOW_STATE"
-    MLFLOW_AUTH_CONFIG_PATH=$MLFLOW_STATE/auth.ini MLFLOW_AUTH_ADMIN_PASSWORD=$mlflow_password \
-    MLFLOW_FLASK_SERVER_SECRET_KEY=$secret_key PYTHONPATH=$head_path HOME=$MLFLOW_STATE \
-        setsid "${AS_MLFLOW_USER[@]}" "$VENV/bin/mlflow" server --app-name basic-auth --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
+    # an environment of its own (env -i): none of root's variables, a Ray token among them, reaches the server
+    env -i PATH="$VENV/bin:/usr/bin:/bin" HOME="$MLFLOW_STATE" LANG=C.UTF-8 PYTHONPATH="$head_path" \
+        MLFLOW_AUTH_CONFIG_PATH="$MLFLOW_STATE/auth.ini" MLFLOW_AUTH_ADMIN_PASSWORD="$mlflow_password" \
+        MLFLOW_FLASK_SERVER_SECRET_KEY="$secret_key" \
+        setsid setpriv --reuid="$MLFLOW_USER" --regid="$(id -g "$MLFLOW_USER")" --init-groups \
+        "$VENV/bin/mlflow" server --app-name basic-auth --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
         --backend-store-uri "sqlite:///$MLFLOW_STATE/mlflow.db" --artifacts-destination "$MLFLOW_STATE/mlartifacts" \
         >"$STATE/mlflow.log" 2>&1 < /dev/null &
     echo $! > "$STATE/mlflow.pid"
@@ -245,9 +253,14 @@ INI
         sleep 0.5
     done
     (echo > "/dev/tcp/127.0.0.1/$MLFLOW_PORT") 2>/dev/null || { cat "$STATE/mlflow.log"; die "the MLflow server did not start"; }
-    mkdir -p "$STATE/bin"
-    (umask 077 && ray_command > "$STATE/bin/ray" && env_file "$STATE" "${RAY_AUTH_TOKEN_PATH:-}" > "$STATE/env")
-    chmod 700 "$STATE/bin/ray"
+    # the port is anyone's on 127.0.0.1: the password goes out only once the listener is our server
+    local listener; listener=$(ss -ltnpH "sport = :$MLFLOW_PORT" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u)
+    local ours_now; ours_now=" $(mlflow_pids | tr '\n' ' ') "
+    [ -n "$listener" ] || die "nothing listens on 127.0.0.1:$MLFLOW_PORT"
+    for pid in $listener; do
+        [[ "$ours_now" == *" $pid "* ]] || die "another process (pid $pid) listens on 127.0.0.1:$MLFLOW_PORT, not this cluster's MLflow server"
+    done
+    (umask 077 && env_file "${RAY_AUTH_TOKEN_PATH:-}" > "$STATE/env")
     [ -z "$INVOKER" ] || invoker_files
     trap - EXIT
     echo "cluster up: head $HEAD_IP:$RAY_PORT, $n workers ($SUBNET.11..$SUBNET.$((10 + n))), MLflow http://127.0.0.1:$MLFLOW_PORT (user gansweep, its password in $STATE/env)"
@@ -256,35 +269,22 @@ INI
     echo "use it: source $STATE/env && python -m sweeps.run SPEC.yaml --storage $STATE/storage"
 }
 
-# the `ray` command for this cluster's shells: the head's packages after the venv's own (the `ray job` CLI
-# follows a job's logs with aiohttp, one of them), so none of them can shadow a package of the venv
-ray_command() {
-    cat <<SH
-#!/bin/sh
-exec "$VENV/bin/python" -c 'import sys; sys.path.append(sys.argv.pop(1)); sys.argv[0] = "ray"; from ray.scripts.scripts import main; sys.exit(main())' "$HEAD_PACKAGES" "\$@"
-SH
-}
-
-env_file() {  # $1: the folder of the env file and its bin/ray; $2: the Ray token's path (none: the caller's RAY_AUTH_TOKEN)
+# the env file: no PYTHONPATH (the head's packages stay the head's; the `ray job` CLI needs none of them)
+env_file() {  # $1: the Ray token's path (none: the caller's RAY_AUTH_TOKEN)
     echo "export RAY_ADDRESS=$HEAD_IP:$RAY_PORT"
     echo "export RAY_AUTH_MODE=$RAY_AUTH_MODE"
-    [ -n "$2" ] && echo "export RAY_AUTH_TOKEN_PATH=$2"
+    [ -n "$1" ] && echo "export RAY_AUTH_TOKEN_PATH=$1"
     [ "$jobs" = 1 ] && echo "export RAY_API_SERVER_ADDRESS=http://127.0.0.1:$DASHBOARD_PORT"
-    echo "export PATH=$1/bin:\$PATH"
     echo "export GANSWEEP_NODE_IP=$HEAD_IP"
     echo "export MLFLOW_TRACKING_URI=http://127.0.0.1:$MLFLOW_PORT"
     echo "export MLFLOW_TRACKING_USERNAME=gansweep"
     echo "export MLFLOW_TRACKING_PASSWORD=$(cat "$STATE/mlflow_password")"
 }
 
-as_user() {  # $1: a user; the rest: a command run as that user
-    local user=$1; shift
-    setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups "$@"
-}
-
 # the user who ran sudo gets what root's env file gives, in $USER_STATE: a folder of theirs alone (mode 700),
 # beside $STATE, whose Ray sockets stay root's. Root only creates the folder; the files in it are written
-# as that user, so a link they left there reaches nothing they could not write themselves.
+# as that user, so a link they left there reaches nothing they could not write themselves. The token copied
+# there lets that user's processes submit jobs, which run as root: it is theirs because they hold sudo.
 invoker_files() {
     [ -L "$USER_STATE" ] && die "$USER_STATE is a symlink; refusing to write $INVOKER's env file there"
     if [ -e "$USER_STATE" ]; then
@@ -297,10 +297,9 @@ invoker_files() {
     local token=
     if [ -n "${RAY_AUTH_TOKEN_PATH:-}" ]; then
         token=$USER_STATE/auth_token
-        as_user "$INVOKER" sh -c 'umask 077 && cat > "$1"' sh "$token" < "$RAY_AUTH_TOKEN_PATH"
+        as_user "$INVOKER" sh -c 'umask 077 && cat > "$1" && chmod 600 "$1"' sh "$token" < "$RAY_AUTH_TOKEN_PATH"
     fi
-    ray_command | as_user "$INVOKER" sh -c 'umask 077 && mkdir -p "$1/bin" && cat > "$1/bin/ray" && chmod 700 "$1/bin/ray"' sh "$USER_STATE"
-    env_file "$USER_STATE" "$token" | as_user "$INVOKER" sh -c 'umask 077 && cat > "$1/env"' sh "$USER_STATE"
+    env_file "$token" | as_user "$INVOKER" sh -c 'umask 077 && cat > "$1" && chmod 600 "$1"' sh "$USER_STATE/env"
     echo "for $INVOKER: source $USER_STATE/env"
 }
 
@@ -316,11 +315,16 @@ kill_worker() {
 mlflow_pids() {
     local candidates
     candidates="$( [ -f "$STATE/mlflow.pid" ] && cat "$STATE/mlflow.pid"; pgrep -f -- "--port $MLFLOW_PORT" || true)"
-    local owner; owner=$(id -u "$MLFLOW_USER" 2>/dev/null) || return 0
+    # the user start ran it as (recorded), else the one this run would
+    local owner; owner=$(cat "$STATE/mlflow.uid" 2>/dev/null || id -u "$MLFLOW_USER" 2>/dev/null) || return 0
     # shellcheck disable=SC2086
-    OWNER=$owner MATCH="--port $MLFLOW_PORT|sqlite:///$MLFLOW_STATE/mlflow.db" ours $candidates
-    # the uvicorn process the server starts carries the address, not the store: it is its child
-    OWNER=$owner MATCH="mlflow|--host 127.0.0.1|--port $MLFLOW_PORT" ours $(pgrep -f -- "--port $MLFLOW_PORT" || true)
+    OWNER=$owner MATCH="--port $MLFLOW_PORT |sqlite:///$MLFLOW_STATE/mlflow.db" ours $candidates
+    # the uvicorn process the server starts carries the address, not the store: it is its child, and runs in
+    # the store's folder (start's working directory for it)
+    local pid
+    for pid in $(OWNER=$owner MATCH="mlflow|--host 127.0.0.1 |--port $MLFLOW_PORT " ours $(pgrep -f -- "--port $MLFLOW_PORT" || true)); do
+        [ "$(readlink "/proc/$pid/cwd")" = "$MLFLOW_STATE" ] && echo "$pid"
+    done
 }
 
 head_pids() {  # Ray's processes of the head: started with its temp dir, run from this project's venv or Ray
@@ -329,6 +333,10 @@ head_pids() {  # Ray's processes of the head: started with its temp dir, run fro
         cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline")
         case "$cmd" in *ray*|*raylet*|*gcs_server*|*"$VENV"*) echo "$pid" ;; esac
     done
+    # and Ray's client server, which names the head's address but not its temp dir (left running, it outlived
+    # every stop)
+    # shellcheck disable=SC2046
+    MATCH="ray.util.client.server|--address=$HEAD_IP:$RAY_PORT " ours $(pgrep -f -- "--address=$HEAD_IP:$RAY_PORT" || true)
 }
 
 kill_head() {
@@ -360,10 +368,9 @@ stop() {
         sleep 0.2
     done
     rm -f "$STATE/env" "$STATE/mlflow.pid"
-    rm -rf "$STATE/bin"
-    # the env file of the user who ran sudo, removed as that user (see invoker_files)
+    # the env file and token copy of the user who ran sudo, removed as that user (see invoker_files)
     if [ -d "$USER_STATE" ] && [ ! -L "$USER_STATE" ] && [ "$(stat -c %u "$USER_STATE")" != 0 ]; then
-        as_user "$(stat -c %u "$USER_STATE")" sh -c 'rm -rf "$1/env" "$1/bin"' sh "$USER_STATE" || true
+        as_user "$(stat -c %u "$USER_STATE")" sh -c 'rm -f "$1/env" "$1/auth_token"' sh "$USER_STATE" || true
     fi
     echo "cluster down"
 }

@@ -29,9 +29,18 @@ def exit_on_late_interrupts(code: int) -> None:
     """The sweep has ended and said so; what is left is Ray's shutdown at exit. An interrupt then (a second
     Ctrl-C, a SIGTERM right after one) ends the process with the sweep's own exit code at once, instead of
     raising KeyboardInterrupt inside Ray's exit handler, which leaves Ray half shut down to crash the
-    interpreter as it finalizes. What the sweep printed is flushed first: os._exit does not."""
+    interpreter as it finalizes. What the sweep printed is flushed first (os._exit does not), also by an
+    interrupt that comes while it is flushed."""
+
+    def leave(*_):
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: os._exit(code))
+        signal.signal(sig, leave)
     sys.stdout.flush()
     sys.stderr.flush()
 
