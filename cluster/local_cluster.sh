@@ -239,7 +239,7 @@ INI
     local secret_key; secret_key=$(cat "$STATE/mlflow_secret_key")
     cd "$MLFLOW_STATE"
     # an environment of its own (env -i): none of root's variables, a Ray token among them, reaches the server
-    env -i PATH="$VENV/bin:/usr/bin:/bin" HOME="$MLFLOW_STATE" LANG=C.UTF-8 PYTHONPATH="$head_path" \
+    env -i PATH="$VENV/bin:/usr/bin:/bin" HOME="$MLFLOW_STATE" LANG=C.UTF-8 PYTHONPATH="$HEAD_PACKAGES" \
         MLFLOW_AUTH_CONFIG_PATH="$MLFLOW_STATE/auth.ini" MLFLOW_AUTH_ADMIN_PASSWORD="$mlflow_password" \
         MLFLOW_FLASK_SERVER_SECRET_KEY="$secret_key" \
         setsid setpriv --reuid="$MLFLOW_USER" --regid="$(id -g "$MLFLOW_USER")" --init-groups \
