@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from torch import nn
 
 from record.files import atomic_path
 from record.names import Result
@@ -28,7 +27,7 @@ from gan.numerics import autocast, resolve_precision, use_channels_last
 from gan.sampling import Sampler
 from record.status import Status
 
-__all__ = ["Report", "TrainResult", "Trainer", "resolve_device", "train"]
+__all__ = ["Report", "TrainResult", "Trainer", "resolve_device", "run_loop", "train"]
 
 # the window means a Report carries besides timing (which of them appear depends on the loss)
 
@@ -111,8 +110,8 @@ class Trainer:
             (torch.compile(self.G), torch.compile(self.D)) if cfg.train.compile else (self.G, self.D)
         )
         self.compile_time_s: float | None = None  # set by the first step of a compiled trainer
-        self.opt_g = self._optimizer(self.G, cfg.optim.g_lr, cfg.optim.g_betas)
-        self.opt_d = self._optimizer(self.D, cfg.optim.d_lr, cfg.optim.d_betas)
+        self.opt_g = self.optimizer(self.G.parameters(), cfg.optim.g_lr, cfg.optim.g_betas)
+        self.opt_d = self.optimizer(self.D.parameters(), cfg.optim.d_lr, cfg.optim.d_betas)
         # fp16's loss scaling, one scaler per optimizer (each step skips when its gradients overflow); under
         # fp32 and bf16 they are disabled and pass the losses and steps through unchanged
         fp16 = self.precision == "fp16"
@@ -137,11 +136,12 @@ class Trainer:
 
     # -- setup -----------------------------------------------------------------------------
 
-    def _optimizer(self, net: nn.Module, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+    def optimizer(self, params, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+        """The configured optimizer (optim.name) over `params`: one network's, or a pack's stacked ones."""
         o = self.config.optim
         if o.name == "rmsprop":
-            return torch.optim.RMSprop(net.parameters(), lr=lr, weight_decay=o.weight_decay)
-        return torch.optim.Adam(net.parameters(), lr=lr, betas=betas, weight_decay=o.weight_decay)
+            return torch.optim.RMSprop(params, lr=lr, weight_decay=o.weight_decay)
+        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=o.weight_decay)
 
     def _total_steps(self) -> int:
         return self.config.train.iterations_for(len(self.data))
@@ -226,53 +226,7 @@ class Trainer:
         A caller that must stop a run early (a scheduler) does so from inside `report`: Ray Tune ends a
         function trainable at its `tune.report`.
         """
-        eval_every = self.config.train.eval_every
-        budget = self.config.train.max_seconds
-        check_every = min(eval_every, 25)  # how often a NaN is looked for (a host sync)
-        self.G.train()
-        self.D.train()
-        window: dict[str, torch.Tensor] = {}
-        window_steps, window_start = 0, time.perf_counter()
-        last: dict[str, float] = {}
-        while self.step < self.total_steps:
-            started = time.perf_counter()
-            stats = self.train_step()
-            if self.config.train.compile and self.compile_time_s is None:  # this step compiled G and D
-                self.compile_time_s = time.perf_counter() - started
-                window_start += self.compile_time_s  # neither in iters_per_sec nor in wall_time_s
-            self.step += 1
-            window_steps += 1
-            for k, v in stats.items():
-                window[k] = window[k] + v if k in window else v
-            out_of_time = budget is not None and self.wall_time + time.perf_counter() - window_start >= budget
-            final = self.step == self.total_steps or out_of_time
-            at_eval = self.step % eval_every == 0 or final
-            diverged = False
-            if at_eval or self.step % check_every == 0:
-                diverged = not bool(torch.isfinite(window["loss_d"] + window["loss_g"]))
-            if not (at_eval or diverged):
-                continue
-            now = time.perf_counter()
-            self.wall_time += now - window_start
-            last = {k: float(v) / window_steps for k, v in window.items()}
-            last["iters_per_sec"] = window_steps / max(now - window_start, 1e-9)
-            last[Result.WALL_TIME] = self.wall_time
-            if self.compile_time_s is not None:
-                last[Result.COMPILE_TIME] = self.compile_time_s
-            if self.config.train.precision == "auto":
-                last[Result.TRAINED_BF16] = float(self.precision == "bf16")
-            grid = None
-            if self.out_dir is not None and not diverged:
-                grid = self.save_grid(self.out_dir / "samples" / f"step_{self.step:07d}.png")
-            if report is not None:
-                report(Report(self.step, self.total_steps, self.epoch, self.config.train.evaluation_at(self.step), last,
-                              grid, diverged, final or diverged))
-            if diverged:
-                return TrainResult(Status.DIVERGED, self.step, last)
-            if out_of_time:
-                return TrainResult(Status.COMPLETED, self.step, last)
-            window, window_steps, window_start = {}, 0, time.perf_counter()
-        return TrainResult(Status.COMPLETED, self.step, last)
+        return run_loop([self], lambda: [self.train_step()], [report])[0]
 
     # -- checkpoints -----------------------------------------------------------------------
 
@@ -315,9 +269,13 @@ class Trainer:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write a checkpoint atomically (temporary file, then rename)."""
+        return self.save_state(self.state_dict(), path)
+
+    @staticmethod
+    def save_state(state: dict, path: str | os.PathLike) -> Path:
         path = Path(path)
         with atomic_path(path) as tmp:
-            torch.save(self.state_dict(), tmp)
+            torch.save(state, tmp)
         return path
 
     def load(self, path: str | os.PathLike) -> None:
@@ -325,6 +283,78 @@ class Trainer:
         # `set_state`), while weights and optimizer states are copied to the models' device by
         # their own load_state_dict
         self.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+
+def run_loop(
+    trainers: list[Trainer],
+    train_step: Callable[[], list[dict[str, torch.Tensor]]],
+    reports: list[Callable[[Report], None] | None],
+) -> list[TrainResult]:
+    """The training loop of one run, or of the runs a packed trainer steps together (gan.packed): each call of
+    `train_step()` advances every trainer by one generator iteration and returns their statistics in order.
+    Each run reports every eval_every iterations to its own `reports[i]`, and ends at its total_steps, at its
+    time budget or when its losses stop being finite; the loop ends when every run has."""
+    first = trainers[0]
+    eval_every = first.config.train.eval_every
+    budget = first.config.train.max_seconds
+    check_every = min(eval_every, 25)  # how often a NaN is looked for (a host sync)
+    results: list[TrainResult | None] = [
+        None if t.step < t.total_steps else TrainResult(Status.COMPLETED, t.step) for t in trainers
+    ]
+    for t in trainers:
+        t.G.train()
+        t.D.train()
+    # each run's window: its statistics' sums, steps and start since its last report
+    windows: list[dict[str, torch.Tensor]] = [{} for _ in trainers]
+    window_steps = [0] * len(trainers)
+    window_start = [time.perf_counter()] * len(trainers)
+    while any(r is None for r in results):
+        started = time.perf_counter()
+        stats = train_step()
+        if first.config.train.compile and first.compile_time_s is None:  # this step compiled G and D
+            first.compile_time_s = time.perf_counter() - started
+            window_start[0] += first.compile_time_s  # neither in iters_per_sec nor in wall_time_s
+        now, reported = None, []  # the step's end, taken once: a pack's runs are not charged each other's reports
+        for i, t in enumerate(trainers):
+            if results[i] is not None:  # ended (diverged) while the rest of its pack trains on
+                continue
+            t.step += 1
+            window_steps[i] += 1
+            window = windows[i]
+            for k, v in stats[i].items():
+                window[k] = window[k] + v if k in window else v
+            out_of_time = budget is not None and t.wall_time + time.perf_counter() - window_start[i] >= budget
+            final = t.step == t.total_steps or out_of_time
+            at_eval = t.step % eval_every == 0 or final
+            diverged = False
+            if at_eval or t.step % check_every == 0:
+                diverged = not bool(torch.isfinite(window["loss_d"] + window["loss_g"]))
+            if not (at_eval or diverged):
+                continue
+            now = now or time.perf_counter()  # after the finite check, which waits for the device
+            t.wall_time += now - window_start[i]
+            last = {k: float(v) / window_steps[i] for k, v in window.items()}
+            last["iters_per_sec"] = window_steps[i] / max(now - window_start[i], 1e-9)
+            last[Result.WALL_TIME] = t.wall_time
+            if t.compile_time_s is not None:
+                last[Result.COMPILE_TIME] = t.compile_time_s
+            if t.config.train.precision == "auto":
+                last[Result.TRAINED_BF16] = float(t.precision == "bf16")
+            grid = None
+            if t.out_dir is not None and not diverged:
+                grid = t.save_grid(t.out_dir / "samples" / f"step_{t.step:07d}.png")
+            if reports[i] is not None:
+                reports[i](Report(t.step, t.total_steps, t.epoch, t.config.train.evaluation_at(t.step), last,
+                                  grid, diverged, final or diverged))
+            if diverged:
+                results[i] = TrainResult(Status.DIVERGED, t.step, last)
+            elif final:
+                results[i] = TrainResult(Status.COMPLETED, t.step, last)
+            windows[i], window_steps[i] = {}, 0
+            reported.append(i)
+        for i in reported:
+            window_start[i] = time.perf_counter()
+    return results
+
 
 
 def train(
