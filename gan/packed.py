@@ -19,12 +19,15 @@ What packing cannot run as a separate run would is refused (`pack_refusal`): dra
 generator inside a loss (random label smoothing, the gradient penalty's mixing), dropout (its masks come
 from the global RNG), fp16's loss scaling (one overflow would skip every seed's step), bf16 (its rounding of
 the pack's larger operations moves each seed's gradients by several percent), `train.compile`,
-classifier guidance, channels-last, and architectures other than the built-in `dcgan` and `mlp`.
+classifier guidance, channels-last, and architectures other than the built-in `dcgan` and `mlp`. A pack runs
+the contiguous layout (`train.channels_last: auto` included), and its seeds share one clock: under
+`train.max_seconds` every seed is charged the pack's time and all end at the same step.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import os
 from pathlib import Path
 from typing import Callable
@@ -166,6 +169,8 @@ class PackedTrainer:
         o = self.config.optim
         self.opt_g = first.optimizer(self.G.parameters(), o.g_lr, o.g_betas)
         self.opt_d = first.optimizer(self.D.parameters(), o.d_lr, o.d_betas)
+        for s, t in enumerate(self.trainers):  # a seed's own save() writes its part of the pack, optimizer included
+            t.state_dict = functools.partial(self._seed_state_dict, s)
 
     @property
     def seeds(self) -> list[int]:
@@ -238,22 +243,32 @@ class PackedTrainer:
 
     # -- checkpoints -----------------------------------------------------------------------
 
+    def _seed_state_dict(self, s: int) -> dict:
+        """Seed s's checkpoint, an ordinary `Trainer` one: its weights copied out of the stacked tensors (a view
+        would carry every seed's storage into the file) and its optimizer states cut from the stacked ones."""
+        state = Trainer.state_dict(self.trainers[s])
+        for net in ("G", "D"):
+            state[net] = {k: v.clone() for k, v in state[net].items()}
+        state["opt_g"] = _seed_state(self.opt_g.state_dict(), s)
+        state["opt_d"] = _seed_state(self.opt_d.state_dict(), s)
+        return state
+
     def state_dicts(self) -> list[dict]:
-        """One ordinary `Trainer` checkpoint per seed, its optimizer states cut from the stacked ones."""
-        opt_g, opt_d = self.opt_g.state_dict(), self.opt_d.state_dict()
-        states = []
-        for s, t in enumerate(self.trainers):
-            state = t.state_dict()
-            state["opt_g"], state["opt_d"] = _seed_state(opt_g, s), _seed_state(opt_d, s)
-            states.append(state)
-        return states
+        """One ordinary `Trainer` checkpoint per seed (`Trainer.state_dict` of each seed's trainer is the same)."""
+        return [self._seed_state_dict(s) for s in range(len(self.trainers))]
 
     def load_state_dicts(self, states: list[dict]) -> None:
         """Resume from one checkpoint per seed, written by a pack or by separate runs at the same step."""
-        if len({int(s["step"]) for s in states}) > 1:
-            raise ValueError("The seeds' checkpoints are at different steps; they cannot resume as one pack.")
+        if len({int(s["step"]) for s in states}) > 1:  # e.g. a seed that diverged, and ended, before the others
+            raise ValueError("The seeds' checkpoints are at different steps; they cannot resume as one pack "
+                             "(resume each as a separate run).")
         for t, state in zip(self.trainers, states, strict=True):
             t.load_state_dict(state)  # the weights and statistics land in the stacked tensors (views)
+            if t.precision != "fp32":
+                raise ConfigError(f"The checkpoint of seed {t.config.train.seed} was trained in {t.precision}, "
+                                  "which a pack does not run; resume it as a separate run.")
+            t.opt_g.state.clear()  # the seed's own optimizers are not stepped: the pack's hold its state
+            t.opt_d.state.clear()
         self.opt_g.load_state_dict(_stacked_state([s["opt_g"] for s in states]))
         self.opt_d.load_state_dict(_stacked_state([s["opt_d"] for s in states]))
 

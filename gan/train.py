@@ -284,6 +284,7 @@ class Trainer:
         # their own load_state_dict
         self.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
 
+
 def run_loop(
     trainers: list[Trainer],
     train_step: Callable[[], list[dict[str, torch.Tensor]]],
@@ -310,8 +311,9 @@ def run_loop(
     while any(r is None for r in results):
         started = time.perf_counter()
         stats = train_step()
+        stepped = time.perf_counter()  # a pack's runs are timed against one clock, not after each other's reports
         if first.config.train.compile and first.compile_time_s is None:  # this step compiled G and D
-            first.compile_time_s = time.perf_counter() - started
+            first.compile_time_s = stepped - started
             window_start[0] += first.compile_time_s  # neither in iters_per_sec nor in wall_time_s
         now, reported = None, []  # the step's end, taken once: a pack's runs are not charged each other's reports
         for i, t in enumerate(trainers):
@@ -322,7 +324,7 @@ def run_loop(
             window = windows[i]
             for k, v in stats[i].items():
                 window[k] = window[k] + v if k in window else v
-            out_of_time = budget is not None and t.wall_time + time.perf_counter() - window_start[i] >= budget
+            out_of_time = budget is not None and t.wall_time + stepped - window_start[i] >= budget
             final = t.step == t.total_steps or out_of_time
             at_eval = t.step % eval_every == 0 or final
             diverged = False
@@ -354,7 +356,6 @@ def run_loop(
         for i in reported:
             window_start[i] = time.perf_counter()
     return results
-
 
 
 def train(
