@@ -28,11 +28,14 @@ from stats.fit import DesignFit, fit_design
 __all__ = ["claim_line", "claims_frame", "sweep_claims"]
 
 
-def sweep_claims(sweep: Sweep, fit: DesignFit, factors: list[str]) -> list[ClaimVerdict]:
+def sweep_claims(sweep: Sweep, fit: DesignFit, factors: list[str],
+                 augmentation: list[ClaimVerdict] | None = None) -> list[ClaimVerdict]:
     """Every claim of the sweep's design, judged: those about the ranking metric by the report's own fit (`fit`,
     the same Holm family), each other metric's by a fit of that metric with its claims; then, when an
-    augmentation study ran over the sweep (studies.augment), that study's claim (analysis.augmentation)."""
-    augmentation = [v for v, _ in augmentation_claims(sweep)]
+    augmentation study ran over the sweep (studies.augment), that study's claim (analysis.augmentation; a
+    caller that already judged it passes it as `augmentation`)."""
+    if augmentation is None:
+        augmentation = [v for v, _ in augmentation_claims(sweep)]
     claims: list[Claim] = list(sweep.design.claims) if sweep.design else []
     if not claims:
         return augmentation
@@ -105,8 +108,9 @@ def claims_page(sweeps: list[Sweep], cpu: str) -> str:
     by_claim: dict[str, list[tuple[str, str, ClaimVerdict]]] = {}
     for s in sweeps:
         fit, factors = report_fit(s)
-        studied = {v.claim.id: cells for v, cells in augmentation_claims(s)}
-        for v in sweep_claims(s, fit, factors):
+        judged = augmentation_claims(s)
+        studied = {v.claim.id: cells for v, cells in judged}
+        for v in sweep_claims(s, fit, factors, augmentation=[v for v, _ in judged]):
             where = (_augmentation_setting(s, studied[v.claim.id]) if v.claim.id in studied
                      else (_setting(s), _seeds(s)))
             by_claim.setdefault(v.claim.id, []).append((*where, v))

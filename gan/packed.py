@@ -86,9 +86,6 @@ class _Stacked:
                 module_name, _, leaf = name.rpartition(".")
                 net.get_submodule(module_name)._buffers[leaf] = self.buffers[name][s]
 
-    def __call__(self, *args):
-        return functional_call(self.shell, (self.params, self.buffers), args)
-
     def parameters(self):
         """The stacked parameters, for the optimizer and for a loss's `after_discriminator_step` (clipping)."""
         return list(self.params.values())
@@ -198,17 +195,14 @@ class PackedTrainer:
         def fake_images(pg, bg, z, y):
             return functional_call(G.shell, (pg, bg), (z, y if conditional else None))
 
-        def d_loss(pd, bd, real, fake, y):
-            def critic(x, yy):
-                return functional_call(D.shell, (pd, bd), (x, yy))
+        def critic(pd, bd):  # one seed's D, as the losses call it
+            return lambda x, yy: functional_call(D.shell, (pd, bd), (x, yy))
 
-            return loss.discriminator_loss(critic, real, fake, y if conditional else None, None)
+        def d_loss(pd, bd, real, fake, y):
+            return loss.discriminator_loss(critic(pd, bd), real, fake, y if conditional else None, None)
 
         def g_loss(pg, bg, pd, bd, z, y):
-            def critic(x, yy):
-                return functional_call(D.shell, (pd, bd), (x, yy))
-
-            return loss.generator_loss(critic, fake_images(pg, bg, z, y), y if conditional else None)
+            return loss.generator_loss(critic(pd, bd), fake_images(pg, bg, z, y), y if conditional else None)
 
         sums: dict[str, torch.Tensor] = {}
         D.requires_grad_(True)
