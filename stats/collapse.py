@@ -105,13 +105,17 @@ def _bad_side(y: np.ndarray, column: np.ndarray, sign: float) -> tuple[np.ndarra
 
 def failure_rates(collapsed: pd.Series, keys: list[tuple]) -> pd.DataFrame:
     """Each configuration's collapsed runs out of its runs, with a Clopper-Pearson 95% interval of the rate."""
-    table = pd.DataFrame({"key": keys, "collapsed": collapsed.to_numpy(dtype=bool)})
-    rows = []
-    for key, g in table.groupby("key", sort=False):
-        k, n = int(g["collapsed"].sum()), len(g)
-        low, high = proportion_confint(k, n, alpha=0.05, method="beta")
-        rows.append({"key": key, "collapsed": k, "runs": n, "rate": k / n, "low": float(low), "high": float(high)})
-    return pd.DataFrame(rows)
+    counts: dict[tuple, list[int]] = {}  # each configuration's [collapsed, runs], in the order they first appear
+    for key, flag in zip(keys, collapsed.to_numpy(dtype=bool)):
+        c = counts.setdefault(key, [0, 0])
+        c[0] += int(flag)
+        c[1] += 1
+    if not counts:
+        return pd.DataFrame()
+    k, n = np.array(list(counts.values())).T
+    low, high = proportion_confint(k, n, alpha=0.05, method="beta")
+    return pd.DataFrame([{"key": key, "collapsed": int(k[i]), "runs": int(n[i]), "rate": int(k[i]) / int(n[i]),
+                          "low": float(low[i]), "high": float(high[i])} for i, key in enumerate(counts)])
 
 
 @dataclass

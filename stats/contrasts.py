@@ -17,6 +17,7 @@ budget split, the tables, the scorecard) share. scipy and statsmodels do the mat
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 from dataclasses import dataclass, field
@@ -172,6 +173,13 @@ def detectable_difference(se: float, df: float, alpha: float, power: float = POW
     probability `power` (noncentral t)."""
     if not (math.isfinite(se) and se > 0 and df > 0):
         return math.nan
+    return _noncentrality(float(df), float(alpha), float(power)) * se
+
+
+@functools.lru_cache(maxsize=4096)
+def _noncentrality(df: float, alpha: float, power: float) -> float:
+    """The noncentrality at which a two-sided t-test at `alpha` with `df` has `power`: it does not depend on the
+    standard error, so a design's comparisons (and the adaptive rule's looks) share each root."""
     crit = scipy.stats.t.ppf(1 - alpha / 2, df)
 
     def shortfall(nc: float) -> float:
@@ -184,7 +192,7 @@ def detectable_difference(se: float, df: float, alpha: float, power: float = POW
         high *= 1.5
         if high > 1e4:
             return math.nan
-    return float(scipy.optimize.brentq(shortfall, 0.0, high)) * se
+    return float(scipy.optimize.brentq(shortfall, 0.0, high))
 
 
 # -------------------------------------------------------------------------------------------------

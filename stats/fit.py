@@ -37,6 +37,7 @@ comparison that a configuration with a single run enters gets `needs >= 2 seeds`
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -226,7 +227,9 @@ def _flipped(e: Effect) -> Effect:
 
 def _keys(table: pd.DataFrame, params: list[str]) -> list[tuple]:
     """Each run's configuration: its levels of `params`, in order."""
-    return [tuple(r) for r in table[params].itertuples(index=False)] if params else [()] * len(table)
+    if not params:
+        return [()] * len(table)
+    return list(zip(*(iter(table[p]) for p in params)))  # each column's scalars, as itertuples gives them
 
 
 def _set_aside_collapses(trials, data, y, values, metric, mode, params, baselines, requested):
@@ -387,7 +390,7 @@ def _cells(layout: Layout, groups, means, residual_var, residual_df, pooled, tes
     if (n < 2).any() or not (residual_df >= 1):
         return table.assign(in_best_set=None, margin=math.nan)
     sign = 1.0 if mode == "min" else -1.0
-    q_pooled = scipy.stats.t.ppf(1 - alpha / (k - 1), residual_df)  # one-sided, Bonferroni over k - 1
+    q_pooled = _t_quantile(1 - alpha / (k - 1), residual_df)  # one-sided, Bonferroni over k - 1
     keep, margins = [], []
     for i in range(k):
         gaps = []
@@ -401,7 +404,7 @@ def _cells(layout: Layout, groups, means, residual_var, residual_df, pooled, tes
             else:  # the pair's HC2 variance: its own two configurations'
                 c = contrast([(1.0, sorted_groups[i]), (-1.0, sorted_groups[jj])])
                 df = bell_mccaffrey_df([1.0, -1.0], [ni, nj]) if tests == "hc2" else c.df
-                se_ij, q_ij = c.se, scipy.stats.t.ppf(1 - alpha / (k - 1), df)
+                se_ij, q_ij = c.se, _t_quantile(1 - alpha / (k - 1), df)
             margin = q_ij * se_ij if se_ij > 0 else 0.0
             gaps.append(sign * (sorted_means[i] - sorted_means[jj]) - margin)
             if jj == 0:
@@ -410,6 +413,12 @@ def _cells(layout: Layout, groups, means, residual_var, residual_df, pooled, tes
             margins.append(0.0)
         keep.append(bool(max(gaps) <= 0))
     return table.assign(in_best_set=keep, margin=margins)
+
+
+@functools.lru_cache(maxsize=4096)
+def _t_quantile(p: float, df: float) -> float:
+    """Student's t quantile: the best set asks it once per pair of configurations, mostly at the same few df."""
+    return float(scipy.stats.t.ppf(p, df))
 
 
 def _cell_text(centre: float, low: float, high: float, n: int) -> str:
