@@ -136,8 +136,9 @@ def test_a_tracking_outage_mid_sweep_loses_nothing_and_holds_nothing_up(tmp_path
     held_up = tracking["driver_wait_s"]
     assert held_up - tracking["end_wait_s"] < 5
     assert tracking["end_wait_s"] < max(0.0, back - (ended - tracking["end_wait_s"])) + 30
-    print(f"outage {back - down:.0f} s, {during} results in it; sweep {ended - down:.0f} s after it began; results in Tune {tune}, "
-          f"in MLflow {points}; the driver waited {held_up:.2f} s ({tracking['end_wait_s']:.2f} s at the end)")
+    print(f"outage {back - down:.0f} s, {during} results in it; sweep {ended - down:.0f} s after it began; "
+          f"results in Tune {tune}, in MLflow {points}; "
+          f"the driver waited {held_up:.2f} s ({tracking['end_wait_s']:.2f} s at the end)")
 
 
 @pytest.mark.slow
