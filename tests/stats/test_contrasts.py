@@ -49,11 +49,14 @@ def test_welch_contrast_of_two_groups_is_scipys_welch_test():
 
 
 def test_detectable_difference_is_where_the_noncentral_t_reaches_80_percent_power():
-    se, df, alpha = 2.0, 6.0, 0.05 / 3
-    d = detectable_difference(se, df, alpha)
+    df, alpha = 6.0, 0.05 / 3
     crit = scipy.stats.t.ppf(1 - alpha / 2, df)
-    power = scipy.stats.nct.sf(crit, df, d / se) + scipy.stats.nct.cdf(-crit, df, d / se)
-    assert power == pytest.approx(0.8, abs=1e-6)
+    # the noncentrality is solved once per (df, alpha, power) and reused: each standard error still gets its own
+    for se in (2.0, 0.5, 7.0):
+        d = detectable_difference(se, df, alpha)
+        power = scipy.stats.nct.sf(crit, df, d / se) + scipy.stats.nct.cdf(-crit, df, d / se)
+        assert power == pytest.approx(0.8, abs=1e-6)
+    assert detectable_difference(7.0, df, alpha) > detectable_difference(2.0, df, alpha)
 
 
 def test_welch_power_is_the_exact_power_not_students():
