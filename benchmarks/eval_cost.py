@@ -133,7 +133,7 @@ def main() -> None:
     _, t_feat = timed(lambda: ctx.features)
     parts = [f"features {t_feat:.2f} s"]
     for name in metrics:
-        _, t_metric = timed(lambda: METRICS.get(name)(ctx))
+        _, t_metric = timed(lambda: METRICS.load(name)(ctx))
         parts.append(f"{name} {t_metric:.2f} s")
     print("           of which: " + ", ".join(parts))
     _, t_boot = timed(lambda: bootstrap_fid(ctx.features["features"], ev.real, ev.config.fid_bootstrap, 0, ev.device))

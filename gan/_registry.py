@@ -1,10 +1,44 @@
-"""A name -> object registry, one per extension kind (datasets, architectures, losses, ...)."""
+"""A name -> object registry, one per extension kind (datasets, architectures, losses, ...), and `Lazy`, the entry
+of a built-in whose implementation is imported on first use (gan.builtins): checking a config reads the facts a
+built-in declares, never its module, so refusing a bad spec never imports torch."""
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+import importlib
+import sys
+import types
+from typing import Any, Callable, Generic, Iterator, TypeVar
 
 T = TypeVar("T")
+
+
+class Lazy:
+    """Stands for the object at `target` ("package.module:name"), imported when first called or loaded. `facts`
+    are its attributes a config is checked against (an architecture's `check`, a loss's `double_backward`), read
+    without importing it; any other attribute is absent, as on an object that lacks it."""
+
+    def __init__(self, target: str, **facts: Any):
+        self.target = target
+        self._facts = facts
+        self._loaded: Any = None
+
+    def load(self) -> Any:
+        if self._loaded is None:
+            module, _, name = self.target.partition(":")
+            self._loaded = getattr(importlib.import_module(module), name)
+        return self._loaded
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.load()(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_facts"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __repr__(self) -> str:
+        return f"Lazy({self.target!r})"
 
 
 class Registry(Generic[T]):
@@ -34,6 +68,11 @@ class Registry(Generic[T]):
                 f"Unknown {self.kind} `{name}`; valid names: {', '.join(self.names())}."
             ) from None
 
+    def load(self, name: str) -> T:
+        """The implementation registered under `name`, a built-in's imported now (`get` gives its declaration)."""
+        entry = self.get(name)
+        return entry.load() if isinstance(entry, Lazy) else entry
+
     def names(self) -> list[str]:
         return sorted(self._entries)
 
@@ -48,3 +87,27 @@ DATASETS: Registry = Registry("dataset")
 ARCHITECTURES: Registry = Registry("architecture")
 LOSSES: Registry = Registry("loss")
 LABEL_ENCODINGS: Registry = Registry("label encoding")
+
+
+def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A package's `__getattr__` and `__dir__` (PEP 562) that import each exported name's module ("name":
+    "module") when the name is first read, so importing one light submodule does not import the heavy ones.
+    A name exported from the submodule of the same name (`gan.train`'s `train`) stays the export once that
+    submodule is imported, as an eager `from gan.train import train` in the package would leave it."""
+
+    def __getattr__(name: str) -> Any:
+        if name not in exports:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(exports[name]), name)
+
+    def __dir__() -> list[str]:
+        return sorted(exports)
+
+    class _Package(types.ModuleType):
+        def __setattr__(self, name: str, value: Any) -> None:
+            if isinstance(value, types.ModuleType) and exports.get(name) == value.__name__ == f"{package}.{name}":
+                value = getattr(value, name)  # the import system binding the submodule: keep the export
+            super().__setattr__(name, value)
+
+    sys.modules[package].__class__ = _Package
+    return __getattr__, __dir__

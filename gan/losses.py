@@ -1,4 +1,5 @@
-"""Adversarial losses, chosen by `loss.name` through the LOSSES registry.
+"""Adversarial losses, chosen by `loss.name` through the LOSSES registry (gan.builtins declares the built-in
+`bce`, `wgan` and `wgan-gp`).
 
 A loss is built as `cls(loss_cfg)` and provides:
 - `discriminator_loss(D, real, fake, y, gen) -> (loss, stats)` with `fake` already detached;
@@ -19,17 +20,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan._registry import LOSSES
-from gan.registration import register_loss
 from gan.config import Config, LossConfig
 
 __all__ = ["BCELoss", "ClassifierGuidance", "WGANLoss", "WGANGPLoss", "build_loss", "generator_terms"]
 
 
 def build_loss(cfg: LossConfig):
-    return LOSSES.get(cfg.name)(cfg)
+    return LOSSES.load(cfg.name)(cfg)
 
 
-@register_loss("bce")
 class BCELoss:
     """Non-saturating GAN loss with optional one-sided label smoothing of the real targets."""
 
@@ -64,7 +63,6 @@ class BCELoss:
         pass
 
 
-@register_loss("wgan")
 class WGANLoss:
     """Wasserstein loss with the critic's weights clipped to [-c, c] after every critic step."""
 
@@ -92,12 +90,10 @@ class WGANLoss:
             p.clamp_(-self.clip_value, self.clip_value)
 
 
-@register_loss("wgan-gp")
 class WGANGPLoss(WGANLoss):
     """Wasserstein loss with a gradient penalty lambda * (||grad C(x_hat)|| - 1)^2 on random interpolates."""
 
     critic = True
-    double_backward = True  # the penalty differentiates D's gradient (so train.compile and fp16 are refused)
 
     def __init__(self, cfg: LossConfig):
         self.gp_lambda = cfg.gp_lambda

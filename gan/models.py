@@ -1,4 +1,5 @@
-"""Generators and discriminators, chosen by `model.arch` through the ARCHITECTURES registry.
+"""Generators and discriminators, chosen by `model.arch` through the ARCHITECTURES registry (gan.builtins declares
+the built-in `mlp` and `dcgan`, with the label encodings each supports and the DCGAN geometry's check).
 
 Each registered builder is `fn(model_cfg, *, channels, image_size, num_classes, critic) -> (G, D)`:
 - `G(z, y) -> images (B, C, H, W)` in [-1, 1] (tanh) or [0, 1] (sigmoid); y is ignored unless conditional.
@@ -14,21 +15,18 @@ An architecture builder may carry `label_encodings` (the names it supports) and 
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
 from gan._registry import ARCHITECTURES, LABEL_ENCODINGS
-from gan.registration import register_architecture
 from gan.config import ModelConfig
+from gan.geometry import Geometry, dcgan_geometry
 
-__all__ = ["build_models", "default_depth", "init_kaiming", "init_weights"]
+__all__ = ["CONCAT_STEMS", "CONV_STEMS", "build_dcgan", "build_mlp", "build_models", "init_kaiming", "init_weights"]
 
 
 def build_models(cfg: ModelConfig, *, channels: int, image_size: int, num_classes: int, critic: bool):
-    builder = ARCHITECTURES.get(cfg.arch)
+    builder = ARCHITECTURES.load(cfg.arch)
     return builder(cfg, channels=channels, image_size=image_size, num_classes=num_classes, critic=critic)
 
 
@@ -127,81 +125,14 @@ class MLPDiscriminator(nn.Module):
         return self.net(h).view(-1)
 
 
-@register_architecture("mlp")
 def build_mlp(cfg: ModelConfig, *, channels: int, image_size: int, num_classes: int, critic: bool):
     G = MLPGenerator(cfg, channels, image_size, num_classes)
     D = MLPDiscriminator(cfg, channels, image_size, num_classes, critic)
     return G.apply(init_kaiming), D.apply(init_kaiming)
 
 
-build_mlp.label_encodings = ("embedding", "onehot")  # label vectors; no convolution to route them through
-
-
 # ---------------------------------------------------------------------------------------------
 # DCGAN: transposed-conv G, strided-conv D; widths double towards the low-resolution end.
-
-
-def default_depth(image_size: int) -> int:
-    """Most stride-2 stages that leave an integer base resolution of at least 4 (28 -> 2, 64 -> 4)."""
-    depth = 0
-    while image_size % 2 == 0 and image_size // 2 >= 4:
-        image_size //= 2
-        depth += 1
-    return max(depth, 1)
-
-
-@dataclass(frozen=True)
-class _Geometry:
-    """Sides from the image down to the base, and the stride-2 convolution that links them.
-
-    Sides that halve exactly (64 -> 32 -> 16 -> 8 -> 4, 28 -> 14 -> 7) use the DCGAN paper's 4x4
-    kernels with padding 1. When a side rounds up (28 -> 14 -> 7 -> 4) every stage uses 5x5 kernels
-    with padding 2, the layout of the EMNIST study's WGAN-GP, and each generator stage gets the
-    output padding that lands on the next side exactly. `model.kernel_size` overrides the kernel
-    (padding (k - 1) // 2), e.g. 5 for the DCGAN/CGAN study's 7 -> 14 -> 28 layout.
-    """
-
-    sides: tuple[int, ...]  # image_size, ..., base (depth + 1 entries)
-    kernel: int
-    padding: int
-
-    @property
-    def depth(self) -> int:
-        return len(self.sides) - 1
-
-    @property
-    def base(self) -> int:
-        return self.sides[-1]
-
-    def output_padding(self, stage: int) -> int:
-        """For the generator stage that grows sides[stage] into sides[stage - 1]."""
-        small, big = self.sides[stage], self.sides[stage - 1]
-        return big - ((small - 1) * 2 - 2 * self.padding + self.kernel)
-
-
-def _dcgan_geometry(cfg: ModelConfig, image_size: int) -> _Geometry:
-    depth = cfg.depth or default_depth(image_size)
-    sides = [image_size]
-    for _ in range(depth):
-        sides.append(math.ceil(sides[-1] / 2))
-    if sides[-1] < 2:
-        limit = max((d for d in range(1, depth) if math.ceil(image_size / 2**d) >= 2), default=0)
-        raise ValueError(
-            f"The value of `model.depth` is {depth}, but {image_size}x{image_size} images allow at most "
-            f"{limit} stride-2 stages (the side must stay at least 2)."
-        )
-    exact = image_size % 2**depth == 0
-    kernel = cfg.kernel_size or (4 if exact else 5)
-    geo = _Geometry(tuple(sides), kernel=kernel, padding=(kernel - 1) // 2)
-    for stage in range(1, depth + 1):  # D halves sides[stage - 1] into sides[stage]; G grows it back
-        big, small = sides[stage - 1], sides[stage]
-        if (big + 2 * geo.padding - kernel) // 2 + 1 != small or geo.output_padding(stage) not in (0, 1):
-            raise ValueError(
-                f"The value of `model.kernel_size` is {kernel}, but a stride-2 {kernel}x{kernel} convolution "
-                f"(padding {geo.padding}) cannot link sides {big} and {small} of {image_size}x{image_size} images "
-                f"at depth {depth}; use an odd kernel (3, 5, 7) or leave it null (4 where sides halve exactly, else 5)."
-            )
-    return geo
 
 
 def _norm2d(kind: str, channels: int, size: int) -> nn.Module:
@@ -258,7 +189,7 @@ class ConcatStemD(nn.Module):
     """The image with label planes appended (one learned image-sized plane per class for `embedding`, as
     the EMNIST study did, or num_classes constant one-hot planes), through one stride-2 convolution."""
 
-    def __init__(self, cfg: ModelConfig, channels: int, width: int, geo: _Geometry, num_classes: int):
+    def __init__(self, cfg: ModelConfig, channels: int, width: int, geo: Geometry, num_classes: int):
         super().__init__()
         self.size, self.num_classes = geo.sides[0], num_classes
         self.onehot = cfg.label_encoding == "onehot"
@@ -287,7 +218,7 @@ class ConvStemD(nn.Module):
     """The image and the one-hot label planes each through their own stride-2 convolution (half the width
     each), then concatenated."""
 
-    def __init__(self, cfg: ModelConfig, channels: int, width: int, geo: _Geometry, num_classes: int):
+    def __init__(self, cfg: ModelConfig, channels: int, width: int, geo: Geometry, num_classes: int):
         super().__init__()
         self.size, self.num_classes = geo.sides[0], num_classes
         half = width // 2
@@ -302,13 +233,12 @@ class ConvStemD(nn.Module):
         return torch.cat([self.x_branch(x), self.y_branch(planes)], dim=1)
 
 
-LABEL_ENCODINGS.add("embedding", (ConcatStemG, ConcatStemD))  # learned vector of label_dim units / learned plane
-LABEL_ENCODINGS.add("onehot", (ConcatStemG, ConcatStemD))  # fixed one-hot vector / one-hot planes
-LABEL_ENCODINGS.add("conv", (ConvStemG, ConvStemD))  # labels through their own first layer
+CONCAT_STEMS = (ConcatStemG, ConcatStemD)  # the stems of the `embedding` and `onehot` label encodings
+CONV_STEMS = (ConvStemG, ConvStemD)  # the stems of the `conv` label encoding
 
 
 def _stems(cfg: ModelConfig):
-    return LABEL_ENCODINGS.get(cfg.label_encoding if cfg.conditional else "embedding")
+    return LABEL_ENCODINGS.load(cfg.label_encoding if cfg.conditional else "embedding")
 
 
 def _same_conv(conv: type, width: int, norm: str, side: int, act: nn.Module) -> list[nn.Module]:
@@ -319,7 +249,7 @@ def _same_conv(conv: type, width: int, norm: str, side: int, act: nn.Module) -> 
 class DCGANGenerator(nn.Module):
     def __init__(self, cfg: ModelConfig, channels: int, image_size: int, num_classes: int):
         super().__init__()
-        geo = _dcgan_geometry(cfg, image_size)
+        geo = dcgan_geometry(cfg, image_size)
         width = cfg.g_width * 2 ** (geo.depth - 1)
         norm = "batch" if cfg.batch_norm else "none"
         self.stem = _stems(cfg)[0](cfg, width, geo.base, num_classes, norm)  # -> (B, width, base, base)
@@ -346,7 +276,7 @@ class DCGANGenerator(nn.Module):
 class DCGANDiscriminator(nn.Module):
     def __init__(self, cfg: ModelConfig, channels: int, image_size: int, num_classes: int, critic: bool):
         super().__init__()
-        geo = _dcgan_geometry(cfg, image_size)
+        geo = dcgan_geometry(cfg, image_size)
         if not cfg.batch_norm:
             norm = "none"
         else:
@@ -371,15 +301,8 @@ class DCGANDiscriminator(nn.Module):
         return self.net(self.stem(x, y if self.conditional else None)).view(-1)
 
 
-@register_architecture("dcgan")
 def build_dcgan(cfg: ModelConfig, *, channels: int, image_size: int, num_classes: int, critic: bool):
     G = DCGANGenerator(cfg, channels, image_size, num_classes)
     D = DCGANDiscriminator(cfg, channels, image_size, num_classes, critic)
     return G.apply(init_weights), D.apply(init_weights)
 
-
-def _check_dcgan(cfg: ModelConfig, image_size: int) -> None:
-    _dcgan_geometry(cfg, image_size)
-
-
-build_dcgan.check = _check_dcgan

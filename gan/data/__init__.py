@@ -9,28 +9,26 @@ fetched through torchvision into that cache. Nothing here touches the network ot
 rest (`locate`, `load`, `subsets`, `batches`) never branches on a dataset's name.
 """
 
-from gan.data.batches import Batches, scale_pixels, to_uint8
-from gan.data.datasets import DATASETS, planned_size
-from gan.data.idx import read_idx
-from gan.data.info import DataNotFoundError, DatasetInfo, ImageData, cache_dir
-from gan.data.load import dataset_info, load_dataset, resize_uint8
-from gan.data.locate import locate_dataset
-from gan.data.subsets import stratified_subset
+from gan._registry import lazy_exports
 
-__all__ = [
-    "DATASETS",
-    "Batches",
-    "DatasetInfo",
-    "DataNotFoundError",
-    "ImageData",
-    "cache_dir",
-    "dataset_info",
-    "load_dataset",
-    "locate_dataset",
-    "planned_size",
-    "read_idx",
-    "resize_uint8",
-    "scale_pixels",
-    "stratified_subset",
-    "to_uint8",
-]
+# name -> the module that defines it, imported when the name is first read: a dataset's entry, its planned size
+# and where its files are need no torch, which the readers, `load` and `batches` import
+_EXPORTS = {
+    "Batches": "gan.data.batches",
+    "scale_pixels": "gan.data.batches",
+    "to_uint8": "gan.data.batches",
+    "DATASETS": "gan.data.datasets",
+    "dataset_info": "gan.data.datasets",
+    "planned_size": "gan.data.datasets",
+    "read_idx": "gan.data.idx",
+    "DataNotFoundError": "gan.data.info",
+    "DatasetInfo": "gan.data.info",
+    "ImageData": "gan.data.info",
+    "cache_dir": "gan.data.info",
+    "load_dataset": "gan.data.load",
+    "resize_uint8": "gan.data.load",
+    "locate_dataset": "gan.data.locate",
+    "stratified_subset": "gan.data.subsets",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from record.files import atomic_path
 from gan.config import DataConfig
 from gan.data.info import DatasetInfo, cache_dir
-from gan.data.subsets import stratified_subset
+
+if TYPE_CHECKING:  # torch is imported by the readers: checking a spec reads this module's entries, never torch
+    import torch
 
 __all__ = ["celeba_download", "celeba_files", "read_celeba_dataset"]
 
@@ -59,6 +62,10 @@ def read_celeba_dataset(
     info: DatasetInfo, folder: Path, cfg: DataConfig, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The configured split and subset of CelebA: uint8 (N, 3, H, W) and all-zero labels."""
+    import torch
+
+    from gan.data.subsets import stratified_subset
+
     names = _celeba_select(folder, cfg.split)
     keep = None
     if cfg.num_images is not None or cfg.dataset_fraction < 1.0:

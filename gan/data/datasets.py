@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from pathlib import Path
 
 from gan._registry import DATASETS
@@ -10,10 +12,9 @@ from gan.config import DataConfig
 from gan.data.celeba import celeba_download, celeba_files, read_celeba_dataset
 from gan.data.idx import idx_names, read_idx_dataset, torchvision_downloader
 from gan.data.info import DatasetInfo
-from gan.data.load import dataset_info
 from gan.data.user import IMAGE_FOLDER, NPZ
 
-__all__ = ["DATASETS", "planned_size"]
+__all__ = ["DATASETS", "dataset_info", "planned_size"]
 
 _DIGITS = tuple(str(i) for i in range(10))
 _EMNIST_BALANCED = _DIGITS + tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ") + tuple("abdefghnqrt")
@@ -71,6 +72,24 @@ register_dataset(
 )
 register_dataset(IMAGE_FOLDER)
 register_dataset(NPZ)
+
+
+def dataset_info(cfg: DataConfig) -> DatasetInfo:
+    """The registry entry of a configured dataset; for one whose shape is in the user's files (its entry has
+    `describe`), the entry of what those files hold now."""
+    info = DATASETS.get(cfg.name)
+    if info.describe is None:
+        return info
+    try:
+        st = os.stat(Path(cfg.root).expanduser()) if cfg.root else None
+    except OSError:
+        st = None
+    return _described(cfg, (st.st_mtime_ns, st.st_size) if st else None)
+
+
+@functools.lru_cache(maxsize=32)
+def _described(cfg: DataConfig, stamp) -> DatasetInfo:  # stamp: the root's modification time and size
+    return DATASETS.get(cfg.name).describe(cfg)
 
 
 def planned_size(cfg: DataConfig) -> int:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import gzip
 import struct
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
 
 from gan.config import DataConfig
 from gan.data.info import DatasetInfo
-from gan.data.subsets import stratified_subset
+
+if TYPE_CHECKING:  # torch is imported by the readers: checking a spec reads this module's entries, never torch
+    import torch
 
 __all__ = ["idx_names", "read_idx", "read_idx_dataset", "torchvision_downloader"]
 
@@ -64,6 +65,10 @@ def _read_idx_split(info: DatasetInfo, folder: Path, split: str) -> tuple[np.nda
 
 def read_idx_dataset(info: DatasetInfo, folder: Path, cfg: DataConfig, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The configured split of a grayscale IDX dataset and its class-stratified subset: uint8 (N, 1, H, W), labels."""
+    import torch
+
+    from gan.data.subsets import stratified_subset
+
     parts = [_read_idx_split(info, folder, s) for s in info.file_splits(cfg.split)]
     images = torch.from_numpy(np.concatenate([p[0] for p in parts])).unsqueeze(1)
     labels = torch.from_numpy(np.concatenate([p[1] for p in parts]))

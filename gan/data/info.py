@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
-
-import torch
+from typing import TYPE_CHECKING, Callable
 
 from record.errors import GansweepError
 from gan.config import DataConfig
+
+if TYPE_CHECKING:  # a dataset's entry is read when a spec is checked, which imports no torch
+    import torch
 
 __all__ = ["DataNotFoundError", "DatasetInfo", "ImageData", "cache_dir"]
 
@@ -64,4 +65,6 @@ class ImageData:
         return self.images.shape[0]
 
     def class_counts(self) -> torch.Tensor:
+        import torch
+
         return torch.bincount(self.labels, minlength=self.info.num_classes)

@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-import os
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 
-from gan._registry import DATASETS
 from gan.config import DataConfig
-from gan.data.info import DatasetInfo, ImageData
+from gan.data.datasets import dataset_info
+from gan.data.info import ImageData
 from gan.data.locate import locate_dataset
 
-__all__ = ["dataset_info", "load_dataset", "resize_uint8"]
-
-
-def dataset_info(cfg: DataConfig) -> DatasetInfo:
-    """The registry entry of a configured dataset; for one whose shape is in the user's files (its entry has
-    `describe`), the entry of what those files hold now."""
-    info = DATASETS.get(cfg.name)
-    if info.describe is None:
-        return info
-    try:
-        st = os.stat(Path(cfg.root).expanduser()) if cfg.root else None
-    except OSError:
-        st = None
-    return _described(cfg, (st.st_mtime_ns, st.st_size) if st else None)
-
-
-@functools.lru_cache(maxsize=32)
-def _described(cfg: DataConfig, stamp) -> DatasetInfo:  # stamp: the root's modification time and size
-    return DATASETS.get(cfg.name).describe(cfg)
+__all__ = ["load_dataset", "resize_uint8"]
 
 
 def load_dataset(cfg: DataConfig, seed: int = 0) -> ImageData:

@@ -22,14 +22,16 @@ import math
 import hashlib
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from record.files import atomic_path
 from gan.config import DataConfig
 from gan.data.info import DataNotFoundError, DatasetInfo, cache_dir
-from gan.data.subsets import stratified_subset
+
+if TYPE_CHECKING:  # torch is imported by the readers: checking a spec reads this module's entries, never torch
+    import torch
 
 __all__ = ["IMAGE_FOLDER", "NPZ"]
 
@@ -163,6 +165,7 @@ def _eight_bit(im):
 
 
 def _read_image_folder(info: DatasetInfo, folder: Path, cfg: DataConfig, seed: int):
+    import torch
     from PIL import Image
 
     _one_split(cfg, info.title)
@@ -199,6 +202,8 @@ def _read_image_folder(info: DatasetInfo, folder: Path, cfg: DataConfig, seed: i
 
 
 def _subset(labels: torch.Tensor, cfg: DataConfig, seed: int) -> torch.Tensor | None:
+    from gan.data.subsets import stratified_subset
+
     if cfg.num_images is None and cfg.dataset_fraction >= 1.0:
         return None
     return stratified_subset(labels, fraction=cfg.dataset_fraction, count=cfg.num_images, seed=seed)
@@ -320,6 +325,8 @@ def _describe_npz(cfg: DataConfig) -> DatasetInfo:
 
 
 def _read_npz(info: DatasetInfo, folder: Path, cfg: DataConfig, seed: int):
+    import torch
+
     _one_split(cfg, info.title)
     path = _root(cfg, "an .npz file")
     _, _, _, layout = _npz_layout(path)

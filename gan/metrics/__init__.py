@@ -7,41 +7,43 @@ One file per concern, as torch-fidelity's `metric_*.py`: `registry` (names, outp
 `precision_recall`, `inception_score`, `classifier_metrics`) and `evaluator` (runs them).
 """
 
-from gan.metrics.classifier import ClassifierSpec, DomainClassifier, fit_classifier, load_or_train_classifier
-from gan.metrics.features import EXTRACTORS, Extractor, InceptionWeightsMissing, build_extractor
-from gan.metrics.registry import (
-    CLASS_KL,
-    FID,
-    FID_STD,
-    GAN_TEST,
-    GAN_TEST_STD,
-    GAN_TRAIN,
-    IS,
-    IS_STD,
-    KID,
-    KID_STD,
-    METRICS,
-    NN_DISTANCE,
-    OUTPUTS,
-    PRECISION,
-    RECALL,
-    TRAINING,
-    MetricOutput,
-    metric_direction,
-    register_metric,
-)
-from gan.metrics.config import EVAL_SAMPLES, EvalConfig
+from gan._registry import lazy_exports
 
-# each metric family registers its metrics on import
-from gan.metrics.fid import bootstrap_fid, frechet_distance
-from gan.metrics import kid as _kid, precision_recall as _precision_recall, inception_score as _inception_score  # noqa: F401
-from gan.metrics import classifier_metrics as _classifier_metrics  # noqa: F401
-from gan.metrics.evaluator import Evaluator
-
-__all__ = [
-    "CLASS_KL", "EVAL_SAMPLES", "EXTRACTORS", "FID", "FID_STD", "GAN_TEST", "GAN_TEST_STD", "GAN_TRAIN", "IS",
-    "IS_STD", "KID", "KID_STD", "METRICS", "NN_DISTANCE", "OUTPUTS", "PRECISION", "RECALL", "TRAINING",
-    "ClassifierSpec", "DomainClassifier", "EvalConfig", "Evaluator", "Extractor", "InceptionWeightsMissing",
-    "MetricOutput", "bootstrap_fid", "build_extractor", "fit_classifier",
-    "frechet_distance", "load_or_train_classifier", "metric_direction", "register_metric",
-]
+# name -> the module that defines it, imported when the name is first read: the registry and the config
+# need no torch, so checking a spec's `evaluation:` never loads torch or torch-fidelity
+_EXPORTS = {
+    "CLASS_KL": "gan.metrics.registry",
+    "EXTRACTORS": "gan.metrics.registry",
+    "FID": "gan.metrics.registry",
+    "FID_STD": "gan.metrics.registry",
+    "GAN_TEST": "gan.metrics.registry",
+    "GAN_TEST_STD": "gan.metrics.registry",
+    "GAN_TRAIN": "gan.metrics.registry",
+    "IS": "gan.metrics.registry",
+    "IS_STD": "gan.metrics.registry",
+    "KID": "gan.metrics.registry",
+    "KID_STD": "gan.metrics.registry",
+    "METRICS": "gan.metrics.registry",
+    "NN_DISTANCE": "gan.metrics.registry",
+    "OUTPUTS": "gan.metrics.registry",
+    "PRECISION": "gan.metrics.registry",
+    "RECALL": "gan.metrics.registry",
+    "TRAINING": "gan.metrics.registry",
+    "MetricOutput": "gan.metrics.registry",
+    "metric_direction": "gan.metrics.registry",
+    "register_metric": "gan.metrics.registry",
+    "ClassifierSpec": "gan.metrics.classifier",
+    "DomainClassifier": "gan.metrics.classifier",
+    "fit_classifier": "gan.metrics.classifier",
+    "load_or_train_classifier": "gan.metrics.classifier",
+    "Extractor": "gan.metrics.features",
+    "InceptionWeightsMissing": "gan.metrics.features",
+    "build_extractor": "gan.metrics.features",
+    "EVAL_SAMPLES": "gan.metrics.config",
+    "EvalConfig": "gan.metrics.config",
+    "bootstrap_fid": "gan.metrics.fid",
+    "frechet_distance": "gan.metrics.fid",
+    "Evaluator": "gan.metrics.evaluator",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -10,16 +10,15 @@ import numpy as np
 import torch
 
 from gan.metrics.classifier import accuracy, fit_classifier
-from gan.metrics.registry import CLASS_KL, GAN_TEST, GAN_TEST_STD, GAN_TRAIN, NN_DISTANCE, register_metric
+from gan.metrics.registry import CLASS_KL, GAN_TEST, GAN_TEST_STD, GAN_TRAIN, NN_DISTANCE
 
 if TYPE_CHECKING:  # type hints only: the evaluator module sits above the metrics
     from gan.metrics.evaluator import EvalContext
 
-__all__: list[str] = []  # the metrics register themselves; nothing else is public
+__all__ = ["class_histogram_metric", "gan_test_metric", "gan_train_metric", "memorization_metric"]  # gan.builtins
 
 
-@register_metric("gan_test", needs=("classifier", "labels"))
-def _gan_test(ctx: EvalContext) -> dict[str, float]:
+def gan_test_metric(ctx: EvalContext) -> dict[str, float]:
     """Accuracy of the real-trained classifier on generated samples of the requested class (mean, std over repeats)."""
     clf = ctx.evaluator.classifier
     accs = [accuracy(clf, ctx.images, ctx.labels)]
@@ -32,8 +31,7 @@ def _gan_test(ctx: EvalContext) -> dict[str, float]:
 
 
 # needs the classifier for its test split (the evaluator's `test_set`), not for its weights
-@register_metric("gan_train", needs=("classifier", "labels"))
-def _gan_train(ctx: EvalContext) -> dict[str, float]:
+def gan_train_metric(ctx: EvalContext) -> dict[str, float]:
     """Accuracy on real test images of a classifier trained only on generated, labelled samples."""
     ev = ctx.evaluator
     model = fit_classifier(ctx.images, ctx.labels, ev.num_classes, epochs=ev.classifier_epochs_for(ctx.images.shape[0]),
@@ -42,8 +40,7 @@ def _gan_train(ctx: EvalContext) -> dict[str, float]:
     return {GAN_TRAIN: accuracy(model, test_images, test_labels)}
 
 
-@register_metric("class_histogram", needs=("classifier",))
-def _class_histogram(ctx: EvalContext) -> dict[str, float]:
+def class_histogram_metric(ctx: EvalContext) -> dict[str, float]:
     """Predicted-class histogram of the samples and its KL divergence to the real class distribution (mode collapse)."""
     k = ctx.evaluator.num_classes
     pred = ctx.predicted_classes
@@ -54,8 +51,7 @@ def _class_histogram(ctx: EvalContext) -> dict[str, float]:
     return {CLASS_KL: float((p * (p / q).log()).sum())}
 
 
-@register_metric("memorization")
-def _memorization(ctx: EvalContext) -> dict[str, float]:
+def memorization_metric(ctx: EvalContext) -> dict[str, float]:
     """Mean pixel-space L2 distance (pixels in [0, 1]) from each generated image to its nearest training image."""
     train = ctx.evaluator.train_images.flatten(1).float() / 255
     gen = ctx.images.flatten(1).float() / 255

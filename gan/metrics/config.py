@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from gan.config import PRECISIONS, ConfigError, _build, _check_choice, _check_range
-from gan.metrics.features import EXTRACTORS
-from gan.metrics.registry import METRICS
+from gan.metrics.registry import EXTRACTORS, METRICS
 
 __all__ = ["EVAL_SAMPLES", "EvalConfig"]
 

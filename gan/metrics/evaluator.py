@@ -151,7 +151,7 @@ class Evaluator:
         scores: dict[str, float] = {}
         for name in metrics or self.config.metrics:
             self._check_needs(name)
-            scores.update(METRICS.get(name)(ctx))
+            scores.update(METRICS.load(name)(ctx))
         scores[EVAL_SAMPLES] = float(n)
         if artifacts is not None:
             artifacts.update(ctx.artifacts)

@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING
 import torch
 
 from record.errors import GansweepError
-from gan._registry import Registry
+from gan.metrics.registry import EXTRACTORS
 from gan.metrics.classifier import ClassifierSpec, _cache_path, load_or_train_classifier
 from gan.numerics import autocast, use_channels_last
 
 if TYPE_CHECKING:  # torch-fidelity takes about a second to import (it loads torchvision): it is imported on use
     from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
-__all__ = ["EXTRACTORS", "Extractor", "InceptionWeightsMissing", "build_extractor", "inception_weights_path"]
+__all__ = ["Extractor", "InceptionWeightsMissing", "build_domain", "build_extractor", "build_inception",
+           "inception_weights_path"]
 
 INCEPTION_TF_NAME = "inception-v3-compat"
 
@@ -80,11 +81,8 @@ class Extractor:
         return {"features": torch.cat(feats), "logits": torch.cat(logits)}
 
 
-EXTRACTORS: Registry = Registry("feature extractor")
 
-
-@EXTRACTORS.register("domain")
-def _build_domain(*, classifier: ClassifierSpec, device: torch.device, precision: str = "fp32", **_) -> Extractor:
+def build_domain(*, classifier: ClassifierSpec, device: torch.device, precision: str = "fp32", **_) -> Extractor:
     from torch_fidelity.utils import create_feature_extractor
 
     from gan.metrics.domain_extractor import DOMAIN_TF_NAME  # registers it with torch-fidelity
@@ -131,8 +129,7 @@ def _file_key(path: Path) -> str:
     return h.hexdigest()
 
 
-@EXTRACTORS.register("inception")
-def _build_inception(*, inception_weights: str | None = None, device: torch.device, precision: str = "fp32",
+def build_inception(*, inception_weights: str | None = None, device: torch.device, precision: str = "fp32",
                      **_) -> Extractor:
     from torch_fidelity.utils import create_feature_extractor
 
@@ -166,4 +163,4 @@ def _build_inception(*, inception_weights: str | None = None, device: torch.devi
 
 
 def build_extractor(name: str, **kwargs) -> Extractor:
-    return EXTRACTORS.get(name)(**kwargs)
+    return EXTRACTORS.load(name)(**kwargs)

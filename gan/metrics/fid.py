@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from gan.metrics.registry import FID, FID_STD, register_metric
+from gan.metrics.registry import FID, FID_STD
 
 if TYPE_CHECKING:  # type hints only: the evaluator module sits above the metrics
     from gan.metrics.evaluator import EvalContext
     from gan.metrics.reference import RealReference
 
-__all__ = ["bootstrap_fid", "frechet_distance"]
+__all__ = ["bootstrap_fid", "fid_metric", "frechet_distance"]
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
@@ -50,8 +50,7 @@ def bootstrap_fid(features: torch.Tensor, real: RealReference, resamples: int, s
     return torch.stack(values).cpu()
 
 
-@register_metric("fid")
-def _fid(ctx: EvalContext) -> dict[str, float]:
+def fid_metric(ctx: EvalContext) -> dict[str, float]:
     from torch_fidelity.metric_fid import fid_features_to_statistics
 
     stats = fid_features_to_statistics(ctx.features["features"])

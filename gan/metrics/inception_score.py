@@ -6,16 +6,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 
-from gan.metrics.registry import IS, IS_STD, register_metric
+from gan.metrics.registry import IS, IS_STD
 
 if TYPE_CHECKING:  # type hints only: the evaluator module sits above the metrics
     from gan.metrics.evaluator import EvalContext
 
-__all__: list[str] = []  # the registered metric `is` is the interface
+__all__ = ["inception_score_metric"]  # the metric `is` (gan.builtins)
 
 
-@register_metric("is")
-def _is(ctx: EvalContext) -> dict[str, float]:
+def inception_score_metric(ctx: EvalContext) -> dict[str, float]:
     from torch_fidelity.metric_isc import isc_features_to_metric  # torch-fidelity loads in about 1 s: on use
 
     out = isc_features_to_metric(ctx.features["logits"], splits=10, rng_seed=ctx.evaluator.config.seed)

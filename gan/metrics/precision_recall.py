@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 import torch
 
 from gan.metrics.kernels import knn_radii, squared_distances
-from gan.metrics.registry import PRECISION, RECALL, register_metric
+from gan.metrics.registry import PRECISION, RECALL
 
 if TYPE_CHECKING:  # type hints only: the reference imports this module, so importing it back would be a circle
     from gan.metrics.evaluator import EvalContext
     from gan.metrics.reference import RealReference
 
-__all__ = ["precision_recall"]
+__all__ = ["precision_recall", "precision_recall_metric"]
 
 
 def precision_recall(features: torch.Tensor, real: RealReference, k: int, chunk: int = 4096) -> tuple[float, float]:
@@ -33,7 +33,6 @@ def precision_recall(features: torch.Tensor, real: RealReference, k: int, chunk:
     return inside_real.float().mean().item(), torch.cat(covered).float().mean().item()
 
 
-@register_metric("precision_recall")
-def _prc(ctx: EvalContext) -> dict[str, float]:
+def precision_recall_metric(ctx: EvalContext) -> dict[str, float]:
     precision, recall = precision_recall(ctx.features["features"], ctx.real, ctx.evaluator.config.prc_neighborhood)
     return {PRECISION: precision, RECALL: recall}

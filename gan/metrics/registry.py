@@ -15,12 +15,13 @@ from record.metrics import (CLASS_KL, FID, FID_STD, GAN_TEST, GAN_TEST_STD, GAN_
                             metric_direction)
 
 __all__ = [
-    "CLASS_KL", "FID", "FID_STD", "GAN_TEST", "GAN_TEST_STD", "GAN_TRAIN", "IS", "IS_STD", "KID", "KID_STD",
-    "METRICS", "NEEDS", "NN_DISTANCE", "OUTPUTS", "PRECISION", "RECALL", "TRAINING", "MetricOutput", "metric_direction",
-    "metric_needs", "register_metric",
+    "CLASS_KL", "EXTRACTORS", "FID", "FID_STD", "GAN_TEST", "GAN_TEST_STD", "GAN_TRAIN", "IS", "IS_STD", "KID",
+    "KID_STD", "METRICS", "NEEDS", "NN_DISTANCE", "OUTPUTS", "PRECISION", "RECALL", "TRAINING", "MetricOutput",
+    "metric_direction", "metric_needs", "register_metric",
 ]
 
 METRICS: Registry = Registry("metric")
+EXTRACTORS: Registry = Registry("feature extractor")  # `evaluation.extractor`: fn(**options) -> features.Extractor
 
 # what a metric can need from the evaluator, declared when it registers:
 #   classifier: the dataset's domain classifier (and its test split), trained or loaded when the evaluator is built

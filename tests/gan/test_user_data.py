@@ -71,7 +71,7 @@ def test_editing_the_folder_changes_its_fingerprint_and_so_every_cache_key(folde
     before = dataset_info(folder_cfg(folder)).fingerprint
     some = sorted((folder / "digit_7").glob("*.png"))[0]
     os.utime(some, ns=(some.stat().st_atime_ns, some.stat().st_mtime_ns + 10**9))
-    gan.data.load._described.cache_clear()
+    gan.data.datasets._described.cache_clear()
     assert dataset_info(folder_cfg(folder)).fingerprint != before
 
 

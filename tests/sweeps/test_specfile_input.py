@@ -86,14 +86,42 @@ def test_a_spec_wrong_as_yaml_is_refused_before_torch_ray_or_mlflow_is_imported(
         assert done.stderr.startswith(f"error: {tmp_path / name}"), done.stderr
 
 
-def test_a_config_error_is_refused_with_torch_alone_of_the_heavy_imports(tmp_path):
-    """A wrong value in the training config needs the config's own checks (torch), not torch-fidelity and the
-    torchvision it loads (about a second), Ray or MLflow."""
-    (tmp_path / "bad.yaml").write_text(GOOD.replace("model: {", "model: {g_width: -3, ", 1))
+HEAVY = ("torch", "torch_fidelity", "torchvision", "ray", "mlflow", "optuna")
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (("model: {", "model: {g_width: -3, "), "`model.g_width` is -3"),
+    (("arch: dcgan", "arch: dcgann"), "`model.arch` is 'dcgann', but must be one of 'dcgan', 'mlp'"),
+    (("model: {", "model: {depth: 5, "), "`model.depth` is 5"),  # the DCGAN geometry, declared for the check
+    (("arch: dcgan", "arch: mlp, conditional: true, label_encoding: conv"), "for `model.arch: mlp`"),
+    (("train: {", "loss: {name: wgan-gp}\n  train: {compile: true, "), "`train.compile` is true, but loss 'wgan-gp'"),
+    (("method: grid\n", "method: grid\nevaluation: {metrics: [fidd]}\n"), "`evaluation.metrics` is 'fidd'"),
+    (("method: grid\n", "method: grid\nevaluation: {extractor: clip}\n"), "`evaluation.extractor` is 'clip'"),
+])
+def test_a_config_error_is_refused_before_torch_ray_or_mlflow_is_imported(tmp_path, edit, fragment):
+    """A wrong value in the training or evaluation config is checked against what each built-in declares (its
+    name, the label encodings it supports, its geometry, a loss that differentiates twice) without importing any
+    of them: a refusal takes half a second, on any CPU, where importing torch alone takes two."""
+    (tmp_path / "bad.yaml").write_text(GOOD.replace(*edit, 1))
     probe = ("import sys\nfrom sweeps.cli import main\n"
              f"rc = main([{str(tmp_path / 'bad.yaml')!r}])\n"
-             "heavy = sorted(m for m in ('torch_fidelity', 'torchvision', 'ray', 'mlflow') if m in sys.modules)\n"
-             "assert rc == 2 and not heavy and 'torch' in sys.modules, (rc, heavy)\n")
+             f"heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)\n"
+             "assert rc == 2 and not heavy, (rc, heavy)\n")
     done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "`model.g_width` is -3" in done.stderr, done.stderr
+    assert fragment in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_good_spec_is_planned_without_torch_ray_or_mlflow(tmp_path):
+    """`--dry-run` of a good spec reads the built-ins' declarations and the datasets' published sizes alone; the
+    built-ins' implementations are still what a run builds (loaded from the same registry entries)."""
+    (tmp_path / "good.yaml").write_text(GOOD)
+    probe = ("import sys\nfrom sweeps.cli import main\n"
+             f"rc = main([{str(tmp_path / 'good.yaml')!r}, '--dry-run', '--out', {str(tmp_path / 'out')!r}])\n"
+             f"heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)\n"
+             "assert rc == 0 and not heavy, (rc, heavy)\n"
+             "from gan import ARCHITECTURES, LOSSES\n"
+             "from gan.models import build_dcgan\nfrom gan.losses import WGANGPLoss\n"
+             "assert ARCHITECTURES.load('dcgan') is build_dcgan and LOSSES.load('wgan-gp') is WGANGPLoss\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
