@@ -37,12 +37,18 @@ class Lazy:
         except KeyError:
             raise AttributeError(name) from None
 
+    @property
+    def facts(self) -> dict[str, Any]:
+        return dict(self._facts)
+
     def __repr__(self) -> str:
         return f"Lazy({self.target!r})"
 
 
 class Registry(Generic[T]):
-    """Maps names used in configs to implementations; rejects duplicates and unknown names."""
+    """Maps names used in configs to implementations; rejects duplicates and unknown names. `get` gives an entry
+    as registered (for a built-in, its `Lazy` declaration: the facts a config is checked against); `load` gives the
+    implementation to run."""
 
     def __init__(self, kind: str):
         self.kind = kind  # what is registered, used in error messages ("architecture", "loss", ...)
@@ -101,7 +107,7 @@ def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str],
         return getattr(importlib.import_module(exports[name]), name)
 
     def __dir__() -> list[str]:
-        return sorted(exports)
+        return sorted(set(exports) | set(vars(sys.modules[package])))
 
     class _Package(types.ModuleType):
         def __setattr__(self, name: str, value: Any) -> None:

@@ -94,6 +94,7 @@ class WGANGPLoss(WGANLoss):
     """Wasserstein loss with a gradient penalty lambda * (||grad C(x_hat)|| - 1)^2 on random interpolates."""
 
     critic = True
+    double_backward = LOSSES.get("wgan-gp").double_backward  # as declared in gan.builtins; a subclass inherits it
 
     def __init__(self, cfg: LossConfig):
         self.gp_lambda = cfg.gp_lambda

@@ -306,3 +306,8 @@ def build_dcgan(cfg: ModelConfig, *, channels: int, image_size: int, num_classes
     D = DCGANDiscriminator(cfg, channels, image_size, num_classes, critic)
     return G.apply(init_weights), D.apply(init_weights)
 
+
+# what gan.builtins declares of each, carried by the builders too, for a plugin that wraps one
+build_mlp.label_encodings = ARCHITECTURES.get("mlp").label_encodings
+build_dcgan.check = ARCHITECTURES.get("dcgan").check
+

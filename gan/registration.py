@@ -101,7 +101,7 @@ def register_dataset(info):
 
 
 def register_metric(name: str, outputs: Mapping[str, str], **kwargs) -> Callable:
-    """gan.metrics.registry.register_metric (imported when called: gan.metrics loads torch-fidelity)."""
+    """gan.metrics.registry.register_metric."""
     from gan.metrics.registry import register_metric as register
 
     return register(name, outputs, **kwargs)
