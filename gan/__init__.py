@@ -7,36 +7,14 @@ use, so that checking a config (gan.config, with the built-ins' declarations of 
 from gan._registry import lazy_exports
 import gan.builtins  # noqa: F401 (the built-ins' registry entries, before any config is checked)
 
-_EXPORTS = {
-    "ARCHITECTURES": "gan._registry",
-    "DATASETS": "gan._registry",
-    "LOSSES": "gan._registry",
-    "Registry": "gan._registry",
-    "Config": "gan.config",
-    "ConfigError": "gan.config",
-    "DataConfig": "gan.config",
-    "LossConfig": "gan.config",
-    "ModelConfig": "gan.config",
-    "OptimConfig": "gan.config",
-    "TrainConfig": "gan.config",
-    "flatten": "gan.config",
-    "DataNotFoundError": "gan.data",
-    "DatasetInfo": "gan.data",
-    "ImageData": "gan.data",
-    "dataset_info": "gan.data",
-    "load_dataset": "gan.data",
-    "stratified_subset": "gan.data",
-    "build_loss": "gan.losses",
-    "build_models": "gan.models",
-    "register_architecture": "gan.registration",
-    "register_dataset": "gan.registration",
-    "register_loss": "gan.registration",
-    "register_metric": "gan.registration",
-    "Report": "gan.train",
-    "Trainer": "gan.train",
-    "TrainResult": "gan.train",
-    "train": "gan.train",
-    "evaluate": "gan.evaluate",
-}
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "gan._registry": ("ARCHITECTURES", "DATASETS", "LOSSES", "Registry"),
+    "gan.config": ("Config", "ConfigError", "DataConfig", "LossConfig", "ModelConfig", "OptimConfig", "TrainConfig",
+        "flatten"),
+    "gan.data": ("DataNotFoundError", "DatasetInfo", "ImageData", "dataset_info", "load_dataset", "stratified_subset"),
+    "gan.losses": ("build_loss",),
+    "gan.models": ("build_models",),
+    "gan.registration": ("register_architecture", "register_dataset", "register_loss", "register_metric"),
+    "gan.train": ("Report", "Trainer", "TrainResult", "train"),
+    "gan.evaluate": ("evaluate",),
+})

@@ -13,7 +13,7 @@ T = TypeVar("T")
 
 
 class Lazy:
-    """Stands for the object at `target` ("package.module:name"), imported when first called or loaded. `facts`
+    """Stands for the object at `target` ("package.module:name"), imported when first loaded. `facts`
     are its attributes a config is checked against (an architecture's `check`, a loss's `double_backward`), read
     without importing it; any other attribute is absent, as on an object that lacks it."""
 
@@ -27,9 +27,6 @@ class Lazy:
             module, _, name = self.target.partition(":")
             self._loaded = getattr(importlib.import_module(module), name)
         return self._loaded
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.load()(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -95,11 +92,12 @@ LOSSES: Registry = Registry("loss")
 LABEL_ENCODINGS: Registry = Registry("label encoding")
 
 
-def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """A package's `__getattr__` and `__dir__` (PEP 562) that import each exported name's module ("name":
-    "module") when the name is first read, so importing one light submodule does not import the heavy ones.
-    A name exported from the submodule of the same name (`gan.train`'s `train`) stays the export once that
-    submodule is imported, as an eager `from gan.train import train` in the package would leave it."""
+def lazy_exports(package: str, modules: dict[str, tuple[str, ...]]) -> tuple[Callable, Callable, list[str]]:
+    """A package's `__getattr__`, `__dir__` (PEP 562) and `__all__` for the names each module exports (module:
+    names): a name's module is imported when the name is first read, so importing one light submodule does not
+    import the heavy ones. A name exported from the submodule of the same name (`gan.train`'s `train`) stays the
+    export once that submodule is imported, as an eager `from gan.train import train` in the package would."""
+    exports = {name: module for module, names in modules.items() for name in names}
 
     def __getattr__(name: str) -> Any:
         if name not in exports:
@@ -116,4 +114,4 @@ def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str],
             super().__setattr__(name, value)
 
     sys.modules[package].__class__ = _Package
-    return __getattr__, __dir__
+    return __getattr__, __dir__, sorted(exports)

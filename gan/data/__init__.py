@@ -11,24 +11,14 @@ rest (`locate`, `load`, `subsets`, `batches`) never branches on a dataset's name
 
 from gan._registry import lazy_exports
 
-# name -> the module that defines it, imported when the name is first read: a dataset's entry, its planned size
+# each module and the names it exports, imported when one of them is first read: a dataset's entry, its planned size
 # and where its files are need no torch, which the readers, `load` and `batches` import
-_EXPORTS = {
-    "Batches": "gan.data.batches",
-    "scale_pixels": "gan.data.batches",
-    "to_uint8": "gan.data.batches",
-    "DATASETS": "gan.data.datasets",
-    "dataset_info": "gan.data.datasets",
-    "planned_size": "gan.data.datasets",
-    "read_idx": "gan.data.idx",
-    "DataNotFoundError": "gan.data.info",
-    "DatasetInfo": "gan.data.info",
-    "ImageData": "gan.data.info",
-    "cache_dir": "gan.data.info",
-    "load_dataset": "gan.data.load",
-    "resize_uint8": "gan.data.load",
-    "locate_dataset": "gan.data.locate",
-    "stratified_subset": "gan.data.subsets",
-}
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "gan.data.batches": ("Batches", "scale_pixels", "to_uint8"),
+    "gan.data.datasets": ("DATASETS", "dataset_info", "planned_size"),
+    "gan.data.idx": ("read_idx",),
+    "gan.data.info": ("DataNotFoundError", "DatasetInfo", "ImageData", "cache_dir"),
+    "gan.data.load": ("load_dataset", "resize_uint8"),
+    "gan.data.locate": ("locate_dataset",),
+    "gan.data.subsets": ("stratified_subset",),
+})
