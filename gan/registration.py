@@ -134,7 +134,10 @@ def check_plugin_names(names: object) -> tuple[str, ...]:
 def import_plugins(names: tuple[str, ...], spec_dir: Path | None = None) -> None:
     """Import each plugin module (once per process). A name the environment cannot import is looked for in
     `spec_dir`, the spec's folder, for that name alone: the folder is never put on `sys.path`, so a file there
-    that shares a name with a module some library tries (a `ujson.py`) is not run."""
+    that shares a name with a module some library tries (a `ujson.py`) is not run. Where a spec file names them
+    (`spec_dir` given), a plugin's code is run only if nobody else may have written it, wherever it is found
+    outside the interpreter's own library folders: the spec's folder, the working folder (`python -m` puts it
+    on the import path), PYTHONPATH."""
     for name in names:
         try:
             _import(name, spec_dir)
@@ -150,7 +153,7 @@ def import_plugins(names: tuple[str, ...], spec_dir: Path | None = None) -> None
                               "what it defines.") from None
         except KeyboardInterrupt:
             raise PluginError(f"importing `{name}` was interrupted (Ctrl-C).") from None
-        except Exception as e:  # noqa: BLE001 (the plugin's own code failed, with whatever it raised: say where)
+        except BaseException as e:  # noqa: BLE001 (the plugin's own code failed, with whatever it raised: say where)
             raise PluginError(f"importing `{name}` failed: {type(e).__name__}: {e}") from None
 
 
@@ -158,27 +161,55 @@ def _import(name: str, spec_dir: Path | None) -> None:
     """`name` from the environment, else its top-level module or package from `spec_dir` alone (a finder limited to
     that folder and that name); the rest of a dotted name then comes from the package itself."""
     top = name.split(".")[0]
-    if top not in sys.modules and importlib.util.find_spec(top) is None and spec_dir is not None:
-        found = importlib.machinery.PathFinder.find_spec(top, [str(Path(spec_dir).resolve())])
+    if top not in sys.modules:
+        found = importlib.util.find_spec(top)
         if found is not None:
-            from record.folder import untrusted_reason
-
-            code = Path(next(iter(found.submodule_search_locations)) if found.submodule_search_locations
-                        else found.origin)  # a package's folder, or a module's file
-            for place in (Path(spec_dir), code, *_package_files(code)):
-                why = untrusted_reason(place, follow=True)
-                if why:
-                    raise PluginError(f"`{top}` would be imported from {place}, but {why}: code there may be "
-                                      "anyone's. Take it over (chown it, chmod go-w) or install the plugin.")
-            module = importlib.util.module_from_spec(found)
-            sys.modules[top] = module
-            try:
-                if found.loader is not None:  # None: a namespace package (a folder without __init__.py)
-                    found.loader.exec_module(module)
-            except BaseException:
-                sys.modules.pop(top, None)
-                raise
+            if spec_dir is not None:
+                _check_trusted(top, found, None)
+        elif spec_dir is not None:
+            found = importlib.machinery.PathFinder.find_spec(top, [str(Path(spec_dir).resolve())])
+            if found is not None:
+                _check_trusted(top, found, Path(spec_dir))
+                module = importlib.util.module_from_spec(found)
+                sys.modules[top] = module
+                try:
+                    if found.loader is not None:  # None: a namespace package (a folder without __init__.py)
+                        found.loader.exec_module(module)
+                except BaseException:
+                    sys.modules.pop(top, None)
+                    raise
     importlib.import_module(name)
+
+
+def _check_trusted(top: str, found, folder: Path | None) -> None:
+    """Refuse to run a plugin's code that someone else may have written: its file or package, every file under
+    the package, and the folder it is found in (`folder`, else the one that holds it). Code in the interpreter's
+    own library folders (the standard library, site-packages) is the environment's, and is not judged here."""
+    from record.folder import untrusted_reason
+
+    if found.submodule_search_locations:  # a package (a namespace package may span folders: each is judged)
+        codes = [Path(p) for p in found.submodule_search_locations]
+    elif found.origin and found.has_location:
+        codes = [Path(found.origin)]
+    else:  # built into the interpreter
+        return
+    for code in codes:
+        if folder is None and _installed(code):
+            continue
+        for place in (folder or code.parent, code, *_package_files(code)):
+            why = untrusted_reason(place, follow=True)
+            if why:
+                raise PluginError(f"`{top}` would be imported from {place}, but {why}: code there may be "
+                                  "anyone's. Take it over (chown it, chmod go-w) or install the plugin.")
+
+
+def _installed(code: Path) -> bool:
+    """`code` lies in one of the interpreter's library folders (the standard library, site-packages)."""
+    import sysconfig
+
+    roots = {sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    resolved = code.resolve()
+    return any(root and resolved.is_relative_to(Path(root).resolve()) for root in roots)
 
 
 def _package_files(folder: Path, limit: int = 10_000):

@@ -252,6 +252,29 @@ def test_a_plugin_in_a_folder_others_may_write_to_is_refused(lab):
     assert done.returncode == 2 and "plugin_lab, but group or others may write to it (mode 0o777)" in done.stderr
 
 
+def test_a_plugin_found_through_the_working_folder_is_judged_as_one_beside_the_spec(lab):
+    """`python -m` puts the working folder on the import path, so a plugin run from the lab's folder is found there
+    rather than beside the spec: its code is judged all the same, and not run when others may have written it."""
+    marker = lab / "ran"
+    (lab / "plugin_lab" / "marks.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (lab / "marks.yaml").write_text(PLUGIN_SPEC.replace("plugins: [plugin_lab.gans]",
+                                                        "plugins: [plugin_lab.gans, plugin_lab.marks]"))
+
+    def dry_run():
+        return subprocess.run([sys.executable, "-m", "sweeps.run", "marks.yaml", "--dry-run"], cwd=lab,
+                              env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
+                              timeout=300)
+
+    os.chmod(lab / "plugin_lab" / "marks.py", 0o666)
+    done = dry_run()
+    assert done.returncode == 2 and "marks.py, but group or others may write to it (mode 0o666)" in done.stderr
+    assert "Traceback" not in done.stderr and not marker.exists()
+    os.chmod(lab / "plugin_lab" / "marks.py", 0o644)
+    done = dry_run()  # the same plugin, nobody else's: imported and run
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert marker.exists()
+
+
 def test_a_writable_file_inside_a_plugin_package_is_refused_and_a_linked_spec_folder_is_not(lab, tmp_path):
     def dry_run(spec):
         return subprocess.run([sys.executable, "-m", "sweeps.run", str(spec), "--dry-run"], cwd=REPO,
