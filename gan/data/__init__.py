@@ -17,7 +17,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "gan.data.batches": ("Batches", "scale_pixels", "to_uint8"),
     "gan.data.datasets": ("DATASETS", "dataset_info", "planned_size"),
     "gan.data.idx": ("read_idx",),
-    "gan.data.info": ("DataNotFoundError", "DatasetInfo", "ImageData", "cache_dir"),
+    "gan.data.info": ("DataError", "DataNotFoundError", "DatasetInfo", "ImageData", "cache_dir"),
     "gan.data.load": ("load_dataset", "resize_uint8"),
     "gan.data.locate": ("locate_dataset",),
     "gan.data.subsets": ("stratified_subset",),

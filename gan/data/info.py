@@ -13,11 +13,16 @@ from gan.config import DataConfig
 if TYPE_CHECKING:  # a dataset's entry is read when a spec is checked, which imports no torch
     import torch
 
-__all__ = ["DataNotFoundError", "DatasetInfo", "ImageData", "cache_dir"]
+__all__ = ["DataError", "DataNotFoundError", "DatasetInfo", "ImageData", "cache_dir"]
 
 
 class DataNotFoundError(GansweepError, FileNotFoundError):
     """The raw files of a dataset are not on this machine; the message says where we looked and how to get them."""
+
+
+class DataError(GansweepError, ValueError):
+    """The user's data files are there but cannot be used as they are; the message names the file and what is
+    wrong with it."""
 
 
 def cache_dir() -> Path:

@@ -18,9 +18,11 @@ training. The entry's `fingerprint` (file names, sizes and modification times) e
 from __future__ import annotations
 
 import dataclasses
-import math
 import hashlib
+import math
+import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +30,7 @@ import numpy as np
 
 from record.files import atomic_path
 from gan.config import DataConfig
-from gan.data.info import DataNotFoundError, DatasetInfo, cache_dir
+from gan.data.info import DataError, DataNotFoundError, DatasetInfo, cache_dir
 
 if TYPE_CHECKING:  # torch is imported by the readers: checking a spec reads this module's entries, never torch
     import torch
@@ -36,6 +38,9 @@ if TYPE_CHECKING:  # torch is imported by the readers: checking a spec reads thi
 __all__ = ["IMAGE_FOLDER", "NPZ"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+# the decoders PIL may use on a file, whatever its content says it is (PIL would otherwise pick one by the content:
+# a `.png` holding PostScript would be handed to Ghostscript)
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
 DEFAULT_SIDE = 64  # image_folder's side when `data.image_size` is None
 MAX_NPZ_BYTES = 8 * 2**30  # an npz's arrays are read whole into memory
 MAX_PIXELS = 1 << 26  # pixels of one image (8192 x 8192); a larger header is refused before it is decoded
@@ -59,11 +64,11 @@ def _fingerprint(files: list[Path], base: Path) -> str:
     """What identifies the files' contents without reading them: the resolved folder, and each file's name, size,
     modification and change times and inode. Two folders that a zip extraction made alike in names, sizes and
     mtimes still differ in their path and inodes, and editing a file in place changes its ctime."""
-    h = hashlib.md5(f"{base.resolve()}\n".encode())
+    h = hashlib.md5(os.fsencode(base.resolve()) + b"\n")  # names as the file system holds them: any bytes
     for f in files:
         st = f.stat()
         name = f.relative_to(base) if f != base else f.name
-        h.update(f"{name}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}\n".encode())
+        h.update(os.fsencode(name) + f"|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}\n".encode())
     return h.hexdigest()
 
 
@@ -95,10 +100,15 @@ def _listing(root: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:
     classes = sorted(p.name for p in root.iterdir() if not p.name.startswith(".") and inside(p) and p.is_dir())
     per_class = [images(root / c) for c in classes]
     if outside:
-        raise ValueError(f"image_folder {root}: these links lead out of the folder, which is not read: "
+        raise DataError(f"image_folder {root}: these links lead out of the folder, which is not read: "
                          f"{', '.join(sorted(outside)[:5])}{' ...' if len(outside) > 5 else ''}; copy the images in "
                          "or link the folder itself.")
     if classes and any(per_class):
+        loose = images(root)
+        if loose:
+            raise DataError(f"image_folder {root}: it holds class subfolders and also {len(loose)} image(s) at its "
+                            f"top ({', '.join(p.name for p in loose[:3])}{' ...' if len(loose) > 3 else ''}), which "
+                            "would be left out; move them into a class folder, or keep the folder flat.")
         empty = [c for c, files in zip(classes, per_class) if not files]
         if empty:
             raise DataNotFoundError(f"image_folder {root}: the class folder(s) {', '.join(empty)} hold no images "
@@ -122,16 +132,16 @@ def _describe_image_folder(cfg: DataConfig) -> DatasetInfo:
     grey = True
     for f in files:  # the header, and for PNG every chunk's checksum (a truncated file is found now), not the pixels
         try:
-            with Image.open(f) as im:
+            with Image.open(f, formats=IMAGE_FORMATS) as im:
                 w, h = im.size
                 if w * h > MAX_PIXELS:
                     raise ValueError(f"it is {w}x{h}, over {MAX_PIXELS} pixels; scale it down first")
                 grey = grey and im.mode in GREY_MODES
                 im.verify()
         except Image.DecompressionBombError as e:  # PIL's own limit, met before its size can be read
-            raise ValueError(f"image_folder: cannot read {f}: it is over {MAX_PIXELS} pixels ({e})") from None
-        except (OSError, ValueError, SyntaxError) as e:  # PIL's UnidentifiedImageError is an OSError
-            raise ValueError(f"image_folder: cannot read {f}: {e}") from None
+            raise DataError(f"image_folder: cannot read {f}: it is over {MAX_PIXELS} pixels ({e})") from None
+        except Exception as e:  # noqa: BLE001 (a damaged file makes PIL's decoders raise almost anything)
+            raise DataError(f"image_folder: cannot read {f}: {_unreadable(e)}") from None
     channels = 1 if grey else 3
     return dataclasses.replace(
         IMAGE_FOLDER, title=f"image folder {root}", channels=channels, image_size=cfg.image_size or DEFAULT_SIDE,
@@ -140,6 +150,13 @@ def _describe_image_folder(cfg: DataConfig) -> DatasetInfo:
 
 
 GREY_MODES = ("1", "L", "I", "I;16", "I;16B", "I;16L", "F")
+
+
+def _unreadable(e: Exception) -> str:
+    """Why PIL could not read a file, in words: its message, and the kind of error where that alone is unclear."""
+    if isinstance(e, ValueError | OSError) and str(e):
+        return str(e)
+    return f"{type(e).__name__}: {e}" if str(e) else f"{type(e).__name__} (a damaged or unsupported file)"
 
 
 def _eight_bit(im):
@@ -151,6 +168,8 @@ def _eight_bit(im):
     if im.mode not in ("I", "I;16", "I;16B", "I;16L", "F"):
         return im
     a = np.asarray(im, dtype=np.float64)
+    if not np.isfinite(a).all():
+        raise ValueError("a float image with values that are not numbers (NaN) or infinite")
     low, top = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
     if im.mode == "F":
         if low < 0 or top > 1:
@@ -176,7 +195,7 @@ def _read_image_folder(info: DatasetInfo, folder: Path, cfg: DataConfig, seed: i
         files, labels_t = [files[i] for i in keep], labels_t[keep]
     side = info.image_size
     key = hashlib.md5(
-        f"{info.fingerprint}|{side}|{info.channels}|{','.join(f.name for f in files)}".encode()
+        f"{info.fingerprint}|{side}|{info.channels}|".encode() + b",".join(os.fsencode(f.name) for f in files)
     ).hexdigest()
     cached = cache_dir() / "decoded" / f"image_folder-{key}.npy"
     if cached.is_file():
@@ -185,7 +204,7 @@ def _read_image_folder(info: DatasetInfo, folder: Path, cfg: DataConfig, seed: i
         images = np.empty((len(files), info.channels, side, side), dtype=np.uint8)
         for i, f in enumerate(files):
             try:
-                with Image.open(f) as im:
+                with Image.open(f, formats=IMAGE_FORMATS) as im:
                     w, h = im.size
                     if w * h > MAX_PIXELS:
                         raise ValueError(f"it is {w}x{h}, over {MAX_PIXELS} pixels")
@@ -193,8 +212,8 @@ def _read_image_folder(info: DatasetInfo, folder: Path, cfg: DataConfig, seed: i
                     im = _eight_bit(im).convert("L" if info.channels == 1 else "RGB")
                     im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
                     pixels = np.asarray(im.resize((side, side), Image.BICUBIC))
-            except (OSError, ValueError, Image.DecompressionBombError) as e:  # UnidentifiedImageError: an OSError
-                raise ValueError(f"image_folder: cannot read {f}: {e}") from None
+            except Exception as e:  # noqa: BLE001 (a damaged file makes PIL's decoders raise almost anything)
+                raise DataError(f"image_folder: cannot read {f}: {_unreadable(e)}") from None
             images[i] = pixels[None] if info.channels == 1 else pixels.transpose(2, 0, 1)
         with atomic_path(cached) as tmp, open(tmp, "wb") as out:
             np.save(out, images)
@@ -212,7 +231,7 @@ def _subset(labels: torch.Tensor, cfg: DataConfig, seed: int) -> torch.Tensor | 
 # -- npz --------------------------------------------------------------------------------------
 
 NPZ_MEMBERS = ("x.npy", "y.npy")  # what an npz may hold: `x`, and optionally `y`
-_Y_CHUNK = 1 << 20  # labels read at a time (8 MiB of int64) to find their range
+_CHUNK_BYTES = 8 << 20  # bytes of an npz member read at a time (a whole number of labels of any dtype)
 
 
 def _npz_header(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype, bool, int]]:
@@ -237,10 +256,12 @@ def _npz_header(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype, bool, 
                     )
                     shape, fortran, dtype = read(f)
                     out[name[:-4]] = (shape, dtype, fortran, f.tell())
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
+    except ValueError as e:
         if str(e).startswith("npz: "):
             raise
-        raise ValueError(f"npz: {path} is not a readable .npz file ({e}).") from None
+        raise _unreadable_npz(path, e) from None
+    except _ZIP_ERRORS as e:
+        raise _unreadable_npz(path, e) from None
     declared = sum(math.prod(shape) * dtype.itemsize for shape, dtype, _, _ in out.values())
     if declared > MAX_NPZ_BYTES:
         raise ValueError(f"npz: the arrays of {path} declare {declared / 2**30:.1f} GiB; at most "
@@ -248,25 +269,45 @@ def _npz_header(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype, bool, 
     return out
 
 
-def _label_range(path: Path, header) -> tuple[int, int] | None:
-    """The smallest and largest label of `y`, read a chunk at a time (memory stays under _Y_CHUNK labels)."""
-    shape, dtype, _, offset = header
-    n = math.prod(shape)
-    if n == 0:
-        return None
-    low, high = None, None
-    with zipfile.ZipFile(path) as z, z.open("y.npy") as f:
-        f.read(offset)
-        left = n
-        while left:
-            count = min(left, _Y_CHUNK)
-            chunk = np.frombuffer(f.read(count * dtype.itemsize), dtype=dtype)
-            if len(chunk) != count:
-                raise ValueError(f"npz: `y` in {path} ends before the {n} labels its header declares.")
-            low = int(chunk.min()) if low is None else min(low, int(chunk.min()))
-            high = int(chunk.max()) if high is None else max(high, int(chunk.max()))
-            left -= count
-    return low, high
+# what zipfile and zlib raise on a damaged archive: a bad checksum, a corrupt or unknown compression, encryption
+_ZIP_ERRORS = (OSError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error)
+
+
+def _unreadable_npz(path: Path, e: BaseException) -> DataError:
+    return DataError(f"npz: {path} is not a readable .npz file ({type(e).__name__}: {e}); write it again with "
+                     "numpy.savez or numpy.savez_compressed.")
+
+
+def _read_members(path: Path, arrays) -> tuple[int, int] | None:
+    """Every member of the npz read through once, a chunk at a time, so a damaged one (its checksum, a cut or corrupt
+    stream) is found before any training; returns the smallest and largest label of `y` (None without labels)."""
+    span = None
+    try:
+        with zipfile.ZipFile(path) as z:
+            for name, (shape, dtype, _, offset) in arrays.items():
+                with z.open(f"{name}.npy") as f:
+                    f.read(offset)
+                    n = math.prod(shape)
+                    left = n * dtype.itemsize
+                    while left:
+                        data = f.read(min(left, _CHUNK_BYTES))
+                        if not data or len(data) % dtype.itemsize:
+                            raise DataError(f"npz: `{name}` in {path} ends before the {n} values its header "
+                                            "declares.")
+                        if name == "y":
+                            chunk = np.frombuffer(data, dtype=dtype)
+                            low, high = int(chunk.min()), int(chunk.max())
+                            span = (low, high) if span is None else (min(span[0], low), max(span[1], high))
+                        left -= len(data)
+                    if f.read(1):  # more than declared
+                        raise DataError(f"npz: `{name}` in {path} holds more than the {n} values its header "
+                                        "declares.")
+                    # reaching the end of a member checks its CRC (zipfile raises BadZipFile on a mismatch)
+    except DataError:
+        raise
+    except _ZIP_ERRORS as e:
+        raise _unreadable_npz(path, e) from None
+    return span
 
 
 def _npz_layout(path: Path) -> tuple[int, int, int, str]:
@@ -310,7 +351,7 @@ def _describe_npz(cfg: DataConfig) -> DatasetInfo:
     n, channels, side, _ = _npz_layout(path)
     num_classes = 1
     arrays = _npz_header(path)
-    span = _label_range(path, arrays["y"]) if "y" in arrays else None  # `y` alone is read, in chunks: its classes
+    span = _read_members(path, arrays)  # every byte read through once, in chunks: damage is found now, not in a trial
     if span is not None:
         if span[0] < 0:
             raise ValueError(f"npz: `y` in {path} has the label {span[0]}; labels count from 0.")

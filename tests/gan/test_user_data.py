@@ -300,3 +300,60 @@ def test_two_folders_alike_in_names_sizes_and_mtimes_do_not_share_a_cache_entry(
     first = load_dataset(folder_cfg(black, image_size=16))
     second = load_dataset(folder_cfg(white, image_size=16))
     assert int(first.images.max()) == 0 and int(second.images.min()) == 255
+
+
+def test_a_file_is_decoded_only_as_the_image_kind_its_suffix_allows(tmp_path, digits):
+    """A `.png` holding PostScript is refused, not handed to PIL's EPS decoder (which runs Ghostscript)."""
+    Image.fromarray(digits[0][0]).save(tmp_path / "0.png")
+    (tmp_path / "1.png").write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\nshowpage\n")
+    with pytest.raises(gan.DataError, match=r"cannot read .*1\.png"):
+        dataset_info(folder_cfg(tmp_path))
+
+
+def test_loose_images_beside_class_folders_are_refused_not_left_out(tmp_path, digits):
+    for i, name in enumerate(["a/0.png", "a/1.png", "2.png"]):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        Image.fromarray(digits[0][i]).save(tmp_path / name)
+    with pytest.raises(gan.DataError, match=r"class subfolders and also 1 image\(s\) at its top \(2\.png\)"):
+        dataset_info(folder_cfg(tmp_path))
+
+
+def test_a_float_image_with_nan_is_refused_and_an_odd_file_name_is_read(tmp_path, digits):
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    Image.fromarray(digits[0][0]).save(odd / os.fsdecode(b"bad\xff\xfe.png"))  # not UTF-8: any bytes may name a file
+    assert load_dataset(folder_cfg(odd, image_size=28)).images.shape == (1, 1, 28, 28)
+    nan = tmp_path / "nan"
+    nan.mkdir()
+    a = digits[0][0].astype(np.float32) / 255
+    a[0, 0] = np.nan
+    Image.fromarray(a, mode="F").save(nan / "0.tif")
+    with pytest.raises(gan.DataError, match="not numbers"):
+        load_dataset(folder_cfg(nan, image_size=28))
+
+
+def _npz_bytes(tmp_path, digits) -> bytes:
+    path = tmp_path / "made.npz"
+    np.savez(path, x=digits[0][:50], y=digits[1][:50])  # stored, not compressed: the pixels are the bytes on disk
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("damage", ["pixel", "label", "encrypted", "method"])
+def test_a_damaged_npz_is_refused_when_described_before_any_work(tmp_path, digits, damage):
+    """Every member is read through once while the spec is checked, so its checksums are checked too: a flipped
+    byte, an encrypted member or an unknown compression is a one-line refusal, not a traceback in a trial."""
+    data = bytearray(_npz_bytes(tmp_path, digits))
+    if damage == "pixel":
+        data[data.index(b"x.npy") + 400] ^= 0xFF  # inside x's pixels (its local header, then its .npy header)
+    elif damage == "label":
+        data[data.index(b"PK\x01\x02") - 1] ^= 0xFF  # the last byte of y, the last member's data
+    else:  # the local header's flag bits (bit 0: encrypted) or its compression method (9: deflate64)
+        at = 4 + (2 if damage == "encrypted" else 4)
+        data[at:at + 2] = (1).to_bytes(2, "little") if damage == "encrypted" else (9).to_bytes(2, "little")
+        central = data.index(b"PK\x01\x02")  # the central directory's copy of the same field
+        at = central + 4 + (4 if damage == "encrypted" else 6)
+        data[at:at + 2] = (1).to_bytes(2, "little") if damage == "encrypted" else (9).to_bytes(2, "little")
+    path = tmp_path / "damaged.npz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(gan.DataError, match=r"npz: .*damaged\.npz is not a readable \.npz file"):
+        dataset_info(DataConfig(name="npz", root=str(path)))
