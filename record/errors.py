@@ -14,8 +14,19 @@ from __future__ import annotations
 __all__ = ["GansweepError", "SetupError", "SpecError"]
 
 
+MAX_MESSAGE_CHARS = 2_000  # an error's message: a long value it quotes is cut in the middle to fit
+
+
 class GansweepError(Exception):
-    """A problem the user can fix; its message is the whole explanation."""
+    """A problem the user can fix; its message is the whole explanation. A message that quotes a long value (a spec's
+    megabyte of text where a name belongs) keeps both its ends, where what was wrong and what is allowed are said."""
+
+    def __init__(self, message: object = "", *args):
+        text = str(message)
+        if len(text) > MAX_MESSAGE_CHARS:
+            half = MAX_MESSAGE_CHARS // 2 - 20
+            text = f"{text[:half]} ...[{len(text) - 2 * half} characters left out]... {text[-half:]}"
+        super().__init__(text, *args)
 
 
 class SpecError(GansweepError, ValueError):

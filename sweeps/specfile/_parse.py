@@ -42,6 +42,8 @@ def parse_spec(text: str, source: str = "<string>", scale: str | None = None,
     scales = raw.pop("scales", None) or {}
     if not isinstance(scales, dict):
         raise ctx.fail(("scales",), "must map scale names (e.g. smoke) to overrides of this spec.")
+    for name in scales:  # a scale's name becomes part of its sweep folder's name
+        _check_folder_name(ctx, ("scales", name), name, "a scale's name")
     if scale is not None and scale not in scales:
         raise ctx.fail(
             ("scales",), f"no scale {scale!r} in this spec; available: {', '.join(map(str, scales)) or 'none'}."
@@ -104,14 +106,27 @@ def deep_merge(base: Mapping, override: Mapping) -> dict:
     return out
 
 
+MAX_NAME_CHARS = 100  # a sweep's folder is named from its spec's name and scale, and file systems cap a name at 255
+
+
+def _check_folder_name(ctx: Ctx, path: tuple, value, what: str) -> None:
+    """A name that becomes part of a sweep folder's name: text, one path component, printable."""
+    if not isinstance(value, str):
+        raise ctx.fail(path, f"{what} is {value!r}, but must be text.")
+    bad = [c for c in value if c in "/\\" or not c.isprintable()]
+    if not value.strip() or value.strip(".") == "" or bad or len(value) > MAX_NAME_CHARS:
+        raise ctx.fail(path, f"{what} is {value[:MAX_NAME_CHARS]!r}{'...' if len(value) > MAX_NAME_CHARS else ''}, "
+                             f"but must be a non-empty name of at most {MAX_NAME_CHARS} printable characters, without "
+                             "slashes, and not only dots (it names the sweep's folder).")
+
+
 def _build_spec(raw: dict, ctx: Ctx, source: str, scale: str | None) -> SweepSpec:
     own = own_config = None
     for key in ("name", "parameters") + (() if "trainable" in raw else ("base",)):
         if key not in raw:
             raise ctx.fail((key,), "is required.")
     name = req_type(ctx, ("name",), raw["name"], str, "a string")
-    if not name.strip() or any(c in name for c in "/\\"):
-        raise ctx.fail(("name",), f"is {name!r}, but must be a non-empty name without slashes.")
+    _check_folder_name(ctx, ("name",), name, "the name")
     spec_dir = Path(source).parent if Path(source).is_file() else None
     if "trainable" in raw:  # the user's own function: their config instead of the built-in trainer's
         own, own_config, valid_keys = parse_own(ctx, raw, spec_dir)
@@ -294,6 +309,9 @@ def _parse_running(ctx: Ctx, raw: dict) -> dict:
     if not 0 <= max_failures <= 100:
         raise ctx.fail(("max_failures",), f"is {max_failures}, but must be from 0 to 100 retries of a crashed trial.")
     search_seed = req_type(ctx, ("search_seed",), raw.get("search_seed", 0), int, "an integer")
+    if not 0 <= search_seed < 2**32:
+        raise ctx.fail(("search_seed",), f"is {search_seed}, but must be from 0 to {2**32 - 1} (Optuna's sampler "
+                                         "seeds NumPy with it).")
     final_n = raw.get("final_num_samples")
     if final_n is not None and (not isinstance(final_n, int) or isinstance(final_n, bool) or final_n < 10):
         raise ctx.fail(("final_num_samples",), f"is {final_n!r}, but must be an integer >= 10.")

@@ -29,6 +29,7 @@ TOP_KEYS = {  # a spec's keys; each is validated where it is parsed (sweeps.spec
 
 
 MAX_SPEC_NODES = 100_000  # values in a spec once its aliases are expanded
+MAX_EXPANDED_CHARS = 4 * MAX_SPEC_BYTES  # characters of its values once its aliases are expanded
 MAX_SPEC_DEPTH = 64  # nesting of mappings and lists
 
 
@@ -72,28 +73,31 @@ def check_duplicate_keys(node, source: str) -> None:
 
 
 def check_aliases(node, source: str) -> None:
-    """Refuse an alias that contains itself, and a spec whose aliases expand to more than MAX_SPEC_NODES
-    values (a few hundred bytes of nested aliases can stand for billions), counting each node once."""
-    sizes: dict[int, int] = {}
+    """Refuse an alias that contains itself, and a spec whose aliases expand to more than MAX_SPEC_NODES values or
+    MAX_EXPANDED_CHARS characters of them (a few hundred bytes of nested aliases can stand for billions of values,
+    and a thousand aliases of one long text for gigabytes), counting each node once."""
+    sizes: dict[int, tuple[int, int]] = {}  # node -> (values, characters) it stands for
     open_: set[int] = set()
 
-    def size(n) -> int:
+    def size(n) -> tuple[int, int]:
         if id(n) in sizes:
             return sizes[id(n)]
         if id(n) in open_:
             raise SpecError(f"{source}, line {n.start_mark.line + 1}: a YAML alias refers to a value that contains "
                             "it (a recursive alias); write the value out instead.")
         open_.add(id(n))
-        if isinstance(n, yaml.MappingNode):
-            total = 1 + sum(size(k) + size(v) for k, v in n.value)
-        elif isinstance(n, yaml.SequenceNode):
-            total = 1 + sum(size(v) for v in n.value)
+        if isinstance(n, yaml.MappingNode | yaml.SequenceNode):
+            parts = [size(x) for kv in n.value for x in (kv if isinstance(n, yaml.MappingNode) else (kv,))]
+            total = (1 + sum(p[0] for p in parts), sum(p[1] for p in parts))
         else:
-            total = 1
+            total = (1, len(n.value))
         open_.discard(id(n))
-        if total > MAX_SPEC_NODES:
+        if total[0] > MAX_SPEC_NODES:
             raise SpecError(f"{source}, line {n.start_mark.line + 1}: with its YAML aliases expanded the spec holds "
                             f"more than {MAX_SPEC_NODES} values; a spec may hold at most that many.")
+        if total[1] > MAX_EXPANDED_CHARS:
+            raise SpecError(f"{source}, line {n.start_mark.line + 1}: with its YAML aliases expanded the spec's values "
+                            f"hold more than {MAX_EXPANDED_CHARS} characters; a spec may hold at most that many.")
         sizes[id(n)] = total
         return total
 

@@ -379,6 +379,13 @@ def test_cli_run_as_a_ray_job_refuses_a_sweep_folder_in_rays_temporary_copy_of_t
             lambda t: t.replace("      model.d_width: {values: [8, 32]}\n", "      model.d_widht: {values: [8, 32]}\n"),
             "in scale 'smoke'",
         ),
+        (lambda t: t + "search_seed: -5\n", "`search_seed`: is -5, but must be from 0 to 4294967295"),
+        (lambda t: t + "search_seed: 4294967296\n", "`search_seed`: is 4294967296"),
+        # a scale's name and the spec's name name the sweep's folder: one printable path component, not too long
+        (lambda t: t.replace("  smoke:\n", "  ../../../../tmp/escaped:\n"), "a scale's name is '../../../../tmp/"),
+        (lambda t: t.replace("  smoke:\n", "  '..':\n"), "not only dots"),
+        (lambda t: t.replace("name: hidden_dims", "name: 'hidden\\0dims'"), "at most 100 printable characters"),
+        (lambda t: t.replace("name: hidden_dims", "name: " + "h" * 300), "`name`: the name is 'hhhh"),
     ],
 )
 def test_out_of_range_non_finite_deep_and_mistyped_scale_input_is_refused_with_where_and_what(edit, said):
@@ -386,3 +393,17 @@ def test_out_of_range_non_finite_deep_and_mistyped_scale_input_is_refused_with_w
     with pytest.raises(SpecError) as e:
         parse_spec(edit(text), source="hidden_dims.yaml")  # the full scale: the smoke one is checked all the same
     assert said in str(e.value) and "hidden_dims.yaml" in str(e.value)
+
+
+def test_aliases_of_a_long_text_are_refused_and_a_long_value_is_quoted_short():
+    """A spec under the size limit whose aliases repeat one long text stands for gigabytes: refused by what it
+    expands to. A long wrong value is quoted with both ends, in a message of bounded size."""
+    long = "x" * 400_000
+    text = GOOD.replace("name: t\n", f"name: t\nd: &d {long}\n") + "description: [" + ", ".join(["*d"] * 20) + "]\n"
+    with pytest.raises(SpecError, match="with its YAML aliases expanded the spec's values hold more than"):
+        parse_spec(text, source="long.yaml")
+    with pytest.raises(SpecError) as e:
+        parse_spec(GOOD.replace("arch: dcgan", f"arch: {long}"), source="long.yaml")
+    said = str(e.value)
+    assert len(said) < 2_500 and "characters left out" in said and "`model.arch`" in said
+    assert "'dcgan', 'mlp'" in said  # what is allowed, at the message's end, is kept
