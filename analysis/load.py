@@ -277,20 +277,39 @@ def budget_plan(row) -> str:
 
 
 def _read_design(client, parent_run_id: str, folder: Path | None) -> SweepDesign | None:
-    if folder is not None and (folder / DESIGN_ARTIFACT).is_file():
-        return SweepDesign.from_json((folder / DESIGN_ARTIFACT).read_text())
-    with tempfile.TemporaryDirectory() as tmp:
-        path = download_artifact(client, parent_run_id, DESIGN_ARTIFACT, Path(tmp))  # None: logged before designs
-        return SweepDesign.from_json(path.read_text()) if path else None
+    text, where = _read_text(client, parent_run_id, folder, DESIGN_ARTIFACT)
+    if text is None:  # logged before designs
+        return None
+    try:
+        return SweepDesign.from_json(text)
+    except (ValueError, TypeError, KeyError, AttributeError) as e:  # JSONDecodeError is a ValueError
+        raise StateDamaged(f"{where}: not a sweep's design ({type(e).__name__}: {e}); a sweep writes it when it "
+                           "starts: restore the file from its parent run's artifacts.") from None
 
 
 def _read_json(client, parent_run_id: str, folder: Path | None, name: str) -> dict | None:
     """A JSON file of the sweep folder, else the parent run's artifact of that name; None when neither has it."""
+    text, where = _read_text(client, parent_run_id, folder, name)
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise StateDamaged(f"{where}: not valid JSON ({e}).") from None
+    if not isinstance(value, dict):
+        raise StateDamaged(f"{where}: holds {type(value).__name__}, not the mapping a sweep writes there.")
+    return value
+
+
+def _read_text(client, parent_run_id: str, folder: Path | None, name: str) -> tuple[str | None, str]:
+    """A file of the sweep folder, else the parent run's artifact of that name, with where it was read from; None
+    when neither has it."""
     if folder is not None and (folder / name).is_file():
-        return json.loads((folder / name).read_text())
+        return (folder / name).read_text(encoding="utf-8", errors="replace"), str(folder / name)
     with tempfile.TemporaryDirectory() as tmp:
         path = download_artifact(client, parent_run_id, name, Path(tmp))
-        return json.loads(path.read_text()) if path else None
+        where = f"the artifact {name} of parent run {parent_run_id}"
+        return (path.read_text(encoding="utf-8", errors="replace") if path else None), where
 
 
 def _same_value(logged, value) -> bool:

@@ -112,9 +112,19 @@ def read_spec_text(path) -> str:
                         "Save the spec as UTF-8.") from None
 
 
+def _spec_mapping(spec_path: str | Path):
+    """A spec file's YAML as PyYAML reads it, or a SpecError saying where it is not YAML."""
+    try:
+        return yaml.safe_load(read_spec_text(spec_path))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        raise SpecError(f"{spec_path}{where}: not valid YAML ({getattr(e, 'problem', None) or e}).") from None
+
+
 def spec_label(spec_path: str | Path, scale: str | None) -> tuple[str, str]:
     """(experiment name, label) of a spec file, read from its `name` alone (the report does not validate specs)."""
-    raw = yaml.safe_load(read_spec_text(spec_path))
+    raw = _spec_mapping(spec_path)
     name = raw.get("name") if isinstance(raw, dict) else None
     if not isinstance(name, str):
         raise SpecError(f"{spec_path}: a spec needs a `name` (text).")
@@ -123,7 +133,7 @@ def spec_label(spec_path: str | Path, scale: str | None) -> tuple[str, str]:
 
 def spec_plugins(spec_path: str | Path) -> list:
     """The `plugins` a spec file names, as written (gan.registration checks and imports them)."""
-    raw = yaml.safe_load(read_spec_text(spec_path))
+    raw = _spec_mapping(spec_path)
     return (raw.get("plugins") or []) if isinstance(raw, dict) else []
 
 
@@ -140,10 +150,10 @@ def check_trusted(*folders: Path) -> None:
         folder = Path(folder)
         if not folder.exists():
             continue
-        paths = [folder] + (sorted(p for p in folder.iterdir() if p.is_file() and not p.is_symlink())
-                            if folder.is_dir() else [])
+        paths = [folder] + (sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else [])
         for path in paths:
-            why = untrusted_reason(path)
+            # a linked file is judged by what it leads to: that is what a resume unpickles
+            why = untrusted_reason(path, follow=path != folder and path.is_symlink())
             if why:
                 raise UntrustedFolder(
                     f"{path}: {why}. A sweep folder is code, like a pickle: resuming it unpickles Tune's state and "

@@ -43,6 +43,7 @@ _TEMPLATES = ("experiment_state-{}.json", BasicVariantGenerator.CKPT_FILE_TMPL, 
 _MEMBER = re.compile("|".join([re.escape(t).replace(r"\{\}", _SESSION.pattern) for t in _TEMPLATES]
                               + [re.escape(TUNER_PKL)]))
 MAX_MEMBER_BYTES = 1 << 30  # a state file of a 30,000-trial sweep is about 1 GB; beyond that a backup is refused
+MAX_STATE_BYTES = 2 * MAX_MEMBER_BYTES  # all of a backup's members together: they are read into memory
 
 
 class TuneStateDamaged(SetupError, RuntimeError):
@@ -209,6 +210,10 @@ def _checked_members(backup: Path) -> dict[str, bytes]:
                 raise TuneStateDamaged(f"The state backup {backup} holds {info.filename!r} of {info.file_size} bytes "
                                        f"(compression {info.compress_type}); a state file is stored or deflated and at "
                                        f"most {MAX_MEMBER_BYTES} bytes. Nothing was restored.")
+        total = sum(info.file_size for info in z.infolist())
+        if total > MAX_STATE_BYTES:
+            raise TuneStateDamaged(f"The state backup {backup} holds {total} bytes in {len(z.infolist())} members; a "
+                                   f"sweep's state is at most {MAX_STATE_BYTES} bytes. Nothing was restored.")
         bad = z.testzip()
         if bad is not None:
             raise TuneStateDamaged(f"The state backup {backup} is damaged (member {bad!r} fails its CRC check).")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from analysis.external import load_experiment, load_optuna
 from analysis.load import SweepNotFound, add_target_arguments, load_target
 from analysis.report._build import build_report
+from record.errors import GansweepError
 
 if TYPE_CHECKING:
     from analysis.load import Sweep
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("name the runs once: a sweep (TARGET), --experiment NAME, or --optuna-storage URL --study NAME")
     try:
         sweep = _external(args) if not args.target else load_target(args)
-    except SweepNotFound as e:
+    except GansweepError as e:  # the target, its spec, its folder or store: what was wrong, in one line
         print(f"error: {e}", file=sys.stderr)
         return 2
     label = sweep.parent_run_id[:8] if sweep.parent_run_id else "runs"

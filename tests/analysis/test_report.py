@@ -276,3 +276,18 @@ def test_a_collapsed_run_is_named_and_its_samples_shown_beside_a_typical_runs(sw
     assert rates["collapsed"].sum() == 1 and rates["runs"].sum() == 8
     assert (folder / "samples_collapsed.png").is_file() and (folder / "samples_typical.png").is_file()
     assert "collapsed runs: 1, left out of the fit" in (folder / "answer.md").read_text()
+
+
+@pytest.mark.parametrize("damage", ["{broken", '{"factors": [{"evil": 1}]}', "[]"])
+def test_a_damaged_design_in_a_sweep_folder_is_refused_in_one_line(sweep, tmp_path, damage):
+    """The report (and a pilot plan) reads the sweep's design from its folder: damage there is an error that names
+    the file, not a traceback."""
+    _, out = sweep
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    (design,) = copy.glob("sweeps/*/design.json")
+    design.write_text(damage)
+    done = subprocess.run([sys.executable, "-m", "analysis.report", str(copy), "--no-mlflow"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert f"error: {design}: not a sweep's design" in done.stderr

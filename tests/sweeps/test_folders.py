@@ -165,6 +165,16 @@ def test_the_files_resume_reads_are_checked_not_only_the_folder(tmp_path):
     os.chmod(state, 0o666)
     with pytest.raises(UntrustedFolder, match=rf"{TUNE_STATE_BACKUP}: group or others may write to it \(mode 0o666\)"):
         check_trusted(folder)
+    # the same file as a link to one that others may write to: what the link leads to is judged
+    elsewhere = tmp_path / "open"
+    elsewhere.mkdir(mode=0o777)
+    os.chmod(elsewhere, 0o777)
+    state.rename(elsewhere / "state.zip")
+    state.symlink_to(elsewhere / "state.zip")
+    with pytest.raises(UntrustedFolder, match=rf"{TUNE_STATE_BACKUP}: group or others may write to it \(mode 0o666\)"):
+        check_trusted(folder)
+    os.chmod(elsewhere / "state.zip", 0o644)
+    check_trusted(folder)
 
 
 def test_a_new_sweep_folder_is_made_without_group_or_others_write_whatever_the_umask(tmp_path):

@@ -156,6 +156,23 @@ def test_a_backup_member_larger_than_the_bound_is_refused_unread(tmp_path, monke
     assert not any((tmp_path / "exp").iterdir())
 
 
+def test_a_backup_whose_members_together_exceed_the_bound_is_refused_unread(tmp_path, monkeypatch):
+    """Each member under its bound, but many of them: what they hold together is bounded too (they are read into
+    memory), so a small zip of many large members cannot exhaust it."""
+    import sweeps.tunestate as ts
+
+    monkeypatch.setattr(ts, "MAX_MEMBER_BYTES", 12_000)
+    monkeypatch.setattr(ts, "MAX_STATE_BYTES", 24_000)
+    backup = tmp_path / "tune_state.zip"
+    with zipfile.ZipFile(backup, "w", zipfile.ZIP_DEFLATED) as z:
+        for i in range(3):
+            z.writestr(f"experiment_state-2026-01-01_00-00-0{i}.json", b"[" + b"0," * 5000 + b"0]")
+    (tmp_path / "exp").mkdir()
+    with pytest.raises(TuneStateDamaged, match="holds 30009 bytes in 3 members.*at most 24000 bytes"):
+        restore_tune_state(backup, tmp_path / "exp")
+    assert not any((tmp_path / "exp").iterdir())
+
+
 def test_a_backup_of_every_state_file_tune_writes_restores(tmp_path):
     """The names a real sweep's backup holds: a grid sweep's variant generator, a searcher's state, tuner.pkl."""
     session = "2026-12-01_13-34-47"
