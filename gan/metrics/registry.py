@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from gan._registry import Registry
+from gan._registry import Lazy, Registry
 from record.metrics import (CLASS_KL, FID, FID_STD, GAN_TEST, GAN_TEST_STD, GAN_TRAIN, IS, IS_STD, KID, KID_STD,
                             NN_DISTANCE, OUTPUTS, PRECISION, RECALL, TRAINING, MetricOutput, declare_outputs,
                             metric_direction)
@@ -45,6 +45,9 @@ def register_metric(name: str, outputs: Mapping[str, str] | None = None, *, posi
             )
 
     def decorator(fn):
+        if not (callable(fn) or isinstance(fn, Lazy)):  # a built-in is declared, and imported when used
+            raise ValueError(f"The metric `{name}` must be registered on a function fn(ctx) -> {{output: value}}; "
+                             f"got {type(fn).__name__}.")
         if outputs is None:
             declared = {}
             if not any(out.producer == name for out in OUTPUTS.values()):

@@ -64,6 +64,12 @@ def test_a_metric_with_an_unknown_need_is_refused_at_registration():
     assert "needs_a_gpu" not in METRICS and "gpu_score" not in OUTPUTS
 
 
+def test_a_metric_that_is_not_a_function_is_refused_at_registration():
+    with pytest.raises(ValueError, match="must be registered on a function fn\\(ctx\\)"):
+        register_metric("not_a_function", outputs={"nf_score": "max"})(42)
+    assert "not_a_function" not in METRICS and "nf_score" not in OUTPUTS
+
+
 def test_the_name_of_what_the_training_loop_reports_is_not_a_metrics():
     # without this, a plugin named `training` would register with no outputs of its own, taking wall_time_s's
     with pytest.raises(ValueError, match="is taken"):
