@@ -20,6 +20,7 @@ from collections import Counter
 import pandas as pd
 
 from analysis.load import Sweep, SweepNotFound
+from analysis.stores import OPTUNA_TABLES, check_sqlite_store, mlflow_client
 from record import params as typed
 from record.metrics import metric_direction
 from record.names import LAST_EVALUATION, ROLE, SEED, TRIAL_ID, Result
@@ -81,10 +82,9 @@ def load_experiment(experiment: str, factors: list[str], metric: str, *, trackin
                     seed_param: str | None = None, mode: str | None = None) -> Sweep:
     """An MLflow experiment's runs as a sweep of `factors` ranked by `metric`."""
     import mlflow
-    from mlflow.tracking import MlflowClient
 
     tracking_uri = tracking_uri or mlflow.get_tracking_uri()
-    client = MlflowClient(tracking_uri)
+    client = mlflow_client(tracking_uri, "the tracking store (--tracking-uri)")
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         names = sorted(e.name for e in client.search_experiments())
@@ -134,7 +134,8 @@ def load_optuna(storage: str, study: str, *, factors: list[str] | None = None, m
         names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
         raise SweepNotFound(f"No study {study!r} in the Optuna storage; studies there: "
                             f"{', '.join(names) or 'none'}.") from None
-    except (ValueError, OSError, ImportError, optuna.exceptions.OptunaError, SQLAlchemyError) as e:
+    # RuntimeError: a storage of an Optuna release this one cannot read
+    except (ValueError, OSError, ImportError, RuntimeError, optuna.exceptions.OptunaError, SQLAlchemyError) as e:
         raise SweepNotFound(f"The Optuna storage could not be read: {masked_text(e)}") from None
     if len(loaded.directions) != 1:
         raise SweepNotFound(f"study {study!r} optimises {len(loaded.directions)} objectives; the report needs one.")
@@ -166,10 +167,8 @@ def _optuna_storage(url: str):
     import optuna
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-    if url.startswith("sqlite:///"):  # Optuna would make a database where a typo points
-        path = Path(url[len("sqlite:///"):])
-        if not path.is_file():
-            raise SweepNotFound(f"--optuna-storage {url}: no such database file ({path}).")
+    if url.startswith("sqlite:"):  # Optuna would make its tables in any file, and a database where a typo points
+        check_sqlite_store(url, OPTUNA_TABLES, "--optuna-storage")
         return url
     if "://" in url:
         return url

@@ -154,10 +154,10 @@ def load_target(args) -> "Sweep":
 
 def load_sweep(target: str, *, tracking_uri: str | None = None, parent_run_id: str | None = None,
                scale: str | None = None, root: str | Path = "runs", history_metrics=HISTORY_METRICS) -> Sweep:
-    from mlflow.tracking import MlflowClient
+    from analysis.stores import mlflow_client
 
     tracking_uri, experiment, parent, folder = resolve_target(target, tracking_uri, scale, root)
-    client = MlflowClient(tracking_uri)
+    client = mlflow_client(tracking_uri, "the sweep's tracking store")
     exp_id, parent = _find_sweep(client, tracking_uri, experiment, parent_run_id or parent)
     parent_run = client.get_run(parent)
     design = _read_design(client, parent, folder)

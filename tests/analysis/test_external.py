@@ -6,6 +6,7 @@ import math
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -113,6 +114,38 @@ def test_the_cli_refuses_without_a_traceback(experiment):
                            "--metric", "fid", "--tracking-uri", uri], cwd=REPO, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 2 and "factor 'depth' is never logged" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_report_reads_a_store_and_never_writes_one(experiment, tmp_path):
+    """MLflow and Optuna make their tables in any SQLite file they are pointed at: the report refuses a database
+    that is not the store it is named as, a file that is not a database and a path with nothing there, and
+    leaves each as it was."""
+    import sqlite3
+
+    uri, _, _ = experiment
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as con:
+        con.execute("CREATE TABLE notes (text)")
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database")
+    mlflow_store = uri[len("sqlite:///"):]
+    cases = [
+        (["--experiment", "my_gan", "--factors", "lr", "--metric", "fid", "--tracking-uri", f"sqlite:///{other}"],
+         "is a SQLite database, but not this kind of store (it has no table 'experiments')"),
+        (["--experiment", "my_gan", "--factors", "lr", "--metric", "fid", "--tracking-uri", f"sqlite:///{text}"],
+         "is not a readable SQLite database"),
+        (["--experiment", "my_gan", "--factors", "lr", "--metric", "fid", "--tracking-uri",
+          f"sqlite:///{tmp_path / 'typo' / 'mlflow.db'}"], "no such database file"),
+        (["--optuna-storage", f"sqlite:///{other}", "--study", "s"], "no table 'studies'"),
+        (["--optuna-storage", f"sqlite:///{mlflow_store}", "--study", "s"], "no table 'studies'"),
+    ]
+    before = {f: f.read_bytes() for f in (other, text, Path(mlflow_store))}
+    for args, said in cases:
+        done = subprocess.run([sys.executable, "-m", "analysis.report", *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+    assert {f: f.read_bytes() for f in before} == before
+    assert not (tmp_path / "typo").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "other.db"]
 
 
 @pytest.fixture(scope="module")
