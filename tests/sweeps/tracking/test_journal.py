@@ -5,6 +5,7 @@ rest. The sweeps against a real `mlflow server` that dies are in test_sweep.py."
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -108,6 +109,29 @@ def test_a_refused_entry_is_kept_aside_and_the_rest_applied(store):
     assert refused["trial"] == "never-opened" and "no MLflow run of trial never-opened" in refused["error"]
     (run,) = MlflowClient(uri).search_runs([exp_id], "tags.role = 'trial'")
     assert run.data.metrics["fid"] == 90.0
+
+
+@pytest.mark.parametrize("line, said", [
+    ('{"op":"result","trial":"a","step":9223372036854775808,"time":1,"metrics":{"fid":1.0}}',
+     "its `step` 9223372036854775808 is outside a 64-bit integer"),
+    ('{"op":"result","trial":"a","step":"10","time":1,"metrics":{"fid":1.0}}', "its `step` is str, not the int"),
+    ('{"op":"result","trial":"a","step":10,"time":1,"metrics":{"fid":"low"}}', "its metric 'fid' is not a finite"),
+    ('{"op":"open","trial":"a","name":"run a","tags":[],"params":{}}', "its `tags` is list, not the dict"),
+    ('{"op":"settle","tag":"status","statuses":["running"],"exclude":[],"set_tags":{},"status":"KILLED"}',
+     "its `delete_empty` is NoneType"),
+])
+def test_a_changed_entry_is_refused_when_the_journal_is_read_not_retried_for_ever(store, line, said):
+    """An entry MLflow would refuse for good (a step no database integer holds) used to be taken for an outage and
+    retried, holding back every entry after it: what each kind of entry holds is checked when the journal is read."""
+    from sweeps.tracking.journal import JournalDamaged
+
+    uri, exp_id, parent, folder = store
+    entries = trial_entries("a", [10])
+    lines = [json.dumps(e) for e in entries[:1]] + [line] + [json.dumps(e) for e in entries[1:]]
+    (folder / JOURNAL_FILE).write_text("\n".join(lines) + "\n")
+    with pytest.raises(JournalDamaged, match=f"{JOURNAL_FILE}, line 2: {re.escape(said)}"):
+        Journal(folder, uri, exp_id, parent, "sweep1")
+    assert push([str(folder)]) == 2  # the push command says so in one line, and applies nothing
 
 
 def test_a_journal_can_upload_only_files_of_its_own_folder_and_never_through_a_symlink(store, tmp_path):
