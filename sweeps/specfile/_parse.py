@@ -331,15 +331,21 @@ def _check_trial_count(spec: SweepSpec, ctx: Ctx) -> None:
 
 
 def _check_user_geometry(cfg: Config) -> None:
-    """A dataset of the user's files knows its side only once they are read (which `_check_user_files`
-    did for the base): each swept config's architecture is checked at that side too."""
-    if cfg.data.image_size or DATASETS.get(cfg.data.name).describe is None:
-        return  # a set side was checked with the config; a built-in dataset's side is known
+    """A dataset of the user's files is read when the spec is (`_check_user_files` did so for the base); each swept
+    config's is checked too, since a sweep may vary the files themselves (`data.root`): that they can be read, that
+    they have the classes a conditional model needs, and that the architecture builds at their side."""
+    if DATASETS.get(cfg.data.name).describe is None:
+        return  # a built-in dataset: its side is known, and checked with the config
     try:
-        side = dataset_info(cfg.data).image_size
+        info = dataset_info(cfg.data)
     except (OSError, ValueError) as e:
-        raise ConfigError(str(e)) from None
-    cfg.check_geometry(side)
+        said = str(e)  # it names the file; the key is named here unless it already is
+        raise ConfigError(said if "`data.root`" in said else f"`data.root`: {said}") from None
+    if cfg.model.conditional and info.num_classes < 2:
+        raise ConfigError(f"`model.conditional` is true, but {info.title} (`data.root`) has no classes (a flat folder, "
+                          "or no `y`); use an unconditional model, or one subfolder per class.")
+    if not cfg.data.image_size:  # a set side was checked with the config
+        cfg.check_geometry(info.image_size)
 
 
 def _check_every_trial_config(spec: SweepSpec, ctx: Ctx) -> None:

@@ -407,3 +407,32 @@ def test_aliases_of_a_long_text_are_refused_and_a_long_value_is_quoted_short():
     said = str(e.value)
     assert len(said) < 2_500 and "characters left out" in said and "`model.arch`" in said
     assert "'dcgan', 'mlp'" in said  # what is allowed, at the message's end, is kept
+
+
+def test_a_swept_data_root_is_read_and_checked_like_the_bases(tmp_path):
+    """A sweep may vary the files themselves: each swept `data.root` is read when the spec is, as the base's is."""
+    import numpy as np
+
+    labelled, flat = tmp_path / "labelled.npz", tmp_path / "flat.npz"
+    np.savez(labelled, x=np.zeros((20, 16, 16), np.uint8), y=np.arange(20) % 2)
+    np.savez(flat, x=np.zeros((20, 16, 16), np.uint8))
+    spec = """\
+name: roots
+base:
+  data: {name: npz, root: LABELLED}
+  model: {arch: mlp, latent_dim: 8, conditional: CONDITIONAL}
+  train: {iterations: 20, eval_every: 10}
+parameters:
+  data.root: {values: [LABELLED, OTHER]}
+method: grid
+""".replace("LABELLED", str(labelled))
+
+    def text(conditional, other):
+        return spec.replace("CONDITIONAL", conditional).replace("OTHER", str(other))
+
+    with pytest.raises(SpecError, match=rf"line 7: `parameters.data.root`: with data.root='{tmp_path}/gone.npz': "
+                                        r"npz: `data.root` .*gone\.npz is not a file"):
+        parse_spec(text("false", tmp_path / "gone.npz"), source="roots.yaml")
+    with pytest.raises(SpecError, match=r"`parameters.data.root`: .*`model.conditional` is true, but npz .*flat\.npz"):
+        parse_spec(text("true", flat), source="roots.yaml")
+    assert parse_spec(text("false", flat), source="roots.yaml").num_trials() == 2
