@@ -12,6 +12,7 @@ from pathlib import Path
 
 from record.folder import (
     MLFLOW_DB,
+    RACE_FILE,
     STATE_FILE,
     TUNE_STATE_BACKUP,
     TUNE_STORAGE,
@@ -155,8 +156,13 @@ def write_file(path: Path, text: str) -> None:
 
 
 def repair_tune_state(where: Where) -> None:
-    """Tune's own copy in storage may be cut short by a crash; the backup is complete and as new."""
+    """Tune's own copy in storage may be cut short by a crash; the backup is complete and as new. The race's state,
+    which its scheduler reads inside Tune, is checked here first."""
+    from sweeps.race_scheduler import read_race_state
     from sweeps.tunestate import check_tune_state, restore_remote_tune_state, restore_tune_state
+
+    if (where.out / RACE_FILE).is_file():
+        read_race_state(where.out / RACE_FILE)
 
     path = where.experiment_path
     if isinstance(path, Path):

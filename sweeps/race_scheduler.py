@@ -20,15 +20,36 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from stats.race import race_step
 from record.files import atomic_path
+from record.folder import StateDamaged
 from record.names import Result, configuration_label
 from sweeps.contract import TrialRequest
 
-__all__ = ["RaceScheduler", "configuration_of"]
+__all__ = ["RaceScheduler", "configuration_of", "read_race_state"]
+
+# what race.json holds, as the scheduler writes it
+_STATE_SHAPE = {"rungs": list, "config": dict, "values": dict, "decided": dict, "stopped": dict, "ended": list,
+                "released": list}
+
+
+def read_race_state(path: str | os.PathLike) -> dict:
+    """A sweep folder's race.json as the scheduler wrote it, or a StateDamaged naming the file and what is wrong
+    (`--resume` reads it before Tune starts, so damage is said in one line, not met inside Tune)."""
+    try:
+        state = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise StateDamaged(f"{path}: the race's state cannot be read ({e}).") from None
+    wrong = ([] if isinstance(state, dict) else ["(top level)"]) or [
+        k for k, kind in _STATE_SHAPE.items() if not isinstance(state.get(k), kind)]
+    if wrong:
+        raise StateDamaged(f"{path}: not the race's state as a sweep writes it (`{wrong[0]}` is missing or of the "
+                           "wrong kind); restore the file, or start the sweep again.")
+    return state
 
 
 
@@ -50,8 +71,7 @@ class RaceScheduler(FIFOScheduler):
     def _s(self) -> dict:
         if self.state is None:
             if os.path.isfile(self.state_file):
-                with open(self.state_file, encoding="utf-8") as f:
-                    self.state = json.load(f)
+                self.state = read_race_state(self.state_file)
             else:
                 self.state = {"rungs": self.rungs, "config": {}, "values": {str(r): {} for r in self.rungs},
                               "decided": {}, "stopped": {}, "ended": [], "released": []}

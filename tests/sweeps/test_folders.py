@@ -93,6 +93,21 @@ def test_resume_and_push_refuse_a_folder_others_may_write_to_unless_trusted(tmp_
     assert "A sweep folder is code" not in trusted.stderr  # past the check (the fake store then answers or not)
 
 
+@pytest.mark.parametrize("race", ['{"rungs": [1], "config": {', '{"rungs": [1], "config": []}', "[]"])
+def test_resume_refuses_a_damaged_race_state_before_tune_starts(tmp_path, race):
+    """The race's scheduler reads race.json inside Tune: a resume checks it first, and says what is wrong."""
+    out = tmp_path / "out"
+    folder = _unfinished_sweep(out)
+    (folder / "race.json").write_text(race)
+    spec = tmp_path / "trusty.yaml"
+    spec.write_text(SPEC)
+    resume = subprocess.run([sys.executable, "-m", "sweeps.run", str(spec), "--out", str(out), "--resume"],
+                            capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert resume.returncode == 2 and "Traceback" not in resume.stderr, resume.stderr[-2000:]
+    assert f"error: {folder / 'race.json'}: " in resume.stderr
+    assert "the race's state cannot be read" in resume.stderr or "not the race's state" in resume.stderr
+
+
 @pytest.mark.skipif(
     not hasattr(os, "geteuid") or os.geteuid() != 0, reason="giving a folder to another user needs root"
 )
