@@ -436,3 +436,10 @@ method: grid
     with pytest.raises(SpecError, match=r"`parameters.data.root`: .*`model.conditional` is true, but npz .*flat\.npz"):
         parse_spec(text("true", flat), source="roots.yaml")
     assert parse_spec(text("false", flat), source="roots.yaml").num_trials() == 2
+
+
+def test_two_spellings_of_one_key_are_the_same_key_given_twice():
+    """YAML reads `1` and `0x1` (or `true` and `yes`... in YAML 1.1) as one key and keeps the second."""
+    text = GOOD + "scales:\n  1: {seeds: [0]}\n  0x1: {seeds: [1]}\n"
+    with pytest.raises(SpecError, match=r"the key `0x1` is given twice in one mapping \(lines 10 and 11\)"):
+        parse_spec(text, source="twice.yaml")
