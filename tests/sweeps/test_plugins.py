@@ -218,6 +218,12 @@ def test_a_plugin_that_exits_on_import_is_refused_with_a_message(lab):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "importing `plugin_lab.leaves` called sys.exit(3)" in proc.stderr
     assert "Traceback" not in proc.stderr
+    # an exception that is not an Exception (a BaseException of its own): said the same way
+    (lab / "plugin_lab" / "leaves.py").write_text("class Stop(BaseException):\n    pass\nraise Stop('gave up')\n")
+    proc = subprocess.run([sys.executable, "-m", "sweeps.run", str(lab / "bad.yaml"), "--dry-run"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "importing `plugin_lab.leaves` failed: Stop: gave up" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_a_namespace_package_plugin_is_imported_and_shipped(tmp_path):
