@@ -20,6 +20,7 @@ from analysis.augmentation import augmentation_claims
 from analysis.load import Sweep, SweepNotFound, load_sweep
 from analysis.verdicts import report_fit
 from record.claims import Claim
+from record.errors import GansweepError
 from record.metrics import OUTPUTS, TRAINING
 from record.names import SEED
 from stats.claims import AGREES, CONTRADICTS, NOT_COMPARABLE, ClaimVerdict
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sweeps = [load_sweep(t, tracking_uri=args.tracking_uri) for t in args.sweeps]
         page = claims_page(sweeps, _cpu())
-    except SweepNotFound as e:
+    except GansweepError as e:  # a target not found, or its folder or store unreadable
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.out:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
-from record.errors import GansweepError
+from analysis.load import SweepNotFound
 from record.uris import masked_text, shown
 
 __all__ = ["MLFLOW_TABLES", "OPTUNA_TABLES", "StoreUnreadable", "check_sqlite_store", "mlflow_client"]
@@ -21,8 +21,9 @@ MLFLOW_TABLES = ("experiments", "runs", "alembic_version")
 OPTUNA_TABLES = ("studies", "trials", "version_info")
 
 
-class StoreUnreadable(GansweepError, LookupError):
-    """A store named to the report cannot be read as the kind of store it is named as; the message says why."""
+class StoreUnreadable(SweepNotFound):
+    """A store named to the report cannot be read as the kind of store it is named as; the message says why (the
+    runs it names cannot be found, as every command that reads runs already says)."""
 
 
 def sqlite_path(uri: str) -> Path | None:
@@ -30,7 +31,7 @@ def sqlite_path(uri: str) -> Path | None:
     rest = uri[len("sqlite:"):].split("?", 1)[0]
     if not rest.startswith("///"):
         return None
-    return Path(rest[3:]) if rest[3:] else None
+    return Path(unquote(rest[3:])) if rest[3:] else None  # percent-decoded, as SQLAlchemy reads the URL
 
 
 def check_sqlite_store(uri: str, tables: tuple[str, ...], what: str) -> None:

@@ -16,6 +16,7 @@ import torch
 
 from gan.config import DataConfig, _build
 from gan.metrics import EvalConfig, Evaluator
+from gan.metrics.config import EVAL_SAMPLES
 from record.metrics import OUTPUTS
 
 __all__ = ["evaluate"]
@@ -65,7 +66,8 @@ def evaluate(generate: Callable[..., Any], *, data: Mapping[str, Any] | DataConf
         with torch.no_grad():
             return evaluator.evaluate(pixels, num_samples=int(num_samples))
     except _NotFinite:  # a diverged generator: every score NaN, which ends a sweep's trial as diverged
-        return {name: math.nan for name, out in OUTPUTS.items() if out.producer in eval_cfg.metrics}
+        return {**{name: math.nan for name, out in OUTPUTS.items() if out.producer in eval_cfg.metrics},
+                EVAL_SAMPLES: float(num_samples)}
 
 
 class _NotFinite(Exception):

@@ -204,10 +204,14 @@ def _check_trusted(top: str, found, folder: Path | None) -> None:
 
 
 def _installed(code: Path) -> bool:
-    """`code` lies in one of the interpreter's library folders (the standard library, site-packages)."""
+    """`code` lies in one of the interpreter's library folders: the standard library, and every folder packages are
+    installed into (site-packages, the user's, a distribution's dist-packages on the import path)."""
+    import site
     import sysconfig
 
     roots = {sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    roots.update(site.getsitepackages() + [site.getusersitepackages()])
+    roots.update(p for p in sys.path if Path(p).name in ("site-packages", "dist-packages"))
     resolved = code.resolve()
     return any(root and resolved.is_relative_to(Path(root).resolve()) for root in roots)
 

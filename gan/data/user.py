@@ -18,6 +18,7 @@ training. The entry's `fingerprint` (file names, sizes and modification times) e
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import math
 import os
@@ -38,8 +39,8 @@ if TYPE_CHECKING:  # torch is imported by the readers: checking a spec reads thi
 __all__ = ["IMAGE_FOLDER", "NPZ"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-# the decoders PIL may use on a file, whatever its content says it is (PIL would otherwise pick one by the content:
-# a `.png` holding PostScript would be handed to Ghostscript)
+# the decoders PIL may use on a file of any of those suffixes (PIL would otherwise pick one by the content: a `.png`
+# holding PostScript would be handed to Ghostscript)
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
 DEFAULT_SIDE = 64  # image_folder's side when `data.image_size` is None
 MAX_NPZ_BYTES = 8 * 2**30  # an npz's arrays are read whole into memory
@@ -310,6 +311,13 @@ def _read_members(path: Path, arrays) -> tuple[int, int] | None:
     return span
 
 
+@functools.lru_cache(maxsize=16)
+def _read_through(path: Path, stamp: tuple) -> tuple[int, int] | None:
+    """`_read_members` once per version of the file (`stamp`: its size, times and inode), however many data configs
+    of a sweep (its subsets, say) describe it."""
+    return _read_members(path, _npz_header(path))
+
+
 def _npz_layout(path: Path) -> tuple[int, int, int, str]:
     """(images, channels, side, layout) of a valid npz, or a ValueError saying what is wrong."""
     arrays = _npz_header(path)
@@ -350,8 +358,8 @@ def _describe_npz(cfg: DataConfig) -> DatasetInfo:
         )
     n, channels, side, _ = _npz_layout(path)
     num_classes = 1
-    arrays = _npz_header(path)
-    span = _read_members(path, arrays)  # every byte read through once, in chunks: damage is found now, not in a trial
+    st = path.stat()  # every byte read through once per version of the file: damage is found now, not in a trial
+    span = _read_through(path, (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
     if span is not None:
         if span[0] < 0:
             raise ValueError(f"npz: `y` in {path} has the label {span[0]}; labels count from 0.")

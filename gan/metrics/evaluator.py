@@ -146,11 +146,12 @@ class Evaluator:
             with autocast(precision, "cpu", *(("cuda",) if torch.cuda.is_available() else ())):
                 images, labels = raw_generate(k, *args, **kwargs)
             return (images if size is None or images.shape[-1] == size else resize_uint8(images, size)), labels
+        for name in metrics or self.config.metrics:  # before anything is drawn
+            self._check_needs(name)
         images, labels = generate(n, seed=self.config.seed)
         ctx = EvalContext(self, generate, images, labels)
         scores: dict[str, float] = {}
         for name in metrics or self.config.metrics:
-            self._check_needs(name)
             scores.update(METRICS.load(name)(ctx))
         scores[EVAL_SAMPLES] = float(n)
         if artifacts is not None:

@@ -106,7 +106,7 @@ def deep_merge(base: Mapping, override: Mapping) -> dict:
     return out
 
 
-MAX_NAME_CHARS = 100  # a sweep's folder is named from its spec's name and scale, and file systems cap a name at 255
+MAX_NAME_BYTES = 100  # a sweep's folder is named from its spec's name and scale; file systems cap a name at 255 bytes
 
 
 def _check_folder_name(ctx: Ctx, path: tuple, value, what: str) -> None:
@@ -114,10 +114,11 @@ def _check_folder_name(ctx: Ctx, path: tuple, value, what: str) -> None:
     if not isinstance(value, str):
         raise ctx.fail(path, f"{what} is {value!r}, but must be text.")
     bad = [c for c in value if c in "/\\" or not c.isprintable()]
-    if not value.strip() or value.strip(".") == "" or bad or len(value) > MAX_NAME_CHARS:
-        raise ctx.fail(path, f"{what} is {value[:MAX_NAME_CHARS]!r}{'...' if len(value) > MAX_NAME_CHARS else ''}, "
-                             f"but must be a non-empty name of at most {MAX_NAME_CHARS} printable characters, without "
-                             "slashes, and not only dots (it names the sweep's folder).")
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if not value.strip() or value.strip(".") == "" or bad or size > MAX_NAME_BYTES:
+        raise ctx.fail(path, f"{what} is {value[:MAX_NAME_BYTES]!r}{'...' if len(value) > MAX_NAME_BYTES else ''}, "
+                             f"but must be a non-empty name of printable characters, at most {MAX_NAME_BYTES} bytes "
+                             "in UTF-8, without slashes, and not only dots (it names the sweep's folder).")
 
 
 def _build_spec(raw: dict, ctx: Ctx, source: str, scale: str | None) -> SweepSpec:
@@ -214,18 +215,12 @@ def _parse_own_ranking(ctx: Ctx, raw: dict):
 
 def _check_user_files(ctx: Ctx, base: Config) -> None:
     """A dataset that is the user's own files (image_folder, npz) is read now, before any work: its path,
-    its format, and whether it has the labels a conditional model needs."""
-    if DATASETS.get(base.data.name).describe is None:
-        return
-    try:
-        info = dataset_info(base.data)
-    except (OSError, ValueError) as e:
-        raise ctx.fail(("base", "data", "root"), str(e)) from None
-    if base.model.conditional and info.num_classes < 2:
-        raise ctx.fail(("base", "model", "conditional"), f"is true, but {info.title} has no classes (a flat folder, or "
-                       "no `y`); use an unconditional model, or one subfolder per class.")
+    its format, and whether it has the labels a conditional model needs (`_check_user_geometry`), said at the
+    base's key."""
     try:
         _check_user_geometry(base)
+    except _UserFilesError as e:
+        raise ctx.fail(("base", *e.key.split(".")), e.text) from None
     except ConfigError as e:
         raise config_error(ctx, ("base",), e) from None
 
@@ -330,20 +325,28 @@ def _check_trial_count(spec: SweepSpec, ctx: Ctx) -> None:
                        f"seeds); a sweep may plan at most {MAX_TRIALS}. Sweep fewer values, or split the sweep.")
 
 
+class _UserFilesError(ConfigError):
+    """What is wrong with a config's own data files, at the key (`data.root`, `model.conditional`) that says so."""
+
+    def __init__(self, key: str, text: str):
+        super().__init__(text if f"`{key}`" in text else f"`{key}`: {text}")  # the key, said once
+        self.key, self.text = key, text
+
+
 def _check_user_geometry(cfg: Config) -> None:
-    """A dataset of the user's files is read when the spec is (`_check_user_files` did so for the base); each swept
-    config's is checked too, since a sweep may vary the files themselves (`data.root`): that they can be read, that
-    they have the classes a conditional model needs, and that the architecture builds at their side."""
+    """A dataset of the user's files is read when the spec is: the base's, and each swept config's too, since a sweep
+    may vary the files themselves (`data.root`): that they can be read, that they have the classes a conditional
+    model needs, and that the architecture builds at their side."""
     if DATASETS.get(cfg.data.name).describe is None:
         return  # a built-in dataset: its side is known, and checked with the config
     try:
         info = dataset_info(cfg.data)
     except (OSError, ValueError) as e:
-        said = str(e)  # it names the file; the key is named here unless it already is
-        raise ConfigError(said if "`data.root`" in said else f"`data.root`: {said}") from None
+        raise _UserFilesError("data.root", str(e)) from None
     if cfg.model.conditional and info.num_classes < 2:
-        raise ConfigError(f"`model.conditional` is true, but {info.title} (`data.root`) has no classes (a flat folder, "
-                          "or no `y`); use an unconditional model, or one subfolder per class.")
+        raise _UserFilesError("model.conditional", f"is true, but {info.title} (`data.root`) has no classes (a flat "
+                                                   "folder, or no `y`); use an unconditional model, or one subfolder "
+                                                   "per class.")
     if not cfg.data.image_size:  # a set side was checked with the config
         cfg.check_geometry(info.image_size)
 

@@ -46,15 +46,12 @@ def check_depth(text: str, source: str) -> None:
             depth -= 1
 
 
-_CONSTRUCTOR = yaml.constructor.SafeConstructor()
-
-
-def _key_value(k: yaml.ScalarNode) -> tuple:
+def _key_value(k: yaml.ScalarNode, constructor: yaml.constructor.SafeConstructor) -> tuple:
     """A mapping key as the mapping YAML builds holds it: two spellings of one value (`1` and `0x1`, `1` and `1.0`,
     `true` and `yes`) are one key, as they are to a Python dict; text that does not construct (a tag PyYAML
     refuses, met later) by its spelling."""
     try:
-        value = _CONSTRUCTOR.construct_object(k)
+        value = constructor.construct_object(k)
         hash(value)
     except (yaml.YAMLError, TypeError, ValueError):
         return (k.tag, k.value)
@@ -65,6 +62,7 @@ def check_duplicate_keys(node, source: str) -> None:
     """Refuse a key given twice in one mapping, with both lines: YAML keeps the last and drops the first without a
     word (two `parameters:` blocks would sweep the second only). Merge keys (`<<`) may override, as YAML says."""
     seen_nodes: set[int] = set()
+    constructor = yaml.constructor.SafeConstructor()  # one per spec: it keeps every node it has built
     stack = [node] if node is not None else []
     while stack:
         n = stack.pop()
@@ -75,7 +73,7 @@ def check_duplicate_keys(node, source: str) -> None:
             first: dict[tuple, int] = {}
             for k, v in n.value:
                 if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
-                    key = _key_value(k)
+                    key = _key_value(k, constructor)
                     line = k.start_mark.line + 1
                     if key in first:
                         raise SpecError(f"{source}, line {line}: the key `{k.value}` is given twice in one mapping "

@@ -146,6 +146,14 @@ def test_the_report_reads_a_store_and_never_writes_one(experiment, tmp_path):
         assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
     assert {f: f.read_bytes() for f in before} == before
     assert not (tmp_path / "typo").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "other.db"]
+    # a path SQLAlchemy reads percent-decoded is read so here too
+    from urllib.parse import quote
+
+    from analysis.stores import MLFLOW_TABLES, check_sqlite_store
+
+    spaced = tmp_path / "my store.db"
+    spaced.write_bytes(before[Path(mlflow_store)])
+    check_sqlite_store(f"sqlite:///{quote(str(spaced))}", MLFLOW_TABLES, "--tracking-uri")
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,7 @@ def test_a_generator_is_scored_and_a_diverged_one_scores_nan_on_every_metric(dig
         return images
 
     scores = gan.evaluate(diverged, **SETTINGS)
+    assert scores.pop("eval_samples") == 100.0
     assert {"fid", "class_kl"} <= set(scores) and all(math.isnan(v) for v in scores.values()), scores
 
 

@@ -357,3 +357,19 @@ def test_a_damaged_npz_is_refused_when_described_before_any_work(tmp_path, digit
     path.write_bytes(bytes(data))
     with pytest.raises(gan.DataError, match=r"npz: .*damaged\.npz is not a readable \.npz file"):
         dataset_info(DataConfig(name="npz", root=str(path)))
+
+
+def test_an_npz_is_read_through_once_however_many_subsets_a_sweep_describes(tmp_path, digits, monkeypatch):
+    import gan.data.user as user
+
+    path = tmp_path / "d.npz"
+    np.savez(path, x=digits[0][::10], y=digits[1][::10])  # 60 digits of the three classes
+    reads = []
+    real = user._read_members
+    monkeypatch.setattr(user, "_read_members", lambda *a: reads.append(a) or real(*a))
+    for fraction in (0.25, 0.5, 1.0):
+        assert dataset_info(DataConfig(name="npz", root=str(path), dataset_fraction=fraction)).num_classes == 3
+    assert len(reads) == 1
+    os.utime(path, ns=(1, 1))  # another version of the file: read again
+    dataset_info(DataConfig(name="npz", root=str(path), dataset_fraction=0.75))
+    assert len(reads) == 2

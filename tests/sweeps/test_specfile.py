@@ -384,8 +384,9 @@ def test_cli_run_as_a_ray_job_refuses_a_sweep_folder_in_rays_temporary_copy_of_t
         # a scale's name and the spec's name name the sweep's folder: one printable path component, not too long
         (lambda t: t.replace("  smoke:\n", "  ../../../../tmp/escaped:\n"), "a scale's name is '../../../../tmp/"),
         (lambda t: t.replace("  smoke:\n", "  '..':\n"), "not only dots"),
-        (lambda t: t.replace("name: hidden_dims", "name: 'hidden\\0dims'"), "at most 100 printable characters"),
+        (lambda t: t.replace("name: hidden_dims", "name: 'hidden\\0dims'"), "a non-empty name of printable"),
         (lambda t: t.replace("name: hidden_dims", "name: " + "h" * 300), "`name`: the name is 'hhhh"),
+        (lambda t: t.replace("name: hidden_dims", "name: " + "\u5bbd" * 40), "at most 100 bytes in UTF-8"),
     ],
 )
 def test_out_of_range_non_finite_deep_and_mistyped_scale_input_is_refused_with_where_and_what(edit, said):
@@ -433,7 +434,7 @@ method: grid
     with pytest.raises(SpecError, match=rf"line 7: `parameters.data.root`: with data.root='{tmp_path}/gone.npz': "
                                         r"npz: `data.root` .*gone\.npz is not a file"):
         parse_spec(text("false", tmp_path / "gone.npz"), source="roots.yaml")
-    with pytest.raises(SpecError, match=r"`parameters.data.root`: .*`model.conditional` is true, but npz .*flat\.npz"):
+    with pytest.raises(SpecError, match=r"`parameters.data.root`: .*`model.conditional`: is true, but npz .*flat\.npz"):
         parse_spec(text("true", flat), source="roots.yaml")
     assert parse_spec(text("false", flat), source="roots.yaml").num_trials() == 2
 
