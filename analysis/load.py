@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from record.errors import GansweepError
+from analysis.errors import SweepNotFound
+from analysis.stores import mlflow_client
 from record.design import BUDGET, SweepDesign, level_label, variant_settings
 from record.folder import (ADAPTIVE_ARTIFACT, DESIGN_ARTIFACT, STATE_FILE, StateDamaged, latest_sweep_dir, read_state,
                            spec_label, spec_plugins)
@@ -51,10 +52,6 @@ __all__ = ["BUDGET", "PRECISION", "Sweep", "SweepNotFound", "budget_plan", "down
 
 # every evaluation output of the metric registry, the `evaluation` counter and the training curves
 HISTORY_METRICS = (*(name for name, out in OUTPUTS.items() if out.producer != TRAINING), EVALUATION, *TRAINING_CURVES)
-
-
-class SweepNotFound(GansweepError, LookupError):
-    """No such experiment or sweep, or it has no finished trials; the message says what was looked at."""
 
 
 @dataclass
@@ -154,8 +151,6 @@ def load_target(args) -> "Sweep":
 
 def load_sweep(target: str, *, tracking_uri: str | None = None, parent_run_id: str | None = None,
                scale: str | None = None, root: str | Path = "runs", history_metrics=HISTORY_METRICS) -> Sweep:
-    from analysis.stores import mlflow_client
-
     tracking_uri, experiment, parent, folder = resolve_target(target, tracking_uri, scale, root)
     client = mlflow_client(tracking_uri, "the sweep's tracking store")
     exp_id, parent = _find_sweep(client, tracking_uri, experiment, parent_run_id or parent)

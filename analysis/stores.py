@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from analysis.load import SweepNotFound
+from analysis.errors import SweepNotFound
 from record.uris import masked_text, shown
 
 __all__ = ["MLFLOW_TABLES", "OPTUNA_TABLES", "StoreUnreadable", "check_sqlite_store", "mlflow_client"]

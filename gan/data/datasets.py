@@ -12,7 +12,8 @@ from gan.config import DataConfig
 from gan.data.celeba import celeba_download, celeba_files, read_celeba_dataset
 from gan.data.idx import idx_names, read_idx_dataset, torchvision_downloader
 from gan.data.info import DatasetInfo
-from gan.data.user import IMAGE_FOLDER, NPZ
+from gan.data.npz import NPZ
+from gan.data.user import IMAGE_FOLDER
 
 __all__ = ["DATASETS", "dataset_info", "planned_size"]
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import math
 import os
 import shlex
 import sys
@@ -50,6 +49,7 @@ from record.names import ROLE_TRIAL, SWEEP_ID, TRIAL_ID, RunStatus, by_role
 from record.names import Result
 from record.uris import shown
 from sweeps.tracking.client import short_error, store_client, transient
+from sweeps.tracking.entries import OPS, entry_problem
 
 __all__ = ["JOURNAL_FILE", "Journal", "JournalBusy", "JournalDamaged", "UnsafePath", "push_command"]
 
@@ -66,36 +66,6 @@ _BACKOFF = (0.5, 5.0)  # first and longest wait between tries while MLflow is un
 def push_command(folder: Path) -> str:
     """The command that applies what waits in a sweep folder's journal."""
     return shlex.join(["python", "-m", "sweeps.push", str(folder)])
-
-
-OPS = ("open", "result", "tags", "artifact", "status", "settle")  # the kinds of entry a driver writes
-_INT64 = 2**63
-# what each kind of entry holds, as the tracker writes it: checked for every entry when a journal is read, so a
-# changed line is refused at once rather than retried against MLflow for ever
-_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "open": {"trial": str, "name": str, "tags": dict, "params": dict},
-    "result": {"trial": str, "step": int, "time": int, "metrics": dict},
-    "tags": {"tags": dict},
-    "artifact": {"file": str},
-    "status": {"status": str},
-    "settle": {"tag": str, "statuses": list, "exclude": list, "set_tags": dict, "status": str, "delete_empty": bool},
-}
-
-
-def _entry_problem(entry: dict) -> str | None:
-    """What is wrong with a journal entry of a known kind, or None."""
-    for key, kind in _FIELDS[entry["op"]].items():
-        value = entry.get(key)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            return f"its `{key}` is {type(value).__name__}, not the {getattr(kind, '__name__', kind)} a driver writes"
-        if kind is int and not -_INT64 <= value < _INT64:
-            return f"its `{key}` {value} is outside a 64-bit integer"
-    if entry["op"] == "result":
-        bad = [k for k, v in entry["metrics"].items()
-               if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)]
-        if bad:
-            return f"its metric {bad[0]!r} is not a finite number"
-    return None
 
 
 class JournalDamaged(SetupError, ValueError):
@@ -175,7 +145,7 @@ class Journal:
             if isinstance(entry, dict) and not isinstance(entry.get("trial"), (str, type(None))):
                 entry, why = None, "its `trial` is not a trial id"
             if isinstance(entry, dict) and entry.get("op") in OPS:
-                problem = _entry_problem(entry)
+                problem = entry_problem(entry)
                 if problem:
                     entry, why = None, problem
             if not isinstance(entry, dict) or entry.get("op") not in OPS:

@@ -360,7 +360,7 @@ def test_a_damaged_npz_is_refused_when_described_before_any_work(tmp_path, digit
 
 
 def test_an_npz_is_read_through_once_however_many_subsets_a_sweep_describes(tmp_path, digits, monkeypatch):
-    import gan.data.user as user
+    import gan.data.npz as user
 
     path = tmp_path / "d.npz"
     np.savez(path, x=digits[0][::10], y=digits[1][::10])  # 60 digits of the three classes
