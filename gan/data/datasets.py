@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from pathlib import Path
@@ -85,7 +86,9 @@ def dataset_info(cfg: DataConfig) -> DatasetInfo:
         st = os.stat(Path(cfg.root).expanduser()) if cfg.root else None
     except OSError:
         st = None
-    return _described(cfg, (st.st_mtime_ns, st.st_size) if st else None)
+    # what the files hold does not depend on the subset a config keeps of them: its subsets are described once
+    whole = dataclasses.replace(cfg, dataset_fraction=1.0, num_images=None)
+    return _described(whole, (st.st_mtime_ns, st.st_size) if st else None)
 
 
 @functools.lru_cache(maxsize=32)

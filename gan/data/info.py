@@ -48,7 +48,9 @@ class DatasetInfo:
     all_is_train_and_test: bool = True
     transposed: bool = False  # images are stored column-major (EMNIST) and are transposed when read
     # for a dataset whose shape is in the user's files (image_folder, npz): config -> the entry of what those
-    # files hold (channels, side, classes, sizes), read before any training; None = this entry is complete
+    # files hold (channels, side, classes, sizes), read before any training; None = this entry is complete. Called
+    # once per version of the files, with the config's subset (dataset_fraction, num_images) left out: it must not
+    # depend on it
     describe: Callable[[DataConfig], "DatasetInfo"] | None = None
     fingerprint: str = ""  # of the files read (names, sizes, times) where the entry was described; enters cache keys
 

@@ -7,7 +7,6 @@ member is found before any training. What it shares with the image folder is in 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import zipfile
 import zlib
@@ -103,13 +102,6 @@ def _read_members(path: Path, arrays) -> tuple[int, int] | None:
     return span
 
 
-@functools.lru_cache(maxsize=16)
-def _read_through(path: Path, stamp: tuple) -> tuple[int, int] | None:
-    """`_read_members` once per version of the file (`stamp`: its size, times and inode), however many data configs
-    of a sweep (its subsets, say) describe it."""
-    return _read_members(path, _npz_header(path))
-
-
 def _npz_layout(path: Path) -> tuple[int, int, int, str]:
     """(images, channels, side, layout) of a valid npz, or a ValueError saying what is wrong."""
     arrays = _npz_header(path)
@@ -150,8 +142,7 @@ def _describe_npz(cfg: DataConfig) -> DatasetInfo:
         )
     n, channels, side, _ = _npz_layout(path)
     num_classes = 1
-    st = path.stat()  # every byte read through once per version of the file: damage is found now, not in a trial
-    span = _read_through(path, (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+    span = _read_members(path, _npz_header(path))  # every byte read through: damage is found now, not in a trial
     if span is not None:
         if span[0] < 0:
             raise ValueError(f"npz: `y` in {path} has the label {span[0]}; labels count from 0.")

@@ -215,10 +215,10 @@ def _parse_own_ranking(ctx: Ctx, raw: dict):
 
 def _check_user_files(ctx: Ctx, base: Config) -> None:
     """A dataset that is the user's own files (image_folder, npz) is read now, before any work: its path,
-    its format, and whether it has the labels a conditional model needs (`_check_user_geometry`), said at the
+    its format, and whether it has the labels a conditional model needs (`_check_user_data`), said at the
     base's key."""
     try:
-        _check_user_geometry(base)
+        _check_user_data(base)
     except _UserFilesError as e:
         raise ctx.fail(("base", *e.key.split(".")), e.text) from None
     except ConfigError as e:
@@ -333,7 +333,7 @@ class _UserFilesError(ConfigError):
         self.key, self.text = key, text
 
 
-def _check_user_geometry(cfg: Config) -> None:
+def _check_user_data(cfg: Config) -> None:
     """A dataset of the user's files is read when the spec is: the base's, and each swept config's too, since a sweep
     may vary the files themselves (`data.root`): that they can be read, that they have the classes a conditional
     model needs, and that the architecture builds at their side."""
@@ -357,7 +357,7 @@ def _check_every_trial_config(spec: SweepSpec, ctx: Ctx) -> None:
     corners = spec.corners()
     for swept in (trial_values[:500] or []) + corners[:256]:
         try:
-            _check_user_geometry(spec.config_for(swept))
+            _check_user_data(spec.config_for(swept))
         except ConfigError as e:
             key = next((k for k in swept if f"`{k}`" in str(e)), None)
             path = ("parameters", key) if key else ("base",)
