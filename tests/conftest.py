@@ -1,4 +1,10 @@
-"""Shared fixtures: real data locations and an isolated cache per test session."""
+"""Shared fixtures: real data locations and an isolated cache per test session; which tests start Ray.
+
+The suite runs on two pytest-xdist workers (`-n 2` in pyproject.toml). The tests that start Ray, a sweep, a
+server or a cluster run one at a time, in order, on one worker: two local Rays would compete for two cores,
+and a test that kills a driver must find only its own processes. The other worker runs the rest (training,
+metrics, the statistics' simulations, the spec checks), a module at a time, while they wait on Ray, on servers
+and on each other. `-n 0` runs everything in one process."""
 
 from __future__ import annotations
 
@@ -12,7 +18,12 @@ import torch
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
     """Keep caches (decoded datasets, real-data statistics, classifiers) out of the user's home."""
-    cache = os.environ.get("GANSWEEP_TEST_CACHE") or str(tmp_path_factory.mktemp("gansweep-cache"))
+    cache = os.environ.get("GANSWEEP_TEST_CACHE")
+    if not cache and os.environ.get("PYTEST_XDIST_WORKER"):  # one cache for the session's workers: its files
+        shared = tmp_path_factory.getbasetemp().parent / "gansweep-cache"  # are written atomically, so a
+        shared.mkdir(exist_ok=True)  # classifier or statistics file one worker made is read by the other
+        cache = str(shared)
+    cache = cache or str(tmp_path_factory.mktemp("gansweep-cache"))
     old = os.environ.get("GANSWEEP_CACHE_DIR")
     os.environ["GANSWEEP_CACHE_DIR"] = cache
     yield Path(cache)
@@ -23,20 +34,30 @@ def _isolated_cache(tmp_path_factory):
 
 
 def pytest_configure(config):
-    # GANSWEEP_TEST_THREADS=1 runs the suite on one torch thread (results must not depend on the count)
-    if os.environ.get("GANSWEEP_TEST_THREADS"):
-        torch.set_num_threads(int(os.environ["GANSWEEP_TEST_THREADS"]))
+    # GANSWEEP_TEST_THREADS=1 runs the suite on one torch thread (results must not depend on the count); each
+    # of several workers takes one thread by default, so that two never hold more threads than there are cores
+    threads = os.environ.get("GANSWEEP_TEST_THREADS") or ("1" if os.environ.get("PYTEST_XDIST_WORKER") else "")
+    if threads:
+        torch.set_num_threads(int(threads))
 
 
-# fixtures that start Ray, run a sweep, serve MLflow or start a cluster: a test that uses one is `slow`
-SLOW_FIXTURES = frozenset({"local_ray", "grid_sweep", "race_sweep", "optuna_sweep", "adaptive_sweep", "mlflow_server",
-                           "cluster", "sweep", "started", "failing_sweep"})
+# fixtures that start Ray, run a sweep, serve MLflow or start a cluster: a test that uses one is `ray`
+RAY_FIXTURES = frozenset({"local_ray", "grid_sweep", "race_sweep", "optuna_sweep", "adaptive_sweep", "mlflow_server",
+                          "cluster", "sweep", "started", "failing_sweep"})
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
+    ray_modules = set()
     for item in items:
-        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if RAY_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("ray"):
             item.add_marker(pytest.mark.slow)
+            ray_modules.add(item.module)
+    for item in items:
+        # a module with a `ray` test is one unit of work with every other such module, for one worker, in order
+        # (its other tests may look for what its `ray` ones start: a bridge, a port, a process); the rest go a
+        # module at a time, so that a module's fixtures are made once
+        item.add_marker(pytest.mark.xdist_group("ray" if item.module in ray_modules else item.module.__name__))
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA device")

@@ -73,6 +73,39 @@ class MlflowServer:
             self.proc.wait(timeout=60)
 
 
+def kill_session(sid: int, timeout: float = 60) -> None:
+    """SIGKILL every process of session `sid` (a driver started with `start_new_session=True`, so `sid` is its
+    pid, and the local Ray it started) and wait until none is left. Unlike `ray stop --force`, no other Ray on
+    the machine is touched: a sweep the user runs beside the tests, or another test's."""
+    deadline = time.time() + timeout
+    while members := _session_members(sid):
+        for pid in members:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if time.time() > deadline:
+            raise AssertionError(f"processes {members} of session {sid} outlived SIGKILL for {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def _session_members(sid: int) -> list[int]:
+    """The live processes of session `sid` (a zombie is dead: it waits only for its parent to read it)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:  # it ended while the list was read
+            continue
+        # pid (comm) state ppid pgrp session ...: comm may hold spaces and parentheses, so split after the last ')'
+        state, _ppid, _pgrp, session = stat[stat.rindex(")") + 2:].split()[:4]
+        if int(session) == sid and state != "Z":
+            members.append(int(entry))
+    return members
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -394,7 +394,7 @@ def test_the_mlflow_server_is_never_root_unless_said(tmp_path):
         Path(f"{state}.mlflow").unlink(missing_ok=True)
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_a_start_that_fails_half_way_takes_down_what_it_started(tmp_path):
     long_state = tmp_path / ("x" * 40)
     refused = _script(long_state, "start", "1")

@@ -4,8 +4,6 @@ and a driver killed mid-round that resumes to the same trials and decisions."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +18,7 @@ from stats.adaptive import next_round
 from record.folder import ADAPTIVE_ARTIFACT as RECORD
 from sweeps.driver import run_sweep
 from sweeps.specfile import SpecError, parse_spec
-from tests.helpers import MNIST_TEST_DIR, REPO
+from tests.helpers import MNIST_TEST_DIR, REPO, kill_session
 
 # two generator widths far enough apart that the first look (2 seeds, 0.56% of the 5%) cannot decide them,
 # so the sweep always runs a second round
@@ -150,7 +148,7 @@ def test_the_console_and_the_report_say_seeds_per_configuration_and_why(adaptive
     assert (report.parent / "seeds.png").stat().st_size > 1000
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_a_driver_killed_mid_round_resumes_to_the_same_trials_and_decisions(adaptive_sweep, tmp_path):
     _, _, reference, rec = adaptive_sweep
     spec_file = tmp_path / "adaptive_tiny.yaml"
@@ -166,9 +164,8 @@ def test_a_driver_killed_mid_round_resumes_to_the_same_trials_and_decisions(adap
             break
         time.sleep(0.2)
     assert proc.poll() is None and record is not None, "the sweep ended before its second round"
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started die together
+    kill_session(proc.pid)  # the driver and the local Ray it started, and nothing else
     proc.wait()
-    subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "stop", "--force"], capture_output=True, timeout=120)
     resumed = subprocess.run(cmd + ["--resume"], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming" in resumed.stdout and "adaptive seeds (2 to 4 per configuration" in resumed.stdout
@@ -190,7 +187,7 @@ OPTUNA_SPEC = SPEC.replace("model.g_width: {values: [4, 16]}",
     "method: grid", "method: optuna\nnum_samples: 4")
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_under_optuna_each_configuration_gets_more_seeds_only_while_in_a_best_set_and_optuna_its_mean(tmp_path):
     out = tmp_path / "optuna"
     summary = run_sweep(parse_spec(OPTUNA_SPEC, source="adaptive_optuna.yaml"), out=out)

@@ -48,7 +48,7 @@ def optuna_sweep(tmp_path_factory):
     return tmp, sweep.stdout
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 @needs_chromium
 def test_the_printed_dashboard_command_shows_the_study_its_trials_and_their_intermediate_fids(optuna_sweep):
     tmp_path, stdout = optuna_sweep
@@ -81,7 +81,7 @@ def test_the_printed_dashboard_command_shows_the_study_its_trials_and_their_inte
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 @needs_chromium
 def test_the_printed_mlflow_page_opens_on_the_sweeps_trials_best_first_with_their_metric_and_data(optuna_sweep):
     """MLflow's UI opens an experiment on one collapsed parent run; the page the sweep prints is its shared

@@ -103,7 +103,7 @@ def check_mlflow_holds_every_tune_result_once(tmp_path: Path, uri: str, name: st
     return tune, points
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_a_tracking_outage_mid_sweep_loses_nothing_and_holds_nothing_up(tmp_path, started):
     server = MlflowServer(tmp_path).start()
     started.append(server)
@@ -141,7 +141,7 @@ def test_a_tracking_outage_mid_sweep_loses_nothing_and_holds_nothing_up(tmp_path
           f"the driver waited {held_up:.2f} s ({tracking['end_wait_s']:.2f} s at the end)")
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_a_tracking_server_that_never_returns_leaves_a_finished_sweep_and_a_push_command(tmp_path, started):
     server = MlflowServer(tmp_path).start()
     started.append(server)

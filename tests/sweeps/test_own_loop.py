@@ -6,9 +6,7 @@ its driver killed and resumed, and reported with the effects of an independent s
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +20,7 @@ import statsmodels.formula.api as smf
 
 from sweeps.plan import plan
 from sweeps.specfile import SpecError, load_spec
-from tests.helpers import REPO
+from tests.helpers import REPO, kill_session
 from tests.sweeps.test_sweep import _finished_trials, local_ray, trial_runs  # noqa: F401 (a fixture)
 
 EXAMPLE = REPO / "examples" / "own_loop"
@@ -136,7 +134,7 @@ scales:
 """
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_a_labs_own_loop_is_swept_killed_resumed_and_reported(lab, local_ray):
     spec = lab / "own_loop.yaml"
     spec.write_text(spec.read_text().split("scales:")[0] + SMALL)
@@ -148,9 +146,8 @@ def test_a_labs_own_loop_is_swept_killed_resumed_and_reported(lab, local_ray):
     while _finished_trials(out / "mlflow.db") < 1 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.5)
     assert proc.poll() is None, "the sweep ended before it could be interrupted:\n" + proc.stdout.read()[-3000:]
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started die together
+    kill_session(proc.pid)  # the driver and the local Ray it started, and nothing else
     proc.wait()
-    subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "stop", "--force"], capture_output=True, timeout=120)
 
     resumed = subprocess.run(cmd + ["--resume"], cwd=REPO, capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
@@ -21,7 +20,7 @@ from PIL import Image
 from gan.data import read_idx
 from sweeps.driver import run_sweep
 from sweeps.specfile import SpecError, load_spec, parse_spec
-from tests.helpers import MNIST_TEST_DIR, REPO
+from tests.helpers import MNIST_TEST_DIR, REPO, kill_session
 from tests.sweeps.test_sweep import _finished_trials, local_ray, trial_runs  # noqa: F401 (a fixture)
 
 PLUGIN = Path(__file__).parent / "plugin_lab"
@@ -85,7 +84,7 @@ def test_a_scale_cannot_change_the_plugins(lab):
 
 # -- a plugin's GAN, swept, killed, resumed and reported -------------------------------------------
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_a_plugin_gan_is_swept_resumed_and_reported_like_a_built_in(lab, local_ray):
     """The driver runs in the repository, where the lab's folder is not on any import path: the trials
     import the plugin only because Ray ships it (py_modules). The driver is killed after the first trial,
@@ -98,9 +97,8 @@ def test_a_plugin_gan_is_swept_resumed_and_reported_like_a_built_in(lab, local_r
     while _finished_trials(out / "mlflow.db") < 1 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.5)
     assert proc.poll() is None, "the sweep ended before it could be interrupted:\n" + proc.stdout.read()[-3000:]
-    os.killpg(proc.pid, signal.SIGKILL)
+    kill_session(proc.pid)  # the driver and the local Ray it started, and nothing else
     proc.wait()
-    subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "stop", "--force"], capture_output=True, timeout=120)
     assert _finished_trials(out / "mlflow.db") < 3
 
     resumed = subprocess.run(cmd + ["--resume"], cwd=REPO, capture_output=True, text=True, timeout=600)
@@ -168,7 +166,7 @@ resources: {{cpus: 1}}
 """
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_an_image_folder_and_an_npz_are_swept_at_smoke_scale(tmp_path, local_ray):
     x, y = _digits(150)
     images = tmp_path / "images"

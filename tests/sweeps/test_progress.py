@@ -88,7 +88,7 @@ resources: {{cpus: 1}}
 """
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 def test_in_a_terminal_the_console_is_a_bar_with_counts_and_the_time_left(tmp_path):
     """A real sweep in a tmux pane, read as the pane shows it while it runs and after it ends."""

@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 from analysis import load_sweep, ranking
 from sweeps.driver import run_sweep
 from sweeps.specfile import parse_spec
-from tests.helpers import MNIST_TEST_DIR, REPO, MlflowServer
+from tests.helpers import MNIST_TEST_DIR, REPO, MlflowServer, kill_session
 
 BASE = f"""\
 base:
@@ -268,7 +268,7 @@ def _finished_trials(db: Path) -> int:
         return 0
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_killed_driver_resumes_without_duplicates_and_keeps_the_optuna_study(tmp_path, local_ray):
     spec_file = tmp_path / "resumable.yaml"
     spec_file.write_text(KILL_SPEC)
@@ -280,9 +280,8 @@ def test_killed_driver_resumes_without_duplicates_and_keeps_the_optuna_study(tmp
     while _finished_trials(out / "mlflow.db") < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(1)
     assert proc.poll() is None, "the sweep ended before it could be interrupted"
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started die together
+    kill_session(proc.pid)  # the driver and the local Ray it started, and nothing else
     proc.wait()
-    subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "stop", "--force"], capture_output=True, timeout=120)
     (sweep_dir,) = (out / "sweeps").glob("resumable-*")
     before = json.loads((sweep_dir / "optuna_study.json").read_text())["trials"]
     done_before = {t["number"]: t for t in before if t["state"] != "RUNNING"}
@@ -400,7 +399,7 @@ def _interrupt_when(proc, db: Path, finished: int, signals: list[int]) -> float:
     return time.time() - start
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_ctrl_c_and_sigterm_interrupt_a_sweep_that_resume_then_finishes_exactly_once(tmp_path, local_ray):
     spec_file = tmp_path / "interruptible.yaml"
     spec_file.write_text(INTERRUPT_SPEC)
@@ -489,7 +488,7 @@ resources: {{{{cpus: 1}}}}
 """
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 @pytest.mark.parametrize("store", ["embedded", "server"])
 def test_two_sweeps_at_once_share_one_output_folder_and_store(tmp_path, store, request):
     out = tmp_path / "out"
@@ -517,7 +516,7 @@ def test_two_sweeps_at_once_share_one_output_folder_and_store(tmp_path, store, r
     assert len(list((out / "sweeps").iterdir())) == 2
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_a_sweep_without_an_address_starts_its_own_ray_beside_a_running_cluster(tmp_path):
     """`ray.init()` alone joins a cluster that `ray start` runs on the machine; one without CPUs would hold
     every trial in its queue forever. Without `--address` the sweep must start a Ray of its own."""
@@ -567,7 +566,7 @@ def _fill(folder: Path) -> Path:
     return filler
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_a_full_disk_at_a_checkpoint_stops_the_sweep_resumably_and_loses_nothing(tmp_path, small_disk):
     spec_file = tmp_path / "interruptible.yaml"
     spec_file.write_text(INTERRUPT_SPEC)
