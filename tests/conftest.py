@@ -80,3 +80,28 @@ def sweep(tmp_path_factory):
     run_sweep(parse_spec(TINY_SWEEP_SPEC, source="tiny_report.yaml"), out=out)
     ray.shutdown()
     return load_sweep(str(out)), out
+
+
+UNGROUPED = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-xdist has marked each group in its tests' ids
+def pytest_collection_finish(session):
+    """pytest-xdist 3.8 marks a group in a test's id, which pytest 9.2 ignores (pytest-dev/pytest-xdist#1386): it
+    then hands `ray` tests to both workers at once, and they fail in ways that hide why. Every test fails instead,
+    saying so (an error raised here would reach the terminal as xdist's traceback, without this message)."""
+    if not getattr(session.config.option, "loadgroup", False):  # set on a worker of `--dist loadgroup` alone
+        return
+    ungrouped = [item.nodeid for item in session.items
+                 if item.get_closest_marker("xdist_group") and "@" not in item.nodeid.rpartition("]")[2]]
+    if ungrouped:
+        session.config.stash[UNGROUPED] = (
+            f"pytest-xdist did not group {len(ungrouped)} tests ({ungrouped[0]}, ...): the pytest and pytest-xdist "
+            "releases installed do not work together; install the ones pyproject.toml's test extra names, or run "
+            "with -n 0")
+
+
+@pytest.fixture(autouse=True)
+def _grouped(request):
+    if UNGROUPED in request.config.stash:
+        pytest.fail(request.config.stash[UNGROUPED], pytrace=False)
