@@ -19,11 +19,12 @@ import torch
 def _isolated_cache(tmp_path_factory):
     """Keep caches (decoded datasets, real-data statistics, classifiers) out of the user's home."""
     cache = os.environ.get("GANSWEEP_TEST_CACHE")
-    if not cache and os.environ.get("PYTEST_XDIST_WORKER"):  # one cache for the session's workers: its files
-        shared = tmp_path_factory.getbasetemp().parent / "gansweep-cache"  # are written atomically, so a
-        shared.mkdir(exist_ok=True)  # classifier or statistics file one worker made is read by the other
-        cache = str(shared)
-    cache = cache or str(tmp_path_factory.mktemp("gansweep-cache"))
+    if not cache and os.environ.get("PYTEST_XDIST_WORKER"):
+        # one cache for the session's workers: its files are written atomically, so a classifier or statistics
+        # file one worker made is read by the other (the workers' temporary folders share this parent)
+        cache = tmp_path_factory.getbasetemp().parent / "gansweep-cache"
+        cache.mkdir(exist_ok=True)
+    cache = str(cache or tmp_path_factory.mktemp("gansweep-cache"))
     old = os.environ.get("GANSWEEP_CACHE_DIR")
     os.environ["GANSWEEP_CACHE_DIR"] = cache
     yield Path(cache)
@@ -92,8 +93,8 @@ def pytest_collection_finish(session):
     saying so (an error raised here would reach the terminal as xdist's traceback, without this message)."""
     if not getattr(session.config.option, "loadgroup", False):  # set on a worker of `--dist loadgroup` alone
         return
-    ungrouped = [item.nodeid for item in session.items
-                 if item.get_closest_marker("xdist_group") and "@" not in item.nodeid.rpartition("]")[2]]
+    # every test has a group (pytest_collection_modifyitems), which xdist appends to its id after an "@"
+    ungrouped = [item.nodeid for item in session.items if "@" not in item.nodeid.rpartition("]")[2]]
     if ungrouped:
         session.config.stash[UNGROUPED] = (
             f"pytest-xdist did not group {len(ungrouped)} tests ({ungrouped[0]}, ...): the pytest and pytest-xdist "
