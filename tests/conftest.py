@@ -1,15 +1,10 @@
 """Shared fixtures: real data locations and an isolated cache per test session; which tests start Ray.
 
 The suite runs on two pytest-xdist workers (`-n 2` in pyproject.toml). The tests that start Ray, a sweep, a
-server or a cluster (`ray` tests) are the slowest, and they wait on subprocesses, servers and each other more than
-they compute, so they are split in two units of work that the workers start with, side by side:
-- `ray-cluster`: the modules whose tests start a Ray cluster with `ray start`. Such a cluster is the machine's:
-  fixed ports, a network bridge, the current-cluster file a test waits on. These run one at a time, in order.
-- `ray`: the modules whose tests start a local Ray of their own (`ray.init`, on ports the system picks), a sweep
-  or an MLflow server on a free port. These run one at a time, in order, beside the first unit.
-A test that kills a driver kills the processes of that driver's session alone (tests.helpers.kill_session), so
-it never reaches the other unit's. The rest (training, metrics, the statistics' simulations, the spec checks) go
-a module at a time to whichever worker is free. `-n 0` runs everything in one process."""
+server or a cluster run one at a time, in order, on one worker: two local Rays would compete for two cores,
+and a test that kills a driver must find only its own processes. The other worker runs the rest (training,
+metrics, the statistics' simulations, the spec checks), a module at a time, while they wait on Ray, on servers
+and on each other. `-n 0` runs everything in one process."""
 
 from __future__ import annotations
 
@@ -50,33 +45,20 @@ def pytest_configure(config):
 # fixtures that start Ray, run a sweep, serve MLflow or start a cluster: a test that uses one is `ray`
 RAY_FIXTURES = frozenset({"local_ray", "grid_sweep", "race_sweep", "optuna_sweep", "adaptive_sweep", "mlflow_server",
                           "cluster", "sweep", "started", "failing_sweep"})
-# fixtures that start a Ray cluster with `ray start` (fixed ports, the machine's current-cluster file): a test that
-# uses one is `ray_cluster`
-CLUSTER_FIXTURES = frozenset({"cluster"})
-RAY_GROUPS = ("ray-cluster", "ray")  # the units of work the workers start with, in this order
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
-    groups = {}  # a module with a `ray` test -> its unit of work
+    ray_modules = set()
     for item in items:
-        fixtures = set(getattr(item, "fixturenames", ()))
-        if CLUSTER_FIXTURES & fixtures or item.get_closest_marker("ray_cluster"):
-            groups[item.module] = "ray-cluster"
-        elif RAY_FIXTURES & fixtures or item.get_closest_marker("ray"):
-            groups.setdefault(item.module, "ray")
-        else:
-            continue
-        item.add_marker(pytest.mark.slow)
+        if RAY_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("ray"):
+            item.add_marker(pytest.mark.slow)
+            ray_modules.add(item.module)
     for item in items:
-        # a module with a `ray` test goes whole into its unit of work, for one worker, in order (its other tests
-        # may look for what its `ray` ones start: a bridge, a port, a process); the rest go a module at a time, so
-        # that a module's fixtures are made once
-        item.add_marker(pytest.mark.xdist_group(groups.get(item.module, item.module.__name__)))
-    # the two `ray` units first, so that the workers start with them (`--no-loadscope-reorder` keeps this order)
-    # and the rest fill in around them; a stable sort keeps each module's order
-    first = {group: rank for rank, group in enumerate(RAY_GROUPS)}
-    items.sort(key=lambda item: first.get(groups.get(item.module), len(RAY_GROUPS)))
+        # a module with a `ray` test is one unit of work with every other such module, for one worker, in order
+        # (its other tests may look for what its `ray` ones start: a bridge, a port, a process); the rest go a
+        # module at a time, so that a module's fixtures are made once
+        item.add_marker(pytest.mark.xdist_group("ray" if item.module in ray_modules else item.module.__name__))
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA device")

@@ -516,7 +516,7 @@ def test_two_sweeps_at_once_share_one_output_folder_and_store(tmp_path, store, r
     assert len(list((out / "sweeps").iterdir())) == 2
 
 
-@pytest.mark.ray_cluster
+@pytest.mark.ray
 def test_a_sweep_without_an_address_starts_its_own_ray_beside_a_running_cluster(tmp_path):
     """`ray.init()` alone joins a cluster that `ray start` runs on the machine; one without CPUs would hold
     every trial in its queue forever. Without `--address` the sweep must start a Ray of its own."""
