@@ -61,14 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     # one process: the machine's CPU time while a test runs is that test's alone
     code = pytest.main(["-n", "0", "-p", "no:cacheprovider", "-q", *pytest_args], plugins=[meter])
     cpu, wall = busy_seconds() - start_cpu, time.perf_counter() - start
-    rows = meter.rows
+    rows, machine = meter.rows, cpu_model()
     modules: dict[str, dict] = defaultdict(lambda: {"cpu_s": 0.0, "wall_s": 0.0, "tests": 0})
     for r in rows:
         m = modules[r["test"].split("::")[0]]
         m["cpu_s"] += r["cpu_s"]
         m["wall_s"] += r["wall_s"]
         m["tests"] += 1
-    print(f"\nCPU: {cpu_model()}")
+    print(f"\nCPU: {machine}")
     print(f"{len(rows)} tests (pytest exit code {code}): {wall:.0f} s of wall time, {cpu:.0f} CPU seconds "
           f"({cpu / wall / (os.cpu_count() or 1):.0%} of the machine's cores)")
     print(f"\nthe {args.top} modules that cost most:\n{'CPU s':>8} {'wall s':>8} {'tests':>6}  module")
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['cpu_s']:8.1f} {r['wall_s']:8.1f}  {r['test']}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"cpu": cpu_model(), "wall_s": wall, "cpu_s": cpu, "tests": rows}, f, indent=1)
+            json.dump({"cpu": machine, "wall_s": wall, "cpu_s": cpu, "tests": rows}, f, indent=1)
     return int(code)
 
 
