@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs gansweep into ./.venv (idempotent) and makes sure real training data is on the machine.
-#   - Python packages: torch 2.14.1 + torchvision 0.29.1, then this project with its test and dashboard extras
+#   - Python packages, with uv (pip where uv cannot be had): torch 2.14.1 + torchvision 0.29.1 and this project
+#     with its test and dashboard extras
 #     (ray[tune], optuna, torch-fidelity, mlflow, pandas, matplotlib, pyyaml, scipy, statsmodels, scikit-learn, pytest,
 #     hypothesis, import-linter, ruff,
 #     optuna-dashboard).
@@ -19,9 +20,17 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.gansweep-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-    .venv/bin/python -m pip install -q -e ".[test,dashboard]"
+    packages=("torch==2.14.1" "torchvision==0.29.1" -e ".[test,dashboard]")
+    # uv installs the same packages as pip, several times faster, from pip's own package sources
+    # (scripts/uv_install.py); pip itself where uv cannot be had or fails, or with GANSWEEP_INSTALLER=pip
+    if [ "${GANSWEEP_INSTALLER:-uv}" = uv ] && .venv/bin/python -m pip install -q --upgrade pip "uv>=0.5,<1" \
+        && .venv/bin/python scripts/uv_install.py -q "${packages[@]}"; then
+        :
+    else
+        [ "${GANSWEEP_INSTALLER:-uv}" != uv ] || echo "uv did not install the packages; installing them with pip"
+        .venv/bin/python -m pip install -q --upgrade pip
+        .venv/bin/python -m pip install -q "${packages[@]}"
+    fi
     touch "$stamp"
 fi
 
