@@ -3,6 +3,12 @@ GAN-train, GAN-test and class histograms.
 
 Trained once per (dataset, splits, holdout, settings) and cached on disk under an md5 of all of them,
 written atomically, so concurrent trials share one copy and never read a half-written file.
+
+The classifier the studies' specs use (Fashion-MNIST's train split, default settings) is shipped with the
+project in gan/metrics/weights/, named as its cache entry and listed with its SHA-256 in SHA256SUMS: a first run
+copies it into the cache instead of training it (a minute on a fast 2-core CPU, several on a slow one), and
+every machine then scores with the same network. scripts/ship_classifier.py makes it;
+tests/gan/metrics/test_shipped_classifier.py checks that retraining reproduces it.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,14 +31,17 @@ from gan._registry import Registry
 from gan.config import DataConfig
 from gan.data import cache_dir, dataset_info, load_dataset, locate_dataset, scale_pixels, stratified_subset
 
-__all__ = ["CLASSIFIERS", "PRESENTATIONS_PER_FIT", "ClassifierSpec", "DomainClassifier", "LeNet", "accuracy",
-           "classifier_epochs", "default_spec", "fit_classifier", "load_or_train_classifier", "train_test_split"]
+__all__ = ["CLASSIFIERS", "PRESENTATIONS_PER_FIT", "SHIPPED", "ClassifierSpec", "DomainClassifier", "LeNet",
+           "accuracy", "classifier_epochs", "default_spec", "fit_classifier", "load_or_train_classifier",
+           "shipped_digests", "shipped_file", "train_classifier", "train_test_split",
+           "verified_shipped"]
 
 FEATURE_DIM = 128  # width of the penultimate layer used as the feature space for FID/KID/PR
 _VERSION = 1  # bump when the network or its training changes, so old cache entries are not reused
 # images a classifier sees in one training when no epoch count is given: a budget in images rather than
 # passes, so fitting on few images takes more passes and every fit costs about the same
 PRESENTATIONS_PER_FIT = 48_000
+SHIPPED = Path(__file__).parent / "weights"  # the classifiers the project ships (see the module's docstring)
 
 
 def classifier_epochs(n_images: int) -> int:
@@ -194,9 +205,40 @@ def _cache_path(spec: ClassifierSpec) -> Path:
     return cache_dir() / "classifiers" / f"{spec.data.name}-{spec.key()}.pt"
 
 
+def shipped_digests() -> dict[str, str]:
+    """{file name: SHA-256} of the shipped classifiers, from SHA256SUMS (`sha256sum`'s format)."""
+    sums_file = SHIPPED / "SHA256SUMS"
+    if not sums_file.is_file():
+        return {}
+    lines = (line.partition("  ") for line in sums_file.read_text().splitlines() if line.strip())
+    return {name.strip(): digest for digest, _, name in lines}
+
+
+def shipped_file(spec: ClassifierSpec) -> Path:
+    """Where the project ships this classifier, if it does."""
+    return SHIPPED / _cache_path(spec).name
+
+
+def verified_shipped(spec: ClassifierSpec) -> Path | None:
+    """The shipped file of this classifier, if the project ships it and the file is the one SHA256SUMS lists;
+    None otherwise (a damaged file is reported and not used)."""
+    path = shipped_file(spec)
+    if not path.is_file():
+        return None
+    if hashlib.sha256(path.read_bytes()).hexdigest() != shipped_digests().get(path.name):
+        print(f"the shipped classifier {path} does not match its SHA-256 in {SHIPPED / 'SHA256SUMS'}; "
+              "training one instead", file=sys.stderr)
+        return None
+    return path
+
+
 def load_or_train_classifier(spec: ClassifierSpec, device: str | torch.device = "cpu", verbose: bool = False):
-    """Return (classifier in eval mode, its test accuracy, metadata), training and caching it on first use."""
+    """Return (classifier in eval mode, its test accuracy, metadata): from the cache, else from the project's
+    shipped copy (put in the cache), else trained and cached on first use."""
     path = _cache_path(spec)
+    if not path.is_file() and (shipped := verified_shipped(spec)) is not None:
+        with atomic_path(path) as tmp:
+            shutil.copyfile(shipped, tmp)
     if path.is_file():
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)
@@ -206,6 +248,17 @@ def load_or_train_classifier(spec: ClassifierSpec, device: str | torch.device = 
         except Exception as e:  # noqa: BLE001 (a cache file unreadable for any reason is rebuilt, never trusted)
             if verbose:
                 print(f"classifier cache {path} unreadable ({e}); retraining")
+    blob = train_classifier(spec, device, verbose)
+    with atomic_path(path) as tmp:
+        torch.save(blob, tmp)
+    model = DomainClassifier(blob["channels"], blob["num_classes"])
+    model.load_state_dict(blob["state"])
+    return model.to(device).eval(), blob["test_accuracy"], blob["meta"]
+
+
+def train_classifier(spec: ClassifierSpec, device: str | torch.device = "cpu", verbose: bool = False) -> dict:
+    """Train the classifier `spec` describes; returns what its cache file holds: channels, num_classes, state
+    (on the CPU), test_accuracy and meta."""
     x_train, y_train, x_test, y_test, info = train_test_split(spec)
     start = time.perf_counter()
     epochs = spec.epochs or classifier_epochs(x_train.shape[0])
@@ -220,11 +273,8 @@ def load_or_train_classifier(spec: ClassifierSpec, device: str | torch.device = 
     }
     if verbose:
         print(f"trained {info.title} classifier: test accuracy {acc:.4f} ({meta})")
-    blob = {
+    return {
         "channels": int(x_train.shape[1]), "num_classes": info.num_classes,
         "state": {k: v.cpu() for k, v in model.state_dict().items()},
         "test_accuracy": acc, "meta": meta,
     }
-    with atomic_path(path) as tmp:
-        torch.save(blob, tmp)
-    return model, acc, meta

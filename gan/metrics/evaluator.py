@@ -60,17 +60,27 @@ class EvalContext:
         return self.evaluator.classify(self.images)
 
 
+def scored_data(config: EvalConfig, data: DataConfig) -> DataConfig:
+    """The images an evaluation of `data` scores against: at the evaluation's size, and read whatever range
+    training scaled them to (uint8), so that one classifier and one reference serve every trial."""
+    if config.image_size is not None:  # the native size is spelled None, so caches are shared
+        native = dataset_info(data).image_size
+        data = dataclasses.replace(data, image_size=None if config.image_size == native else config.image_size)
+    return dataclasses.replace(data, pixel_range="auto")
+
+
+def classifier_spec(config: EvalConfig, data: DataConfig) -> ClassifierSpec:
+    """The domain classifier an evaluation of `data` under `config` trains, or finds cached or shipped."""
+    return default_spec(scored_data(config, data), epochs=config.classifier_epochs, seed=config.classifier_seed)
+
+
 class Evaluator:
     """Scores generated samples against one dataset; build once per run, call `evaluate` at each report."""
 
     def __init__(self, config: EvalConfig, data: DataConfig, *, conditional: bool = False, verbose: bool = False):
         self.config = config
         self.info = dataset_info(data)
-        if config.image_size is not None:  # the native size is spelled None, so caches are shared
-            data = dataclasses.replace(data, image_size=None if config.image_size == self.info.image_size
-                                       else config.image_size)
-        # scored from the uint8 images, whatever range training scaled them to: one classifier and one reference
-        self.data_cfg = data = dataclasses.replace(data, pixel_range="auto")
+        self.data_cfg = data = scored_data(config, data)
         self.conditional = conditional
         self.num_classes = self.info.num_classes
         self.device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else
@@ -96,7 +106,7 @@ class Evaluator:
                   f"{'cached' if self.real.from_cache else 'computed'} at {self.real.cache_path}")
 
     def _classifier_spec(self) -> ClassifierSpec:
-        return default_spec(self.data_cfg, epochs=self.config.classifier_epochs, seed=self.config.classifier_seed)
+        return classifier_spec(self.config, self.data_cfg)
 
     @property
     def classifier(self):
