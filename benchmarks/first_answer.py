@@ -75,7 +75,8 @@ def main() -> None:
         prepare = ("from sweeps.specfile import load_spec; from sweeps.driver import prepare_caches; "
                    f"prepare_caches(load_spec({str(SPEC)!r}, 'smoke'))")
         seconds, _ = timed([python, "-c", prepare], env, tmp / "prepare.log")
-        print(f"first-run preparation (domain classifier, real statistics): {seconds:.0f} s", flush=True)
+        print(f"first-run preparation (the domain classifier, shipped or trained; real statistics): {seconds:.0f} s",
+              flush=True)
         for run in range(1, args.runs + 1):
             out = tmp / f"runs{run}"
             sweep, stdout = timed([python, "-m", "sweeps.run", str(SPEC), "--scale", "smoke", "--out", str(out)],
@@ -84,7 +85,9 @@ def main() -> None:
                                "--no-mlflow"], env, tmp / f"report{run}.log")
             looks = re.search(r"adaptive seeds \((.*?)\): (\d+) trials ran of the \d+", stdout)
             said = f"{looks.group(2)} trials, {looks.group(1)}" if looks else "trials and looks: see the log"
-            print(f"run {run}: sweep {sweep:.0f} s, report {report:.0f} s ({said})", flush=True)
+            best = re.search(r"^\s*\* (.*?)\s*$", stdout, re.M)  # the console's best configuration, starred
+            print(f"run {run}: sweep {sweep:.0f} s, report {report:.0f} s ({said}); best: "
+                  f"{' '.join(best.group(1).split()) if best else 'see the log'}", flush=True)
         shutil.rmtree(tmp / "cache", ignore_errors=True)
 
 
