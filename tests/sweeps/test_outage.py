@@ -107,11 +107,13 @@ def check_mlflow_holds_every_tune_result_once(tmp_path: Path, uri: str, name: st
 def test_a_tracking_outage_mid_sweep_loses_nothing_and_holds_nothing_up(tmp_path, started):
     server = MlflowServer(tmp_path).start()
     started.append(server)
-    # four trials of 50 s of training, two at a time: the outage starts at the first result and ends about
-    # 50 s before training does; a result every 100 steps gives the outage about as many results as 300 did
-    # over 100 s
+    # two trials of 50 s of training, side by side: the outage starts at their first result (a few seconds in)
+    # and ends a few seconds before training does, so results are journaled before, during and after it; a
+    # result every 100 steps gives the outage tens of them (33 with four trials two at a time, which trained
+    # 50 s longer after the outage and proved nothing more). A CPU so slow that training ends first leaves the
+    # driver waiting for the server at the end, which the checks below allow for
     proc, log = start_sweep(tmp_path, started, "outage", server.uri, "--tracking-wait", "600", seconds=50,
-                            seeds="[0, 1]", eval_every=100)
+                            seeds="[0]", eval_every=100)
     wait_for_results(tmp_path, proc, 1)
     server.kill()
     down, at_kill = time.time(), tune_results(tmp_path)
@@ -125,7 +127,7 @@ def test_a_tracking_outage_mid_sweep_loses_nothing_and_holds_nothing_up(tmp_path
     output = log.read_text()
     assert proc.returncode == 0, output[-3000:]
     assert f"MLflow at {server.uri} is not answering" in output and "answers again after" in output
-    tune, points = check_mlflow_holds_every_tune_result_once(tmp_path, server.uri, "outage", trials=4)
+    tune, points = check_mlflow_holds_every_tune_result_once(tmp_path, server.uri, "outage", trials=2)
     assert tune == points and during >= 10  # it kept training, and reporting, through the outage
     (sweep_dir,) = (tmp_path / "out" / "sweeps").glob("outage-*")
     tracking = json.loads((sweep_dir / "summary.json").read_text())["tracking"]
