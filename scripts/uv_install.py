@@ -63,7 +63,12 @@ def uv_arguments(settings: dict[str, str]) -> tuple[list[str], dict[str, str]]:
 
 
 def main(argv: list[str]) -> int:
-    args, env = uv_arguments(pip_settings())
+    try:
+        settings = pip_settings()
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"cannot read pip's configuration ({e}); not installing with uv", file=sys.stderr)
+        return 1
+    args, env = uv_arguments(settings)
     env = {**env, **os.environ}  # a variable already set is the user's choice
     into = [] if "--python" in argv else ["--python", sys.executable]  # this Python's environment, unless told
     command = [sys.executable, "-m", "uv", "pip", "install", *into, *args, *argv]
