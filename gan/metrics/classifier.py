@@ -32,7 +32,7 @@ from gan.config import DataConfig
 from gan.data import cache_dir, dataset_info, load_dataset, locate_dataset, scale_pixels, stratified_subset
 
 __all__ = ["CLASSIFIERS", "PRESENTATIONS_PER_FIT", "SHIPPED", "ClassifierSpec", "DomainClassifier", "LeNet",
-           "accuracy", "classifier_epochs", "default_spec", "fit_classifier", "load_or_train_classifier",
+           "accuracy", "classifier_epochs", "default_spec", "fit_classifier", "from_blob", "load_or_train_classifier",
            "shipped_digests", "shipped_file", "train_classifier", "train_test_split",
            "verified_shipped"]
 
@@ -242,18 +242,21 @@ def load_or_train_classifier(spec: ClassifierSpec, device: str | torch.device = 
     if path.is_file():
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)
-            model = DomainClassifier(blob["channels"], blob["num_classes"])
-            model.load_state_dict(blob["state"])
-            return model.to(device).eval(), float(blob["test_accuracy"]), blob["meta"]
+            return from_blob(blob).to(device), float(blob["test_accuracy"]), blob["meta"]
         except Exception as e:  # noqa: BLE001 (a cache file unreadable for any reason is rebuilt, never trusted)
             if verbose:
                 print(f"classifier cache {path} unreadable ({e}); retraining")
     blob = train_classifier(spec, device, verbose)
     with atomic_path(path) as tmp:
         torch.save(blob, tmp)
+    return from_blob(blob).to(device), blob["test_accuracy"], blob["meta"]
+
+
+def from_blob(blob: dict) -> DomainClassifier:
+    """The classifier a cache file (or `train_classifier`) holds, in eval mode on the CPU."""
     model = DomainClassifier(blob["channels"], blob["num_classes"])
     model.load_state_dict(blob["state"])
-    return model.to(device).eval(), blob["test_accuracy"], blob["meta"]
+    return model.eval()
 
 
 def train_classifier(spec: ClassifierSpec, device: str | torch.device = "cpu", verbose: bool = False) -> dict:

@@ -10,7 +10,7 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
 from gan.data import scale_pixels
-from gan.metrics.classifier import DomainClassifier
+from gan.metrics.classifier import from_blob
 
 __all__ = ["DOMAIN_TF_NAME", "DomainFeatureExtractor"]
 
@@ -27,9 +27,7 @@ class DomainFeatureExtractor(FeatureExtractorBase):
                 "The domain feature extractor needs `feature_extractor_weights_path` (a trained classifier)."
             )
         blob = torch.load(feature_extractor_weights_path, map_location="cpu", weights_only=True)
-        self.net = DomainClassifier(blob["channels"], blob["num_classes"])
-        self.net.load_state_dict(blob["state"])
-        self.net.eval().requires_grad_(False)
+        self.net = from_blob(blob).requires_grad_(False)
 
     @staticmethod
     def get_provided_features_list():

@@ -11,7 +11,7 @@ import yaml
 
 from gan.data import load_dataset, scale_pixels
 from gan.metrics import classifier as classifiers
-from gan.metrics.classifier import (DomainClassifier, load_or_train_classifier, shipped_digests, shipped_file,
+from gan.metrics.classifier import (from_blob, load_or_train_classifier, shipped_digests, shipped_file,
                                     train_classifier, verified_shipped)
 from gan.metrics.evaluator import classifier_spec
 from gan.metrics.fid import frechet_distance
@@ -104,9 +104,7 @@ def graded_sets(train, test) -> dict[str, torch.Tensor]:
 
 @torch.no_grad()
 def fids(blob: dict, real: torch.Tensor, sets: dict[str, torch.Tensor]) -> dict[str, float]:
-    model = DomainClassifier(blob["channels"], blob["num_classes"])
-    model.load_state_dict(blob["state"])
-    model.eval()
+    model = from_blob(blob)
 
     def features(images):
         return model.forward_features(scale_pixels(images, "tanh"))[0].double().numpy()
@@ -133,10 +131,8 @@ def test_retraining_reproduces_the_shipped_classifier(fashion):
     assert abs(retrained["test_accuracy"] - shipped["test_accuracy"]) < 0.01
     predictions = []
     for blob in (retrained, shipped):
-        model = DomainClassifier(blob["channels"], blob["num_classes"])
-        model.load_state_dict(blob["state"])
         with torch.no_grad():
-            predictions.append(model.eval()(scale_pixels(test.images, "tanh")).argmax(1))
+            predictions.append(from_blob(blob)(scale_pixels(test.images, "tanh")).argmax(1))
     assert (predictions[0] == predictions[1]).float().mean() > 0.95
     real = train.images[torch.randperm(len(train.images), generator=torch.Generator().manual_seed(0))[:5000]]
     sets = graded_sets(train, test)
