@@ -217,30 +217,6 @@ def mlflow_server(tmp_path):
     server.stop()
 
 
-def test_eight_concurrent_trials_lose_no_metric_point_on_a_real_mlflow_server(tmp_path, mlflow_server, local_ray):
-    spec = make_spec("""\
-        parameters:
-          model.latent_dim: {values: [4, 6, 8, 10, 12, 14, 16, 18]}
-        method: grid
-        max_concurrent: 8
-        resources: {cpus: 0.25}
-        """, "tiny_concurrent")
-    summary = run_sweep(spec, out=tmp_path, tracking_uri=mlflow_server)
-    assert not (tmp_path / "mlflow.db").exists()  # nothing went to the embedded store
-    client, runs = trial_runs(mlflow_server, "tiny_concurrent")
-    assert len(runs) == 8
-    reported = tune_results(tmp_path, summary)
-    by_trial = {r.data.tags["trial_id"]: r for r in runs}
-    assert reported.keys() == by_trial.keys()
-    points = 0
-    for trial_id, rows in reported.items():
-        for metric in ("fid", "loss_g", "d_real"):
-            history = client.get_metric_history(by_trial[trial_id].info.run_id, metric)
-            assert sorted(m.step for m in history) == sorted(row["step"] for row in rows)
-            points += len(history)
-    assert points == 8 * 3 * 3
-
-
 KILL_SPEC = f"""\
 name: resumable
 base:
@@ -482,45 +458,18 @@ base:
   train: {{{{iterations: 40, eval_every: 20, batch_size: 32}}}}
 evaluation: {{{{metrics: [fid], num_samples: 200, real_samples: 500}}}}
 parameters:
-  optim.g_lr: {{{{values: [0.0002, 0.001, 0.005]}}}}
+  optim.g_lr: {{{{values: [0.0002, 0.0005, 0.001, 0.005]}}}}
 method: grid
-resources: {{{{cpus: 1}}}}
+max_concurrent: 4
+resources: {{{{cpus: {{cpus}}}}}}
 """
+TWIN_LRS = {"0.0002", "0.0005", "0.001", "0.005"}
 
 
-@pytest.mark.ray
-@pytest.mark.parametrize("store", ["embedded", "server"])
-def test_two_sweeps_at_once_share_one_output_folder_and_store(tmp_path, store, request):
-    out = tmp_path / "out"
-    extra = ["--tracking-uri", request.getfixturevalue("mlflow_server")] if store == "server" else []
-    procs = []
-    for name in ("twin_a", "twin_b"):
-        spec = tmp_path / f"{name}.yaml"
-        spec.write_text(TWIN_SPEC.format(name=name))
-        log = (tmp_path / f"{name}.log").open("w")
-        procs.append(subprocess.Popen([sys.executable, "-m", "sweeps.run", str(spec), "--out", str(out), *extra],
-                                      cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-    for p in procs:
-        p.wait(timeout=900)
-    logs = {name: (tmp_path / f"{name}.log").read_text() for name in ("twin_a", "twin_b")}
-    for p, text in zip(procs, logs.values()):
-        assert p.returncode == 0, text[-3000:]
-        assert "database is locked" not in text and "Traceback" not in text, text[-3000:]
-    uri = extra[1] if extra else f"sqlite:///{out / 'mlflow.db'}"
-    for name in ("twin_a", "twin_b"):
-        client, runs = trial_runs(uri, name)
-        assert len(runs) == 3 and {r.data.tags["status"] for r in runs} == {"completed"}
-        assert {r.data.params["optim.g_lr"] for r in runs} == {"0.0002", "0.001", "0.005"}  # no mixed-up runs
-        for r in runs:
-            assert [m.step for m in client.get_metric_history(r.info.run_id, "fid")] == [20, 40]
-    assert len(list((out / "sweeps").iterdir())) == 2
-
-
-@pytest.mark.ray
-def test_a_sweep_without_an_address_starts_its_own_ray_beside_a_running_cluster(tmp_path):
-    """`ray.init()` alone joins a cluster that `ray start` runs on the machine; one without CPUs would hold
-    every trial in its queue forever. Without `--address` the sweep must start a Ray of its own."""
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+@contextlib.contextmanager
+def ray_cluster_beside(env: dict):
+    """A Ray cluster without CPUs that `ray start` runs on the machine, as a user's may be. `ray.init()` alone
+    joins it (through /tmp/ray/ray_current_cluster), and would hold every trial in its queue forever."""
     # --block: the cluster lives as long as this process group, and goes with it (not `ray stop`, which
     # would stop every Ray on the machine)
     head = subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", "--num-cpus",
@@ -533,16 +482,67 @@ def test_a_sweep_without_an_address_starts_its_own_ray_beside_a_running_cluster(
             assert head.poll() is None, "ray start failed"
             time.sleep(1)
         assert current.read_text().strip().endswith(":6397"), "the cluster did not come up"
-        spec = tmp_path / "own_ray.yaml"
-        spec.write_text(TWIN_SPEC.format(name="own_ray"))
-        proc = subprocess.run([sys.executable, "-m", "sweeps.run", str(spec), "--out", str(tmp_path / "out")],
-                              cwd=REPO, env=env, capture_output=True, text=True, timeout=420)
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        _, runs = trial_runs(f"sqlite:///{tmp_path / 'out' / 'mlflow.db'}", "own_ray")
-        assert len(runs) == 3 and {r.data.tags["status"] for r in runs} == {"completed"}
+        yield
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         head.wait(timeout=120)
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("store", ["embedded", "server"])
+def test_two_sweeps_at_once_share_one_output_folder_and_store(tmp_path, store, request):
+    """Two drivers write one output folder and one store at the same time, and no run, metric point or sweep
+    folder is mixed up or lost.
+
+    - embedded: with a Ray cluster running beside them (`ray_cluster_beside`), neither given `--address`: each
+      must start a Ray of its own, or it would wait for CPUs forever.
+    - server: each runs its 4 trials at once, so 8 trials log to one real `mlflow server` concurrently, and
+      MLflow holds every point Tune saw."""
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    server = store == "server"
+    extra = ["--tracking-uri", request.getfixturevalue("mlflow_server")] if server else []
+    procs = []
+    with contextlib.nullcontext() if server else ray_cluster_beside(env):
+        for name in ("twin_a", "twin_b"):
+            spec = tmp_path / f"{name}.yaml"
+            spec.write_text(TWIN_SPEC.format(name=name, cpus=0.25 if server else 1))
+            log = (tmp_path / f"{name}.log").open("w")
+            procs.append(subprocess.Popen([sys.executable, "-m", "sweeps.run", str(spec), "--out", str(out), *extra],
+                                          cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                          start_new_session=True))
+        try:
+            for p in procs:
+                p.wait(timeout=900)
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    kill_session(p.pid)
+    logs = {name: (tmp_path / f"{name}.log").read_text() for name in ("twin_a", "twin_b")}
+    for p, text in zip(procs, logs.values()):
+        assert p.returncode == 0, text[-3000:]
+        assert "database is locked" not in text and "Traceback" not in text, text[-3000:]
+    uri = extra[1] if server else f"sqlite:///{out / 'mlflow.db'}"
+    assert (out / "mlflow.db").exists() is not server  # with a server, nothing went to the embedded store
+    sweep_dirs = list((out / "sweeps").iterdir())
+    assert len(sweep_dirs) == 2
+    points = 0
+    for sweep_dir in sweep_dirs:
+        name = sweep_dir.name.partition("-")[0]
+        client, runs = trial_runs(uri, name)
+        assert len(runs) == 4 and {r.data.tags["status"] for r in runs} == {"completed"}
+        assert {r.data.params["optim.g_lr"] for r in runs} == TWIN_LRS  # no mixed-up runs
+        reported = tune_results(out, {"sweep_dir": str(sweep_dir)})
+        by_trial = {r.data.tags["trial_id"]: r for r in runs}
+        assert reported.keys() == by_trial.keys()
+        for trial_id, rows in reported.items():
+            assert [row["step"] for row in rows] == [20, 40]
+            for metric in ("fid", "loss_g", "d_real"):
+                history = client.get_metric_history(by_trial[trial_id].info.run_id, metric)
+                assert sorted((m.step, m.value) for m in history) == sorted((row["step"], row[metric])
+                                                                            for row in rows)
+                points += len(history)
+    assert points == 2 * 4 * 3 * 2
 
 
 @pytest.fixture
