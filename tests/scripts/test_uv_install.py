@@ -1,10 +1,13 @@
 """scripts/uv_install.py hands uv the package sources pip is configured with: read by the real pip from a real
 configuration file and PIP_* variables, and obeyed by the real uv."""
 
+import base64
+import hashlib
 import importlib.util
 import os
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -70,3 +73,31 @@ def test_uv_installs_only_from_the_sources_pip_is_given(pip_env, tmp_path):
                              capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and "six" in refused.stderr, refused.stderr
     assert "package locations" in refused.stderr or "no-index" in refused.stderr, refused.stderr
+
+
+def wheel(folder, name: str, source: str) -> None:
+    """A pure-Python wheel of one module, `name`, built by hand (no build backend, no index)."""
+    info = f"{name}-1.0.dist-info"
+    files = {f"{name}.py": source, f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+             f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = [f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b'=').decode()}"
+              f",{len(text.encode())}" for path, text in files.items()]
+    files[f"{info}/RECORD"] = "\n".join([*record, f"{info}/RECORD,,"]) + "\n"
+    with zipfile.ZipFile(folder / f"{name}-1.0-py3-none-any.whl", "w") as z:
+        for path, text in files.items():
+            z.writestr(path, text)
+
+
+def test_what_uv_installs_is_compiled_to_bytecode_as_pip_does(pip_env, tmp_path):
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    wheel(wheels, "gswtiny", "ANSWER = 42\n")
+    pip_env.write_text(f"[global]\nno-index = true\nfind-links = {wheels}\n")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "uv", "venv", "-q", "--python", sys.executable, str(venv)], check=True,
+                   timeout=120)
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "uv_install.py"), "--python",
+                           str(venv / "bin" / "python"), "gswtiny"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (module,) = venv.glob("lib/python*/site-packages/gswtiny.py")
+    assert list((module.parent / "__pycache__").glob("gswtiny.*.pyc")), "installed without its bytecode"
