@@ -15,17 +15,26 @@ with_test_tools=0
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
+new_venv=0
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
+    new_venv=1
 fi
 stamp=.venv/.gansweep-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+# again when the packages or the way they are installed changed since
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/uv_install.py -nt "$stamp" ]; then
     packages=("torch==2.14.1" "torchvision==0.29.1" -e ".[test,dashboard]")
     # uv installs the same packages as pip, several times faster, from pip's own package sources
     # (scripts/uv_install.py); pip itself where uv cannot be had or fails, or with GANSWEEP_INSTALLER=pip
     if [ "${GANSWEEP_INSTALLER:-uv}" = uv ] && .venv/bin/python -m pip install -q --upgrade pip "uv>=0.5,<1" \
         && .venv/bin/python scripts/uv_install.py -q "${packages[@]}"; then
-        :
+        # uv compiles only what it installed; an environment it installed into without compiling (before
+        # scripts/uv_install.py asked it to) starts every process slowly where Python may not write bytecode
+        if [ "$new_venv" = 0 ]; then
+            site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+            # a package's file that is not Python (a template) fails to compile, as it does under pip
+            .venv/bin/python -m compileall -q -j 0 "$site" >/dev/null 2>&1 || true
+        fi
     else
         [ "${GANSWEEP_INSTALLER:-uv}" != uv ] || echo "uv did not install the packages; installing them with pip"
         .venv/bin/python -m pip install -q --upgrade pip
