@@ -50,9 +50,9 @@ def trial_runs(tracking_uri: str, experiment: str):
     return client, runs
 
 
-def tune_results(root: Path, summary: dict) -> dict[str, list[dict]]:
-    """Every result each trial reported to Tune, from Tune's own result.json files."""
-    state = json.loads((Path(summary["sweep_dir"]) / "sweep.json").read_text())
+def tune_results(root: Path, sweep_dir: str | Path) -> dict[str, list[dict]]:
+    """Every result each trial of a sweep reported to Tune, from Tune's own result.json files."""
+    state = json.loads((Path(sweep_dir) / "sweep.json").read_text())
     results = {}
     for f in (root / "ray" / state["run_name"]).glob("*/result.json"):
         rows = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
@@ -114,7 +114,7 @@ def test_grid_sweep_logs_every_trial_with_params_histories_and_status(grid_sweep
 def test_no_metric_point_is_lost_in_the_embedded_store(grid_sweep):
     spec, out, summary, state = grid_sweep
     client, runs = trial_runs(state["tracking_uri"], "tiny_grid")
-    reported = tune_results(out, summary)
+    reported = tune_results(out, summary["sweep_dir"])
     by_trial = {r.data.tags["trial_id"]: r for r in runs}
     assert reported.keys() == by_trial.keys()
     for trial_id, rows in reported.items():
@@ -532,7 +532,7 @@ def test_two_sweeps_at_once_share_one_output_folder_and_store(tmp_path, store, r
         client, runs = trial_runs(uri, name)
         assert len(runs) == 4 and {r.data.tags["status"] for r in runs} == {"completed"}
         assert {r.data.params["optim.g_lr"] for r in runs} == TWIN_LRS  # no mixed-up runs
-        reported = tune_results(out, {"sweep_dir": str(sweep_dir)})
+        reported = tune_results(out, sweep_dir)
         by_trial = {r.data.tags["trial_id"]: r for r in runs}
         assert reported.keys() == by_trial.keys()
         for trial_id, rows in reported.items():
