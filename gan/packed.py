@@ -38,39 +38,10 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from gan.config import Config, ConfigError, flatten
 from gan.data import ImageData
+from gan.packable import pack_refusal
 from gan.train import Report, Trainer, TrainResult, run_loop
 
 __all__ = ["PackedTrainer", "pack_refusal"]
-
-PACKABLE_ARCHITECTURES = ("dcgan", "mlp")
-
-
-def pack_refusal(config: Config) -> str | None:
-    """Why a configuration's seeds cannot be trained packed with the same result as separate runs, or None."""
-    c = config
-    if c.model.arch not in PACKABLE_ARCHITECTURES:
-        return f"model.arch is {c.model.arch!r}; packing runs the built-in {' and '.join(PACKABLE_ARCHITECTURES)}"
-    if c.model.dropout:
-        return "model.dropout draws its masks from the global RNG, which the packed seeds would share"
-    if c.loss.name == "wgan-gp":
-        return "wgan-gp's penalty draws each seed's mixing weights and differentiates D's gradient inside the pack"
-    if c.loss.name == "bce" and c.loss.label_smoothing_random:
-        return "loss.label_smoothing_random draws each seed's targets inside the pack"
-    if c.loss.name not in ("bce", "wgan"):
-        return f"loss.name is {c.loss.name!r}; packing runs bce and wgan"
-    if c.loss.classifier_weight:
-        return "loss.classifier_weight (classifier guidance) is not packed"
-    if c.train.precision == "fp16":
-        return "fp16's loss scaling skips a step when any gradient overflows, which would skip every seed's"
-    if c.train.precision == "bf16":
-        return ("bf16 rounds a pack's larger operations otherwise than a seed's own: their gradients differed by 5% "
-                "to 17% at the first steps, against 1e-6 to 1e-3 in fp32")
-    if c.train.compile:
-        return "train.compile is not packed"
-    if c.train.channels_last is True:
-        return "train.channels_last: true is not packed (a pack runs the contiguous layout)"
-    return None
-
 
 class _Stacked:
     """One network of every seed: its stacked parameters and buffers, and a weightless copy to call them with."""
