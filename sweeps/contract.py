@@ -4,7 +4,8 @@ Each trial's training config is resolved once, on the driver (`SweepSpec.trial_c
 the param space (sweeps.space), a searcher's suggestion as it is made (sweeps.resolve.ResolvedTrials).
 Tune carries it, with the rest of a `TrialRequest`, as the trial's config; the trainable reads it back
 with `TrialRequest.from_trial_config`, and on the driver `sweeps.ledger.Ledger.request` does so once per trial
-for the tracker, the console and the summary. A trial reports `Result` keys at
+for the tracker, the console and the summary. A packed trial's grid value holds its seeds' values, each of
+which is one seed's request (sweeps.packs). A trial reports `Result` keys at
 every evaluation; `status_of` reads how a trial ended from its last result, once for every consumer.
 How evaluations are counted lives with the training config (`TrainConfig.evaluation_at`)."""
 

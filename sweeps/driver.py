@@ -91,11 +91,13 @@ def _run_locked(spec: SweepSpec, where: Where, resume: bool, address: str | None
 def _tune(spec: SweepSpec, where: Where, journal, progress: Progress, sha: str, resume: bool, verbose: int) -> bool:
     """Run the sweep's trials under Tune; returns whether it was interrupted before every trial ended."""
     from sweeps.tracking.tracker import MLflowTracker
+    from sweeps.packs import SeedCallbacks
     from sweeps.tunestate import TuneStateBackup
 
     ledger = progress.ledger
     tracker = MLflowTracker(journal, ledger, spec.metric, sha)
-    callbacks = [ledger_callback(ledger), tracker, progress_callback(progress),  # the ledger first: the others read it
+    # the ledger first: the others read it; a packed trial reaches them as its seeds' trials (sweeps.packs)
+    callbacks = [SeedCallbacks([ledger_callback(ledger), tracker, progress_callback(progress)]),
                  TuneStateBackup(where.state_backup, str(where.experiment_path))]
     tuner = build_tuner(spec, where, callbacks, resume, verbose)
     interrupted = True

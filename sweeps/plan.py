@@ -58,6 +58,9 @@ def plan(spec: SweepSpec) -> str:
                       "suit it")
     lines.append(f"seeds: {seeds}; resources per trial: {spec.resources.cpus} CPU, {spec.resources.gpus} GPU; "
                  f"max concurrent: {spec.max_concurrent or 'unlimited'}")
+    if spec.resources.pack_seeds:
+        lines.append(f"packed: each configuration's {len(spec.seeds)} seeds train in one trial as one model "
+                     "(gan.packed), each logged as its own run; the resources above are each pack's")
     if spec.trainable is not None:
         own = spec.trainable
         lines.append(f"training: your function {own.function}, {own.evaluations} reports per trial, the seed in "

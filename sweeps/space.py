@@ -12,6 +12,7 @@ import dataclasses
 from pathlib import Path
 
 from sweeps.contract import TRIAL
+from sweeps.packs import PACK
 from sweeps.specfile import SweepSpec
 
 __all__ = ["trial_space"]
@@ -45,6 +46,10 @@ def trial_space(spec: SweepSpec) -> dict:
                 swept[p.key] = tune.qrandint(int(p.low), int(p.high), int(p.step or 1))
         space["swept"] = swept
     elif not spec.adaptive:  # Tune's variant generator expands the grid: one trial per value
-        space[TRIAL] = tune.grid_search([{"swept": s, "levels": spec.factor_levels(s),
-                                          "config": spec.trial_config(s).to_dict()} for s in spec.trial_configs()])
+        values = [{"swept": s, "levels": spec.factor_levels(s), "config": spec.trial_config(s).to_dict()}
+                  for s in spec.trial_configs()]
+        if spec.resources.pack_seeds:  # one trial per configuration, its seeds in order (sweeps.packs)
+            per = len(spec.seeds)
+            values = [{PACK: values[i:i + per]} for i in range(0, len(values), per)]
+        space[TRIAL] = tune.grid_search(values)
     return space

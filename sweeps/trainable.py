@@ -8,6 +8,7 @@ fails or is restored resumes from its last evaluation. The trial's config is a `
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import tempfile
@@ -17,11 +18,12 @@ import torch
 from ray import tune
 
 from gan.metrics import Evaluator
-from gan.train import Report, Trainer
-from record.names import Result
+from gan.train import Report, Trainer, run_loop
+from record.names import SEED, Result
+from sweeps.packs import PACK_FILE, PACK_FRESH, PACK_SEEDS, is_pack, pack_size, seed_config, seed_folder
 from sweeps.contract import CHECKPOINT_FILE, GRID_PREFIX, STORAGE_FAULT, StorageFault, TrialRequest, storage_fault_cause
 
-__all__ = ["report_with_checkpoint", "run_trial"]
+__all__ = ["report_with_checkpoint", "run_packed_trial", "run_trial"]
 
 
 def report_with_checkpoint(result: dict, evaluation: int, fill) -> None:
@@ -41,8 +43,32 @@ def report_with_checkpoint(result: dict, evaluation: int, fill) -> None:
                            f"({e})") from e
 
 
+def _result(r: Report, req: TrialRequest, evaluator: Evaluator, generate, final_n: int) -> dict:
+    """The Tune result of one report of a run: its training statistics, and its evaluation's metrics, or the sweep
+    metric at its worst where the run diverged."""
+    result = {**r.metrics, Result.STEP: r.step, Result.EPOCH: r.epoch, Result.EVALUATION: r.evaluation,
+              Result.TOTAL_STEPS: r.total_steps, Result.IS_FINAL: 0.0, Result.DIVERGED: 0.0}
+    if r.diverged:
+        result.update({req.metric: math.inf if req.mode == "min" else -math.inf, Result.DIVERGED: 1.0})
+        return result
+    result.update(evaluator.evaluate(generate, num_samples=final_n if r.final else None))
+    result[Result.IS_FINAL] = float(r.final)
+    return result
+
+
+def _fill(d: Path, trainer: Trainer, grid: Path | None) -> None:
+    """A run's part of a checkpoint: its trainer's state, and its report's sample grid beside it."""
+    d.mkdir(parents=True, exist_ok=True)
+    trainer.save(d / CHECKPOINT_FILE)
+    if grid is not None:
+        shutil.copy2(grid, d / f"{GRID_PREFIX}{grid.name}")
+
+
 def run_trial(config: dict) -> None:
-    """Tune function trainable; `config` is a `TrialRequest` as Tune passes it."""
+    """Tune function trainable; `config` is a `TrialRequest` as Tune passes it, or a packed trial's (sweeps.packs)."""
+    if is_pack(config):
+        run_packed_trial(config)
+        return
     req = TrialRequest.from_trial_config(config)
     torch.set_num_threads(max(1, int(req.threads)))
     cfg = req.training_config()
@@ -59,21 +85,92 @@ def run_trial(config: dict) -> None:
                 trainer.load(Path(d) / CHECKPOINT_FILE)
 
         def report(r: Report) -> None:
-            result = {**r.metrics, Result.STEP: r.step, Result.EPOCH: r.epoch, Result.EVALUATION: r.evaluation,
-                      Result.TOTAL_STEPS: r.total_steps, Result.IS_FINAL: 0.0, Result.DIVERGED: 0.0}
+            result = _result(r, req, evaluator, trainer.generate, final_n)
             if r.diverged:
-                result.update({req.metric: math.inf if req.mode == "min" else -math.inf, Result.DIVERGED: 1.0})
                 tune.report(result)
                 return
-            result.update(evaluator.evaluate(trainer.generate, num_samples=final_n if r.final else None))
-            result[Result.IS_FINAL] = float(r.final)
-            def fill(d: Path) -> None:
-                trainer.save(d / CHECKPOINT_FILE)
-                if r.grid_path is not None:
-                    shutil.copy2(r.grid_path, d / f"{GRID_PREFIX}{r.grid_path.name}")
-
-            report_with_checkpoint(result, r.evaluation, fill)
+            report_with_checkpoint(result, r.evaluation, lambda d: _fill(d, trainer, r.grid_path))
 
         trainer.run(report)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_packed_trial(config: dict) -> None:
+    """A packed trial: every seed of one configuration trained as one packed model (gan.packed). Each report of
+    any seed is evaluated as an unpacked trial's, and the seeds that report at one step go to Tune as one result
+    (sweeps.packs) with one checkpoint, which holds each live seed's trainer checkpoint in its own folder."""
+    from gan.packed import PackedTrainer
+
+    requests = [TrialRequest.from_trial_config(seed_config(config, i)) for i in range(pack_size(config))]
+    first = requests[0]
+    torch.set_num_threads(max(1, int(first.threads)))
+    eval_cfg = first.eval_config()
+    final_n = first.final_num_samples or eval_cfg.num_samples
+    seed_of = [str(r.swept[SEED]) for r in requests]
+    ended: dict[str, dict] = {}  # seed -> its last result (it diverged, or trained its whole budget)
+
+    workdir = Path(tempfile.mkdtemp(prefix="gansweep-pack-"))
+    try:
+        checkpoint = tune.get_checkpoint()
+        restored = None
+        if checkpoint is not None:
+            restored = Path(tempfile.mkdtemp(prefix="restored-", dir=workdir))
+            with checkpoint.as_directory() as d:
+                shutil.copytree(d, restored, dirs_exist_ok=True)
+            ended = json.loads((restored / PACK_FILE).read_text(encoding="utf-8"))["ended"]
+        live = [i for i, s in enumerate(seed_of) if s not in ended]
+        if not live:
+            return
+        configs = [requests[i].training_config() for i in live]
+        pack = PackedTrainer(configs, out_dirs=[workdir / seed_folder(seed_of[i]) for i in live])
+        if restored is not None:
+            pack.load([restored / seed_folder(seed_of[i]) / CHECKPOINT_FILE for i in live])
+            shutil.rmtree(restored, ignore_errors=True)
+        evaluator = Evaluator(eval_cfg, configs[0].data, conditional=configs[0].model.conditional)
+        latest: dict[str, dict] = dict(ended)  # seed -> its latest result, which every report of the pack carries
+        pending: list[tuple[int, Report]] = []  # (index in the pack, report) of the step just taken
+
+        def flush() -> None:
+            """The reports of the last step, as one Tune result of the pack with one checkpoint."""
+            if not pending:
+                return
+            fresh = {}
+            for j, r in pending:
+                seed = seed_of[live[j]]
+                fresh[seed] = _result(r, requests[live[j]], evaluator, pack.trainers[j].generate, final_n)
+                if r.final:  # its last report: it trained its budget, or diverged
+                    ended[seed] = fresh[seed]
+            latest.update(fresh)
+            reports = dict(pending)
+            pending.clear()
+            values = [res[first.metric] for res in fresh.values() if math.isfinite(res[first.metric])]
+            worst = math.inf if first.mode == "min" else -math.inf
+            result = {first.metric: sum(values) / len(values) if values else worst,  # what Tune itself reads
+                      Result.EVALUATION: max(res[Result.EVALUATION] for res in fresh.values()),
+                      Result.STEP: max(res[Result.STEP] for res in fresh.values()),
+                      PACK_SEEDS: {s: dict(res) for s, res in latest.items()},
+                      PACK_FRESH: {s: 1.0 for s in sorted(fresh)}}
+
+            def fill(d: Path) -> None:
+                # every seed that trains on, and each that ended at this report without diverging: its last state
+                for j, t in enumerate(pack.trainers):
+                    seed = seed_of[live[j]]
+                    if seed not in ended or (seed in fresh and not fresh[seed][Result.DIVERGED]):
+                        r = reports.get(j)
+                        _fill(d / seed_folder(seed), t, r.grid_path if r is not None else None)
+                (d / PACK_FILE).write_text(json.dumps({"ended": ended}), encoding="utf-8")
+
+            report_with_checkpoint(result, result[Result.EVALUATION], fill)
+
+        def step():
+            flush()
+            return pack.train_step()
+
+        def reporter(j: int):
+            return lambda r: pending.append((j, r))
+
+        run_loop(pack.trainers, step, [reporter(j) for j in range(len(pack.trainers))])
+        flush()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

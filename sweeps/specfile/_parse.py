@@ -18,6 +18,7 @@ from gan.metrics import FID, OUTPUTS, EvalConfig
 from record.design import level_label
 from record.names import SEED
 from sweeps.specfile._claims import parse_claims
+from sweeps.specfile._packing import check_packing
 from sweeps.specfile._own import check_own_config, load_function, parse_own
 from sweeps.specfile._fields import (config_error, dataclass_from, parse_adaptive, parse_budget, parse_metric,
                                  parse_parameter, parse_published, check_race, req_type)
@@ -183,6 +184,8 @@ def _build_spec(raw: dict, ctx: Ctx, source: str, scale: str | None) -> SweepSpe
         cls = load_function(own.config_class, spec_dir)
         for swept in (spec.trial_configs() if method != "optuna" else []) + spec.corners()[:256]:
             check_own_config(ctx, cls, dict(spec.config_for({**swept, SEED: spec.seeds[0]})), ("config",))
+    if spec.resources.pack_seeds:
+        check_packing(ctx, spec)
     return spec
 
 

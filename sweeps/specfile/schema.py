@@ -107,6 +107,9 @@ class AdaptiveSeeds:
 class Resources:
     cpus: float = 1.0  # CPU cores per trial (also torch's thread count)
     gpus: float = 0.0  # GPUs per trial; a fraction lets several small trials share one GPU
+    # a configuration's seeds train in one trial as one packed model (gan.packed, sweeps.packs); the resources
+    # above are then the pack's
+    pack_seeds: bool = False
 
 
 @dataclass(frozen=True)
