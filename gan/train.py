@@ -289,11 +289,13 @@ def run_loop(
     trainers: list[Trainer],
     train_step: Callable[[], list[dict[str, torch.Tensor]]],
     reports: list[Callable[[Report], None] | None],
+    after_reports: Callable[[], None] | None = None,
 ) -> list[TrainResult]:
     """The training loop of one run, or of the runs a packed trainer steps together (gan.packed): each call of
     `train_step()` advances every trainer by one generator iteration and returns their statistics in order.
     Each run reports every eval_every iterations to its own `reports[i]`, and ends at its total_steps, at its
-    time budget or when its losses stop being finite; the loop ends when every run has."""
+    time budget or when its losses stop being finite; the loop ends when every run has. `after_reports()` runs
+    after the reports of a step, before their runs' clocks restart: like a report, outside any run's time."""
     first = trainers[0]
     eval_every = first.config.train.eval_every
     budget = first.config.train.max_seconds
@@ -353,6 +355,8 @@ def run_loop(
                 results[i] = TrainResult(Status.COMPLETED, t.step, last)
             windows[i], window_steps[i] = {}, 0
             reported.append(i)
+        if reported and after_reports is not None:
+            after_reports()
         for i in reported:
             window_start[i] = time.perf_counter()
     return results

@@ -5,7 +5,8 @@ The grid's value of a packed trial holds its seeds' trial values in order (`PACK
 seed i's Tune config as an unpacked trial of that seed would carry it. The packed trial reports one Tune
 result per report, which holds every seed's latest result (`PACK_SEEDS`, by seed) and names the seeds it
 reports anew (`PACK_FRESH`); its checkpoint holds one ordinary trainer checkpoint per live seed
-(`seed_folder`) and the seeds that have ended (`PACK_FILE`), which a resumed pack does not train again.
+(`seed_folder`) and the seeds that have ended (`PACK_FILE`), which a resumed pack does not train again. A seed
+that diverges between evaluations reaches Tune with the next evaluation of the others (or the pack's end).
 
 `SeedCallbacks` stands between Tune and the sweep's callbacks (the ledger, the MLflow tracker, the console):
 each event of a packed trial reaches them as the events of its seeds (`SeedTrial`), so that each seed has its
@@ -15,7 +16,6 @@ ends before its pack (it diverged) ends there at once.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping
 
 from ray.tune import Callback
@@ -29,7 +29,7 @@ __all__ = ["PACK", "PACK_FILE", "PACK_FRESH", "PACK_SEEDS", "SeedCallbacks", "Se
 PACK = "pack"  # in a packed trial's grid value: its seeds' trial values ({"swept", "levels", "config"}), in order
 PACK_SEEDS = "seeds"  # in a packed trial's result: {seed: that seed's latest result}
 PACK_FRESH = "fresh"  # in a packed trial's result: {seed: 1.0} for each seed whose result it reports anew
-PACK_FILE = "pack.json"  # in a packed trial's checkpoint: {"ended": {seed: its last result}}
+PACK_FILE = "pack.json"  # in a packed trial's checkpoint: {"ended": {seed: last result}, "latest": {seed: result}}
 
 
 def is_pack(config: Mapping[str, Any]) -> bool:
@@ -66,7 +66,8 @@ class SeedTrial:
 
     @property
     def status(self) -> str:
-        return self.pack.status
+        """Its pack's Tune status, or TERMINATED once its last result is in (it ended while its pack trains on)."""
+        return "TERMINATED" if self.ended() else self.pack.status
 
     @property
     def error_file(self):
@@ -132,9 +133,12 @@ class SeedCallbacks(Callback):
         self._call("on_step_end", iteration=iteration, trials=self._expand(trials), **info)
 
     def _live(self, hook: str, iteration, trials, trial, **info) -> None:
-        """A hook of the trial's seeds that have not ended (a resumed pack does not train its ended seeds)."""
+        """A hook of the trial's seeds that have not ended. A seed whose last result Tune restored has ended for
+        good: its end reached MLflow's journal before Tune saved that result, and its pack does not train it."""
         for seed in self.seeds(trial):
-            if not (isinstance(seed, SeedTrial) and seed.ended()):
+            if isinstance(seed, SeedTrial) and seed.ended():
+                self._ended.add(seed.trial_id)
+            elif seed.trial_id not in self._ended:
                 self._call(hook, iteration=iteration, trials=self._expand(trials), trial=seed, **info)
 
     def on_trial_start(self, iteration, trials, trial, **info):
@@ -155,7 +159,7 @@ class SeedCallbacks(Callback):
             return
         expanded = self._expand(trials)
         for seed in self.seeds(trial):
-            if seed.seed in result.get(PACK_FRESH, ()):
+            if seed.seed in result.get(PACK_FRESH, ()) and seed.trial_id not in self._ended:
                 seed_result = dict(result[PACK_SEEDS][seed.seed])
                 seed_result.update({k: result[k] for k in ("node_ip", "hostname", "pid") if k in result})
                 self._call("on_trial_result", iteration=iteration, trials=expanded, trial=seed, result=seed_result,
@@ -168,12 +172,14 @@ class SeedCallbacks(Callback):
             self._call("on_checkpoint", iteration=iteration, trials=trials, trial=trial, checkpoint=checkpoint, **info)
             return
         expanded = self._expand(trials)
-        local = Path(checkpoint.path).is_dir()
+        fresh = (trial.last_result or {}).get(PACK_FRESH) or {}
         for seed in self.seeds(trial):
-            part = f"{checkpoint.path.rstrip('/')}/{seed_folder(seed.seed)}"
-            if (Path(part).is_dir() if local else not seed.ended()) and seed.trial_id not in self._ended:
+            # what the pack saved: each seed that trains on, and each that ended at this result without diverging
+            saved = not seed.ended() or (seed.seed in fresh and not seed.last_result.get(Result.DIVERGED))
+            if saved and seed.trial_id not in self._ended:
                 self._call("on_checkpoint", iteration=iteration, trials=expanded, trial=seed,
-                           checkpoint=_SeedCheckpoint(part), **info)
+                           checkpoint=_SeedCheckpoint(f"{checkpoint.path.rstrip('/')}/{seed_folder(seed.seed)}"),
+                           **info)
         for seed in self.seeds(trial):
             if seed.ended():
                 self._end(seed, iteration, expanded)

@@ -98,8 +98,10 @@ def run_trial(config: dict) -> None:
 
 def run_packed_trial(config: dict) -> None:
     """A packed trial: every seed of one configuration trained as one packed model (gan.packed). Each report of
-    any seed is evaluated as an unpacked trial's, and the seeds that report at one step go to Tune as one result
-    (sweeps.packs) with one checkpoint, which holds each live seed's trainer checkpoint in its own folder."""
+    a seed is evaluated as an unpacked trial's, and the seeds' reports at an evaluation go to Tune as one result
+    (sweeps.packs) with one checkpoint, which holds each live seed's trainer checkpoint in its own folder. A seed
+    that diverges between evaluations is reported with the next evaluation of the others (or at the end), so a
+    pack, like a trial, is checkpointed at evaluations alone."""
     from gan.packed import PackedTrainer
 
     requests = [TrialRequest.from_trial_config(seed_config(config, i)) for i in range(pack_size(config))]
@@ -109,6 +111,7 @@ def run_packed_trial(config: dict) -> None:
     final_n = first.final_num_samples or eval_cfg.num_samples
     seed_of = [str(r.swept[SEED]) for r in requests]
     ended: dict[str, dict] = {}  # seed -> its last result (it diverged, or trained its whole budget)
+    latest: dict[str, dict] = {}  # seed -> its latest result, which every report of the pack carries
 
     workdir = Path(tempfile.mkdtemp(prefix="gansweep-pack-"))
     try:
@@ -118,7 +121,8 @@ def run_packed_trial(config: dict) -> None:
             restored = Path(tempfile.mkdtemp(prefix="restored-", dir=workdir))
             with checkpoint.as_directory() as d:
                 shutil.copytree(d, restored, dirs_exist_ok=True)
-            ended = json.loads((restored / PACK_FILE).read_text(encoding="utf-8"))["ended"]
+            saved = json.loads((restored / PACK_FILE).read_text(encoding="utf-8"))
+            ended, latest = saved["ended"], saved["latest"]
         live = [i for i, s in enumerate(seed_of) if s not in ended]
         if not live:
             return
@@ -128,12 +132,12 @@ def run_packed_trial(config: dict) -> None:
             pack.load([restored / seed_folder(seed_of[i]) / CHECKPOINT_FILE for i in live])
             shutil.rmtree(restored, ignore_errors=True)
         evaluator = Evaluator(eval_cfg, configs[0].data, conditional=configs[0].model.conditional)
-        latest: dict[str, dict] = dict(ended)  # seed -> its latest result, which every report of the pack carries
-        pending: list[tuple[int, Report]] = []  # (index in the pack, report) of the step just taken
+        pending: list[tuple[int, Report]] = []  # (index in the pack, report) not yet sent to Tune
 
-        def flush() -> None:
-            """The reports of the last step, as one Tune result of the pack with one checkpoint."""
-            if not pending:
+        def flush(last: bool = False) -> None:
+            """The pending reports as one Tune result of the pack, with one checkpoint: at an evaluation, or at
+            the end (divergences alone wait for one)."""
+            if not pending or not (last or any(not r.diverged for _, r in pending)):
                 return
             fresh = {}
             for j, r in pending:
@@ -142,7 +146,7 @@ def run_packed_trial(config: dict) -> None:
                 if r.final:  # its last report: it trained its budget, or diverged
                     ended[seed] = fresh[seed]
             latest.update(fresh)
-            reports = dict(pending)
+            grids = {j: r.grid_path for j, r in pending}
             pending.clear()
             values = [res[first.metric] for res in fresh.values() if math.isfinite(res[first.metric])]
             worst = math.inf if first.mode == "min" else -math.inf
@@ -153,24 +157,19 @@ def run_packed_trial(config: dict) -> None:
                       PACK_FRESH: {s: 1.0 for s in sorted(fresh)}}
 
             def fill(d: Path) -> None:
-                # every seed that trains on, and each that ended at this report without diverging: its last state
+                # each seed that trains on, and each that ended at this report without diverging: its state
                 for j, t in enumerate(pack.trainers):
                     seed = seed_of[live[j]]
                     if seed not in ended or (seed in fresh and not fresh[seed][Result.DIVERGED]):
-                        r = reports.get(j)
-                        _fill(d / seed_folder(seed), t, r.grid_path if r is not None else None)
-                (d / PACK_FILE).write_text(json.dumps({"ended": ended}), encoding="utf-8")
+                        _fill(d / seed_folder(seed), t, grids.get(j))
+                (d / PACK_FILE).write_text(json.dumps({"ended": ended, "latest": latest}), encoding="utf-8")
 
             report_with_checkpoint(result, result[Result.EVALUATION], fill)
-
-        def step():
-            flush()
-            return pack.train_step()
 
         def reporter(j: int):
             return lambda r: pending.append((j, r))
 
-        run_loop(pack.trainers, step, [reporter(j) for j in range(len(pack.trainers))])
-        flush()
+        run_loop(pack.trainers, pack.train_step, [reporter(j) for j in range(len(pack.trainers))], flush)
+        flush(last=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -3,7 +3,9 @@ twin would is refused here, with the reason, before any work starts (sweeps.pack
 
 from __future__ import annotations
 
+from gan.config import ConfigError
 from gan.packable import pack_refusal
+from record.design import variant_settings
 from record.names import SEED
 from sweeps.specfile._yaml import Ctx
 
@@ -43,24 +45,35 @@ def check_packing(ctx: Ctx, spec) -> None:
         swept = {k: v for k, v in trials[start].items() if k != SEED}
         config = spec.config_for(trials[start])
         shown = ", ".join(f"{k}={v!r}" for k, v in swept.items()) or "the base config"
-        key = None
-        why = pack_refusal(config)
-        if why is None and config.train.max_seconds is not None:
-            why, key = "train.max_seconds is set, and a pack's seeds share one clock", "train.max_seconds"
-        if why is None and config.train.precision == "auto":
-            why, key = ("train.precision is auto, which resolves to bf16 on a CPU with AVX-512 BF16 or AMX or on a "
-                        "GPU, and a pack trains in fp32 alone; set train.precision: fp32"), "train.precision"
-        if why is None:
-            steps = {spec.iterations(spec.config_for({**swept, SEED: s})) for s in spec.seeds}
-            if len(steps) > 1:
-                why, key = f"its seeds' data subsets give different numbers of iterations ({sorted(steps)})", "data"
+        why, culprit = pack_refusal(config), None
+        if why is not None:  # the parameter whose values alone, set on the base (which packs), are refused
+            culprit = next((p for p in spec.parameters if _refused(spec, _settings(p, swept))), None)
+        elif config.train.max_seconds is not None:
+            why = "train.max_seconds is set, and a pack's seeds share one clock"
+            culprit = _setter(spec, "train.max_seconds")
+        elif config.train.precision == "auto":
+            why = ("train.precision is auto, which resolves to bf16 on a CPU with AVX-512 BF16 or AMX or on a GPU, "
+                   "and a pack trains in fp32 alone; set train.precision: fp32")
+            culprit = _setter(spec, "train.precision")
         if why is not None:
-            key = next((k for k in swept if k in why), key) or _culprit(spec, swept)
-            raise ctx.fail(("parameters", key) if key in swept else WHERE,
+            raise ctx.fail(("parameters", culprit.key) if culprit else WHERE,
                            f"cannot pack the seeds of {shown}: {why}. Set `resources.pack_seeds: false` to train "
                            "each seed in a trial of its own.")
 
 
-def _culprit(spec, swept: dict) -> str | None:
-    """The swept key whose value alone, set on the base config (which packs), is refused."""
-    return next((k for k, v in swept.items() if pack_refusal(spec.config_for({k: v})) is not None), None)
+def _settings(p, swept: dict) -> dict:
+    """The config keys parameter `p` sets in these swept values (a variant's: every key its values set)."""
+    keys = {k for v in p.values for k in variant_settings(v)} if p.variant else {p.key}
+    return {k: v for k, v in swept.items() if k in keys}
+
+
+def _refused(spec, settings: dict) -> bool:
+    try:
+        return bool(settings) and pack_refusal(spec.config_for(settings)) is not None
+    except ConfigError:  # not a config without the other parameters' values: not this one's alone
+        return False
+
+
+def _setter(spec, key: str):
+    """The parameter that sets `key`, or None where the base config does."""
+    return next((p for p in spec.parameters if key in _settings(p, {key: None})), None)
