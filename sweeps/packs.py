@@ -133,13 +133,19 @@ class SeedCallbacks(Callback):
         self._call("on_step_end", iteration=iteration, trials=self._expand(trials), **info)
 
     def _live(self, hook: str, iteration, trials, trial, **info) -> None:
-        """A hook of the trial's seeds that have not ended. A seed whose last result Tune restored has ended for
-        good: its end reached MLflow's journal before Tune saved that result, and its pack does not train it."""
+        """A hook of the trial's seeds that have not ended. A seed whose restored last result is its last ended in
+        an earlier session: the callbacks that keep a record settle it where that session could not (it was
+        killed between the result and its end), and nothing else reaches it (`on_trial_ended_earlier`)."""
+        expanded = self._expand(trials)
         for seed in self.seeds(trial):
             if isinstance(seed, SeedTrial) and seed.ended():
-                self._ended.add(seed.trial_id)
+                if seed.trial_id not in self._ended:
+                    self._ended.add(seed.trial_id)
+                    for c in self.callbacks:
+                        if hasattr(c, "on_trial_ended_earlier"):
+                            c.on_trial_ended_earlier(iteration=iteration, trials=expanded, trial=seed, **info)
             elif seed.trial_id not in self._ended:
-                self._call(hook, iteration=iteration, trials=self._expand(trials), trial=seed, **info)
+                self._call(hook, iteration=iteration, trials=expanded, trial=seed, **info)
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self._live("on_trial_start", iteration, trials, trial, **info)

@@ -28,6 +28,8 @@ def entry_problem(entry: dict) -> str | None:
             return f"its `{key}` is {type(value).__name__}, not the {kind.__name__} a driver writes"
         if kind is int and not -_INT64 <= value < _INT64:
             return f"its `{key}` {value} is outside a 64-bit integer"
+    if entry["op"] == "settle" and "only" in entry and not isinstance(entry["only"], list):
+        return f"its `only` is {type(entry['only']).__name__}, not the list a driver writes"
     if entry["op"] == "result":
         bad = [k for k, v in entry["metrics"].items()
                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)]

@@ -24,9 +24,10 @@ Entries (JSON lines; `trial` is a Tune trial id, or null for the sweep's parent 
   artifact  {trial, file, path}           `file` relative to the sweep folder; files under journal_files/
                                           are the journal's own copies, removed once uploaded
   status    {trial, status}               RUNNING reopens a run, FINISHED/FAILED/KILLED end it
-  settle    {tag, statuses, exclude, set_tags, status, delete_empty}
+  settle    {tag, statuses, exclude, set_tags, status, delete_empty[, only]}
             every trial run of this sweep whose tag `tag` is one of `statuses` and whose trial is not in
-            `exclude`: deleted if it has no metric and `delete_empty`, else tagged `set_tags` and ended
+            `exclude` (and is in `only`, where given): deleted if it has no metric and `delete_empty`, else
+            tagged `set_tags` and ended
 """
 
 from __future__ import annotations
@@ -373,6 +374,8 @@ class Journal:
             for r in runs:
                 tags = r.data.tags
                 if tags.get(entry["tag"]) not in entry["statuses"] or tags.get(TRIAL_ID) in entry["exclude"]:
+                    continue
+                if "only" in entry and tags.get(TRIAL_ID) not in entry["only"]:
                     continue
                 if entry["delete_empty"] and not r.data.metrics:
                     client.delete_run(r.info.run_id)

@@ -33,7 +33,7 @@ from gan.sampling import GENERATOR_ARTIFACT, save_generator
 from record.status import Status
 from record.names import (ERROR, GIT_COMMIT, LAST_EVALUATION, NODE, PARENT, ROLE, ROLE_TRIAL, SEED, STATUS, SWEEP_ID,
                           SWEPT, SWEPT_PARAM, TRIAL_ID, Result, RunStatus, run_name)
-from sweeps.contract import CHECKPOINT_FILE, GRID_PREFIX
+from sweeps.contract import CHECKPOINT_FILE, GRID_PREFIX, status_of
 from sweeps.ledger import Ledger
 from sweeps.tracking.journal import Journal
 
@@ -183,6 +183,16 @@ class MLflowTracker(Callback):
         if trial.trial_id in self.ledger.faulted:  # the sweep stops for it; `interrupted` ends the run, resumable
             return
         self._finish(trial, RunStatus.FAILED)
+
+    def on_trial_ended_earlier(self, iteration, trials, trial, **info):
+        """A trial that ended before this driver saw its end (a packed seed whose last result Tune restored,
+        sweeps.packs): its run, where it is still open, ends as that result says, without being reopened."""
+        last = trial.last_result or {}
+        self.journal.append({"op": "settle", "tag": STATUS, "statuses": [Status.RUNNING, Status.INTERRUPTED],
+                             "exclude": [], "only": [trial.trial_id], "status": RunStatus.FINISHED,
+                             "set_tags": {STATUS: status_of(last),
+                                          LAST_EVALUATION: str(int(last.get(Result.EVALUATION, 0)))},
+                             "delete_empty": False})
 
     def interrupted(self) -> None:
         """End the runs of trials that were still running when the sweep was interrupted: KILLED, status

@@ -212,7 +212,8 @@ def _report(callbacks, pack, fresh: dict, latest: dict):
 
 def test_each_seed_of_a_pack_reaches_the_callbacks_as_a_trial_that_ends_once():
     """A seed that diverges first ends at once, gets no checkpoint of its diverged state, and nothing after its
-    end; the other ends with the pack. A new driver (a resume) does not end a seed that had ended again."""
+    end; the other ends with the pack. A new driver (a resume) does not start or end again a seed that had ended:
+    it is settled (`on_trial_ended_earlier`: its run ended where it is still open), and nothing else reaches it."""
     from sweeps.packs import SeedCallbacks
 
     rec, pack, latest = _Recorder(), _Pack(), {}
@@ -239,7 +240,7 @@ def test_each_seed_of_a_pack_reaches_the_callbacks_as_a_trial_that_ends_once():
     assert (seed0.status, seed1.status) == ("TERMINATED", "RUNNING")
     callbacks.on_trial_restore(iteration=0, trials=[pack], trial=pack)
     callbacks.on_trial_error(iteration=0, trials=[pack], trial=pack)
-    assert rec.events == [("on_trial_restore", s1), ("on_trial_error", s1)]
+    assert rec.events == [("on_trial_ended_earlier", s0), ("on_trial_restore", s1), ("on_trial_error", s1)]
 
 
 def test_an_unpacked_trial_passes_through_unchanged():

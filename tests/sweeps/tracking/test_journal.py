@@ -69,6 +69,27 @@ def test_what_a_killed_driver_left_is_pushed_once_even_when_applied_twice(store)
     assert push([str(folder)]) == 0  # nothing left
 
 
+def test_a_settle_of_named_trials_ends_only_those_still_open(store):
+    """How a packed seed that ended before its driver was killed is ended on --resume (sweeps.packs): its run alone,
+    and only while it is open (a run already ended keeps its end)."""
+    uri, exp_id, parent, folder = store
+    journal = Journal(folder, uri, exp_id, parent, "sweep1")
+    for trial in ("a", "b", "c"):
+        journal.append(trial_entries(trial, [10])[0])
+    journal.append({"op": "tags", "trial": "c", "tags": {"status": "completed"}})
+    journal.append({"op": "status", "trial": "c", "status": "FINISHED"})
+    journal.start()
+    settle = {"op": "settle", "tag": "status", "statuses": ["running", "interrupted"], "exclude": [],
+              "set_tags": {"status": "diverged"}, "status": "FINISHED", "delete_empty": False}
+    journal.append({**settle, "only": ["a", "c"]})
+    assert journal.close(60) and journal.rejected == 0
+    client = MlflowClient(uri)
+    runs = {r.data.tags["trial_id"]: r for r in client.search_runs([exp_id], "tags.role = 'trial'")}
+    assert (runs["a"].info.status, runs["a"].data.tags["status"]) == ("FINISHED", "diverged")
+    assert (runs["b"].info.status, runs["b"].data.tags["status"]) == ("RUNNING", "running")
+    assert (runs["c"].info.status, runs["c"].data.tags["status"]) == ("FINISHED", "completed")
+
+
 def test_a_dead_server_never_blocks_the_driver_and_what_waits_is_named(store, monkeypatch):
     uri, exp_id, parent, folder = store
     for var in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
