@@ -85,3 +85,25 @@ def test_domain_fid_on_the_gpu_agrees_with_the_cpu():
     assert a["fid"] == pytest.approx(b["fid"], rel=1e-3)
     assert a["kid"] == pytest.approx(b["kid"], rel=1e-2, abs=1e-4)
     assert a["precision"] == pytest.approx(b["precision"], abs=0.01)
+
+
+def test_a_pack_of_seeds_trains_on_the_gpu_as_its_separate_runs_do():
+    """Seed packing on the GPU (what `resources.pack_seeds` is for): the stacked weights live on the device, and
+    after three steps each seed's losses are its separate run's. cuDNN picks other kernels for the pack's grouped
+    convolutions, and may round them in TF32, so the tolerance is 1e-2 relative, not the CPU's 1e-4; another
+    seed's losses are checked to lie outside it."""
+    from gan.packed import PackedTrainer
+
+    seeds = (0, 1)
+    configs = [Config.from_dict({**config("cuda").to_dict(), "train": {**config("cuda").to_dict()["train"],
+                                                                        "seed": s}}) for s in seeds]
+    separate, pack = [Trainer(c) for c in configs], PackedTrainer(configs)
+    assert all(p.is_cuda for p in pack.G.parameters())
+    for _ in range(3):
+        alone = [t.train_step() for t in separate]
+        packed = pack.train_step()
+    for a, p in zip(alone, packed):
+        for k in ("loss_d", "loss_g"):
+            torch.testing.assert_close(p[k].cpu(), a[k].cpu(), rtol=1e-2, atol=1e-4)
+    assert any(abs(float(packed[0][k]) - float(alone[1][k])) > 1e-2 * abs(float(alone[1][k]))
+               for k in ("loss_d", "loss_g"))
