@@ -191,22 +191,20 @@ class SeedCallbacks(Callback):
                 self._end(seed, iteration, expanded)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        expanded = self._expand(trials)
-        for seed in self.seeds(trial):
-            if seed is trial:
-                self._call("on_trial_complete", iteration=iteration, trials=trials, trial=trial, **info)
-            else:
-                self._end(seed, iteration, expanded, **info)
+        self._ends(iteration, trials, trial, "on_trial_complete", **info)
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        """The pack failed: its seeds that had ended keep how they ended; the others failed with it."""
+        """A pack failed: its seeds that had ended keep how they ended; the others failed with it."""
+        self._ends(iteration, trials, trial, "on_trial_error", **info)
+
+    def _ends(self, iteration, trials, trial, hook: str, **info) -> None:
+        """Tune ended the trial: an unpacked one ends as Tune says, each seed of a pack not yet ended does too."""
+        if not is_pack(trial.config or {}):
+            self._call(hook, iteration=iteration, trials=trials, trial=trial, **info)
+            return
         expanded = self._expand(trials)
         for seed in self.seeds(trial):
-            if seed is trial:
-                self._call("on_trial_error", iteration=iteration, trials=trials, trial=trial, **info)
-            else:
-                self._end(seed, iteration, expanded, "on_trial_complete" if seed.ended() else "on_trial_error",
-                          **info)
+            self._end(seed, iteration, expanded, "on_trial_complete" if seed.ended() else hook, **info)
 
     def on_experiment_end(self, trials, **info):
         self._call("on_experiment_end", trials=self._expand(trials), **info)

@@ -9,7 +9,7 @@ import dataclasses
 import yaml
 
 from gan.config import flatten
-from record.design import Factor, SweepDesign, level_label, variant_settings
+from record.design import Factor, SweepDesign, level_label
 from sweeps.plugins import ship_paths
 from sweeps.specfile import SweepSpec
 
@@ -130,7 +130,7 @@ def sweep_design(spec: SweepSpec):
     factors = []
     base = flatten(spec.user_config if spec.trainable is not None else spec.base.resolve().to_dict())  # as logged
     for p in spec.parameters:
-        keys = sorted({k for v in p.values for k in variant_settings(v)}) if p.variant else [p.key]
+        keys = sorted(p.config_keys())
         levels = [list(v) if isinstance(v, tuple) else v for v in p.values] if p.values is not None else None
         baseline = p.baseline if p.baseline is not None else (levels[0] if levels else None)
         defaults = ({k: list(base[k]) if isinstance(base[k], tuple) else base[k] for k in keys if k in base}

@@ -8,6 +8,7 @@ fails or is restored resumes from its last evaluation. The trial's config is a `
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
@@ -116,21 +117,17 @@ def run_packed_trial(config: dict) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="gansweep-pack-"))
     try:
         checkpoint = tune.get_checkpoint()
-        restored = None
-        if checkpoint is not None:
-            restored = Path(tempfile.mkdtemp(prefix="restored-", dir=workdir))
-            with checkpoint.as_directory() as d:
-                shutil.copytree(d, restored, dirs_exist_ok=True)
-            saved = json.loads((restored / PACK_FILE).read_text(encoding="utf-8"))
-            ended, latest = saved["ended"], saved["latest"]
-        live = [i for i, s in enumerate(seed_of) if s not in ended]
-        if not live:
-            return
-        configs = [requests[i].training_config() for i in live]
-        pack = PackedTrainer(configs, out_dirs=[workdir / seed_folder(seed_of[i]) for i in live])
-        if restored is not None:
-            pack.load([restored / seed_folder(seed_of[i]) / CHECKPOINT_FILE for i in live])
-            shutil.rmtree(restored, ignore_errors=True)
+        with checkpoint.as_directory() if checkpoint is not None else contextlib.nullcontext() as restored:
+            if restored is not None:
+                saved = json.loads((Path(restored) / PACK_FILE).read_text(encoding="utf-8"))
+                ended, latest = saved["ended"], saved["latest"]
+            live = [i for i, s in enumerate(seed_of) if s not in ended]
+            if not live:
+                return
+            configs = [requests[i].training_config() for i in live]
+            pack = PackedTrainer(configs, out_dirs=[workdir / seed_folder(seed_of[i]) for i in live])
+            if restored is not None:
+                pack.load([Path(restored) / seed_folder(seed_of[i]) / CHECKPOINT_FILE for i in live])
         evaluator = Evaluator(eval_cfg, configs[0].data, conditional=configs[0].model.conditional)
         pending: list[tuple[int, Report]] = []  # (index in the pack, report) not yet sent to Tune
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from gan.config import ConfigError
 from gan.packable import pack_refusal
-from record.design import variant_settings
 from record.names import SEED
 from sweeps.specfile._yaml import Ctx
 
@@ -63,8 +62,7 @@ def check_packing(ctx: Ctx, spec) -> None:
 
 def _settings(p, swept: dict) -> dict:
     """The config keys parameter `p` sets in these swept values (a variant's: every key its values set)."""
-    keys = {k for v in p.values for k in variant_settings(v)} if p.variant else {p.key}
-    return {k: v for k, v in swept.items() if k in keys}
+    return {k: v for k, v in swept.items() if k in p.config_keys()}
 
 
 def _refused(spec, settings: dict) -> bool:
@@ -76,4 +74,4 @@ def _refused(spec, settings: dict) -> bool:
 
 def _setter(spec, key: str):
     """The parameter that sets `key`, or None where the base config does."""
-    return next((p for p in spec.parameters if key in _settings(p, {key: None})), None)
+    return next((p for p in spec.parameters if key in p.config_keys()), None)

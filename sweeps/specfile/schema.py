@@ -45,6 +45,12 @@ class Parameter:
     variant: bool = False  # values are mappings of several config keys set together (key is then just a label)
     baseline: Any = None  # the level other levels are compared against in the report; None = the first value
 
+    def config_keys(self) -> tuple[str, ...]:
+        """The config keys this parameter sets, in order: its key, or every key a variant's values set."""
+        if not self.variant:
+            return (self.key,)
+        return tuple(dict.fromkeys(k for v in self.values for k in variant_settings(v)))
+
 
 @dataclass(frozen=True)
 class OwnTrainable:
@@ -255,8 +261,7 @@ class SweepSpec:
         out = {}
         for p in self.parameters:
             if p.variant:  # the variant whose settings are exactly the ones the trial carries of the variant's keys
-                keys = {k for v in p.values for k in variant_settings(v)}
-                carried = {k: swept[k] for k in keys if k in swept}
+                carried = {k: swept[k] for k in p.config_keys() if k in swept}
                 out[p.key] = next((level_label(v) for v in p.values if carried == dict(variant_settings(v))), None)
             else:
                 out[p.key] = swept.get(p.key)
@@ -273,9 +278,7 @@ class SweepSpec:
 
     def swept_keys(self) -> list[str]:
         """The config keys the parameters set, in spec order (a variant's: every key its values set)."""
-        keys = [k for p in self.parameters
-                for k in ([k for v in p.values for k in variant_settings(v)] if p.variant else [p.key])]
-        return list(dict.fromkeys(keys))
+        return list(dict.fromkeys(k for p in self.parameters for k in p.config_keys()))
 
     def max_evaluations(self) -> int:
         if self.early_stopping.max_evaluations:
