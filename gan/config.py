@@ -83,8 +83,9 @@ class DataConfig:
 
     def images_key(self) -> dict:
         """The fields that decide which images are read, for cache keys of what is computed from them (a
-        classifier, real statistics): all but `pixel_range`, which only scales them for training."""
-        return {k: v for k, v in asdict(self).items() if k != "pixel_range"}
+        classifier, real statistics): all but `pixel_range`, which only scales them for training, and
+        `download`, which only says whether missing files may be fetched."""
+        return {k: v for k, v in asdict(self).items() if k not in ("pixel_range", "download")}
 
     def __post_init__(self):
         _check_choice("data.name", self.name, DATASETS.names())

@@ -1,6 +1,7 @@
 """The domain classifier the project ships (gan/metrics/weights/): the one the study specs on Fashion-MNIST ask
 for, intact, used by a first run instead of training, refused when damaged, and what retraining gives."""
 
+import dataclasses
 import hashlib
 import shutil
 
@@ -53,6 +54,18 @@ def test_every_study_spec_on_fashion_mnist_scores_with_the_shipped_classifier():
     # SHA256SUMS lists exactly the files there are, each with its digest
     files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in classifiers.SHIPPED.glob("*.pt")}
     assert shipped_digests() == files
+
+
+def test_whether_data_may_be_downloaded_does_not_change_the_classifier_or_the_real_statistics():
+    """`data.download` says only whether missing files may be fetched: a spec that says `download: false` (or
+    nothing) of data already here scores with the shipped classifier and the same cached statistics."""
+
+    spec = main_job_classifier()
+    assert spec.data.download is True  # as the main job's spec says it
+    offline = dataclasses.replace(spec, data=dataclasses.replace(spec.data, download=False),
+                                  test_data=dataclasses.replace(spec.test_data, download=False))
+    assert offline.key() == spec.key() and verified_shipped(offline) == verified_shipped(spec)
+    assert offline.data.images_key() == spec.data.images_key()  # the real statistics' key (gan.metrics.reference)
 
 
 def test_a_first_run_copies_the_shipped_classifier_into_its_cache_instead_of_training(tmp_path, monkeypatch):
