@@ -33,8 +33,11 @@ SUBNET = "10.231.78"
 def _can_make_namespaces() -> bool:
     if os.geteuid() != 0 or shutil.which("ip") is None:
         return False
-    probe = subprocess.run(["ip", "netns", "add", "gswprobe"], capture_output=True)
-    subprocess.run(["ip", "netns", "del", "gswprobe"], capture_output=True)
+    # a name of this process's own: each pytest-xdist worker imports this module and probes at once, and with
+    # one shared name the second `add` failed ("File exists"), so the worker that runs these tests skipped them
+    name = f"gswprobe{os.getpid()}"
+    probe = subprocess.run(["ip", "netns", "add", name], capture_output=True)
+    subprocess.run(["ip", "netns", "del", name], capture_output=True)
     return probe.returncode == 0
 
 
