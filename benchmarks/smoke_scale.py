@@ -39,10 +39,14 @@ G, D, SEED = "model.g_width", "model.d_width", "train.seed"
 EVERY = 100  # the probe's evaluation period: every candidate's iterations are a multiple of it
 
 
-def probe_spec(widths: list[int], seeds: list[int], folder: Path) -> tuple[Path, dict]:
+def main_job() -> dict:
+    return yaml.safe_load(SPEC.read_text())
+
+
+def probe_spec(widths: list[int], seeds: list[int], folder: Path) -> Path:
     """The main job's smoke scale with both widths swept over `widths` (its other parameters as they are), fixed
     seeds, FID every EVERY steps."""
-    raw = yaml.safe_load(SPEC.read_text())
+    raw = main_job()
     smoke = raw["scales"][SCALE]
     raw["name"] = f"{raw['name']}-probe"
     smoke["description"] = f"the main job's smoke scale at widths {widths} x {widths} (benchmarks/smoke_scale.py)"
@@ -53,7 +57,7 @@ def probe_spec(widths: list[int], seeds: list[int], folder: Path) -> tuple[Path,
     smoke["evaluation"]["metrics"] = ["fid"]
     path = folder / "hidden_dims_probe.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path, smoke
+    return path
 
 
 def run_probe(spec: Path, out: Path) -> Path:
@@ -91,15 +95,15 @@ def main() -> None:
     args = ap.parse_args()
     widths = sorted(int(w) for w in args.widths.split(","))
     seeds = [int(s) for s in args.seeds.split(",")]
-    out = args.out or Path(tempfile.mkdtemp(prefix="smoke-scale-"))
-    out.mkdir(parents=True, exist_ok=True)
-    _, main_job = probe_spec([0], [0], out)  # the main job's own widths and iterations, as its spec says them
-    job_widths = sorted(yaml.safe_load(SPEC.read_text())["scales"][SCALE]["parameters"][G]["values"])
-    job_steps = main_job["base"]["train"]["iterations"]
+    smoke = main_job()["scales"][SCALE]  # the main job's own widths and iterations, as its spec says them
+    job_widths = sorted(smoke["parameters"][G]["values"])
+    job_steps = smoke["base"]["train"]["iterations"]
     print(f"CPU: {cpu_model()}")
     folder = args.sweep
     if folder is None:
-        spec, _ = probe_spec(widths, seeds, out)
+        out = args.out or Path(tempfile.mkdtemp(prefix="smoke-scale-"))
+        out.mkdir(parents=True, exist_ok=True)
+        spec = probe_spec(widths, seeds, out)
         print(f"probe: widths {widths} x {widths}, seeds {seeds}, FID every {EVERY} steps; output {out}", flush=True)
         folder = run_probe(spec, out)
 
