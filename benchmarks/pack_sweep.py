@@ -16,15 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
 from machine import cpu_model  # benchmarks/, the script's own folder
+from sweep_cli import run_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC = REPO / "search_spaces" / "hidden_dims.yaml"
@@ -47,14 +45,8 @@ def variant(spec: Path, scale: str | None, seeds: list[int], packed: bool, folde
 
 
 def run(spec: Path, scale: str | None, out: Path) -> tuple[float, dict]:
-    cmd = [sys.executable, "-m", "sweeps.run", str(spec), "--out", str(out)] + (["--scale", scale] if scale else [])
-    start = time.perf_counter()
-    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
-    (folder,) = [line.split(": ", 1)[1] for line in done.stdout.splitlines() if line.startswith("sweep output: ")]
-    return seconds, json.loads((Path(folder) / "summary.json").read_text())
+    seconds, folder = run_sweep([str(spec), "--out", str(out)] + (["--scale", scale] if scale else []))
+    return seconds, json.loads((folder / "summary.json").read_text())
 
 
 def main() -> None:

@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
 from machine import cpu_model  # benchmarks/, the script's own folder
+from sweep_cli import run_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC = REPO / "search_spaces" / "hidden_dims.yaml"
@@ -61,14 +59,9 @@ def probe_spec(widths: list[int], seeds: list[int], folder: Path) -> Path:
 
 
 def run_probe(spec: Path, out: Path) -> Path:
-    cmd = [sys.executable, "-m", "sweeps.run", str(spec), "--scale", SCALE, "--out", str(out)]
-    start = time.perf_counter()
-    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
-    print(f"probe sweep: {time.perf_counter() - start:.0f} s", flush=True)
-    (folder,) = [line.split(": ", 1)[1] for line in done.stdout.splitlines() if line.startswith("sweep output: ")]
-    return Path(folder)
+    seconds, folder = run_sweep([str(spec), "--scale", SCALE, "--out", str(out)])
+    print(f"probe sweep: {seconds:.0f} s", flush=True)
+    return folder
 
 
 def judge(fid: pd.DataFrame, low: int, high: int, steps: int, seeds: tuple[int, ...]) -> tuple[tuple, str]:
